@@ -1,0 +1,160 @@
+// Package chat holds the robot's domain: a message someone sent to the robot,
+// the event that carries it from the conversation function to the reply
+// function, and the question/answer turns that make up a history.
+//
+// It has no dependencies beyond the standard library, so that every other
+// package (DingTalk, FC, the OSS mount, the model) can speak in its terms.
+package chat
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// ConversationType says whether a message came from a one-to-one chat with
+// the robot or from a group in which someone @-mentioned it. The values are
+// DingTalk's own.
+type ConversationType string
+
+const (
+	SingleChat ConversationType = "1"
+	GroupChat  ConversationType = "2"
+)
+
+// Message is one message a user sent to the robot, reduced to what the
+// robot needs to answer it.
+type Message struct {
+	// ID is DingTalk's msgId: the key for deduplication.
+	ID string `json:"id"`
+	// Type is DingTalk's msgtype (text, richText, picture, audio, ...).
+	Type string `json:"type"`
+	// Text is what the user said, trimmed: the text of a text message, the
+	// text parts of a richText one, the speech recognition of an audio one.
+	Text string `json:"text"`
+	// Pictures holds the download codes of the pictures the message carries.
+	Pictures []string `json:"pictures,omitempty"`
+
+	ConversationID    string           `json:"conversationId"`
+	ConversationType  ConversationType `json:"conversationType"`
+	ConversationTitle string           `json:"conversationTitle,omitempty"`
+
+	// SenderID is DingTalk's senderId: stable per sender and robot, present
+	// for every sender (unlike the staff id, absent for external users, and
+	// unlike the nick, which anyone can share).
+	SenderID      string `json:"senderId"`
+	SenderStaffID string `json:"senderStaffId,omitempty"`
+	SenderNick    string `json:"senderNick,omitempty"`
+	SenderCorpID  string `json:"senderCorpId,omitempty"`
+	RobotCode     string `json:"robotCode,omitempty"`
+
+	// Webhook is the sessionWebhook the answer is posted to, valid until
+	// WebhookExpiresAt.
+	Webhook          string    `json:"webhook"`
+	WebhookExpiresAt time.Time `json:"webhookExpiresAt"`
+	// CreatedAt is DingTalk's createAt: when the user sent the message. It
+	// orders the turns of a history.
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// IsGroup reports whether the message came from a group chat.
+func (m Message) IsGroup() bool { return m.ConversationType == GroupChat }
+
+// HistoryOwner names whose history the message belongs to: the conversation
+// in a single chat, the conversation and the sender in a group, so that the
+// members of a group each keep their own thread with the robot. The result
+// holds user-controlled strings: a store must not use it as a path as it is.
+func (m Message) HistoryOwner() string {
+	if m.IsGroup() {
+		return "group\x00" + m.ConversationID + "\x00" + m.SenderID
+	}
+	return "single\x00" + m.ConversationID
+}
+
+// EventVersion is the version of the Event format that this build writes.
+// A reply function refuses an event of a version it does not know rather
+// than misread it.
+const EventVersion = 1
+
+// Event is the payload of the asynchronous invocation that the conversation
+// function sends to the reply function.
+type Event struct {
+	Version int     `json:"version"`
+	Message Message `json:"message"`
+	// ReceivedAt is when the conversation function accepted the callback.
+	ReceivedAt time.Time `json:"receivedAt"`
+}
+
+// ErrInvalidEvent is wrapped by every error Validate returns.
+var ErrInvalidEvent = errors.New("invalid event")
+
+// Validate checks that an event carries what the reply function needs.
+func (e Event) Validate() error {
+	var missing []string
+	if e.Version != EventVersion {
+		return fmt.Errorf("%w: version %d, this build reads version %d", ErrInvalidEvent, e.Version, EventVersion)
+	}
+	m := e.Message
+	if m.ID == "" {
+		missing = append(missing, "message.id")
+	}
+	if m.ConversationID == "" {
+		missing = append(missing, "message.conversationId")
+	}
+	if m.ConversationType != SingleChat && m.ConversationType != GroupChat {
+		missing = append(missing, "message.conversationType")
+	}
+	if m.SenderID == "" {
+		missing = append(missing, "message.senderId")
+	}
+	if m.Webhook == "" {
+		missing = append(missing, "message.webhook")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: missing or invalid %s", ErrInvalidEvent, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// Turn is one question and the model's answer to it. A turn is stored only
+// once the model has answered, so a history never holds a question alone.
+type Turn struct {
+	MessageID  string    `json:"messageId"`
+	Question   string    `json:"question"`
+	Answer     string    `json:"answer"`
+	AskedAt    time.Time `json:"askedAt"`
+	AnsweredAt time.Time `json:"answeredAt"`
+}
+
+// Command is a robot command: a message whose text starts with a backslash.
+type Command string
+
+const (
+	NoCommand      Command = ""
+	ClearCommand   Command = `\clear`
+	HelpCommand    Command = `\help`
+	UnknownCommand Command = `\?`
+)
+
+// KnownCommands lists the commands the robot knows, in the order help shows
+// them.
+func KnownCommands() []Command { return []Command{ClearCommand, HelpCommand} }
+
+// ParseCommand tells which command a message's text is. Text that does not
+// start with a backslash is a question for the model (NoCommand). A group
+// message keeps the space that followed the @-mention, so the text is
+// trimmed first.
+func ParseCommand(text string) Command {
+	t := strings.TrimSpace(text)
+	if !strings.HasPrefix(t, `\`) {
+		return NoCommand
+	}
+	word := strings.ToLower(strings.Fields(t)[0])
+	for _, c := range KnownCommands() {
+		if word == string(c) {
+			return c
+		}
+	}
+	return UnknownCommand
+}
