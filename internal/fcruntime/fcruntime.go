@@ -1,0 +1,254 @@
+// Package fcruntime adapts an http.Handler to Function Compute's custom
+// runtime: it listens where FC expects, reads the metadata FC attaches to
+// each request into the request's context, writes FC's invocation markers to
+// the log, answers FC's lifecycle hooks, and drains in-flight work before the
+// instance goes away. It owns FC's wire protocol and nothing else: what a
+// request means is the wrapped handler's business.
+package fcruntime
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/dingtalk-llm/fcrobot/internal/fc"
+	"github.com/dingtalk-llm/fcrobot/internal/logging"
+)
+
+// Invocation is what FC says about the request being served.
+type Invocation struct {
+	RequestID    string
+	FunctionName string
+	Region       string
+	AccountID    string
+	Qualifier    string
+	// AsyncTaskID is set on an asynchronous invocation made with a task id.
+	AsyncTaskID string
+	// Credentials are the temporary credentials of the function's role; empty
+	// when the function has no role (or outside FC).
+	Credentials fc.Credentials
+}
+
+type invocationKey struct{}
+
+// NewContext returns a context that carries inv.
+func NewContext(ctx context.Context, inv Invocation) context.Context {
+	return context.WithValue(ctx, invocationKey{}, inv)
+}
+
+// FromContext returns the invocation a request's context carries.
+func FromContext(ctx context.Context) (Invocation, bool) {
+	inv, ok := ctx.Value(invocationKey{}).(Invocation)
+	return inv, ok
+}
+
+func invocationFrom(r *http.Request) Invocation {
+	h := r.Header
+	id := h.Get("x-fc-request-id")
+	if id == "" {
+		// Outside FC (a local run, a direct call) there is no request id; make
+		// one so that the lines of one request still belong together.
+		id = "local-" + randomHex(8)
+	}
+	return Invocation{
+		RequestID:    id,
+		FunctionName: h.Get("x-fc-function-name"),
+		Region:       h.Get("x-fc-region"),
+		AccountID:    h.Get("x-fc-account-id"),
+		Qualifier:    h.Get("x-fc-qualifier"),
+		AsyncTaskID:  h.Get("x-fc-async-task-id"),
+		Credentials: fc.Credentials{
+			AccessKeyID:     h.Get("x-fc-access-key-id"),
+			AccessKeySecret: h.Get("x-fc-access-key-secret"),
+			SecurityToken:   h.Get("x-fc-security-token"),
+		},
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b)
+}
+
+// ListenAddr is the address FC expects the program to serve on: all
+// interfaces (FC cannot reach 127.0.0.1) at FC_CUSTOM_LISTEN_PORT, set by FC,
+// else FC_SERVER_PORT, set by the `s local` emulator, else FC's default 9000.
+func ListenAddr(getenv func(string) string) string {
+	for _, k := range []string{"FC_CUSTOM_LISTEN_PORT", "FC_SERVER_PORT"} {
+		if p := getenv(k); p != "" {
+			return net.JoinHostPort("0.0.0.0", p)
+		}
+	}
+	return "0.0.0.0:9000"
+}
+
+// Options configure a Runtime.
+type Options struct {
+	// Log receives FC's "FC Invoke Start/End RequestId:" markers, as plain
+	// lines because FC's log console groups a request's lines by them.
+	Log io.Writer
+	// Logger receives the runtime's own structured lines.
+	Logger *slog.Logger
+	// DrainTimeout bounds how long a pre-stop hook or a shutdown waits for
+	// requests in flight. Zero means 30 s.
+	DrainTimeout time.Duration
+}
+
+// Runtime serves a handler as an FC custom runtime.
+type Runtime struct {
+	handler http.Handler
+	opts    Options
+
+	mu       sync.Mutex
+	inFlight int
+	idle     chan struct{} // closed when inFlight drops to zero; nil while idle
+	stopping bool
+}
+
+// New wraps h.
+func New(h http.Handler, opts Options) *Runtime {
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	if opts.DrainTimeout <= 0 {
+		opts.DrainTimeout = 30 * time.Second
+	}
+	return &Runtime{handler: h, opts: opts}
+}
+
+// ServeHTTP implements FC's side of each request.
+func (rt *Runtime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == "/initialize" && r.Method == http.MethodPost:
+		// Nothing to warm up: the programs start ready.
+		w.WriteHeader(http.StatusOK)
+		return
+	case r.URL.Path == "/pre-stop" && r.Method == http.MethodGet:
+		rt.preStop(w, r)
+		return
+	}
+
+	inv := invocationFrom(r)
+	if !rt.begin() {
+		// After pre-stop, FC sends no more work; a straggler is told to go
+		// elsewhere rather than started and cut off.
+		w.Header().Set("x-fc-status", "404")
+		http.Error(w, "instance is stopping", http.StatusServiceUnavailable)
+		return
+	}
+	defer rt.end()
+
+	fmt.Fprintf(rt.opts.Log, "FC Invoke Start RequestId: %s\n", inv.RequestID)
+	defer fmt.Fprintf(rt.opts.Log, "FC Invoke End RequestId: %s\n", inv.RequestID)
+
+	ctx := logging.WithRequestID(NewContext(r.Context(), inv), inv.RequestID)
+	w.Header().Set("x-fc-request-id", inv.RequestID)
+	rt.handler.ServeHTTP(w, r.WithContext(ctx))
+}
+
+func (rt *Runtime) begin() bool {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.stopping {
+		return false
+	}
+	rt.inFlight++
+	if rt.idle == nil {
+		rt.idle = make(chan struct{})
+	}
+	return true
+}
+
+func (rt *Runtime) end() {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.inFlight--
+	if rt.inFlight == 0 {
+		close(rt.idle)
+		rt.idle = nil
+	}
+}
+
+// drain stops taking work and waits, up to the drain timeout, for the
+// requests in flight. It reports how many were still running at the end.
+func (rt *Runtime) drain(ctx context.Context) int {
+	rt.mu.Lock()
+	rt.stopping = true
+	idle := rt.idle
+	rt.mu.Unlock()
+	if idle != nil {
+		ctx, cancel := context.WithTimeout(ctx, rt.opts.DrainTimeout)
+		defer cancel()
+		select {
+		case <-idle:
+		case <-ctx.Done():
+		}
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.inFlight
+}
+
+// preStop is FC's hook before it stops an instance (a scale-in): finish what
+// is in flight, so that no answer is lost, then say we are done.
+func (rt *Runtime) preStop(w http.ResponseWriter, r *http.Request) {
+	left := rt.drain(r.Context())
+	if left > 0 {
+		rt.opts.Logger.Warn("pre-stop: requests still in flight after the drain timeout", "inFlight", left)
+	} else {
+		rt.opts.Logger.Info("pre-stop: drained")
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// Serve listens on addr and serves until ctx is done, then stops taking work
+// and drains what is in flight (bounded by DrainTimeout). ready, when not
+// nil, is called with the bound address once the listener is open.
+func (rt *Runtime) Serve(ctx context.Context, addr string, ready func(net.Addr)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{
+		Handler:           rt,
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ErrorLog:          slog.NewLogLogger(rt.opts.Logger.Handler(), slog.LevelWarn),
+	}
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	rt.opts.Logger.Info("shutting down: draining requests in flight")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), rt.opts.DrainTimeout)
+	defer cancel()
+	if left := rt.drain(shutdownCtx); left > 0 {
+		rt.opts.Logger.Warn("shutdown: requests still in flight after the drain timeout", "inFlight", left)
+	}
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

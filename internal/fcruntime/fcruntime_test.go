@@ -1,0 +1,196 @@
+package fcruntime
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dingtalk-llm/fcrobot/internal/logging"
+)
+
+func TestListenAddrFollowsFC(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"FC_CUSTOM_LISTEN_PORT": "9100", "FC_SERVER_PORT": "9200"}, "0.0.0.0:9100"},
+		{map[string]string{"FC_SERVER_PORT": "9200"}, "0.0.0.0:9200"},
+		{map[string]string{}, "0.0.0.0:9000"},
+	}
+	for _, tt := range tests {
+		if got := ListenAddr(func(k string) string { return tt.env[k] }); got != tt.want {
+			t.Errorf("ListenAddr(%v) = %s, want %s", tt.env, got, tt.want)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a server.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestHandlerSeesTheInvocation(t *testing.T) {
+	var got Invocation
+	var gotRequestID string
+	log := &syncBuffer{}
+	rt := New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ = FromContext(r.Context())
+		gotRequestID = logging.RequestID(r.Context())
+		w.WriteHeader(http.StatusAccepted)
+	}), Options{Log: log})
+
+	req := httptest.NewRequest(http.MethodPost, "/invoke", strings.NewReader("{}"))
+	for k, v := range map[string]string{
+		"x-fc-request-id": "rid-1", "x-fc-function-name": "reply", "x-fc-region": "cn-hangzhou",
+		"x-fc-account-id": "123", "x-fc-qualifier": "LATEST", "x-fc-async-task-id": "task-1",
+		"x-fc-access-key-id": "STS.id", "x-fc-access-key-secret": "s3cret", "x-fc-security-token": "tok",
+	} {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	rt.ServeHTTP(rec, req)
+
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("status %d", rec.Code)
+	}
+	want := Invocation{RequestID: "rid-1", FunctionName: "reply", Region: "cn-hangzhou", AccountID: "123",
+		Qualifier: "LATEST", AsyncTaskID: "task-1"}
+	want.Credentials.AccessKeyID, want.Credentials.AccessKeySecret, want.Credentials.SecurityToken = "STS.id", "s3cret", "tok"
+	if got != want {
+		t.Errorf("invocation = %+v, want %+v", got, want)
+	}
+	if gotRequestID != "rid-1" {
+		t.Errorf("log request id = %q", gotRequestID)
+	}
+	if want := "FC Invoke Start RequestId: rid-1\nFC Invoke End RequestId: rid-1\n"; log.String() != want {
+		t.Errorf("log = %q, want %q", log.String(), want)
+	}
+	if strings.Contains(log.String(), "s3cret") {
+		t.Error("secret logged")
+	}
+}
+
+func TestRequestWithoutFCHeadersGetsAnID(t *testing.T) {
+	var id string
+	rt := New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inv, _ := FromContext(r.Context())
+		id = inv.RequestID
+	}), Options{})
+	rt.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/", nil))
+	if !strings.HasPrefix(id, "local-") || len(id) < 10 {
+		t.Errorf("request id %q", id)
+	}
+}
+
+func TestPreStopWaitsForRequestsInFlight(t *testing.T) {
+	started := make(chan struct{})
+	release := make(chan struct{})
+	finished := make(chan struct{})
+	rt := New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+		close(finished)
+	}), Options{DrainTimeout: time.Minute})
+
+	go rt.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/invoke", nil))
+	<-started
+
+	preStopped := make(chan int)
+	go func() {
+		rec := httptest.NewRecorder()
+		rt.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/pre-stop", nil))
+		select {
+		case <-finished:
+		default:
+			t.Error("pre-stop answered before the request in flight finished")
+		}
+		preStopped <- rec.Code
+	}()
+
+	// Once stopping, new work is refused with FC's failure status, so FC
+	// sends it to another instance.
+	waitStopping(t, rt)
+	rec := httptest.NewRecorder()
+	rt.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/invoke", nil))
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("x-fc-status") != "404" {
+		t.Errorf("work after pre-stop: %d %v", rec.Code, rec.Header())
+	}
+
+	close(release)
+	if code := <-preStopped; code != http.StatusOK {
+		t.Errorf("pre-stop answered %d", code)
+	}
+}
+
+func waitStopping(t *testing.T, rt *Runtime) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		rt.mu.Lock()
+		stopping := rt.stopping
+		rt.mu.Unlock()
+		if stopping {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("runtime never started stopping")
+}
+
+func TestServeDrainsOnShutdown(t *testing.T) {
+	started := make(chan struct{})
+	release := make(chan struct{})
+	rt := New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+		w.Write([]byte("done"))
+	}), Options{DrainTimeout: time.Minute})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan net.Addr, 1)
+	served := make(chan error, 1)
+	go func() { served <- rt.Serve(ctx, "127.0.0.1:0", func(a net.Addr) { addrc <- a }) }()
+	addr := <-addrc
+
+	respc := make(chan string, 1)
+	go func() {
+		resp, err := http.Post("http://"+addr.String()+"/x", "text/plain", nil)
+		if err != nil {
+			respc <- "error: " + err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		respc <- b.String()
+	}()
+	<-started
+	cancel() // SIGTERM while a request is in flight
+	waitStopping(t, rt)
+	close(release)
+	if got := <-respc; got != "done" {
+		t.Errorf("request in flight at shutdown got %q", got)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+}
