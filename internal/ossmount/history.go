@@ -1,0 +1,506 @@
+// Package ossmount stores conversation histories on the OSS bucket that
+// Function Compute mounts into the reply function as a directory.
+//
+// The mount is a FUSE file system over OSS objects: rename is not atomic,
+// rewriting or appending to a file uploads the whole object again, metadata
+// operations (stat, readdir, mkdir) are slow, and nothing locks a file
+// against another instance. Several instances of the reply function, and
+// several requests inside one instance, may write the same history at the
+// same moment. So the store never modifies a file: every turn and every
+// \clear is a file of its own, created exclusively, written in full, synced
+// and closed, and never touched again except to be deleted. Two writers
+// then never race on one object; the worst a crash leaves behind is a torn
+// file, which readers skip.
+//
+// # Layout
+//
+//	<root>/history/v1/<owner>/turns/<asked-at>-<message>.json
+//	<root>/history/v1/<owner>/cleared/<cleared-at>.json
+//
+// where
+//
+//   - <owner> is the hex SHA-256 of the history owner (chat.Message.HistoryOwner),
+//     and <message> the first 16 hex digits of the SHA-256 of the DingTalk
+//     message id. Owners and message ids are user-controlled and may hold
+//     "/", "..", NUL or kilobytes of junk; hashed, every path component is
+//     short, fixed-length and safe, and one owner's files cannot be reached
+//     through another owner's name.
+//   - <asked-at> and <cleared-at> are Unix milliseconds (DingTalk's createAt),
+//     zero-padded to 16 digits, so that sorting names sorts by time: the
+//     newest turns are found from a directory listing alone, and pruning
+//     knows which files are the oldest without opening them.
+//   - A turn file holds {"version":1,"owner":<owner hash>,"turn":<chat.Turn>,
+//     "savedAt":...}. The full message id inside it settles what the 64-bit
+//     hash in the name cannot.
+//   - A clear marker records a \clear: turns asked at or before <cleared-at>
+//     are hidden from Load. Clear also deletes them, but the marker is what
+//     keeps hidden a turn whose Save was under way during the clear and
+//     lands after it. Only the name of a marker counts, so even a marker
+//     torn by a crash still clears: the user did ask for it.
+//   - "v1" is the format version: a later layout can live beside this one.
+//
+// Every Save prunes its owner down to Options.Keep turns and every Clear
+// prunes the owner's markers down to the newest, so loading a history costs
+// the same after a year as after a day.
+package ossmount
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dingtalk-llm/fcrobot/internal/chat"
+)
+
+// DefaultKeep is the number of turns kept per owner when Options.Keep is 0.
+const DefaultKeep = 50
+
+// ErrNoMountPoint is wrapped by NewHistory's error when the root directory
+// (the OSS mount point) does not exist or is not a directory.
+var ErrNoMountPoint = errors.New("OSS mount point is missing")
+
+// ErrInvalidArgument is wrapped by the errors of calls made with an empty
+// owner or message id, which no store could file.
+var ErrInvalidArgument = errors.New("invalid argument")
+
+// Options tune a History. The zero value is usable.
+type Options struct {
+	// Keep is how many turns are kept per owner; older ones are deleted
+	// after each Save. 0 means DefaultKeep.
+	Keep int
+	// Now is the clock stamped into written files; nil means time.Now.
+	Now func() time.Time
+	// Logger receives warnings about skipped files and failed clean-ups;
+	// nil discards them.
+	Logger *slog.Logger
+}
+
+// History is the conversation history store over a mounted directory. It is
+// safe for concurrent use, also by several processes over the same root.
+type History struct {
+	root   string
+	keep   int
+	now    func() time.Time
+	logger *slog.Logger
+}
+
+// NewHistory returns a store rooted at root, which must be an existing
+// directory: the OSS mount point.
+func NewHistory(root string, opts Options) (*History, error) {
+	info, err := os.Stat(root)
+	if err != nil {
+		return nil, fmt.Errorf("ossmount: %w: %s: %w", ErrNoMountPoint, root, err)
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("ossmount: %w: %s is not a directory", ErrNoMountPoint, root)
+	}
+	if opts.Keep < 0 {
+		return nil, fmt.Errorf("ossmount: %w: Keep is %d, must not be negative", ErrInvalidArgument, opts.Keep)
+	}
+	h := &History{root: root, keep: opts.Keep, now: opts.Now, logger: opts.Logger}
+	if h.keep == 0 {
+		h.keep = DefaultKeep
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.logger == nil {
+		h.logger = slog.New(slog.DiscardHandler)
+	}
+	return h, nil
+}
+
+// turnRecord is the content of a turn file.
+type turnRecord struct {
+	Version int       `json:"version"`
+	Owner   string    `json:"owner"`
+	Turn    chat.Turn `json:"turn"`
+	SavedAt time.Time `json:"savedAt"`
+}
+
+// markerRecord is the content of a clear marker. Readers go by its name;
+// the content is there for whoever looks at the bucket.
+type markerRecord struct {
+	Version   int       `json:"version"`
+	Owner     string    `json:"owner"`
+	ClearedAt time.Time `json:"clearedAt"`
+	WrittenAt time.Time `json:"writtenAt"`
+}
+
+// Load returns the last n turns of owner, oldest first, ordered by AskedAt
+// then MessageID, leaving out turns hidden by Clear. A file that cannot be
+// read or parsed (torn by a crashed writer) is skipped with a warning.
+func (h *History) Load(ctx context.Context, owner string, n int) ([]chat.Turn, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	if owner == "" {
+		return nil, fmt.Errorf("ossmount: load: %w: empty owner", ErrInvalidArgument)
+	}
+	dirs := dirsOf(h.root, owner)
+	clearedMs, cleared, err := h.newestMarker(ctx, dirs)
+	if err != nil {
+		return nil, fmt.Errorf("ossmount: load: %w", err)
+	}
+	files, err := h.listTurns(ctx, dirs)
+	if err != nil {
+		return nil, fmt.Errorf("ossmount: load: %w", err)
+	}
+	if cleared {
+		files = slices.DeleteFunc(files, func(f turnFile) bool { return f.askedAtMs <= clearedMs })
+	}
+
+	// Read from the newest file back, one millisecond at a time: names order
+	// by time, but within a millisecond by the message id's hash, not by
+	// the id, so a millisecond is read whole before the final sort.
+	// Reading past n files makes up for torn files and duplicates.
+	var turns []chat.Turn
+	seen := make(map[string]bool)
+	for end := len(files); end > 0 && len(turns) < n; {
+		start := end - 1
+		for start > 0 && files[start-1].askedAtMs == files[end-1].askedAtMs {
+			start--
+		}
+		for _, f := range files[start:end] {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("ossmount: load: %w", err)
+			}
+			t, ok := h.readTurn(ctx, dirs, f)
+			if !ok || seen[t.MessageID] || (cleared && millis(t.AskedAt) <= clearedMs) {
+				continue
+			}
+			seen[t.MessageID] = true
+			turns = append(turns, t)
+		}
+		end = start
+	}
+	slices.SortFunc(turns, compareTurns)
+	if len(turns) > n {
+		turns = turns[len(turns)-n:]
+	}
+	return turns, nil
+}
+
+func compareTurns(a, b chat.Turn) int {
+	if c := a.AskedAt.Compare(b.AskedAt); c != 0 {
+		return c
+	}
+	return strings.Compare(a.MessageID, b.MessageID)
+}
+
+// Save stores t as a file of its own, written once. Saving a message id
+// that owner already has stored is a no-op, so a redelivered message never
+// duplicates a turn. After saving, the oldest turns beyond Options.Keep are
+// deleted; failures to delete are logged, not returned.
+func (h *History) Save(ctx context.Context, owner string, t chat.Turn) error {
+	if owner == "" {
+		return fmt.Errorf("ossmount: save: %w: empty owner", ErrInvalidArgument)
+	}
+	if t.MessageID == "" {
+		return fmt.Errorf("ossmount: save: %w: empty message id", ErrInvalidArgument)
+	}
+	dirs := dirsOf(h.root, owner)
+	files, err := h.listTurns(ctx, dirs)
+	if err != nil {
+		return fmt.Errorf("ossmount: save: %w", err)
+	}
+	// The same message may have been saved with another AskedAt (the name
+	// differs then); the listing is needed for pruning anyway.
+	stored, err := h.findTurn(ctx, dirs, files, t.MessageID)
+	if err != nil {
+		return fmt.Errorf("ossmount: save: %w", err)
+	}
+	if stored {
+		return nil
+	}
+
+	file := newTurnFile(t.AskedAt, t.MessageID)
+	data, err := json.Marshal(turnRecord{Version: formatVersion, Owner: dirs.key, Turn: t, SavedAt: h.now()})
+	if err != nil {
+		return fmt.Errorf("ossmount: save: encode turn: %w", err)
+	}
+	if err := h.saveTurnFile(ctx, dirs, file, t.MessageID, data); err != nil {
+		return fmt.Errorf("ossmount: save: %w", err)
+	}
+
+	if !slices.ContainsFunc(files, func(f turnFile) bool { return f.name == file.name }) {
+		files = append(files, file)
+		slices.SortFunc(files, func(a, b turnFile) int { return strings.Compare(a.name, b.name) })
+	}
+	h.prune(ctx, dirs.turns, names(files), h.keep)
+	return nil
+}
+
+// saveTurnFile creates the turn file, settling a clash with a file of the
+// same name: the same message saved concurrently (fine), or a file torn by
+// a crashed save of it (replaced, so the turn is not lost).
+func (h *History) saveTurnFile(ctx context.Context, dirs ownerDirs, file turnFile, messageID string, data []byte) error {
+	path := filepath.Join(dirs.turns, file.name)
+	for attempt := 0; ; attempt++ {
+		err := createOnce(ctx, path, data)
+		if !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		existing, ok := h.readTurn(ctx, dirs, file)
+		switch {
+		case ok && existing.MessageID == messageID:
+			return nil
+		case ok:
+			// Two ids with equal 64-bit hashes asked in the same
+			// millisecond: refuse rather than overwrite the other.
+			return fmt.Errorf("turn file %s already holds another message", path)
+		case attempt > 0:
+			// Torn again right after our removal: someone else is
+			// writing this very turn now.
+			return nil
+		}
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("replace torn turn file: %w", err)
+		}
+	}
+}
+
+// Has reports whether a turn for messageID is stored for owner, whether or
+// not a later Clear hides it: the answer serves deduplication of
+// redelivered messages. A torn file does not count.
+func (h *History) Has(ctx context.Context, owner, messageID string) (bool, error) {
+	if owner == "" || messageID == "" {
+		return false, fmt.Errorf("ossmount: has: %w: empty owner or message id", ErrInvalidArgument)
+	}
+	dirs := dirsOf(h.root, owner)
+	files, err := h.listTurns(ctx, dirs)
+	if err != nil {
+		return false, fmt.Errorf("ossmount: has: %w", err)
+	}
+	found, err := h.findTurn(ctx, dirs, files, messageID)
+	if err != nil {
+		return false, fmt.Errorf("ossmount: has: %w", err)
+	}
+	return found, nil
+}
+
+// Clear hides and deletes every turn of owner asked at or before at (the
+// createAt of the \clear message), and nothing of any other owner. A marker
+// file keeps hidden the turns of older messages saved after the clear.
+// Once the marker is written the clear holds, so failures to delete files
+// are logged, not returned.
+func (h *History) Clear(ctx context.Context, owner string, at time.Time) error {
+	if owner == "" {
+		return fmt.Errorf("ossmount: clear: %w: empty owner", ErrInvalidArgument)
+	}
+	dirs := dirsOf(h.root, owner)
+	clearedMs := millis(at)
+	data, err := json.Marshal(markerRecord{Version: formatVersion, Owner: dirs.key, ClearedAt: at, WrittenAt: h.now()})
+	if err != nil {
+		return fmt.Errorf("ossmount: clear: encode marker: %w", err)
+	}
+	// A marker of the same name is a clear at the same instant: same effect.
+	err = createOnce(ctx, filepath.Join(dirs.cleared, markerName(clearedMs)), data)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("ossmount: clear: write marker: %w", err)
+	}
+
+	files, err := h.listTurns(ctx, dirs)
+	if err != nil {
+		h.logger.WarnContext(ctx, "history cleared, but listing its turns to delete them failed",
+			"dir", dirs.turns, "err", err)
+		return nil
+	}
+	var hidden []string
+	for _, f := range files {
+		if f.askedAtMs <= clearedMs {
+			hidden = append(hidden, f.name)
+		}
+	}
+	h.prune(ctx, dirs.turns, hidden, 0)
+
+	markers, err := h.listMarkers(ctx, dirs)
+	if err != nil {
+		h.logger.WarnContext(ctx, "listing clear markers to prune them failed", "dir", dirs.cleared, "err", err)
+		return nil
+	}
+	h.prune(ctx, dirs.cleared, markers, 1)
+	return nil
+}
+
+// prune deletes the first len(sorted)-keep names of dir. A file already gone
+// (deleted by another instance pruning at the same time) is fine.
+func (h *History) prune(ctx context.Context, dir string, sorted []string, keep int) {
+	for _, name := range sorted[:max(len(sorted)-keep, 0)] {
+		if ctx.Err() != nil {
+			// The next Save or Clear finishes the job.
+			return
+		}
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			h.logger.WarnContext(ctx, "pruning history file failed", "dir", dir, "file", name, "err", err)
+		}
+	}
+}
+
+// findTurn reports whether one of files holds a readable turn of messageID.
+func (h *History) findTurn(ctx context.Context, dirs ownerDirs, files []turnFile, messageID string) (bool, error) {
+	key := messageKey(messageID)
+	for _, f := range files {
+		if f.messageKey != key {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		if t, ok := h.readTurn(ctx, dirs, f); ok && t.MessageID == messageID {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// readTurn reads and checks one turn file. Whatever is wrong with it is
+// logged and reported as !ok: one bad file must not cost a user the rest of
+// the history.
+func (h *History) readTurn(ctx context.Context, dirs ownerDirs, f turnFile) (chat.Turn, bool) {
+	path := filepath.Join(dirs.turns, f.name)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Pruned or cleared by another instance since the listing.
+		return chat.Turn{}, false
+	}
+	if err != nil {
+		h.logger.WarnContext(ctx, "skipping unreadable history file", "file", path, "err", err)
+		return chat.Turn{}, false
+	}
+	var rec turnRecord
+	if err := json.Unmarshal(data, &rec); err != nil {
+		h.logger.WarnContext(ctx, "skipping unparsable history file (torn write?)", "file", path, "size", len(data), "err", err)
+		return chat.Turn{}, false
+	}
+	switch {
+	case rec.Version != formatVersion:
+		h.logger.WarnContext(ctx, "skipping history file of unknown version", "file", path, "version", rec.Version)
+		return chat.Turn{}, false
+	case rec.Owner != dirs.key || rec.Turn.MessageID == "" || messageKey(rec.Turn.MessageID) != f.messageKey:
+		h.logger.WarnContext(ctx, "skipping history file that does not match its name", "file", path)
+		return chat.Turn{}, false
+	}
+	return rec.Turn, true
+}
+
+// listTurns lists the turn files of an owner, sorted by name (so by time).
+// An owner without a directory has no turns.
+func (h *History) listTurns(ctx context.Context, dirs ownerDirs) ([]turnFile, error) {
+	entries, err := readDir(ctx, dirs.turns)
+	if err != nil {
+		return nil, err
+	}
+	files := make([]turnFile, 0, len(entries))
+	for _, e := range entries {
+		if f, ok := parseTurnFile(e.Name()); ok && e.Type().IsRegular() {
+			files = append(files, f)
+		}
+	}
+	return files, nil
+}
+
+// listMarkers lists the clear marker names of an owner, sorted by time.
+func (h *History) listMarkers(ctx context.Context, dirs ownerDirs) ([]string, error) {
+	entries, err := readDir(ctx, dirs.cleared)
+	if err != nil {
+		return nil, err
+	}
+	var markers []string
+	for _, e := range entries {
+		if _, ok := parseMarkerName(e.Name()); ok && e.Type().IsRegular() {
+			markers = append(markers, e.Name())
+		}
+	}
+	return markers, nil
+}
+
+// newestMarker returns the time of the owner's latest clear, if any.
+func (h *History) newestMarker(ctx context.Context, dirs ownerDirs) (ms int64, ok bool, err error) {
+	markers, err := h.listMarkers(ctx, dirs)
+	if err != nil || len(markers) == 0 {
+		return 0, false, err
+	}
+	ms, _ = parseMarkerName(markers[len(markers)-1])
+	return ms, true, nil
+}
+
+func names(files []turnFile) []string {
+	out := make([]string, len(files))
+	for i, f := range files {
+		out[i] = f.name
+	}
+	return out
+}
+
+// readDir is os.ReadDir (sorted by name) that treats a missing directory as
+// empty: directories are created on first write only.
+func readDir(ctx context.Context, dir string) ([]fs.DirEntry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	return entries, nil
+}
+
+// createOnce writes data to a new file at path: created exclusively (an
+// existing file yields an error matching fs.ErrExist), written in full,
+// synced and closed. On any later failure the partial file is removed, so a
+// reader never meets it after this returns. The parent directory is created
+// when missing; trying the file first saves the slow metadata calls of
+// MkdirAll on every write but the first.
+func createOnce(ctx context.Context, path string, data []byte) (err error) {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("create directory: %w", err)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	}
+	if err != nil {
+		return err
+	}
+	closed := false
+	defer func() {
+		if err == nil {
+			return
+		}
+		if !closed {
+			_ = f.Close() // the write already failed; that error is the one to report
+		}
+		if rmErr := os.Remove(path); rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {
+			err = errors.Join(err, fmt.Errorf("remove partial file: %w", rmErr))
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	closed = true
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", path, err)
+	}
+	return nil
+}
