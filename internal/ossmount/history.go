@@ -8,9 +8,10 @@
 // several requests inside one instance, may write the same history at the
 // same moment. So the store never modifies a file: every turn and every
 // \clear is a file of its own, created exclusively, written in full, synced
-// and closed, and never touched again except to be deleted. Two writers
-// then never race on one object; the worst a crash leaves behind is a torn
-// file, which readers skip.
+// and closed, and never touched again except to be deleted. Writers of
+// different turns then never race on one object; the worst a crash leaves
+// behind is a torn file, which readers skip and a retried Save of the same
+// message replaces.
 //
 // # Layout
 //
@@ -31,7 +32,10 @@
 //     knows which files are the oldest without opening them.
 //   - A turn file holds {"version":1,"owner":<owner hash>,"turn":<chat.Turn>,
 //     "savedAt":...}. The full message id inside it settles what the 64-bit
-//     hash in the name cannot.
+//     hash in the name cannot. Naming the file by the message makes a
+//     redelivered message land on the same name, and the exclusive create
+//     refuses it; as the mount does not lock across instances, two instances
+//     may still both store one message, so Load also shows a message once.
 //   - A clear marker records a \clear: turns asked at or before <cleared-at>
 //     are hidden from Load. Clear also deletes them, but the marker is what
 //     keeps hidden a turn whose Save was under way during the clear and
@@ -97,7 +101,7 @@ type History struct {
 func NewHistory(root string, opts Options) (*History, error) {
 	info, err := os.Stat(root)
 	if err != nil {
-		return nil, fmt.Errorf("ossmount: %w: %s: %w", ErrNoMountPoint, root, err)
+		return nil, fmt.Errorf("ossmount: %w: %w", ErrNoMountPoint, err)
 	}
 	if !info.IsDir() {
 		return nil, fmt.Errorf("ossmount: %w: %s is not a directory", ErrNoMountPoint, root)
@@ -198,7 +202,8 @@ func compareTurns(a, b chat.Turn) int {
 
 // Save stores t as a file of its own, written once. Saving a message id
 // that owner already has stored is a no-op, so a redelivered message never
-// duplicates a turn. After saving, the oldest turns beyond Options.Keep are
+// duplicates a turn; a torn file left by a crashed save of the same message
+// is replaced. After saving, the oldest turns beyond Options.Keep are
 // deleted; failures to delete are logged, not returned.
 func (h *History) Save(ctx context.Context, owner string, t chat.Turn) error {
 	if owner == "" {
@@ -308,6 +313,10 @@ func (h *History) Clear(ctx context.Context, owner string, at time.Time) error {
 		return fmt.Errorf("ossmount: clear: write marker: %w", err)
 	}
 
+	if ctx.Err() != nil {
+		// The marker holds the clear; the next Clear or pruning deletes the files.
+		return nil
+	}
 	files, err := h.listTurns(ctx, dirs)
 	if err != nil {
 		h.logger.WarnContext(ctx, "history cleared, but listing its turns to delete them failed",
