@@ -21,9 +21,9 @@ import (
 
 // Paths are relative to this package's directory, where go test runs. The
 // schema lives in shared/, beside the checkout rather than inside it.
-var (
-	sYAMLPath      = filepath.Join("..", "s.yaml")
-	fc3SchemaPath  = filepath.Join("..", "..", "shared", "fc3", "schema.json")
+const (
+	sYAMLPath      = "../s.yaml"
+	fc3SchemaPath  = "../../shared/fc3/schema.json"
 	envExamplePath = "env.example"
 )
 
@@ -186,7 +186,8 @@ func fc3Schema(t *testing.T) *jsonschema.Schema {
 	return sch
 }
 
-var functionNames = []string{"conversation", "reply"}
+// functionNames lists s.yaml's resources, sorted.
+func functionNames() []string { return []string{"conversation", "reply"} }
 
 func TestSYAMLHasTheTwoFunctions(t *testing.T) {
 	s := loadStack(t)
@@ -198,15 +199,15 @@ func TestSYAMLHasTheTwoFunctions(t *testing.T) {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	if !slices.Equal(names, functionNames) {
-		t.Errorf("resources = %v, want %v", names, functionNames)
+	if !slices.Equal(names, functionNames()) {
+		t.Errorf("resources = %v, want %v", names, functionNames())
 	}
 }
 
 func TestPropsMatchFC3Schema(t *testing.T) {
 	sch := fc3Schema(t)
 	s := loadStack(t)
-	for _, name := range functionNames {
+	for _, name := range functionNames() {
 		if err := sch.Validate(s.resolvedProps(t, name)); err != nil {
 			t.Errorf("%s's props do not match the fc3 schema:\n%v", name, err)
 		}
@@ -390,7 +391,7 @@ func TestFunctionsKeepTheOriginalEnvNames(t *testing.T) {
 		"reply": {"CHATGPT_API_KEY", "ENDPOINT", "HISTORY_LENGTH", "OSS_MOUNT_POINT", "TIMEOUT", "VERBOSE",
 			"MODEL", "TEMPERATURE", "SYSTEM_PROMPT", "SESSION_WEBHOOK_HOSTS"},
 	}
-	for _, function := range functionNames {
+	for _, function := range functionNames() {
 		env := s.function(t, function).Props.EnvironmentVariables
 		for _, name := range want[function] {
 			if _, ok := env[name]; !ok {
@@ -411,7 +412,7 @@ var secretName = regexp.MustCompile(`(_KEY|_SECRET|TOKEN|PASSWORD)$`)
 // not even as an ${env()} default.
 func TestNoSecretInSYAML(t *testing.T) {
 	s := loadStack(t)
-	for _, function := range functionNames {
+	for _, function := range functionNames() {
 		for name, v := range s.rawEnv(t, function) {
 			if !secretName.MatchString(name) {
 				continue
