@@ -1,0 +1,37 @@
+# The robot's everyday commands. `make help` lists them.
+
+GO       ?= go
+FUNCTIONS := conversation reply
+LOCAL    := .local
+
+.PHONY: help build run test test-short bench vet fmt clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+build: ## Build static linux/amd64 programs for FC into dist/<function>/bootstrap
+	@for f in $(FUNCTIONS); do \
+		echo "building dist/$$f/bootstrap"; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags='-s -w' -o dist/$$f/bootstrap ./cmd/$$f || exit 1; \
+	done
+
+run: ## Run the whole robot here, with a DingTalk simulator in the terminal
+	@mkdir -p $(LOCAL)/bin
+	@$(GO) build -o $(LOCAL)/bin/ ./cmd/conversation ./cmd/reply ./cmd/local
+	@$(LOCAL)/bin/local -bin $(LOCAL)/bin -data $(LOCAL)/oss -logs $(LOCAL)/logs
+
+test: ## Run every test, offline: unit, fuzz seeds, end-to-end with the real programs
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 10m ./...
+
+bench: ## Measure and write docs/performance.md
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+vet: ## go vet
+	$(GO) vet ./...
+
+fmt: ## gofmt the tree
+	gofmt -w $$(git ls-files '*.go')
+
+clean: ## Remove what the build and local runs made
+	rm -rf dist $(LOCAL)

@@ -1,0 +1,103 @@
+// Command conversation is the HTTP-triggered function that DingTalk calls
+// with each message a user sends to the robot. It runs on FC's custom
+// runtime, and just as well on a laptop.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/dingtalk-llm/fcrobot/internal/config"
+	"github.com/dingtalk-llm/fcrobot/internal/conversation"
+	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
+	"github.com/dingtalk-llm/fcrobot/internal/fc"
+	"github.com/dingtalk-llm/fcrobot/internal/fcruntime"
+	"github.com/dingtalk-llm/fcrobot/internal/logging"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintf(os.Stderr, "conversation: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// settings are the function's environment variables; the names are the
+// Python original's, so that its users can switch without relearning them.
+type settings struct {
+	Function    string            `env:"CHATGPT_FUNCTION,required"`
+	AppSecret   string            `env:"DINGTALK_APP_SECRET,required"`
+	Endpoint    string            `env:"ENDPOINT"`
+	ServiceName string            `env:"SERVICE_NAME"`
+	AccountID   string            `env:"FC_ACCOUNT_ID"`
+	Region      string            `env:"FC_REGION"`
+	Verbose     logging.Verbosity `env:"VERBOSE" envDefault:"25"`
+
+	AccessKeyID     string `env:"ALIBABA_CLOUD_ACCESS_KEY_ID"`
+	AccessKeySecret string `env:"ALIBABA_CLOUD_ACCESS_KEY_SECRET"`
+	SecurityToken   string `env:"ALIBABA_CLOUD_SECURITY_TOKEN"`
+}
+
+const usage = `conversation: the DingTalk callback function of the robot.
+
+It serves DingTalk's callbacks on 0.0.0.0:$FC_CUSTOM_LISTEN_PORT (else
+$FC_SERVER_PORT, else 9000) and hands each message to the reply function.
+
+Environment:
+  CHATGPT_FUNCTION     name of the reply function (required)
+  DINGTALK_APP_SECRET  the robot's AppSecret, to verify callbacks (required)
+  ENDPOINT             FC API endpoint (default: the region's internal endpoint,
+                       built from FC_ACCOUNT_ID and FC_REGION, set by FC)
+  SERVICE_NAME         call the FC 2.0 function of this service instead
+  VERBOSE              Python log level: 10 debug, 20 info, 25 default, 30, 40
+  ALIBABA_CLOUD_ACCESS_KEY_ID, _SECRET, _SECURITY_TOKEN
+                       credentials used when FC passes none with a request
+`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	flags := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	flags.Usage = func() { fmt.Fprint(stderr, usage) }
+	if err := flags.Parse(args[1:]); err != nil {
+		if err == flag.ErrHelp {
+			return nil
+		}
+		return err
+	}
+
+	var s settings
+	if err := config.Parse(getenv, &s); err != nil {
+		return err
+	}
+	logger := logging.New(stdout, s.Verbose).With("function", "conversation")
+
+	invoker, err := fc.NewInvoker(fc.InvokerConfig{
+		Endpoint: s.Endpoint, AccountID: s.AccountID, Region: s.Region, ServiceName: s.ServiceName,
+	})
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	handler := conversation.NewHandler(conversation.Config{
+		Verifier: dingtalk.Verifier{AppSecret: s.AppSecret},
+		Invoker:  invoker,
+		Function: s.Function,
+		Credentials: fc.Credentials{
+			AccessKeyID: s.AccessKeyID, AccessKeySecret: s.AccessKeySecret, SecurityToken: s.SecurityToken,
+		},
+		Logger: logger,
+	})
+	rt := fcruntime.New(handler, fcruntime.Options{Log: stdout, Logger: logger})
+	return rt.Serve(ctx, fcruntime.ListenAddr(getenv), func(addr net.Addr) {
+		logger.Log(ctx, logging.LevelNotice, "conversation function listening",
+			"addr", addr.String(), "fcEndpoint", invoker.Endpoint(), "replyFunction", s.Function,
+			"fcService", s.ServiceName)
+	})
+}

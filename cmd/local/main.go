@@ -1,0 +1,243 @@
+// Command local runs the whole robot on this machine and lets you talk to it
+// in the terminal as a DingTalk user would: both functions as real programs,
+// a local FC endpoint between them, a folder as the OSS mount, and a
+// DingTalk simulator that signs your messages and shows the robot's answers.
+//
+// The model is whatever OpenAI-compatible endpoint ENDPOINT names (with
+// CHATGPT_API_KEY or USER_API_KEY, MODEL, ...), or, with none, a built-in
+// offline model that says it is offline.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dingtalk-llm/fcrobot/internal/devstack"
+	"github.com/dingtalk-llm/fcrobot/internal/dingtalk/dingtalktest"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintf(os.Stderr, "local: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// passedToReply are the reply function's variables a user may set for a
+// local run, to talk to a real model.
+var passedToReply = []string{
+	"ENDPOINT", "CHATGPT_API_KEY", "USER_API_KEY", "MODEL", "TEMPERATURE", "SYSTEM_PROMPT",
+	"HISTORY_LENGTH", "TIMEOUT", "VERBOSE",
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	flags := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	bin := flags.String("bin", ".local/bin", "folder holding the built conversation and reply programs")
+	data := flags.String("data", ".local/oss", "folder that stands for the OSS mount (the history)")
+	logDir := flags.String("logs", ".local/logs", "folder for the functions' logs")
+	if err := flags.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	for _, d := range []string{*data, *logDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	logPath := filepath.Join(*logDir, "functions.log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+
+	replyEnv := map[string]string{}
+	for _, k := range passedToReply {
+		if v := getenv(k); v != "" {
+			replyEnv[k] = v
+		}
+	}
+	// A real DingTalk robot reached through a tunnel posts its answers to
+	// DingTalk's own webhook host, so allow it beside the simulator's.
+	replyEnv["SESSION_WEBHOOK_HOSTS"] = "127.0.0.1,oapi.dingtalk.com"
+	convEnv := map[string]string{}
+	if v := getenv("VERBOSE"); v != "" {
+		convEnv["VERBOSE"] = v
+	}
+	if v := getenv("DINGTALK_APP_SECRET"); v != "" {
+		convEnv["DINGTALK_APP_SECRET"] = v
+	}
+
+	fmt.Fprintln(stdout, "正在启动：reply 函数、conversation 函数、本地 FC、钉钉模拟器 …")
+	st, err := devstack.Start(ctx, devstack.Options{
+		BinDir: *bin, DataDir: *data, ReplyEnv: replyEnv, ConversationEnv: convEnv, Logs: logFile,
+		Logger: slog.New(slog.NewJSONHandler(logFile, nil)),
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Fprintln(stdout, "正在停止 …")
+		if err := st.Close(); err != nil {
+			fmt.Fprintf(stderr, "local: %v\n", err)
+		}
+	}()
+	if v := getenv("DINGTALK_APP_SECRET"); v != "" {
+		st.AppSecret = v
+	}
+
+	model := "内置离线模型（设置 ENDPOINT 等变量可接入真实模型）"
+	if e := replyEnv["ENDPOINT"]; e != "" {
+		model = e
+		if m := replyEnv["MODEL"]; m != "" {
+			model += "，模型 " + m
+		}
+	}
+	fmt.Fprintf(stdout, `
+conversation 函数：%s （监听所有网卡，端口 %s；可用内网穿透让真实钉钉机器人回调到这里）
+reply 函数：      %s
+本地 FC：         %s
+模型：            %s
+历史记录目录：    %s
+函数日志：        %s
+
+`, st.Conversation.URL, port(st.Conversation.URL), st.Reply.URL, st.FCURL(), model, *data, logPath)
+
+	sim := &simulator{st: st, out: stdout, who: "张三", group: false}
+	return sim.loop(ctx, stdin)
+}
+
+func port(u string) string { return u[strings.LastIndex(u, ":")+1:] }
+
+// simulator is the DingTalk side of the terminal: who is typing, where.
+type simulator struct {
+	st    *devstack.Stack
+	out   io.Writer
+	who   string
+	group bool
+}
+
+const simHelp = `输入消息发给机器人；机器人的命令：\clear 清除历史，\help 帮助。
+模拟器命令：
+  /single        切换到与机器人的单聊
+  /group         切换到群聊（消息以 @机器人 的形式发送）
+  /user 名字     换一个发送者
+  /quit          退出（也可按 Ctrl-D）
+`
+
+func (s *simulator) prompt() {
+	where := "单聊"
+	if s.group {
+		where = "群聊「测试群」"
+	}
+	fmt.Fprintf(s.out, "[%s · %s] > ", where, s.who)
+}
+
+func (s *simulator) loop(ctx context.Context, stdin io.Reader) error {
+	fmt.Fprint(s.out, simHelp)
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdin)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	for {
+		s.prompt()
+		var line string
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(s.out)
+			return nil
+		case l, ok := <-lines:
+			if !ok {
+				fmt.Fprintln(s.out)
+				return nil
+			}
+			line = strings.TrimSpace(l)
+		}
+		switch {
+		case line == "":
+			continue
+		case line == "/quit" || line == "/exit":
+			return nil
+		case line == "/single":
+			s.group = false
+			continue
+		case line == "/group":
+			s.group = true
+			continue
+		case strings.HasPrefix(line, "/user"):
+			if name := strings.TrimSpace(strings.TrimPrefix(line, "/user")); name != "" {
+				s.who = name
+			}
+			continue
+		case line == "/help":
+			fmt.Fprint(s.out, simHelp)
+			continue
+		}
+		s.say(ctx, line)
+	}
+}
+
+// say sends one message as the current user and prints the robot's answer.
+func (s *simulator) say(ctx context.Context, text string) {
+	conv := dingtalktest.Conversation{ID: "local-single-" + s.who}
+	if s.group {
+		conv = dingtalktest.Conversation{ID: "local-group", Group: true, Title: "测试群"}
+		// In a group DingTalk strips the @机器人 mention but keeps its space.
+		text = " " + text
+	}
+	from := dingtalktest.Sender{ID: "local-user-" + s.who, StaffID: "staff-" + s.who, Nick: s.who}
+	session := s.st.DingTalk.Session(conv.ID)
+	before := 0
+	for _, p := range s.st.DingTalk.Posts() {
+		if p.Session == session && p.Errcode == 0 {
+			before++
+		}
+	}
+
+	cb := s.st.DingTalk.TextCallback(conv, from, text)
+	started := time.Now()
+	resp, err := s.st.Deliver(ctx, cb.Body, time.Now())
+	if err != nil {
+		fmt.Fprintf(s.out, "  ✗ 回调失败：%v\n", err)
+		return
+	}
+	if resp.Status != 200 {
+		fmt.Fprintf(s.out, "  ✗ conversation 函数回答 %d：%s\n", resp.Status, strings.TrimSpace(resp.Body))
+		return
+	}
+	fmt.Fprintf(s.out, "  ✓ conversation 函数已在 %s 内应答钉钉，等待机器人回复 …\n", time.Since(started).Round(time.Millisecond))
+
+	waitCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	posts, err := s.st.DingTalk.WaitPosts(waitCtx, session, before+1)
+	if err != nil {
+		fmt.Fprintf(s.out, "  ✗ 没有等到回复（%v）；详情见函数日志。\n", err)
+		return
+	}
+	answer := posts[before].Content()
+	fmt.Fprintf(s.out, "机器人（%s）：\n%s\n\n", time.Since(started).Round(time.Millisecond), indent(answer))
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(s, "\n", "\n  ")
+}

@@ -1,0 +1,156 @@
+// Command reply is the event function that answers each message: FC invokes
+// it asynchronously with the message the conversation function accepted.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dingtalk-llm/fcrobot/internal/config"
+	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
+	"github.com/dingtalk-llm/fcrobot/internal/fcruntime"
+	"github.com/dingtalk-llm/fcrobot/internal/logging"
+	"github.com/dingtalk-llm/fcrobot/internal/openai"
+	"github.com/dingtalk-llm/fcrobot/internal/ossmount"
+	"github.com/dingtalk-llm/fcrobot/internal/reply"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintf(os.Stderr, "reply: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// settings are the function's environment variables: the Python original's
+// names and meanings, and a few new ones with defaults that keep its
+// behaviour.
+type settings struct {
+	APIKey        string            `env:"CHATGPT_API_KEY"`
+	UserAPIKey    string            `env:"USER_API_KEY"`
+	Endpoint      string            `env:"ENDPOINT" envDefault:"https://api.openai.com"`
+	Model         string            `env:"MODEL" envDefault:"gpt-4.1-mini"`
+	Temperature   float32           `env:"TEMPERATURE" envDefault:"0.7"`
+	SystemPrompt  string            `env:"SYSTEM_PROMPT"`
+	HistoryLength int               `env:"HISTORY_LENGTH" envDefault:"5"`
+	OSSMountPoint string            `env:"OSS_MOUNT_POINT" envDefault:"/mnt/oss"`
+	Timeout       float64           `env:"TIMEOUT" envDefault:"55"`
+	WebhookHosts  config.List       `env:"SESSION_WEBHOOK_HOSTS" envDefault:"oapi.dingtalk.com"`
+	Verbose       logging.Verbosity `env:"VERBOSE" envDefault:"25"`
+}
+
+const usage = `reply: the function that answers the robot's messages.
+
+FC invokes it asynchronously (POST /invoke) with each message; it serves on
+0.0.0.0:$FC_CUSTOM_LISTEN_PORT (else $FC_SERVER_PORT, else 9000).
+
+Environment:
+  ENDPOINT               OpenAI-compatible endpoint, with or without /v1
+                         (default https://api.openai.com)
+  CHATGPT_API_KEY        API key for OpenAI's endpoint
+  USER_API_KEY           API key for any other endpoint (else CHATGPT_API_KEY)
+  MODEL                  model name (default gpt-4.1-mini)
+  TEMPERATURE            sampling temperature, 0 to 2 (default 0.7)
+  SYSTEM_PROMPT          system prompt (default none)
+  HISTORY_LENGTH         earlier question/answer pairs sent along (default 5)
+  OSS_MOUNT_POINT        directory of the mounted OSS bucket (default /mnt/oss)
+  TIMEOUT                seconds the model may take (default 55)
+  SESSION_WEBHOOK_HOSTS  hosts answers may be posted to (default oapi.dingtalk.com)
+  VERBOSE                Python log level: 10 debug, 20 info, 25 default, 30, 40
+`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	flags := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	flags.Usage = func() { fmt.Fprint(stderr, usage) }
+	if err := flags.Parse(args[1:]); err != nil {
+		if err == flag.ErrHelp {
+			return nil
+		}
+		return err
+	}
+
+	var s settings
+	if err := config.Parse(getenv, &s); err != nil {
+		return err
+	}
+	if err := s.validate(); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	logger := logging.New(stdout, s.Verbose).With("function", "reply")
+
+	model, err := openai.New(openai.Config{
+		BaseURL: s.Endpoint, APIKey: s.apiKey(), Model: s.Model, Temperature: s.Temperature,
+		SystemPrompt: s.SystemPrompt, Logger: logger,
+	})
+	if err != nil {
+		return fmt.Errorf("configuration: ENDPOINT: %w", err)
+	}
+	history, err := ossmount.NewHistory(s.OSSMountPoint, ossmount.Options{Logger: logger})
+	if err != nil {
+		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
+	}
+	timeout := time.Duration(s.Timeout * float64(time.Second))
+	svc := reply.New(reply.Config{
+		History:       history,
+		Model:         model,
+		Messenger:     dingtalk.NewWebhookClient(&http.Client{Timeout: 15 * time.Second}, s.WebhookHosts),
+		HistoryLength: s.HistoryLength,
+		Timeout:       timeout,
+		Logger:        logger,
+	})
+	rt := fcruntime.New(reply.Handler(svc, logger), fcruntime.Options{Log: stdout, Logger: logger})
+	return rt.Serve(ctx, fcruntime.ListenAddr(getenv), func(addr net.Addr) {
+		logger.Log(ctx, logging.LevelNotice, "reply function listening",
+			"addr", addr.String(), "model", s.Model, "endpoint", s.Endpoint, "historyLength", s.HistoryLength,
+			"timeout", timeout.String(), "ossMountPoint", s.OSSMountPoint)
+	})
+}
+
+func (s settings) validate() error {
+	switch {
+	case s.HistoryLength < 0:
+		return fmt.Errorf("HISTORY_LENGTH must be 0 or more, got %d", s.HistoryLength)
+	case s.Timeout <= 0:
+		return fmt.Errorf("TIMEOUT must be a positive number of seconds, got %v", s.Timeout)
+	case s.Temperature < 0 || s.Temperature > 2:
+		return fmt.Errorf("TEMPERATURE must be between 0 and 2, got %v", s.Temperature)
+	case len(s.WebhookHosts) == 0:
+		return fmt.Errorf("SESSION_WEBHOOK_HOSTS must name at least one host")
+	case s.isOpenAI() && s.APIKey == "":
+		return fmt.Errorf("CHATGPT_API_KEY is required for OpenAI's endpoint %s", s.Endpoint)
+	}
+	return nil
+}
+
+// isOpenAI tells whether ENDPOINT is OpenAI's own API.
+func (s settings) isOpenAI() bool {
+	u, err := url.Parse(s.Endpoint)
+	if err != nil || u.Host == "" {
+		u, err = url.Parse("https://" + s.Endpoint)
+	}
+	return err == nil && strings.EqualFold(u.Hostname(), "api.openai.com")
+}
+
+// apiKey picks the key the original meant to: CHATGPT_API_KEY for OpenAI,
+// USER_API_KEY for any other endpoint, where a user brings their own key.
+// A user who set only CHATGPT_API_KEY for another endpoint still gets it
+// used.
+func (s settings) apiKey() string {
+	if !s.isOpenAI() && s.UserAPIKey != "" {
+		return s.UserAPIKey
+	}
+	return s.APIKey
+}

@@ -1,0 +1,147 @@
+// Package conversation is the HTTP-triggered function that DingTalk calls
+// with each message: it checks that DingTalk sent it, hands the message to
+// the reply function through an asynchronous FC invocation, and answers
+// DingTalk at once, because DingTalk gives up on a callback that is slow to
+// answer and may deliver it again.
+package conversation
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/dingtalk-llm/fcrobot/internal/chat"
+	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
+	"github.com/dingtalk-llm/fcrobot/internal/fc"
+	"github.com/dingtalk-llm/fcrobot/internal/fcruntime"
+	"github.com/dingtalk-llm/fcrobot/internal/logging"
+)
+
+// MaxCallbackBytes bounds a callback's body. DingTalk's messages are a few
+// KB; the event built from one must fit FC's 128 KB async payload limit.
+const MaxCallbackBytes = 64 << 10
+
+// Invoker starts the reply function asynchronously (fc.Invoker).
+type Invoker interface {
+	InvokeAsync(ctx context.Context, creds fc.Credentials, function string, payload []byte, taskID string) (requestID string, err error)
+}
+
+// Handler answers DingTalk's callbacks.
+type Handler struct {
+	verifier dingtalk.Verifier
+	invoker  Invoker
+	function string
+	// fallback credentials, used when FC did not pass the role's credentials
+	// with the request (a function without a role, or a local run).
+	fallback fc.Credentials
+	logger   *slog.Logger
+	now      func() time.Time
+}
+
+// Config holds what a Handler needs.
+type Config struct {
+	Verifier dingtalk.Verifier
+	Invoker  Invoker
+	// Function is the reply function's name (CHATGPT_FUNCTION).
+	Function string
+	// Credentials are used when a request carries none from FC.
+	Credentials fc.Credentials
+	Logger      *slog.Logger
+	Now         func() time.Time
+}
+
+// NewHandler returns the conversation function's handler.
+func NewHandler(c Config) *Handler {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return &Handler{verifier: c.Verifier, invoker: c.Invoker, function: c.Function,
+		fallback: c.Credentials, logger: c.Logger, now: c.Now}
+}
+
+// emptyReply tells DingTalk that there is no synchronous reply: the answer
+// comes later through the session webhook.
+var emptyReply = []byte(`{"msgtype":"empty"}`)
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "DingTalk callbacks are POST requests", http.StatusMethodNotAllowed)
+		return
+	}
+
+	// The signature first: nothing from a sender we cannot trust is read
+	// further, let alone passed on.
+	if err := h.verifier.Verify(r.Header.Get("timestamp"), r.Header.Get("sign")); err != nil {
+		h.logger.WarnContext(ctx, "callback refused", "reason", err.Error(), "remote", r.RemoteAddr)
+		http.Error(w, err.Error(), http.StatusForbidden)
+		return
+	}
+
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxCallbackBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			h.logger.WarnContext(ctx, "callback refused: body too large", "limit", MaxCallbackBytes)
+			http.Error(w, "callback body larger than 64 KiB", http.StatusRequestEntityTooLarge)
+			return
+		}
+		h.logger.WarnContext(ctx, "callback body unreadable", "err", err)
+		http.Error(w, "callback body unreadable", http.StatusBadRequest)
+		return
+	}
+	msg, err := dingtalk.ParseCallback(body)
+	if err != nil {
+		h.logger.WarnContext(ctx, "callback refused: malformed", "err", err)
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+
+	payload, err := json.Marshal(chat.Event{Version: chat.EventVersion, Message: msg, ReceivedAt: h.now().UTC()})
+	if err != nil { // a chat.Event always marshals; this guards a future field that would not
+		h.logger.ErrorContext(ctx, "cannot encode the event", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+
+	creds := h.fallback
+	if inv, ok := fcruntime.FromContext(ctx); ok && inv.Credentials.Complete() {
+		creds = inv.Credentials
+	}
+	// The reply function runs longer than DingTalk waits; the invocation must
+	// not be cut off when DingTalk hangs up, only by its own timeout.
+	invokeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 8*time.Second)
+	defer cancel()
+	replyRequestID, err := h.invoker.InvokeAsync(invokeCtx, creds, h.function, payload, TaskID(msg.ID))
+	switch {
+	case errors.Is(err, fc.ErrTaskExists):
+		// DingTalk delivered this message again, and FC already has it.
+		h.logger.Log(ctx, logging.LevelNotice, "message already handed to the reply function", "msgId", msg.ID)
+	case err != nil:
+		h.logger.ErrorContext(ctx, "could not invoke the reply function", "function", h.function, "msgId", msg.ID, "err", err)
+		http.Error(w, "could not hand the message to the reply function", http.StatusBadGateway)
+		return
+	default:
+		h.logger.Log(ctx, logging.LevelNotice, "message handed to the reply function",
+			"msgId", msg.ID, "msgtype", msg.Type, "conversationType", msg.ConversationType,
+			"function", h.function, "replyRequestId", replyRequestID)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(emptyReply)
+}
+
+// TaskID is the FC async task id for a DingTalk message: derived from msgId
+// alone, so that a redelivered message maps to the same task and FC refuses
+// it (409) instead of running the reply twice. Hashing keeps it within the
+// characters and length FC accepts whatever msgId holds.
+func TaskID(msgID string) string {
+	sum := sha256.Sum256([]byte(msgID))
+	return "dingtalk-" + hex.EncodeToString(sum[:16])
+}

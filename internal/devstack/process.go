@@ -1,0 +1,139 @@
+package devstack
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Process is one of the functions, running as its own program, as on FC.
+type Process struct {
+	Name string
+	// URL is where it serves FC's custom-runtime protocol.
+	URL string
+
+	cmd  *exec.Cmd
+	out  *logBuffer
+	done chan struct{}
+	err  error // valid once done is closed
+}
+
+// startProcess starts bin with env (and nothing inherited but PATH and HOME)
+// on a free loopback port, and waits until it accepts connections.
+func startProcess(ctx context.Context, name, bin string, env map[string]string, logs io.Writer) (*Process, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "FC_CUSTOM_LISTEN_PORT=" + strconv.Itoa(port)}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out := &logBuffer{}
+	var w io.Writer = out
+	if logs != nil {
+		w = io.MultiWriter(out, logs)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &Process{Name: name, URL: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd, out: out, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	if err := p.waitListening(ctx, port); err != nil {
+		p.Stop(time.Second)
+		return nil, fmt.Errorf("%s did not start: %w\n%s", name, err, out.String())
+	}
+	return p, nil
+}
+
+func (p *Process) waitListening(ctx context.Context, port int) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	for {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			conn.Close()
+			return nil
+		}
+		select {
+		case <-p.done:
+			return fmt.Errorf("exited: %v", p.err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// Stop sends SIGTERM, as FC does when it stops an instance, and kills the
+// process if it has not exited within timeout.
+func (p *Process) Stop(timeout time.Duration) error {
+	select {
+	case <-p.done:
+		return p.exitError()
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("%s did not exit within %v of SIGTERM", p.Name, timeout)
+	}
+	return p.exitError()
+}
+
+func (p *Process) exitError() error {
+	if p.err != nil {
+		return fmt.Errorf("%s: %w", p.Name, p.err)
+	}
+	return nil
+}
+
+// Done is closed when the process has exited.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Output is everything the process has written to stdout and stderr.
+func (p *Process) Output() string { return p.out.String() }
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// logBuffer collects a process's output for later reading.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

@@ -1,0 +1,218 @@
+// Package devstack runs the whole robot on one machine: both functions as
+// real programs speaking FC's custom-runtime protocol, a local FC endpoint
+// that they call through the same client that calls Alibaba's, a folder for
+// the OSS mount, a fake DingTalk that signs callbacks and receives the
+// answers, and, unless a real one is named, a fake OpenAI-compatible model.
+// The end-to-end tests, the benchmarks and `make run` all stand on it.
+package devstack
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"time"
+
+	"github.com/dingtalk-llm/fcrobot/internal/dingtalk/dingtalktest"
+	"github.com/dingtalk-llm/fcrobot/internal/fc"
+	"github.com/dingtalk-llm/fcrobot/internal/fc/fclocal"
+	"github.com/dingtalk-llm/fcrobot/internal/openai/openaitest"
+)
+
+// Options configure a Stack.
+type Options struct {
+	// BinDir holds the built programs `conversation` and `reply`.
+	BinDir string
+	// DataDir is the folder that stands for the OSS mount.
+	DataDir string
+	// ConversationEnv and ReplyEnv are added to (and override) the
+	// environment the stack gives each function.
+	ConversationEnv map[string]string
+	ReplyEnv        map[string]string
+	// Model answers as the fake model when ReplyEnv names no ENDPOINT; nil
+	// means the offline model.
+	Model openaitest.Responder
+	// FCMaxRetries and FCRetryDelay shape the local FC's async retries
+	// (zero values: FC's default of 3 retries, short local delays).
+	FCMaxRetries int
+	FCRetryDelay func(attempt int) time.Duration
+	// Logs, when set, receives the functions' output as it is written.
+	Logs io.Writer
+	// Logger receives the local FC endpoint's log.
+	Logger *slog.Logger
+}
+
+// Stack is the robot running locally.
+type Stack struct {
+	Conversation *Process
+	Reply        *Process
+	FC           *fclocal.Server
+	DingTalk     *dingtalktest.Server
+	// Model is the fake model, or nil when a real endpoint is used.
+	Model *openaitest.Server
+	// AppSecret is the robot's AppSecret the conversation function checks
+	// callbacks against.
+	AppSecret string
+	// Secrets lists every secret handed to the functions, so that a test
+	// can prove that none of them is ever logged.
+	Secrets []string
+
+	fcHTTP *httptest.Server
+}
+
+// Function names as they would be deployed.
+const (
+	ConversationFunction = "conversation"
+	ReplyFunction        = "reply"
+)
+
+// Start starts the stack; Close stops it.
+func Start(ctx context.Context, o Options) (_ *Stack, err error) {
+	s := &Stack{AppSecret: "app-secret-" + randomHex(8)}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+
+	s.DingTalk = dingtalktest.NewServer()
+	replyEnv := map[string]string{
+		"OSS_MOUNT_POINT":       o.DataDir,
+		"SESSION_WEBHOOK_HOSTS": s.DingTalk.Host(),
+		"FC_FUNCTION_NAME":      ReplyFunction,
+	}
+	if o.ReplyEnv["ENDPOINT"] == "" {
+		model := o.Model
+		if model == nil {
+			model = openaitest.Offline()
+		}
+		s.Model = openaitest.NewServer(model)
+		replyEnv["ENDPOINT"] = s.Model.URL()
+		replyEnv["USER_API_KEY"] = "sk-local-" + randomHex(8)
+		s.Secrets = append(s.Secrets, replyEnv["USER_API_KEY"])
+	}
+	for k, v := range o.ReplyEnv {
+		replyEnv[k] = v
+	}
+	for _, k := range []string{"CHATGPT_API_KEY", "USER_API_KEY"} {
+		if replyEnv[k] != "" {
+			s.Secrets = append(s.Secrets, replyEnv[k])
+		}
+	}
+	if s.Reply, err = startProcess(ctx, ReplyFunction, filepath.Join(o.BinDir, ReplyFunction), replyEnv, o.Logs); err != nil {
+		return nil, err
+	}
+
+	// The conversation function signs its InvokeFunction calls with a RAM
+	// user's key; the local FC checks the signature and hands the reply
+	// function its role's temporary credentials, as FC does.
+	caller := fc.Credentials{AccessKeyID: "LTAI" + randomHex(8), AccessKeySecret: randomHex(15)}
+	role := fc.Credentials{AccessKeyID: "STS." + randomHex(8), AccessKeySecret: randomHex(15), SecurityToken: randomHex(24)}
+	s.Secrets = append(s.Secrets, s.AppSecret, caller.AccessKeySecret, role.AccessKeySecret, role.SecurityToken)
+	s.FC = fclocal.New(fclocal.Config{
+		Functions:             map[string]string{ReplyFunction: s.Reply.URL},
+		AccessKeys:            map[string]string{caller.AccessKeyID: caller.AccessKeySecret},
+		RoleCredentials:       role,
+		AccountID:             "1234567890",
+		Region:                "cn-local",
+		MaxAsyncRetryAttempts: o.FCMaxRetries,
+		RetryDelay:            o.FCRetryDelay,
+		Logger:                o.Logger,
+	})
+	s.fcHTTP = httptest.NewServer(s.FC)
+
+	convEnv := map[string]string{
+		"CHATGPT_FUNCTION":                ReplyFunction,
+		"DINGTALK_APP_SECRET":             s.AppSecret,
+		"ENDPOINT":                        s.fcHTTP.URL,
+		"ALIBABA_CLOUD_ACCESS_KEY_ID":     caller.AccessKeyID,
+		"ALIBABA_CLOUD_ACCESS_KEY_SECRET": caller.AccessKeySecret,
+		"FC_FUNCTION_NAME":                ConversationFunction,
+	}
+	for k, v := range o.ConversationEnv {
+		convEnv[k] = v
+	}
+	if s.Conversation, err = startProcess(ctx, ConversationFunction, filepath.Join(o.BinDir, ConversationFunction), convEnv, o.Logs); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Callback is DingTalk's answer to one callback, as DingTalk would see it.
+type Callback struct {
+	Status int
+	Body   string
+}
+
+// Deliver posts a callback to the conversation function as DingTalk would:
+// signed with the robot's AppSecret at the time now.
+func (s *Stack) Deliver(ctx context.Context, body []byte, now time.Time) (Callback, error) {
+	req, err := dingtalktest.SignedRequest(ctx, s.Conversation.URL+"/", s.AppSecret, body, now)
+	if err != nil {
+		return Callback{}, err
+	}
+	return s.Post(req)
+}
+
+// Post sends a request to the conversation function as it is.
+func (s *Stack) Post(req *http.Request) (Callback, error) {
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return Callback{}, err
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	if _, err := b.ReadFrom(resp.Body); err != nil {
+		return Callback{}, err
+	}
+	return Callback{Status: resp.StatusCode, Body: b.String()}, nil
+}
+
+// FCURL is the local FC endpoint's address.
+func (s *Stack) FCURL() string { return s.fcHTTP.URL }
+
+// Close stops the programs (SIGTERM, as FC does) and the fakes.
+func (s *Stack) Close() error {
+	var errs []error
+	for _, p := range []*Process{s.Conversation, s.Reply} {
+		if p != nil {
+			errs = append(errs, p.Stop(10*time.Second))
+		}
+	}
+	if s.fcHTTP != nil {
+		s.fcHTTP.Close()
+	}
+	if s.FC != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, s.FC.Close(ctx))
+		cancel()
+	}
+	if s.Model != nil {
+		s.Model.Close()
+	}
+	if s.DingTalk != nil {
+		s.DingTalk.Close()
+	}
+	return errors.Join(errs...)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// String describes where each part listens.
+func (s *Stack) String() string {
+	return fmt.Sprintf("conversation %s, reply %s, FC %s, DingTalk %s", s.Conversation.URL, s.Reply.URL, s.fcHTTP.URL, s.DingTalk.URL())
+}

@@ -1,0 +1,41 @@
+package reply
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dingtalk-llm/fcrobot/internal/openai"
+)
+
+// modelErrorText tells the user, in a sentence, why no answer came: enough to
+// know whether to wait, rephrase or call the administrator, and never a
+// secret (openai.Error messages are scrubbed of the key).
+func modelErrorText(err error, timeout time.Duration) string {
+	var provider string
+	var oe *openai.Error
+	if errors.As(err, &oe) && oe.Message != "" {
+		provider = oe.Message
+		if len([]rune(provider)) > 200 {
+			provider = string([]rune(provider)[:200]) + "…"
+		}
+	}
+	switch {
+	case errors.Is(err, openai.ErrTimeout):
+		return fmt.Sprintf("抱歉，大模型在 %d 秒内没有回答完，请稍后再试，或把问题拆小一些。", int(timeout.Seconds()))
+	case errors.Is(err, openai.ErrUnauthorized):
+		return "抱歉，大模型服务拒绝了我们的 API Key（鉴权失败），请联系管理员检查配置。"
+	case errors.Is(err, openai.ErrRateLimited):
+		return "抱歉，大模型服务当前请求过多或额度已用完（限流），请稍后再试。"
+	case errors.Is(err, openai.ErrUnavailable):
+		return "抱歉，大模型服务暂时不可用，请稍后再试。"
+	case errors.Is(err, openai.ErrEmptyAnswer):
+		return "抱歉，大模型这次没有给出回答，请换个问法再试。"
+	case errors.Is(err, openai.ErrRejected) && provider != "":
+		return "抱歉，大模型服务拒绝了这个请求：" + provider
+	case errors.Is(err, openai.ErrRejected):
+		return "抱歉，大模型服务拒绝了这个请求，请联系管理员检查模型配置。"
+	default:
+		return "抱歉，调用大模型时出错了，请稍后再试。"
+	}
+}
