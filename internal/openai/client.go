@@ -1,0 +1,239 @@
+// Package openai asks an OpenAI-compatible chat-completions endpoint (OpenAI,
+// DashScope, DeepSeek, Moonshot, Ollama...) to answer a question in the
+// light of a conversation's history.
+//
+// It retries what a retry can fix within the caller's deadline and reports
+// every failure as an *Error whose Kind tells the robot what to say to the
+// user.
+package openai
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+
+	goopenai "github.com/sashabaranov/go-openai"
+
+	"github.com/dingtalk-llm/fcrobot/internal/chat"
+)
+
+// Config configures a Client.
+type Config struct {
+	// BaseURL is the endpoint, with or without its /v1; empty means OpenAI.
+	BaseURL string
+	// APIKey is sent as a bearer token; empty sends none (Ollama needs none).
+	APIKey string
+	// Model is the model name sent with every request.
+	Model string
+	// Temperature is sent when it is not 0. At 0 the provider's default
+	// applies: go-openai leaves a zero temperature out of the request.
+	Temperature float32
+	// SystemPrompt, when set, is the first message of every request.
+	SystemPrompt string
+	// HTTPClient defaults to a client without a timeout: the caller's
+	// context carries the deadline.
+	HTTPClient *http.Client
+	// Logger receives a line per retry; nil discards them.
+	Logger *slog.Logger
+}
+
+// Client calls the model. It is safe for concurrent use.
+type Client struct {
+	baseURL      string
+	apiKey       string
+	model        string
+	temperature  float32
+	systemPrompt string
+	httpClient   *http.Client
+	logger       *slog.Logger
+	retry        retryPolicy
+}
+
+// New checks the configuration and returns a client for it.
+func New(cfg Config) (*Client, error) {
+	base, err := normalizeBaseURL(cfg.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(cfg.Model) == "" {
+		return nil, errors.New("openai: no model configured")
+	}
+	httpClient := cfg.HTTPClient
+	if httpClient == nil {
+		httpClient = &http.Client{}
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Client{
+		baseURL:      base,
+		apiKey:       cfg.APIKey,
+		model:        strings.TrimSpace(cfg.Model),
+		temperature:  cfg.Temperature,
+		systemPrompt: cfg.SystemPrompt,
+		httpClient:   httpClient,
+		logger:       logger,
+		retry:        defaultRetryPolicy(),
+	}, nil
+}
+
+// Model returns the name of the model the client asks.
+func (c *Client) Model() string { return c.model }
+
+// BaseURL returns the endpoint the client calls, as normalized by New.
+func (c *Client) BaseURL() string { return c.baseURL }
+
+// Complete asks the model to answer question after the turns of history,
+// oldest first, and returns the answer without surrounding blank space.
+// The deadline is ctx's. Failures are *Error, except a cancelled ctx,
+// which returns ctx.Err() wrapped.
+func (c *Client) Complete(ctx context.Context, history []chat.Turn, question string) (string, error) {
+	req := c.request(history, question)
+	return c.withRetries(ctx, func(ctx context.Context, api *goopenai.Client) (string, *failure) {
+		resp, err := api.CreateChatCompletion(ctx, req)
+		if err != nil {
+			f := classify(ctx, err, c.apiKey)
+			return "", &f
+		}
+		if len(resp.Choices) == 0 {
+			return "", &failure{err: &Error{Kind: ErrEmptyAnswer, StatusCode: http.StatusOK, Message: "the answer has no choices"}}
+		}
+		choice := resp.Choices[0]
+		answer := strings.TrimSpace(choice.Message.Content)
+		if answer == "" {
+			return "", &failure{err: &Error{Kind: ErrEmptyAnswer, StatusCode: http.StatusOK, Message: emptyReason(string(choice.FinishReason))}}
+		}
+		return answer, nil
+	})
+}
+
+// Stream is Complete with the answer streamed: onDelta is called with the
+// text received so far each time it grows, and the whole answer is returned
+// at the end. An error from onDelta stops the stream and is returned
+// wrapped. A stream that breaks after text was delivered is not retried,
+// since the text would start over.
+func (c *Client) Stream(ctx context.Context, history []chat.Turn, question string, onDelta func(textSoFar string) error) (string, error) {
+	req := c.request(history, question)
+	return c.withRetries(ctx, func(ctx context.Context, api *goopenai.Client) (string, *failure) {
+		stream, err := api.CreateChatCompletionStream(ctx, req)
+		if err != nil {
+			f := classify(ctx, err, c.apiKey)
+			return "", &f
+		}
+		defer stream.Close()
+
+		var text strings.Builder
+		delivered := false
+		for {
+			chunk, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				f := classify(ctx, err, c.apiKey)
+				f.retryable = f.retryable && !delivered
+				return "", &f
+			}
+			if len(chunk.Choices) == 0 || chunk.Choices[0].Delta.Content == "" {
+				continue // the role chunk, the finish chunk, the usage chunk
+			}
+			text.WriteString(chunk.Choices[0].Delta.Content)
+			// Blank space a model starts with would only flicker on screen.
+			soFar := strings.TrimLeftFunc(text.String(), unicode.IsSpace)
+			if soFar == "" {
+				continue
+			}
+			delivered = true
+			if err := onDelta(soFar); err != nil {
+				return "", &failure{err: fmt.Errorf("openai: stream stopped by its consumer: %w", err)}
+			}
+		}
+		answer := strings.TrimSpace(text.String())
+		if answer == "" {
+			return "", &failure{err: &Error{Kind: ErrEmptyAnswer, StatusCode: http.StatusOK, Message: "the stream carried no text"}}
+		}
+		return answer, nil
+	})
+}
+
+func emptyReason(finishReason string) string {
+	if finishReason == "" {
+		return "the answer has no text"
+	}
+	return "the answer has no text (finish_reason " + finishReason + ")"
+}
+
+// request builds the chat-completions request: the system prompt, each
+// earlier turn as a user message and an assistant message, the question.
+func (c *Client) request(history []chat.Turn, question string) goopenai.ChatCompletionRequest {
+	msgs := make([]goopenai.ChatCompletionMessage, 0, 2+2*len(history))
+	if c.systemPrompt != "" {
+		msgs = append(msgs, goopenai.ChatCompletionMessage{Role: goopenai.ChatMessageRoleSystem, Content: c.systemPrompt})
+	}
+	for _, t := range history {
+		// Providers refuse empty messages; a turn without both halves
+		// adds nothing the model can use.
+		if strings.TrimSpace(t.Question) == "" || strings.TrimSpace(t.Answer) == "" {
+			continue
+		}
+		msgs = append(msgs,
+			goopenai.ChatCompletionMessage{Role: goopenai.ChatMessageRoleUser, Content: t.Question},
+			goopenai.ChatCompletionMessage{Role: goopenai.ChatMessageRoleAssistant, Content: t.Answer},
+		)
+	}
+	msgs = append(msgs, goopenai.ChatCompletionMessage{Role: goopenai.ChatMessageRoleUser, Content: question})
+	return goopenai.ChatCompletionRequest{
+		Model:       c.model,
+		Messages:    msgs,
+		Temperature: c.temperature,
+	}
+}
+
+// attemptFunc makes one call through api. A nil failure is a success.
+type attemptFunc func(ctx context.Context, api *goopenai.Client) (string, *failure)
+
+// withRetries runs attempt until it succeeds, fails in a way that another
+// attempt cannot fix, or the deadline leaves no room for another attempt.
+// It never sleeps past the deadline: it gives up with the last error
+// instead.
+func (c *Client) withRetries(ctx context.Context, attempt attemptFunc) (string, error) {
+	for n := 1; ; n++ {
+		doer := &recordingDoer{client: c.httpClient}
+		cfg := goopenai.DefaultConfig(c.apiKey)
+		cfg.BaseURL = c.baseURL
+		cfg.HTTPClient = doer
+
+		answer, f := attempt(ctx, goopenai.NewClientWithConfig(cfg))
+		if f == nil {
+			return answer, nil
+		}
+		if !f.retryable {
+			return "", f.err
+		}
+		after, hasAfter := retryAfter(doer.header, time.Now())
+		wait, ok := c.retry.nextWait(ctx, n, after, hasAfter)
+		if !ok {
+			return "", f.err
+		}
+		c.logger.WarnContext(ctx, "model call failed, retrying",
+			"model", c.model, "attempt", n, "status", f.status, "error", f.err.Error(), "wait", wait)
+
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			if errors.Is(ctx.Err(), context.Canceled) {
+				return "", fmt.Errorf("openai: %w", ctx.Err())
+			}
+			return "", f.err
+		}
+	}
+}

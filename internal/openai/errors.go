@@ -1,0 +1,234 @@
+package openai
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+	"unicode/utf8"
+
+	goopenai "github.com/sashabaranov/go-openai"
+)
+
+// The kinds of failure, for errors.Is. Each tells the user something
+// different: wait, fix the key, top up the quota, fix the request, or
+// try again later.
+var (
+	// ErrTimeout: no answer before the deadline.
+	ErrTimeout = errors.New("the model did not answer in time")
+	// ErrUnauthorized: the endpoint refused the API key (401 or 403).
+	ErrUnauthorized = errors.New("the model endpoint refused the API key")
+	// ErrRateLimited: 429 until retries ran out, or an exhausted quota.
+	ErrRateLimited = errors.New("the model endpoint is rate limiting requests")
+	// ErrUnavailable: 5xx, a failed connection or a malformed answer.
+	ErrUnavailable = errors.New("the model endpoint is unavailable")
+	// ErrRejected: the endpoint refused the request itself (another 4xx):
+	// an unknown model, a context that is too long...
+	ErrRejected = errors.New("the model endpoint rejected the request")
+	// ErrEmptyAnswer: the model answered with no choice or no text.
+	ErrEmptyAnswer = errors.New("the model returned an empty answer")
+)
+
+// Error is a failed call to the model.
+type Error struct {
+	// Kind is one of the Err* sentinels.
+	Kind error
+	// StatusCode is the HTTP status of the last answer, 0 when there was none.
+	StatusCode int
+	// Message is what the provider said (for example "The model `xyz` does
+	// not exist"), or what went wrong on the way. It never holds the API key.
+	Message string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("openai: ")
+	b.WriteString(e.Kind.Error())
+	if e.StatusCode != 0 {
+		fmt.Fprintf(&b, " (HTTP %d)", e.StatusCode)
+	}
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	return b.String()
+}
+
+// Unwrap returns Kind, so that errors.Is(err, ErrRateLimited) works.
+func (e *Error) Unwrap() error { return e.Kind }
+
+// failure is one attempt's error and whether another attempt may succeed.
+type failure struct {
+	err       error
+	retryable bool
+	status    int
+}
+
+// maxMessageBytes bounds a provider message: some gateways answer errors
+// with whole HTML pages.
+const maxMessageBytes = 500
+
+// classify turns what go-openai or the transport returned into a failure.
+// apiKey is scrubbed from every message.
+func classify(ctx context.Context, err error, apiKey string) failure {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		if errors.Is(ctxErr, context.DeadlineExceeded) {
+			return failure{err: &Error{Kind: ErrTimeout}}
+		}
+		return failure{err: fmt.Errorf("openai: %w", ctxErr)}
+	}
+	newFailure := func(kind error, status int, msg string, retryable bool) failure {
+		return failure{
+			err:       &Error{Kind: kind, StatusCode: status, Message: scrub(msg, apiKey)},
+			retryable: retryable,
+			status:    status,
+		}
+	}
+
+	// RequestError first: when the error body was not OpenAI's JSON shape,
+	// go-openai puts the status there and may wrap a status-less APIError.
+	var reqErr *goopenai.RequestError
+	if errors.As(err, &reqErr) && reqErr.HTTPStatusCode != 0 {
+		kind, retryable := kindOfStatus(reqErr.HTTPStatusCode, "")
+		return newFailure(kind, reqErr.HTTPStatusCode, messageFromBody(reqErr.Body, reqErr.HTTPStatusCode), retryable)
+	}
+	var apiErr *goopenai.APIError
+	if errors.As(err, &apiErr) {
+		if apiErr.HTTPStatusCode == 0 {
+			// An error event in the middle of a stream.
+			return newFailure(ErrUnavailable, 0, apiErr.Message, true)
+		}
+		kind, retryable := kindOfStatus(apiErr.HTTPStatusCode, errorCode(apiErr))
+		return newFailure(kind, apiErr.HTTPStatusCode, apiErr.Message, retryable)
+	}
+
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		if urlErr.Timeout() {
+			return newFailure(ErrTimeout, 0, "", false)
+		}
+		// url.Error repeats the URL; the cause is what helps.
+		return newFailure(ErrUnavailable, 0, urlErr.Err.Error(), true)
+	}
+	if isConnectionFailure(err) {
+		return newFailure(ErrUnavailable, 0, "connection lost while reading the answer: "+err.Error(), true)
+	}
+	var syntaxErr *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &syntaxErr) || errors.As(err, &typeErr) || errors.Is(err, goopenai.ErrTooManyEmptyStreamMessages) {
+		return newFailure(ErrUnavailable, 0, "the endpoint's answer is not an OpenAI chat completion; check the base URL", false)
+	}
+	// What is left is go-openai refusing the request before sending it,
+	// such as a temperature that a reasoning model does not accept.
+	return newFailure(ErrRejected, 0, err.Error(), false)
+}
+
+func kindOfStatus(status int, code string) (kind error, retryable bool) {
+	switch {
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return ErrUnauthorized, false
+	case status == http.StatusTooManyRequests:
+		// An exhausted quota stays exhausted: retrying only wastes the
+		// deadline.
+		return ErrRateLimited, code != "insufficient_quota"
+	case status == http.StatusRequestTimeout || status >= 500:
+		return ErrUnavailable, true
+	}
+	return ErrRejected, false
+}
+
+func errorCode(e *goopenai.APIError) string {
+	if s, ok := e.Code.(string); ok && s != "" {
+		return s
+	}
+	return e.Type
+}
+
+func isConnectionFailure(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.As(err, &netErr)
+}
+
+// messageFromBody finds the message in an error body that is not OpenAI's
+// shape: {"error":"..."}, {"message":"..."}, plain text. An HTML page (a
+// gateway's error page) says nothing the status does not.
+func messageFromBody(body []byte, status int) string {
+	var shapes struct {
+		Error   json.RawMessage `json:"error"`
+		Message string          `json:"message"`
+	}
+	if json.Unmarshal(body, &shapes) == nil {
+		var s string
+		if json.Unmarshal(shapes.Error, &s) == nil && s != "" {
+			return s
+		}
+		var nested struct {
+			Message string `json:"message"`
+		}
+		if json.Unmarshal(shapes.Error, &nested) == nil && nested.Message != "" {
+			return nested.Message
+		}
+		if shapes.Message != "" {
+			return shapes.Message
+		}
+	}
+	text := strings.Join(strings.Fields(string(body)), " ")
+	if text == "" || strings.HasPrefix(text, "<") || strings.HasPrefix(text, "{") {
+		return http.StatusText(status)
+	}
+	return text
+}
+
+// scrub removes the API key from a provider's message: some providers echo
+// the key they were sent, whole or masked ("sk-abc****wxyz"). It also
+// bounds the message's length.
+func scrub(msg, apiKey string) string {
+	const redacted = "[redacted]"
+	if apiKey != "" {
+		msg = strings.ReplaceAll(msg, apiKey, redacted)
+	}
+	words := strings.FieldsFunc(msg, func(r rune) bool {
+		return r == ' ' || r == '\t' || r == '\n' || r == '"' || r == '\'' || r == '`' || r == ','
+	})
+	for _, w := range words {
+		if w != redacted && (strings.Contains(w, "***") || sharesFragment(w, apiKey)) {
+			msg = strings.ReplaceAll(msg, w, redacted)
+		}
+	}
+	return truncate(msg, maxMessageBytes)
+}
+
+// keyFragment is the length of a piece of the key that counts as a leak.
+const keyFragment = 8
+
+// sharesFragment reports whether word holds keyFragment or more consecutive
+// characters of key, such as a truncated echo of it.
+func sharesFragment(word, key string) bool {
+	if len(key) < keyFragment || len(word) < keyFragment {
+		return false
+	}
+	for i := 0; i+keyFragment <= len(word); i++ {
+		if strings.Contains(key, word[i:i+keyFragment]) {
+			return true
+		}
+	}
+	return false
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}

@@ -1,0 +1,65 @@
+package openaitest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+)
+
+// Fixed answers every request with resp.
+func Fixed(resp Response) Responder {
+	return func(context.Context, Request) Response { return resp }
+}
+
+// Answer answers every request with content.
+func Answer(content string) Responder {
+	return Fixed(Response{Content: content})
+}
+
+// Echo answers "<prefix><last user message>", which shows that a question
+// reached the model as it was asked.
+func Echo(prefix string) Responder {
+	return func(_ context.Context, req Request) Response {
+		return Response{Content: prefix + req.LastUserMessage()}
+	}
+}
+
+// Sequence answers the first request with the first response, the second
+// with the second, and every request after the last with the last one: a
+// 429 then a success, or three failures in a row. With no responses it
+// answers with empty content.
+func Sequence(responses ...Response) Responder {
+	var (
+		mu   sync.Mutex
+		next int
+	)
+	return func(context.Context, Request) Response {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(responses) == 0 {
+			return Response{}
+		}
+		r := responses[min(next, len(responses)-1)]
+		next++
+		return r
+	}
+}
+
+// Offline is the built-in model of a local run with no model endpoint
+// configured. It says so in Chinese, repeats the question and tells how
+// many earlier turns it was sent, so that someone trying the robot sees the
+// history grow and \clear empty it.
+func Offline() Responder {
+	return func(_ context.Context, req Request) Response {
+		var b strings.Builder
+		b.WriteString("我是内置的离线模型：还没有配置模型服务地址（ENDPOINT），所以这条回答不是真正的大模型给出的。\n\n")
+		fmt.Fprintf(&b, "你的问题是：「%s」\n\n", strings.TrimSpace(req.LastUserMessage()))
+		if n := req.EarlierTurns(); n == 0 {
+			b.WriteString("这是我们对话的第一轮，我没有看到更早的对话。")
+		} else {
+			fmt.Fprintf(&b, "我看到了之前的 %d 轮对话。发送 \\clear 可以清空对话历史。", n)
+		}
+		return Response{Content: b.String()}
+	}
+}

@@ -1,0 +1,625 @@
+// Package openaitest is a fake OpenAI-compatible chat-completions server.
+//
+// It answers like the real API does, in the same JSON and server-sent-event
+// shapes and with the same error bodies, so that the code under test cannot
+// tell it from a provider. Tests script its answers with a Responder; the
+// Offline responder doubles as the built-in model of local runs that have no
+// model endpoint configured.
+package openaitest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// Message is one message of a chat-completions request.
+type Message struct {
+	Role    string
+	Content string
+}
+
+// Request is a chat-completions request as the server decoded it.
+type Request struct {
+	Model    string
+	Messages []Message
+	// Temperature is nil when the request did not carry one, which is what
+	// clients do to leave the provider's default.
+	Temperature *float64
+	Stream      bool
+	// IncludeUsage is stream_options.include_usage: the client asked for a
+	// final chunk that carries the token usage.
+	IncludeUsage bool
+	// Authorization is the Authorization header as it arrived.
+	Authorization string
+}
+
+// LastUserMessage returns the content of the request's last user message:
+// the question being asked.
+func (r Request) LastUserMessage() string {
+	for i := len(r.Messages) - 1; i >= 0; i-- {
+		if r.Messages[i].Role == "user" {
+			return r.Messages[i].Content
+		}
+	}
+	return ""
+}
+
+// EarlierTurns counts the question/answer turns of history the request
+// carries before its last question: the assistant messages.
+func (r Request) EarlierTurns() int {
+	n := 0
+	for _, m := range r.Messages {
+		if m.Role == "assistant" {
+			n++
+		}
+	}
+	return n
+}
+
+// Response is what a Responder wants the server to answer.
+type Response struct {
+	// Content is the assistant's answer.
+	Content string
+	// FinishReason defaults to "stop".
+	FinishReason string
+
+	// Status other than 0 and 200 makes the server answer with OpenAI's error
+	// body carrying ErrorMessage (http.StatusText when empty) and ErrorCode
+	// (a default that matches the status when empty, e.g. "invalid_api_key"
+	// for 401, "insufficient_quota" for a 429 whose quota is exhausted).
+	Status       int
+	ErrorMessage string
+	ErrorCode    string
+	// RetryAfter, when set, is sent as the Retry-After header.
+	RetryAfter string
+
+	// Delay is waited before answering; the wait ends early when the client
+	// goes away (counted by Server.Abandoned) or the server closes.
+	Delay time.Duration
+	// Chunks are the content pieces of a streamed answer; when nil, Content
+	// is split into pieces of a few characters.
+	Chunks []string
+	// ChunkDelay is waited between streamed chunks.
+	ChunkDelay time.Duration
+	// DropConnection closes the connection without answering, as a crashed
+	// proxy or a network failure would.
+	DropConnection bool
+	// DropAfterChunks, when above 0, closes the connection of a streamed
+	// answer after that many content chunks: a connection lost mid-answer.
+	DropAfterChunks int
+}
+
+// Responder decides the answer to a request. ctx ends when the client goes
+// away or the server closes. A Responder may be called concurrently.
+type Responder func(ctx context.Context, req Request) Response
+
+// Server is a fake OpenAI-compatible endpoint on a loopback httptest server.
+type Server struct {
+	ts   *httptest.Server
+	done chan struct{}
+	once sync.Once
+
+	mu          sync.Mutex
+	responder   Responder
+	apiKey      string
+	requests    []Request
+	abandoned   int
+	completions int
+}
+
+// NewServer starts a server that answers every chat completion with r.
+func NewServer(r Responder) *Server {
+	s := &Server{responder: r, done: make(chan struct{})}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v1/chat/completions", s.handleChatCompletions)
+	mux.HandleFunc("/v1/models", s.handleModels)
+	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
+		// OpenAI's answer to a path it does not serve.
+		writeError(w, http.StatusNotFound, fmt.Sprintf("Invalid URL (%s %s)", req.Method, req.URL.Path), "invalid_request_error", "")
+	})
+	s.ts = httptest.NewServer(mux)
+	return s
+}
+
+// URL returns the base URL clients are configured with, ending in /v1.
+func (s *Server) URL() string { return s.ts.URL + "/v1" }
+
+// Close stops the server, ending the waits of requests still in flight.
+func (s *Server) Close() {
+	s.once.Do(func() { close(s.done) })
+	s.ts.Close()
+}
+
+// SetResponder replaces the responder for the requests that follow.
+func (s *Server) SetResponder(r Responder) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.responder = r
+}
+
+// RequireAPIKey makes the server refuse, with 401 as OpenAI does, requests
+// that do not carry "Authorization: Bearer <key>". An empty key accepts any
+// request, which is the default.
+func (s *Server) RequireAPIKey(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.apiKey = key
+}
+
+// Requests returns the well-formed chat-completions requests received so
+// far, in order, including those refused for a wrong API key.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Request, len(s.requests))
+	copy(out, s.requests)
+	return out
+}
+
+// Abandoned counts the requests whose client went away before the server
+// had finished answering them.
+func (s *Server) Abandoned() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.abandoned
+}
+
+// wireRequest is the part of the chat-completions request body the server
+// reads.
+type wireRequest struct {
+	Model    string `json:"model"`
+	Messages []struct {
+		Role    string          `json:"role"`
+		Content json.RawMessage `json:"content"`
+	} `json:"messages"`
+	Temperature   *float64 `json:"temperature"`
+	Stream        bool     `json:"stream"`
+	StreamOptions *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
+}
+
+func (s *Server) handleChatCompletions(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("Invalid URL (%s %s)", r.Method, r.URL.Path), "invalid_request_error", "")
+		return
+	}
+	req, problem := decodeRequest(r)
+	if problem != "" {
+		writeError(w, http.StatusBadRequest, problem, "invalid_request_error", "")
+		return
+	}
+
+	s.mu.Lock()
+	s.requests = append(s.requests, req)
+	s.completions++
+	id := fmt.Sprintf("chatcmpl-openaitest%06d", s.completions)
+	respond, wantKey := s.responder, s.apiKey
+	s.mu.Unlock()
+
+	if msg, code, ok := checkKey(req.Authorization, wantKey); !ok {
+		writeError(w, http.StatusUnauthorized, msg, "invalid_request_error", code)
+		return
+	}
+
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	resp := respond(ctx, req)
+
+	if !s.wait(ctx, resp.Delay) {
+		return
+	}
+	if resp.DropConnection {
+		dropConnection(w)
+		return
+	}
+	if resp.RetryAfter != "" {
+		w.Header().Set("Retry-After", resp.RetryAfter)
+	}
+	if resp.Status != 0 && resp.Status != http.StatusOK {
+		msg := resp.ErrorMessage
+		if msg == "" {
+			msg = http.StatusText(resp.Status)
+		}
+		errType, code := errorTypeAndCode(resp.Status, resp.ErrorCode)
+		writeError(w, resp.Status, msg, errType, code)
+		return
+	}
+	if req.Stream {
+		s.stream(ctx, w, id, req, resp)
+		return
+	}
+	writeCompletion(w, id, req, resp)
+}
+
+func decodeRequest(r *http.Request) (Request, string) {
+	var wire wireRequest
+	if err := json.NewDecoder(r.Body).Decode(&wire); err != nil {
+		return Request{}, "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)"
+	}
+	if wire.Model == "" {
+		return Request{}, "you must provide a model parameter"
+	}
+	if len(wire.Messages) == 0 {
+		return Request{}, "[] is too short - 'messages'"
+	}
+	req := Request{
+		Model:         wire.Model,
+		Temperature:   wire.Temperature,
+		Stream:        wire.Stream,
+		IncludeUsage:  wire.StreamOptions != nil && wire.StreamOptions.IncludeUsage,
+		Authorization: r.Header.Get("Authorization"),
+	}
+	for i, m := range wire.Messages {
+		content, ok := decodeContent(m.Content)
+		if !ok {
+			return Request{}, fmt.Sprintf("Invalid type for 'messages[%d].content': expected a string or an array of content parts.", i)
+		}
+		req.Messages = append(req.Messages, Message{Role: m.Role, Content: content})
+	}
+	return req, ""
+}
+
+// decodeContent reads a message content, which the API accepts as a string
+// or as an array of parts of which the text parts are kept.
+func decodeContent(raw json.RawMessage) (string, bool) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", true
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		return s, true
+	}
+	var parts []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	if err := json.Unmarshal(raw, &parts); err != nil {
+		return "", false
+	}
+	var b strings.Builder
+	for _, p := range parts {
+		if p.Type == "text" {
+			b.WriteString(p.Text)
+		}
+	}
+	return b.String(), true
+}
+
+// checkKey compares the Authorization header with the expected key and, when
+// they differ, returns OpenAI's message and code for the case. Like OpenAI,
+// the message shows the wrong key masked, which tests that clients scrub it.
+func checkKey(authorization, want string) (msg, code string, ok bool) {
+	if want == "" {
+		return "", "", true
+	}
+	got, found := strings.CutPrefix(authorization, "Bearer ")
+	if !found || got == "" {
+		return "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).", "", false
+	}
+	if got == want {
+		return "", "", true
+	}
+	return fmt.Sprintf("Incorrect API key provided: %s. You can find your API key at https://platform.openai.com/account/api-keys.", maskKey(got)), "invalid_api_key", false
+}
+
+func maskKey(key string) string {
+	if len(key) <= 10 {
+		return strings.Repeat("*", len(key))
+	}
+	return key[:3] + strings.Repeat("*", len(key)-7) + key[len(key)-4:]
+}
+
+func errorTypeAndCode(status int, code string) (errType, errCode string) {
+	switch {
+	case code == "insufficient_quota":
+		return "insufficient_quota", code
+	case status == http.StatusUnauthorized && code == "":
+		return "invalid_request_error", "invalid_api_key"
+	case status == http.StatusNotFound && code == "":
+		return "invalid_request_error", "model_not_found"
+	case status == http.StatusTooManyRequests:
+		if code == "" {
+			code = "rate_limit_exceeded"
+		}
+		return "requests", code
+	case status >= 500:
+		return "server_error", code
+	}
+	return "invalid_request_error", code
+}
+
+// requestContext is the request's context, also ended when the server closes
+// so that a long Delay cannot hold Close up.
+func (s *Server) requestContext(r *http.Request) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(r.Context())
+	go func() {
+		select {
+		case <-s.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
+// wait sleeps for d and reports whether the answer should still be sent.
+func (s *Server) wait(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		if ctx.Err() != nil {
+			s.noteGone()
+			return false
+		}
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		s.noteGone()
+		return false
+	}
+}
+
+// noteGone counts an abandoned request, unless the wait ended because the
+// server itself is closing.
+func (s *Server) noteGone() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.abandoned++
+}
+
+func dropConnection(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		// httptest serves HTTP/1.1, which can always be hijacked.
+		panic("openaitest: connection cannot be hijacked")
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		panic("openaitest: hijack: " + err.Error())
+	}
+	conn.Close()
+}
+
+type wireError struct {
+	Error wireErrorBody `json:"error"`
+}
+
+type wireErrorBody struct {
+	Message string  `json:"message"`
+	Type    string  `json:"type"`
+	Param   *string `json:"param"`
+	Code    *string `json:"code"`
+}
+
+func writeError(w http.ResponseWriter, status int, msg, errType, code string) {
+	body := wireError{Error: wireErrorBody{Message: msg, Type: errType}}
+	if code != "" {
+		body.Error.Code = &code
+	}
+	writeJSON(w, status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("openaitest: encoding a response: " + err.Error())
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+type wireMessage struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+type wireUsage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+}
+
+type wireChoice struct {
+	Index        int         `json:"index"`
+	Message      wireMessage `json:"message"`
+	Logprobs     *struct{}   `json:"logprobs"`
+	FinishReason string      `json:"finish_reason"`
+}
+
+type wireCompletion struct {
+	ID                string       `json:"id"`
+	Object            string       `json:"object"`
+	Created           int64        `json:"created"`
+	Model             string       `json:"model"`
+	Choices           []wireChoice `json:"choices"`
+	Usage             wireUsage    `json:"usage"`
+	SystemFingerprint *string      `json:"system_fingerprint"`
+}
+
+func writeCompletion(w http.ResponseWriter, id string, req Request, resp Response) {
+	writeJSON(w, http.StatusOK, wireCompletion{
+		ID:      id,
+		Object:  "chat.completion",
+		Created: time.Now().Unix(),
+		Model:   req.Model,
+		Choices: []wireChoice{{
+			Message:      wireMessage{Role: "assistant", Content: resp.Content},
+			FinishReason: finishReason(resp),
+		}},
+		Usage: usage(req, resp.Content),
+	})
+}
+
+type wireDelta struct {
+	Role    string `json:"role,omitempty"`
+	Content string `json:"content,omitempty"`
+}
+
+type wireChunkChoice struct {
+	Index        int       `json:"index"`
+	Delta        wireDelta `json:"delta"`
+	Logprobs     *struct{} `json:"logprobs"`
+	FinishReason *string   `json:"finish_reason"`
+}
+
+type wireChunk struct {
+	ID                string            `json:"id"`
+	Object            string            `json:"object"`
+	Created           int64             `json:"created"`
+	Model             string            `json:"model"`
+	SystemFingerprint *string           `json:"system_fingerprint"`
+	Choices           []wireChunkChoice `json:"choices"`
+	Usage             *wireUsage        `json:"usage,omitempty"`
+}
+
+// stream answers as OpenAI does when asked to stream: a first chunk with the
+// role, one chunk per piece of content, a chunk with the finish reason, the
+// usage chunk when asked for, then [DONE].
+func (s *Server) stream(ctx context.Context, w http.ResponseWriter, id string, req Request, resp Response) {
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		panic("openaitest: response cannot be flushed")
+	}
+	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+
+	created := time.Now().Unix()
+	send := func(choices []wireChunkChoice, u *wireUsage) bool {
+		b, err := json.Marshal(wireChunk{ID: id, Object: "chat.completion.chunk", Created: created, Model: req.Model, Choices: choices, Usage: u})
+		if err != nil {
+			panic("openaitest: encoding a chunk: " + err.Error())
+		}
+		if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
+			s.noteGone()
+			return false
+		}
+		flusher.Flush()
+		return true
+	}
+
+	if !send([]wireChunkChoice{{Delta: wireDelta{Role: "assistant"}}}, nil) {
+		return
+	}
+	chunks := resp.Chunks
+	if chunks == nil {
+		chunks = splitContent(resp.Content, 4)
+	}
+	for i, c := range chunks {
+		if i > 0 && !s.wait(ctx, resp.ChunkDelay) {
+			return
+		}
+		if !send([]wireChunkChoice{{Delta: wireDelta{Content: c}}}, nil) {
+			return
+		}
+		if i+1 == resp.DropAfterChunks {
+			dropConnection(w)
+			return
+		}
+	}
+	reason := finishReason(resp)
+	if !send([]wireChunkChoice{{FinishReason: &reason}}, nil) {
+		return
+	}
+	if req.IncludeUsage {
+		u := usage(req, strings.Join(chunks, ""))
+		if !send([]wireChunkChoice{}, &u) {
+			return
+		}
+	}
+	fmt.Fprint(w, "data: [DONE]\n\n")
+	flusher.Flush()
+}
+
+// splitContent cuts s into pieces of n runes, about the size of the tokens a
+// model streams.
+func splitContent(s string, n int) []string {
+	var pieces []string
+	for s != "" {
+		end, count := 0, 0
+		for end < len(s) && count < n {
+			_, size := utf8.DecodeRuneInString(s[end:])
+			end += size
+			count++
+		}
+		pieces = append(pieces, s[:end])
+		s = s[end:]
+	}
+	return pieces
+}
+
+func finishReason(resp Response) string {
+	if resp.FinishReason != "" {
+		return resp.FinishReason
+	}
+	return "stop"
+}
+
+// usage estimates token counts at about four characters a token; clients
+// only display them.
+func usage(req Request, answer string) wireUsage {
+	prompt := 0
+	for _, m := range req.Messages {
+		prompt += 4 + tokens(m.Content)
+	}
+	completion := tokens(answer)
+	return wireUsage{PromptTokens: prompt, CompletionTokens: completion, TotalTokens: prompt + completion}
+}
+
+func tokens(s string) int { return (utf8.RuneCountInString(s) + 3) / 4 }
+
+func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("Invalid URL (%s %s)", r.Method, r.URL.Path), "invalid_request_error", "")
+		return
+	}
+	s.mu.Lock()
+	wantKey := s.apiKey
+	seen := []string{DefaultModel}
+	for _, req := range s.requests {
+		if !slices.Contains(seen, req.Model) {
+			seen = append(seen, req.Model)
+		}
+	}
+	s.mu.Unlock()
+	if msg, code, ok := checkKey(r.Header.Get("Authorization"), wantKey); !ok {
+		writeError(w, http.StatusUnauthorized, msg, "invalid_request_error", code)
+		return
+	}
+
+	type model struct {
+		ID      string `json:"id"`
+		Object  string `json:"object"`
+		Created int64  `json:"created"`
+		OwnedBy string `json:"owned_by"`
+	}
+	list := struct {
+		Object string  `json:"object"`
+		Data   []model `json:"data"`
+	}{Object: "list"}
+	for _, id := range seen {
+		list.Data = append(list.Data, model{ID: id, Object: "model", Created: 1700000000, OwnedBy: "openaitest"})
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+// DefaultModel is the model the server lists before any request named one.
+const DefaultModel = "openaitest"
