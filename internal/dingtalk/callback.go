@@ -1,0 +1,267 @@
+package dingtalk
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dingtalk-llm/fcrobot/internal/chat"
+)
+
+// ErrMalformedCallback is wrapped by every error ParseCallback returns.
+var ErrMalformedCallback = errors.New("malformed callback")
+
+// The msgtype values of a callback.
+const (
+	MsgTypeText     = "text"
+	MsgTypeRichText = "richText"
+	MsgTypeAudio    = "audio"
+	MsgTypePicture  = "picture"
+	MsgTypeVideo    = "video"
+	MsgTypeFile     = "file"
+	MsgTypeUnknown  = "unknownMsgType"
+)
+
+// callbackBody is the part of a callback the robot reads. The fields whose
+// shape depends on msgtype are kept raw and decoded only for the msgtypes
+// that carry them; the millisecond times are kept raw because DingTalk's
+// numbers have been seen as strings too.
+type callbackBody struct {
+	MsgType           string          `json:"msgtype"`
+	MsgID             string          `json:"msgId"`
+	ConversationID    string          `json:"conversationId"`
+	ConversationType  string          `json:"conversationType"`
+	ConversationTitle string          `json:"conversationTitle"`
+	SenderID          string          `json:"senderId"`
+	SenderStaffID     string          `json:"senderStaffId"`
+	SenderNick        string          `json:"senderNick"`
+	SenderCorpID      string          `json:"senderCorpId"`
+	RobotCode         string          `json:"robotCode"`
+	SessionWebhook    string          `json:"sessionWebhook"`
+	SessionExpiresAt  json.RawMessage `json:"sessionWebhookExpiredTime"`
+	CreateAt          json.RawMessage `json:"createAt"`
+	Text              json.RawMessage `json:"text"`
+	Content           json.RawMessage `json:"content"`
+}
+
+type textPayload struct {
+	Content string `json:"content"`
+}
+
+type richTextContent struct {
+	RichText []struct {
+		Text         string `json:"text"`
+		Type         string `json:"type"`
+		DownloadCode string `json:"downloadCode"`
+	} `json:"richText"`
+}
+
+type audioContent struct {
+	Recognition string `json:"recognition"`
+}
+
+type pictureContent struct {
+	DownloadCode string `json:"downloadCode"`
+}
+
+// ParseCallback turns the body of a DingTalk callback into a message. It is
+// strict about the fields the robot relies on (a wrong JSON type or a missing
+// required field is an error naming the field) and lenient where DingTalk's
+// payloads vary: the millisecond times may be numbers or decimal strings, and
+// a msgtype the robot cannot read (video, file, unknownMsgType, a new one)
+// yields a message with its Type and no Text, for the reply to answer
+// politely. Errors never quote the body, which holds the session webhook.
+func ParseCallback(body []byte) (chat.Message, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return chat.Message{}, fmt.Errorf("%w: empty body", ErrMalformedCallback)
+	}
+	var b callbackBody
+	if err := json.Unmarshal(body, &b); err != nil {
+		return chat.Message{}, decodeError("", err)
+	}
+
+	var missing []string
+	if b.MsgType == "" {
+		missing = append(missing, "msgtype")
+	}
+	if b.MsgID == "" {
+		missing = append(missing, "msgId")
+	}
+	if b.ConversationID == "" {
+		missing = append(missing, "conversationId")
+	}
+	if b.ConversationType == "" {
+		missing = append(missing, "conversationType")
+	}
+	senderID := b.SenderID
+	if senderID == "" {
+		senderID = b.SenderStaffID
+	}
+	if senderID == "" {
+		missing = append(missing, "senderId")
+	}
+	if b.SessionWebhook == "" {
+		missing = append(missing, "sessionWebhook")
+	}
+	if len(missing) > 0 {
+		return chat.Message{}, fmt.Errorf("%w: missing %s", ErrMalformedCallback, strings.Join(missing, ", "))
+	}
+	convType := chat.ConversationType(b.ConversationType)
+	if convType != chat.SingleChat && convType != chat.GroupChat {
+		return chat.Message{}, fmt.Errorf("%w: conversationType must be %q or %q", ErrMalformedCallback, chat.SingleChat, chat.GroupChat)
+	}
+	createdAt, err := parseMillisField("createAt", b.CreateAt)
+	if err != nil {
+		return chat.Message{}, err
+	}
+	expiresAt, err := parseMillisField("sessionWebhookExpiredTime", b.SessionExpiresAt)
+	if err != nil {
+		return chat.Message{}, err
+	}
+
+	m := chat.Message{
+		ID:                b.MsgID,
+		Type:              b.MsgType,
+		ConversationID:    b.ConversationID,
+		ConversationType:  convType,
+		ConversationTitle: b.ConversationTitle,
+		SenderID:          senderID,
+		SenderStaffID:     b.SenderStaffID,
+		SenderNick:        b.SenderNick,
+		SenderCorpID:      b.SenderCorpID,
+		RobotCode:         b.RobotCode,
+		Webhook:           b.SessionWebhook,
+		WebhookExpiresAt:  expiresAt,
+		CreatedAt:         createdAt,
+	}
+	if err := readContent(&m, b); err != nil {
+		return chat.Message{}, err
+	}
+	return m, nil
+}
+
+// readContent fills Text and Pictures from the msgtype-specific part.
+func readContent(m *chat.Message, b callbackBody) error {
+	switch b.MsgType {
+	case MsgTypeText:
+		var t textPayload
+		if err := decodeOptional("text", b.Text, &t); err != nil {
+			return err
+		}
+		// In a group the @-mention is cut out but its space is kept.
+		m.Text = strings.TrimSpace(t.Content)
+	case MsgTypeRichText:
+		var c richTextContent
+		if err := decodeOptional("content", b.Content, &c); err != nil {
+			return err
+		}
+		var parts []string
+		for _, item := range c.RichText {
+			if item.Type == MsgTypePicture {
+				if item.DownloadCode != "" {
+					m.Pictures = append(m.Pictures, item.DownloadCode)
+				}
+				continue
+			}
+			if t := strings.TrimSpace(item.Text); t != "" {
+				parts = append(parts, t)
+			}
+		}
+		m.Text = strings.Join(parts, "\n")
+	case MsgTypeAudio:
+		var c audioContent
+		if err := decodeOptional("content", b.Content, &c); err != nil {
+			return err
+		}
+		m.Text = strings.TrimSpace(c.Recognition)
+	case MsgTypePicture:
+		var c pictureContent
+		if err := decodeOptional("content", b.Content, &c); err != nil {
+			return err
+		}
+		if c.DownloadCode != "" {
+			m.Pictures = []string{c.DownloadCode}
+		}
+	}
+	// Video, file, unknownMsgType and types DingTalk adds later carry
+	// nothing the robot can read; their content is left undecoded.
+	return nil
+}
+
+// decodeOptional decodes a msgtype-specific object; an absent or null one
+// leaves v empty.
+func decodeOptional(field string, raw json.RawMessage, v any) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return decodeError(field, err)
+	}
+	return nil
+}
+
+// decodeError names the field a decoding error is about. It keeps the JSON
+// decoder's description of the wrong value (its kind, never its text).
+func decodeError(prefix string, err error) error {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		field := typeErr.Field
+		switch {
+		case field == "":
+			field = prefix
+		case prefix != "":
+			field = prefix + "." + field
+		}
+		if field == "" {
+			return fmt.Errorf("%w: body is a JSON %s, not an object", ErrMalformedCallback, typeErr.Value)
+		}
+		if typeErr.Type == nil {
+			return fmt.Errorf("%w: field %s is a JSON %s of the wrong type", ErrMalformedCallback, field, typeErr.Value)
+		}
+		return fmt.Errorf("%w: field %s is a JSON %s, want %s", ErrMalformedCallback, field, typeErr.Value, jsonKind(typeErr.Type.Kind().String()))
+	}
+	var syntaxErr *json.SyntaxError
+	if errors.As(err, &syntaxErr) {
+		return fmt.Errorf("%w: invalid JSON at byte %d", ErrMalformedCallback, syntaxErr.Offset)
+	}
+	if prefix == "" {
+		return fmt.Errorf("%w: invalid JSON", ErrMalformedCallback)
+	}
+	return fmt.Errorf("%w: field %s: invalid JSON", ErrMalformedCallback, prefix)
+}
+
+// jsonKind names a Go kind the way a JSON user would.
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "struct", "map":
+		return "object"
+	case "slice", "array":
+		return "array"
+	default:
+		return goKind
+	}
+}
+
+// parseMillisField reads a time in milliseconds since the epoch, sent as a
+// JSON number or a decimal string. An absent, null or empty value is the zero
+// time: the robot can work without these times.
+func parseMillisField(field string, raw json.RawMessage) (time.Time, error) {
+	s := string(raw)
+	if s == "" || s == "null" || s == `""` {
+		return time.Time{}, nil
+	}
+	if strings.HasPrefix(s, `"`) {
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return time.Time{}, fmt.Errorf("%w: field %s is not a time in milliseconds", ErrMalformedCallback, field)
+		}
+		s = strings.TrimSpace(s)
+	}
+	ms, err := parseMillis(s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: field %s is not a time in milliseconds", ErrMalformedCallback, field)
+	}
+	return time.UnixMilli(ms).UTC(), nil
+}

@@ -1,0 +1,323 @@
+package dingtalk
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// DefaultWebhookHost is the host of DingTalk's session webhooks.
+const DefaultWebhookHost = "oapi.dingtalk.com"
+
+// maxResponseBytes bounds how much of a webhook's answer is read: DingTalk
+// answers with a few dozen bytes, anything longer is not DingTalk.
+const maxResponseBytes = 64 << 10
+
+// maxErrorMessage bounds the text an APIError carries from the response.
+const maxErrorMessage = 256
+
+// defaultWebhookTimeout bounds a Send when the caller gives no HTTP client.
+const defaultWebhookTimeout = 30 * time.Second
+
+// DingTalk's errcode values seen in practice (PROTOCOLS.md §1).
+const (
+	ErrcodeSessionNotFound = 300001 // the session webhook expired or never existed
+	ErrcodeTooFast         = 130101 // sending too fast
+	ErrcodeTooFastAlt      = 410100 // sending too fast, another service's code
+	ErrcodeMessageTooLong  = 460101 // content over 20000 bytes
+	ErrcodeUnsupportedType = 400105 // the msgtype is not one the webhook sends
+)
+
+var (
+	// ErrWebhookNotAllowed is wrapped when a webhook URL is not an http(s)
+	// URL on one of the allowed hosts: the URL comes from a request body,
+	// and posting to any host it names would make the robot a proxy.
+	ErrWebhookNotAllowed = errors.New("webhook not allowed")
+	// ErrUnexpectedResponse is wrapped when a webhook answers 2xx with a
+	// body that is not DingTalk's {"errcode","errmsg"}: whether the message
+	// was delivered is unknown.
+	ErrUnexpectedResponse = errors.New("unexpected webhook response")
+)
+
+// WebhookMessage is the JSON body posted to a session webhook.
+type WebhookMessage struct {
+	MsgType  string    `json:"msgtype"`
+	Text     *Text     `json:"text,omitempty"`
+	Markdown *Markdown `json:"markdown,omitempty"`
+	At       *At       `json:"at,omitempty"`
+}
+
+// Text is the body of a text message.
+type Text struct {
+	Content string `json:"content"`
+}
+
+// Markdown is the body of a markdown message; Title is what notifications
+// and the conversation list show.
+type Markdown struct {
+	Title string `json:"title"`
+	Text  string `json:"text"`
+}
+
+// At lists who a message @-mentions. DingTalk renders the mention only when
+// the content also holds "@<staffId>".
+type At struct {
+	AtUserIDs []string `json:"atUserIds,omitempty"`
+	IsAtAll   bool     `json:"isAtAll"`
+}
+
+// TextMessage builds a text message that @-mentions the given staff ids, if
+// any. It does not add "@<staffId>" to the content: the caller decides where
+// the mention goes.
+func TextMessage(content string, atUserIDs ...string) WebhookMessage {
+	return WebhookMessage{MsgType: "text", Text: &Text{Content: content}, At: at(atUserIDs)}
+}
+
+// MarkdownMessage builds a markdown message that @-mentions the given staff
+// ids, if any.
+func MarkdownMessage(title, text string, atUserIDs ...string) WebhookMessage {
+	return WebhookMessage{MsgType: "markdown", Markdown: &Markdown{Title: title, Text: text}, At: at(atUserIDs)}
+}
+
+func at(userIDs []string) *At {
+	if len(userIDs) == 0 {
+		return nil
+	}
+	return &At{AtUserIDs: userIDs}
+}
+
+// APIError is a webhook's refusal: an HTTP status other than 2xx, or an HTTP
+// 200 whose body carries a non-zero errcode.
+type APIError struct {
+	StatusCode int    // HTTP status
+	Code       int    // DingTalk's errcode; 0 when the body had none
+	Message    string // DingTalk's errmsg, or the HTTP status text
+}
+
+func (e *APIError) Error() string {
+	if e.Code != 0 {
+		return fmt.Sprintf("dingtalk: HTTP %d, errcode %d: %s", e.StatusCode, e.Code, e.Message)
+	}
+	return fmt.Sprintf("dingtalk: HTTP %d: %s", e.StatusCode, e.Message)
+}
+
+// Retryable reports whether sending again later may succeed: a server error,
+// or a rate limit (robots may send about 20 messages a minute).
+func (e *APIError) Retryable() bool {
+	return e.StatusCode >= 500 || e.StatusCode == http.StatusTooManyRequests ||
+		e.Code == ErrcodeTooFast || e.Code == ErrcodeTooFastAlt
+}
+
+// SessionExpired reports whether the session webhook no longer exists: no
+// retry through it can succeed.
+func (e *APIError) SessionExpired() bool { return e.Code == ErrcodeSessionNotFound }
+
+// WebhookClient posts messages to DingTalk session webhooks.
+type WebhookClient struct {
+	httpClient   *http.Client
+	allowedHosts map[string]bool
+}
+
+// NewWebhookClient returns a client that posts only to http(s) URLs whose
+// host name (port ignored, case-insensitive) is one of allowedHosts; with no
+// allowed host it posts nowhere. A nil httpClient means a client with a 30 s
+// timeout. The client never follows redirects, which would lead a post
+// past the allowed hosts.
+func NewWebhookClient(httpClient *http.Client, allowedHosts []string) *WebhookClient {
+	var hc http.Client
+	if httpClient != nil {
+		hc = *httpClient
+	} else {
+		hc.Timeout = defaultWebhookTimeout
+	}
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	allowed := make(map[string]bool, len(allowedHosts))
+	for _, h := range allowedHosts {
+		if h = strings.ToLower(strings.TrimSpace(h)); h != "" {
+			allowed[h] = true
+		}
+	}
+	return &WebhookClient{httpClient: &hc, allowedHosts: allowed}
+}
+
+// Send posts msg to the session webhook. It returns an error wrapping
+// ErrWebhookNotAllowed for a URL it refuses, a *APIError (wrapped) when
+// DingTalk refuses the message, an error wrapping ErrUnexpectedResponse for
+// a 2xx answer that is not DingTalk's, and a wrapped transport error
+// otherwise. No error holds the webhook's query, whose session value lets
+// anyone post into the conversation.
+func (c *WebhookClient) Send(ctx context.Context, webhookURL string, msg WebhookMessage) error {
+	if err := c.checkURL(webhookURL); err != nil {
+		return err
+	}
+	where := RedactWebhook(webhookURL)
+	if msg.MsgType == "" {
+		return fmt.Errorf("dingtalk webhook %s: message has no msgtype", where)
+	}
+	body, err := json.Marshal(msg)
+	if err != nil {
+		return fmt.Errorf("dingtalk webhook %s: encode message: %w", where, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, webhookURL, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("dingtalk webhook %s: %w", where, redactError(err, webhookURL))
+	}
+	req.Header.Set("Content-Type", "application/json")
+
+	resp, err := c.httpClient.Do(req)
+	if err != nil {
+		// The *url.Error names the (redacted) URL itself.
+		return fmt.Errorf("dingtalk webhook: %w", redactError(err, webhookURL))
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	if err != nil {
+		return fmt.Errorf("dingtalk webhook %s: read response: %w", where, redactError(err, webhookURL))
+	}
+
+	var answer struct {
+		Errcode *int   `json:"errcode"`
+		Errmsg  string `json:"errmsg"`
+	}
+	decodeErr := json.Unmarshal(data, &answer)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		apiErr := &APIError{StatusCode: resp.StatusCode, Message: http.StatusText(resp.StatusCode)}
+		if decodeErr == nil && answer.Errcode != nil {
+			apiErr.Code = *answer.Errcode
+			if answer.Errmsg != "" {
+				apiErr.Message = errorMessage(answer.Errmsg, webhookURL)
+			}
+		}
+		return fmt.Errorf("dingtalk webhook %s: %w", where, apiErr)
+	}
+	if decodeErr != nil || answer.Errcode == nil {
+		return fmt.Errorf("dingtalk webhook %s: %w: HTTP %d without an errcode", where, ErrUnexpectedResponse, resp.StatusCode)
+	}
+	if *answer.Errcode != 0 {
+		return fmt.Errorf("dingtalk webhook %s: %w", where, &APIError{
+			StatusCode: resp.StatusCode,
+			Code:       *answer.Errcode,
+			Message:    errorMessage(answer.Errmsg, webhookURL),
+		})
+	}
+	return nil
+}
+
+func (c *WebhookClient) checkURL(webhookURL string) error {
+	u, err := url.Parse(webhookURL)
+	if err != nil {
+		// url.Parse's error quotes the whole URL: do not wrap it.
+		return fmt.Errorf("%w: not a URL", ErrWebhookNotAllowed)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("%w: scheme %q is not http or https", ErrWebhookNotAllowed, u.Scheme)
+	}
+	host := strings.ToLower(u.Hostname())
+	if host == "" {
+		return fmt.Errorf("%w: no host", ErrWebhookNotAllowed)
+	}
+	if !c.allowedHosts[host] {
+		return fmt.Errorf("%w: host %q", ErrWebhookNotAllowed, host)
+	}
+	return nil
+}
+
+// RedactWebhook returns a webhook URL fit for errors and logs: scheme, host
+// and path, with every query value (the session is one) replaced by
+// "REDACTED"; user info and fragment are dropped.
+func RedactWebhook(u string) string {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return "(invalid URL)"
+	}
+	var b strings.Builder
+	if parsed.Scheme != "" {
+		b.WriteString(parsed.Scheme + "://")
+	}
+	b.WriteString(parsed.Host)
+	b.WriteString(parsed.EscapedPath())
+	if parsed.RawQuery != "" || parsed.ForceQuery {
+		b.WriteByte('?')
+		for i, part := range strings.Split(parsed.RawQuery, "&") {
+			if i > 0 {
+				b.WriteByte('&')
+			}
+			// A part without "=" is all value as far as secrecy goes.
+			if key, _, ok := strings.Cut(part, "="); ok {
+				b.WriteString(key + "=")
+			}
+			b.WriteString("REDACTED")
+		}
+	}
+	return b.String()
+}
+
+// queryValues lists the values of a URL's query, in their raw and decoded
+// forms: the strings that must not leak.
+func queryValues(u string) []string {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return nil
+	}
+	var secrets []string
+	for _, part := range strings.Split(parsed.RawQuery, "&") {
+		_, value, ok := strings.Cut(part, "=")
+		if !ok {
+			value = part
+		}
+		if value == "" {
+			continue
+		}
+		secrets = append(secrets, value)
+		if decoded, err := url.QueryUnescape(value); err == nil && decoded != value && decoded != "" {
+			secrets = append(secrets, decoded)
+		}
+	}
+	return secrets
+}
+
+// scrub replaces every query value of webhookURL found in s.
+func scrub(s, webhookURL string) string {
+	for _, secret := range queryValues(webhookURL) {
+		s = strings.ReplaceAll(s, secret, "REDACTED")
+	}
+	return s
+}
+
+// errorMessage is DingTalk's errmsg, bounded and scrubbed.
+func errorMessage(msg, webhookURL string) string {
+	if len(msg) > maxErrorMessage {
+		msg = strings.ToValidUTF8(msg[:maxErrorMessage], "") + "..."
+	}
+	return scrub(msg, webhookURL)
+}
+
+// redactError keeps the webhook's query out of err: the *url.Error the HTTP
+// client returns quotes the full URL, so it is replaced by a copy with the
+// URL redacted; any other mention is scrubbed from the text, keeping the
+// chain for errors.Is (a context's deadline, for one).
+func redactError(err error, webhookURL string) error {
+	if urlErr, ok := err.(*url.Error); ok {
+		err = &url.Error{Op: urlErr.Op, URL: RedactWebhook(urlErr.URL), Err: urlErr.Err}
+	}
+	if text := err.Error(); scrub(text, webhookURL) != text {
+		return &redactedError{text: scrub(text, webhookURL), err: err}
+	}
+	return err
+}
+
+// redactedError shows scrubbed text and unwraps to the original error.
+type redactedError struct {
+	text string
+	err  error
+}
+
+func (e *redactedError) Error() string { return e.text }
+func (e *redactedError) Unwrap() error { return e.err }
