@@ -1,0 +1,64 @@
+package openaitest_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/dingtalk-llm/fcrobot/internal/openai/openaitest"
+)
+
+func conversation(turns int, question string) openaitest.Request {
+	req := openaitest.Request{Model: "m", Messages: []openaitest.Message{{Role: "system", Content: "sys"}}}
+	for range turns {
+		req.Messages = append(req.Messages,
+			openaitest.Message{Role: "user", Content: "earlier"},
+			openaitest.Message{Role: "assistant", Content: "answer"})
+	}
+	req.Messages = append(req.Messages, openaitest.Message{Role: "user", Content: question})
+	return req
+}
+
+func TestEcho(t *testing.T) {
+	got := openaitest.Echo("答：")(context.Background(), conversation(2, "我叫什么？"))
+	if got.Content != "答：我叫什么？" {
+		t.Errorf("Echo answered %q", got.Content)
+	}
+}
+
+func TestSequence(t *testing.T) {
+	next := openaitest.Sequence(openaitest.Response{Status: 429}, openaitest.Response{Content: "a"}, openaitest.Response{Content: "b"})
+	var got []string
+	for range 5 {
+		r := next(context.Background(), conversation(0, "q"))
+		if r.Status != 0 {
+			got = append(got, "429")
+			continue
+		}
+		got = append(got, r.Content)
+	}
+	if strings.Join(got, ",") != "429,a,b,b,b" {
+		t.Errorf("Sequence answered %v", got)
+	}
+	if r := openaitest.Sequence()(context.Background(), conversation(0, "q")); r.Content != "" || r.Status != 0 {
+		t.Errorf("empty Sequence answered %+v", r)
+	}
+}
+
+func TestOffline(t *testing.T) {
+	tests := []struct {
+		turns int
+		want  []string
+	}{
+		{0, []string{"离线模型", "ENDPOINT", "「今天天气怎么样？」", "第一轮"}},
+		{3, []string{"离线模型", "「今天天气怎么样？」", "之前的 3 轮对话", `\clear`}},
+	}
+	for _, tt := range tests {
+		got := openaitest.Offline()(context.Background(), conversation(tt.turns, " 今天天气怎么样？ "))
+		for _, w := range tt.want {
+			if !strings.Contains(got.Content, w) {
+				t.Errorf("with %d turns the answer %q lacks %q", tt.turns, got.Content, w)
+			}
+		}
+	}
+}
