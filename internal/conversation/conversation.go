@@ -125,13 +125,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// DingTalk delivered this message again, and FC already has it.
 		h.logger.Log(ctx, logging.LevelNotice, "message already handed to the reply function", "msgId", msg.ID)
 	case err != nil:
-		h.logger.ErrorContext(ctx, "could not invoke the reply function", "function", h.function, "msgId", msg.ID, "err", err)
+		h.logger.ErrorContext(ctx, "could not invoke the reply function", "replyFunction", h.function, "msgId", msg.ID, "err", err)
 		http.Error(w, "could not hand the message to the reply function", http.StatusBadGateway)
 		return
 	default:
 		h.logger.Log(ctx, logging.LevelNotice, "message handed to the reply function",
 			"msgId", msg.ID, "msgtype", msg.Type, "conversationType", msg.ConversationType,
-			"function", h.function, "replyRequestId", replyRequestID)
+			"replyFunction", h.function, "replyRequestId", replyRequestID)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(emptyReply)

@@ -154,7 +154,7 @@ func NewWebhookClient(httpClient *http.Client, allowedHosts []string) *WebhookCl
 // otherwise. No error holds the webhook's query, whose session value lets
 // anyone post into the conversation.
 func (c *WebhookClient) Send(ctx context.Context, webhookURL string, msg WebhookMessage) error {
-	if err := c.checkURL(webhookURL); err != nil {
+	if err := c.Allowed(webhookURL); err != nil {
 		return err
 	}
 	where := RedactWebhook(webhookURL)
@@ -210,7 +210,10 @@ func (c *WebhookClient) Send(ctx context.Context, webhookURL string, msg Webhook
 	return nil
 }
 
-func (c *WebhookClient) checkURL(webhookURL string) error {
+// Allowed tells whether Send would post to webhookURL: a URL on one of the
+// allowed hosts. A caller checks it before doing work (asking the model)
+// whose only use would be a post that is then refused.
+func (c *WebhookClient) Allowed(webhookURL string) error {
 	u, err := url.Parse(webhookURL)
 	if err != nil {
 		// url.Parse's error quotes the whole URL: do not wrap it.

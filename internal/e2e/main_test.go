@@ -171,3 +171,32 @@ func logLines(t *testing.T, p *devstack.Process) []map[string]any {
 	}
 	return lines
 }
+
+// waitOutput waits until a program has written want, and returns all it
+// wrote: its output reaches the test through a pipe, a little after the
+// program has answered.
+func waitOutput(t *testing.T, p *devstack.Process, want string) string {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out := p.Output()
+		if strings.Contains(out, want) {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never wrote %q", p.Name, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitFC waits until the local FC has no invocation in flight: every
+// message handed to the reply function has been answered or given up on.
+func waitFC(t *testing.T, st *devstack.Stack) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := st.FC.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

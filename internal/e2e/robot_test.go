@@ -55,12 +55,15 @@ func TestFCMarksEveryRequestAndEveryLineCarriesItsID(t *testing.T) {
 	single(t, st, "alice").ask("你好")
 
 	for _, p := range []*devstack.Process{st.Conversation, st.Reply} {
-		out := p.Output()
+		out := waitOutput(t, p, "FC Invoke End RequestId: ")
 		start := strings.Index(out, "FC Invoke Start RequestId: ")
-		if start < 0 || !strings.Contains(out, "FC Invoke End RequestId: ") {
-			t.Fatalf("%s printed no FC invoke markers", p.Name)
+		if start < 0 {
+			t.Fatalf("%s printed no FC invoke start marker", p.Name)
 		}
 		id := strings.Fields(out[start+len("FC Invoke Start RequestId: "):])[0]
+		if !strings.Contains(out, "FC Invoke End RequestId: "+id+"\n") {
+			t.Errorf("%s: no end marker for %s", p.Name, id)
+		}
 		var tagged int
 		for _, l := range logLines(t, p) {
 			if l["requestId"] == id {
@@ -287,17 +290,11 @@ func TestWebhookHostNotAllowedIsRefused(t *testing.T) {
 	if resp := alice.send("你好"); resp.Status != http.StatusOK {
 		t.Fatalf("callback answered %d", resp.Status)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := st.FC.Wait(ctx); err != nil {
-		t.Fatal(err)
-	}
+	waitFC(t, st)
 	if posts := st.DingTalk.Posts(); len(posts) != 0 {
 		t.Errorf("posted to a host outside SESSION_WEBHOOK_HOSTS: %+v", posts)
 	}
-	if !strings.Contains(st.Reply.Output(), "SESSION_WEBHOOK_HOSTS") {
-		t.Error("the refusal was not logged")
-	}
+	waitOutput(t, st.Reply, "SESSION_WEBHOOK_HOSTS")
 	if n := len(st.Model.Requests()); n != 0 {
 		t.Errorf("the model was asked %d times for an answer that could not be delivered", n)
 	}
@@ -335,8 +332,9 @@ func TestFCRetriesWhenTheAnswerCannotBePosted(t *testing.T) {
 	if got := alice.ask("重试一下"); got != "答：重试一下" {
 		t.Errorf("answer %q", got)
 	}
-	if stats := st.FC.Stats(); stats.Attempts < 2 {
-		t.Errorf("FC delivered %d times; the failed post should have been retried", stats.Attempts)
+	waitFC(t, st)
+	if stats := st.FC.Stats(); stats.DeliveryAttempts < 2 {
+		t.Errorf("FC delivered %d times; the failed post should have been retried", stats.DeliveryAttempts)
 	}
 	alice.ask("下一个")
 	if n := requestsFor(st, "下一个")[0].EarlierTurns(); n != 1 {

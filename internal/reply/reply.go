@@ -30,6 +30,10 @@ type Model interface {
 
 // Messenger posts to a session webhook (dingtalk.WebhookClient).
 type Messenger interface {
+	// Allowed tells whether a webhook may be posted to at all: its host must
+	// be one of SESSION_WEBHOOK_HOSTS, so that a forged event cannot make the
+	// function call an arbitrary URL.
+	Allowed(webhookURL string) error
 	Send(ctx context.Context, webhookURL string, msg dingtalk.WebhookMessage) error
 }
 
@@ -81,6 +85,11 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 		// Nothing can reach the user any more; trying again will not help.
 		log.ErrorContext(ctx, "session webhook expired before the answer; dropping the message",
 			"expiredAt", m.WebhookExpiresAt)
+		return nil
+	}
+
+	if err := s.cfg.Messenger.Allowed(m.Webhook); err != nil {
+		log.ErrorContext(ctx, "session webhook refused: its host is not in SESSION_WEBHOOK_HOSTS", "err", err)
 		return nil
 	}
 

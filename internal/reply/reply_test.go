@@ -33,6 +33,13 @@ type outbox struct {
 	err  error
 }
 
+func (o *outbox) Allowed(webhook string) error {
+	if !strings.HasPrefix(webhook, "https://oapi.dingtalk.com/") {
+		return fmt.Errorf("%w: %s", dingtalk.ErrWebhookNotAllowed, webhook)
+	}
+	return nil
+}
+
 func (o *outbox) Send(_ context.Context, webhook string, msg dingtalk.WebhookMessage) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -196,6 +203,18 @@ func TestPostingFailuresThatARetryMends(t *testing.T) {
 				t.Errorf("Handle = %v, retryable %v, want %v", err, Retryable(err), tt.retry)
 			}
 		})
+	}
+}
+
+func TestForeignWebhookIsNeverAnsweredNorTheModelAsked(t *testing.T) {
+	f := newFixture(t, nil)
+	ev := event("m1", "你好", clock)
+	ev.Message.Webhook = "http://169.254.169.254/latest/meta-data"
+	if err := f.svc.Handle(context.Background(), ev); err != nil {
+		t.Fatalf("a refused webhook is final, not retried: %v", err)
+	}
+	if len(f.asked) != 0 || len(f.out.sent) != 0 {
+		t.Errorf("model asked %d times, %d posts", len(f.asked), len(f.out.sent))
 	}
 }
 
