@@ -1,0 +1,53 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dingtalk-llm/fcrobot/internal/devstack"
+)
+
+// TestATerminalConversation is what `make run` shows a newcomer: the real
+// programs started, the port printed, an answer from the offline model that
+// remembers the previous turn, a group message, and \clear.
+func TestATerminalConversation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the real programs")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	bin := t.TempDir()
+	if err := devstack.BuildFunctions(ctx, bin); err != nil {
+		t.Fatal(err)
+	}
+	data, logs := t.TempDir(), t.TempDir()
+	typed := "你好\n我叫小明\n/group\n/user 李四\n群里的问题\n\\clear\n/quit\n"
+	var out, errOut bytes.Buffer
+	args := []string{"local", "-bin", bin, "-data", data, "-logs", logs}
+	if err := run(ctx, args, func(string) string { return "" }, strings.NewReader(typed), &out, &errOut); err != nil {
+		t.Fatalf("run: %v\n%s", err, errOut.String())
+	}
+	screen := out.String()
+	for _, want := range []string{
+		"conversation 函数：http://127.0.0.1:",
+		"你的问题是：「你好」",
+		"这是我们对话的第一轮",
+		"你的问题是：「我叫小明」",
+		"我看到了之前的 1 轮对话",
+		"[群聊「测试群」 · 李四] >",
+		"你的问题是：「群里的问题」",
+		"已清除你与我的对话记录",
+	} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("the terminal does not show %q:\n%s", want, screen)
+		}
+	}
+	if log, err := os.ReadFile(filepath.Join(logs, "functions.log")); err != nil || !bytes.Contains(log, []byte("FC Invoke Start RequestId:")) {
+		t.Errorf("functions' log missing or empty (%v)", err)
+	}
+}

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// The key follows the original's intent: CHATGPT_API_KEY for OpenAI,
+// USER_API_KEY for any other endpoint.
+func TestAPIKeyChoice(t *testing.T) {
+	tests := []struct {
+		endpoint, chatgpt, user, want string
+	}{
+		{"https://api.openai.com", "sk-openai", "sk-user", "sk-openai"},
+		{"api.openai.com/v1", "sk-openai", "sk-user", "sk-openai"},
+		{"https://dashscope.aliyuncs.com/compatible-mode/v1", "sk-openai", "sk-user", "sk-user"},
+		{"https://api.deepseek.com", "sk-only", "", "sk-only"},
+		{"http://localhost:11434", "", "", ""},
+	}
+	for _, tt := range tests {
+		s := settings{Endpoint: tt.endpoint, APIKey: tt.chatgpt, UserAPIKey: tt.user}
+		if got := s.apiKey(); got != tt.want {
+			t.Errorf("ENDPOINT=%s: key %q, want %q", tt.endpoint, got, tt.want)
+		}
+	}
+}
+
+func TestSettingsAreValidated(t *testing.T) {
+	good := settings{Endpoint: "http://localhost:11434", HistoryLength: 5, Timeout: 55, Temperature: 0.7, WebhookHosts: []string{"oapi.dingtalk.com"}}
+	if err := good.validate(); err != nil {
+		t.Fatal(err)
+	}
+	for name, mutate := range map[string]func(*settings){
+		"HISTORY_LENGTH":        func(s *settings) { s.HistoryLength = -1 },
+		"TIMEOUT":               func(s *settings) { s.Timeout = 0 },
+		"TEMPERATURE":           func(s *settings) { s.Temperature = 3 },
+		"SESSION_WEBHOOK_HOSTS": func(s *settings) { s.WebhookHosts = nil },
+		"CHATGPT_API_KEY":       func(s *settings) { s.Endpoint = "https://api.openai.com" },
+	} {
+		s := good
+		mutate(&s)
+		err := s.validate()
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: got %v, want an error naming it", name, err)
+		}
+	}
+}
