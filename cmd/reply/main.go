@@ -102,9 +102,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
 	}
+	receipts, err := ossmount.NewReceipts(s.OSSMountPoint, ossmount.Options{Logger: logger})
+	if err != nil {
+		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
+	}
 	timeout := time.Duration(s.Timeout * float64(time.Second))
 	svc := reply.New(reply.Config{
 		History:       history,
+		Receipts:      receipts,
 		Model:         model,
 		Messenger:     dingtalk.NewWebhookClient(&http.Client{Timeout: 15 * time.Second}, s.WebhookHosts),
 		HistoryLength: s.HistoryLength,

@@ -158,3 +158,18 @@ func ParseCommand(text string) Command {
 	}
 	return UnknownCommand
 }
+
+// Receipt is what the robot has done so far for one message, kept so that a
+// message delivered again (DingTalk redelivers, FC delivers at least once
+// and retries) is answered once: the model is not asked again for an answer
+// already given, and an answer already posted is not posted again.
+type Receipt struct {
+	// Answer is the reply decided for the message, once there is one.
+	Answer   string
+	Answered bool
+	// PartsSent counts the pieces of Answer already posted (a long answer
+	// goes out in several messages).
+	PartsSent int
+	// Delivered is set once every piece has been posted.
+	Delivered bool
+}

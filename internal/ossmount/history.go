@@ -99,12 +99,8 @@ type History struct {
 // NewHistory returns a store rooted at root, which must be an existing
 // directory: the OSS mount point.
 func NewHistory(root string, opts Options) (*History, error) {
-	info, err := os.Stat(root)
-	if err != nil {
-		return nil, fmt.Errorf("ossmount: %w: %w", ErrNoMountPoint, err)
-	}
-	if !info.IsDir() {
-		return nil, fmt.Errorf("ossmount: %w: %s is not a directory", ErrNoMountPoint, root)
+	if err := checkRoot(root); err != nil {
+		return nil, err
 	}
 	if opts.Keep < 0 {
 		return nil, fmt.Errorf("ossmount: %w: Keep is %d, must not be negative", ErrInvalidArgument, opts.Keep)
@@ -440,6 +436,20 @@ func (h *History) newestMarker(ctx context.Context, dirs ownerDirs) (ms int64, o
 	}
 	ms, _ = parseMarkerName(markers[len(markers)-1])
 	return ms, true, nil
+}
+
+// checkRoot makes sure the mount point is there: a function whose OSS
+// mount is missing or misconfigured should say so at start, not lose the
+// first message.
+func checkRoot(root string) error {
+	info, err := os.Stat(root)
+	if err != nil {
+		return fmt.Errorf("ossmount: %w: %w", ErrNoMountPoint, err)
+	}
+	if !info.IsDir() {
+		return fmt.Errorf("ossmount: %w: %s is not a directory", ErrNoMountPoint, root)
+	}
+	return nil
 }
 
 func names(files []turnFile) []string {

@@ -37,9 +37,20 @@ type Messenger interface {
 	Send(ctx context.Context, webhookURL string, msg dingtalk.WebhookMessage) error
 }
 
+// Receipts record what was done for each message (ossmount.Receipts).
+type Receipts interface {
+	Get(ctx context.Context, m chat.Message) (chat.Receipt, error)
+	Claim(ctx context.Context, m chat.Message, holder string, ttl time.Duration) (bool, error)
+	Release(ctx context.Context, m chat.Message, holder string) error
+	SaveAnswer(ctx context.Context, m chat.Message, answer string) error
+	MarkSent(ctx context.Context, m chat.Message, part int) error
+	MarkDelivered(ctx context.Context, m chat.Message) error
+}
+
 // Config holds what a Service needs.
 type Config struct {
 	History   History
+	Receipts  Receipts
 	Model     Model
 	Messenger Messenger
 	// HistoryLength is how many earlier question/answer pairs go to the model
@@ -77,7 +88,10 @@ func Retryable(err error) bool {
 	return errors.As(err, &r)
 }
 
-// Handle answers one message.
+// Handle answers one message, once: a message handed over again (FC
+// delivers at least once and retries a failure; DingTalk redelivers) finds
+// its receipt and is not answered twice, and an answer decided before a
+// failure is delivered on the retry without asking the model again.
 func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 	m := ev.Message
 	log := s.cfg.Logger.With("msgId", m.ID)
@@ -87,33 +101,98 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 			"expiredAt", m.WebhookExpiresAt)
 		return nil
 	}
-
 	if err := s.cfg.Messenger.Allowed(m.Webhook); err != nil {
 		log.ErrorContext(ctx, "session webhook refused: its host is not in SESSION_WEBHOOK_HOSTS", "err", err)
 		return nil
 	}
 
+	rec, err := s.cfg.Receipts.Get(ctx, m)
+	if err != nil {
+		return retryableError{fmt.Errorf("read the message's receipt: %w", err)}
+	}
+	if rec.Delivered {
+		log.Log(ctx, logging.LevelNotice, "message already answered; duplicate delivery ignored")
+		return nil
+	}
+	holder := logging.RequestID(ctx)
+	claimed, err := s.cfg.Receipts.Claim(ctx, m, holder, s.cfg.Timeout+claimMargin)
+	if err != nil {
+		return retryableError{fmt.Errorf("claim the message: %w", err)}
+	}
+	if !claimed {
+		// Another invocation is answering it right now. If it fails, FC's
+		// retry of this one finds the claim released or stale.
+		return retryableError{errors.New("the message is being answered by another invocation")}
+	}
+	if err := s.answer(ctx, log, m, rec); err != nil {
+		if relErr := s.cfg.Receipts.Release(ctx, m, holder); relErr != nil {
+			log.WarnContext(ctx, "could not release the message's claim", "err", relErr)
+		}
+		return err
+	}
+	return nil
+}
+
+// claimMargin is how long, beyond the model's timeout, an invocation may
+// take to store and post an answer before its claim counts as abandoned.
+const claimMargin = time.Minute
+
+// answer decides the reply (unless an earlier attempt did), keeps it, and
+// posts what has not been posted yet.
+func (s *Service) answer(ctx context.Context, log *slog.Logger, m chat.Message, rec chat.Receipt) error {
+	text := rec.Answer
+	if rec.Answered {
+		log.InfoContext(ctx, "delivering the answer kept from an earlier attempt", "partsSent", rec.PartsSent)
+	} else {
+		var err error
+		if text, err = s.decide(ctx, log, m); err != nil {
+			return err
+		}
+		if err := s.cfg.Receipts.SaveAnswer(ctx, m, text); err != nil {
+			// Posting matters more than the receipt; without it a retry
+			// asks the model again, which is the lesser harm.
+			log.ErrorContext(ctx, "could not keep the answer's receipt", "err", err)
+		}
+	}
+
+	parts := []string{text}
+	for i := rec.PartsSent; i < len(parts); i++ {
+		if err := s.send(ctx, log, m, parts[i]); err != nil {
+			return err
+		}
+		if err := s.cfg.Receipts.MarkSent(ctx, m, i); err != nil {
+			log.ErrorContext(ctx, "could not record a posted part", "part", i, "err", err)
+		}
+	}
+	if err := s.cfg.Receipts.MarkDelivered(ctx, m); err != nil {
+		log.ErrorContext(ctx, "could not record the delivery", "err", err)
+	}
+	return nil
+}
+
+// decide works out the reply to a message: a command's, a polite word for
+// what the robot cannot read, or the model's answer, stored in the history.
+func (s *Service) decide(ctx context.Context, log *slog.Logger, m chat.Message) (string, error) {
 	owner := m.HistoryOwner()
 	switch chat.ParseCommand(m.Text) {
 	case chat.ClearCommand:
 		if err := s.cfg.History.Clear(ctx, owner, m.CreatedAt); err != nil {
-			return retryableError{fmt.Errorf("clear history: %w", err)}
+			return "", retryableError{fmt.Errorf("clear history: %w", err)}
 		}
 		log.Log(ctx, logging.LevelNotice, "history cleared")
-		return s.send(ctx, log, m, clearedText)
+		return clearedText, nil
 	case chat.HelpCommand:
-		return s.send(ctx, log, m, helpText)
+		return helpText, nil
 	case chat.UnknownCommand:
-		return s.send(ctx, log, m, unknownCommandText(m.Text))
+		return unknownCommandText(m.Text), nil
 	}
-
 	if m.Text == "" {
-		return s.send(ctx, log, m, unsupportedText(m.Type))
+		return unsupportedText(m.Type), nil
 	}
 
 	history, err := s.cfg.History.Load(ctx, owner, s.cfg.HistoryLength)
 	if err != nil {
-		return retryableError{fmt.Errorf("load history: %w", err)}
+		return "", retryableError{fmt.Errorf("load history: %w", err)}
 	}
 	askCtx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	answer, err := s.cfg.Model.Complete(askCtx, history, m.Text)
@@ -122,7 +201,7 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 		// The user hears what went wrong in words they understand; the
 		// history stays as it was, so the question can simply be asked again.
 		log.ErrorContext(ctx, "the model did not answer", "err", err, "historyTurns", len(history))
-		return s.send(ctx, log, m, modelErrorText(err, s.cfg.Timeout))
+		return modelErrorText(err, s.cfg.Timeout), nil
 	}
 
 	turn := chat.Turn{MessageID: m.ID, Question: m.Text, Answer: answer, AskedAt: m.CreatedAt, AnsweredAt: s.cfg.Now().UTC()}
@@ -132,7 +211,7 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 		log.ErrorContext(ctx, "could not save the turn", "err", err)
 	}
 	log.Log(ctx, logging.LevelNotice, "answered", "historyTurns", len(history), "answerBytes", len(answer))
-	return s.send(ctx, log, m, answer)
+	return answer, nil
 }
 
 func (s *Service) send(ctx context.Context, log *slog.Logger, m chat.Message, text string) error {

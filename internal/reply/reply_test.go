@@ -76,6 +76,10 @@ func newFixture(t *testing.T, model modelFunc) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	receipts, err := ossmount.NewReceipts(t.TempDir(), ossmount.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	f := &fixture{history: h, out: &outbox{}}
 	if model == nil {
 		model = func(_ context.Context, history []chat.Turn, q string) (string, error) {
@@ -87,7 +91,7 @@ func newFixture(t *testing.T, model modelFunc) *fixture {
 		return model(ctx, history, q)
 	}
 	f.svc = New(Config{
-		History: h, Model: modelFunc(recording), Messenger: f.out, HistoryLength: 2, Timeout: time.Minute,
+		History: h, Receipts: receipts, Model: modelFunc(recording), Messenger: f.out, HistoryLength: 2, Timeout: time.Minute,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	return f
@@ -252,5 +256,54 @@ func TestInvokeAnswersFCInItsTerms(t *testing.T) {
 	f.out.err = nil
 	if rec := post(body); rec.Code != http.StatusOK {
 		t.Errorf("success: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestADuplicateIsAnsweredOnce(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	ev := event("m1", "你好", clock)
+	for range 3 {
+		if err := f.svc.Handle(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(f.asked) != 1 || len(f.out.sent[ev.Message.Webhook]) != 1 {
+		t.Errorf("model asked %d times, %d posts; want 1 and 1", len(f.asked), len(f.out.sent[ev.Message.Webhook]))
+	}
+}
+
+func TestARetryDeliversTheKeptAnswerWithoutAskingAgain(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	ev := event("m1", "你好", clock)
+	f.out.err = &dingtalk.APIError{StatusCode: 200, Code: 130101, Message: "send too fast"}
+	if err := f.svc.Handle(ctx, ev); !Retryable(err) {
+		t.Fatalf("a rate-limited post must be retried: %v", err)
+	}
+	f.out.err = nil
+	if err := f.svc.Handle(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.asked) != 1 {
+		t.Errorf("the model was asked %d times", len(f.asked))
+	}
+	if got := f.out.last(ev.Message.Webhook); got != "答：你好" {
+		t.Errorf("delivered %q", got)
+	}
+}
+
+func TestAMessageInHandIsLeftToItsHolder(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	ev := event("m1", "你好", clock)
+	if ok, _ := f.svc.cfg.Receipts.Claim(ctx, ev.Message, "another-invocation", time.Hour); !ok {
+		t.Fatal("claim")
+	}
+	if err := f.svc.Handle(ctx, ev); !Retryable(err) {
+		t.Errorf("Handle = %v, want a retryable refusal", err)
+	}
+	if len(f.asked) != 0 {
+		t.Error("the model was asked for a message another invocation is answering")
 	}
 }
