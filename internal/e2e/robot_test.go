@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"os/exec"
@@ -336,9 +337,68 @@ func TestFCRetriesWhenTheAnswerCannotBePosted(t *testing.T) {
 	if stats := st.FC.Stats(); stats.DeliveryAttempts < 2 {
 		t.Errorf("FC delivered %d times; the failed post should have been retried", stats.DeliveryAttempts)
 	}
+	if n := len(requestsFor(st, "重试一下")); n != 1 {
+		t.Errorf("the retry asked the model again (%d requests); the kept answer should have been posted", n)
+	}
 	alice.ask("下一个")
 	if n := requestsFor(st, "下一个")[0].EarlierTurns(); n != 1 {
 		t.Errorf("the retried turn is stored %d times, want once", n)
+	}
+}
+
+func TestARedeliveredMessageIsAnsweredOnce(t *testing.T) {
+	t.Parallel()
+	st := echoStack(t, nil)
+	alice := single(t, st, "alice")
+	cb := st.DingTalk.TextCallback(alice.conv, alice.from, "只回答一次")
+	for i := range 3 {
+		// DingTalk delivers the same msgId again when the first delivery
+		// seemed slow to it.
+		resp, err := st.Deliver(context.Background(), cb.Body, time.Now())
+		if err != nil || resp.Status != http.StatusOK {
+			t.Fatalf("delivery %d: %v %+v", i, err, resp)
+		}
+	}
+	alice.waitAnswer(1)
+	waitFC(t, st)
+	if n := len(alice.posts()); n != 1 {
+		t.Errorf("%d answers posted for one message", n)
+	}
+	if n := len(requestsFor(st, "只回答一次")); n != 1 {
+		t.Errorf("the model was asked %d times", n)
+	}
+	if stats := st.FC.Stats(); stats.TaskConflicts != 2 {
+		t.Errorf("FC refused %d repeated tasks, want 2", stats.TaskConflicts)
+	}
+}
+
+func TestAnEventDeliveredTwiceByFCIsAnsweredOnce(t *testing.T) {
+	t.Parallel()
+	st := echoStack(t, nil)
+	alice := single(t, st, "alice")
+	// Take the event the conversation function handed over, and deliver it
+	// to the reply function again, as FC's at-least-once delivery may.
+	alice.ask("至少一次")
+	waitFC(t, st)
+	invs := st.FC.Invocations()
+	if len(invs) != 1 {
+		t.Fatalf("%d invocations", len(invs))
+	}
+	for range 2 {
+		resp, err := http.Post(st.Reply.URL+"/invoke", "application/octet-stream", bytes.NewReader(invs[0].Payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("duplicate delivery answered %d", resp.StatusCode)
+		}
+	}
+	if n := len(alice.posts()); n != 1 {
+		t.Errorf("%d answers posted", n)
+	}
+	if n := len(requestsFor(st, "至少一次")); n != 1 {
+		t.Errorf("the model was asked %d times", n)
 	}
 }
 
