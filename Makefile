@@ -22,7 +22,9 @@ run: ## Run the whole robot here, with a DingTalk simulator in the terminal
 
 test: ## Run every test, offline: unit, fuzz seeds, end-to-end with the real programs
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 10m ./...
+	$(GO) test -count=1 -timeout 10m $$($(GO) list ./... | grep -v /internal/e2e)
+	@echo "end-to-end: the real programs, the local FC, fake DingTalk and model"
+	$(GO) test -count=1 -timeout 10m -v ./internal/e2e/
 
 bench: ## Measure and write docs/performance.md
 	$(GO) test -run '^$$' -bench . -benchmem ./...
