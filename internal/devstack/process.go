@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -20,10 +21,11 @@ type Process struct {
 	// URL is where it serves FC's custom-runtime protocol.
 	URL string
 
-	cmd  *exec.Cmd
-	out  *logBuffer
-	done chan struct{}
-	err  error // valid once done is closed
+	cmd    *exec.Cmd
+	out    *logBuffer
+	done   chan struct{}
+	err    error // valid once done is closed
+	killed atomic.Bool
 }
 
 // startProcess starts bin with env (and nothing inherited but PATH and HOME)
@@ -98,8 +100,19 @@ func (p *Process) Stop(timeout time.Duration) error {
 	return p.exitError()
 }
 
+// Kill ends the process at once, as a crash or an out-of-memory kill would,
+// and waits for it to be gone.
+func (p *Process) Kill() {
+	p.killed.Store(true)
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// Signal sends sig to the process.
+func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
 func (p *Process) exitError() error {
-	if p.err != nil {
+	if p.err != nil && !p.killed.Load() {
 		return fmt.Errorf("%s: %w", p.Name, p.err)
 	}
 	return nil

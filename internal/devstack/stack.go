@@ -17,7 +17,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk/dingtalktest"
@@ -43,6 +46,10 @@ type Options struct {
 	// (zero values: FC's default of 3 retries, short local delays).
 	FCMaxRetries int
 	FCRetryDelay func(attempt int) time.Duration
+	// ReplyInstances is how many reply processes share the OSS folder, as
+	// FC's instances share the mount; the local FC spreads invocations over
+	// them in turn. Zero means one.
+	ReplyInstances int
 	// Logs, when set, receives the functions' output as it is written.
 	Logs io.Writer
 	// Logger receives the local FC endpoint's log.
@@ -52,7 +59,9 @@ type Options struct {
 // Stack is the robot running locally.
 type Stack struct {
 	Conversation *Process
-	Reply        *Process
+	// Reply is the first reply instance; Replies holds them all.
+	Reply   *Process
+	Replies []*Process
 	FC           *fclocal.Server
 	DingTalk     *dingtalktest.Server
 	// Model is the fake model, or nil when a real endpoint is used.
@@ -64,7 +73,8 @@ type Stack struct {
 	// can prove that none of them is ever logged.
 	Secrets []string
 
-	fcHTTP *httptest.Server
+	fcHTTP   *httptest.Server
+	balancer *httptest.Server
 }
 
 // Function names as they would be deployed.
@@ -109,8 +119,22 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			s.Secrets = append(s.Secrets, replyEnv[k])
 		}
 	}
-	if s.Reply, err = startProcess(ctx, ReplyFunction, filepath.Join(o.BinDir, ReplyFunction), replyEnv, o.Logs); err != nil {
-		return nil, err
+	for i := range max(o.ReplyInstances, 1) {
+		name := ReplyFunction
+		if i > 0 {
+			name = fmt.Sprintf("%s#%d", ReplyFunction, i+1)
+		}
+		p, err := startProcess(ctx, name, filepath.Join(o.BinDir, ReplyFunction), replyEnv, o.Logs)
+		if err != nil {
+			return nil, err
+		}
+		s.Replies = append(s.Replies, p)
+	}
+	s.Reply = s.Replies[0]
+	replyURL := s.Reply.URL
+	if len(s.Replies) > 1 {
+		s.balancer = httptest.NewServer(roundRobin(s.Replies))
+		replyURL = s.balancer.URL
 	}
 
 	// The conversation function signs its InvokeFunction calls with a RAM
@@ -120,7 +144,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	role := fc.Credentials{AccessKeyID: "STS." + randomHex(8), AccessKeySecret: randomHex(15), SecurityToken: randomHex(24)}
 	s.Secrets = append(s.Secrets, s.AppSecret, caller.AccessKeySecret, role.AccessKeySecret, role.SecurityToken)
 	s.FC = fclocal.New(fclocal.Config{
-		Functions:             map[string]string{ReplyFunction: s.Reply.URL},
+		Functions:             map[string]string{ReplyFunction: replyURL},
 		AccessKeys:            map[string]string{caller.AccessKeyID: caller.AccessKeySecret},
 		RoleCredentials:       role,
 		AccountID:             "1234567890",
@@ -184,18 +208,25 @@ func (s *Stack) FCURL() string { return s.fcHTTP.URL }
 // Close stops the programs (SIGTERM, as FC does) and the fakes.
 func (s *Stack) Close() error {
 	var errs []error
-	for _, p := range []*Process{s.Conversation, s.Reply} {
-		if p != nil {
-			errs = append(errs, p.Stop(10*time.Second))
-		}
+	// The conversation function first, so no new work comes in; then the
+	// local FC, which waits for the deliveries under way; then the reply
+	// instances, each draining what it still has.
+	if s.Conversation != nil {
+		errs = append(errs, s.Conversation.Stop(10*time.Second))
+	}
+	if s.FC != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		errs = append(errs, s.FC.Close(ctx))
+		cancel()
 	}
 	if s.fcHTTP != nil {
 		s.fcHTTP.Close()
 	}
-	if s.FC != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		errs = append(errs, s.FC.Close(ctx))
-		cancel()
+	for _, p := range s.Replies {
+		errs = append(errs, p.Stop(10*time.Second))
+	}
+	if s.balancer != nil {
+		s.balancer.Close()
 	}
 	if s.Model != nil {
 		s.Model.Close()
@@ -210,6 +241,20 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// roundRobin hands each request to the next instance in turn, as FC spreads
+// invocations over a function's instances.
+func roundRobin(instances []*Process) http.Handler {
+	proxies := make([]*httputil.ReverseProxy, len(instances))
+	for i, p := range instances {
+		u, _ := url.Parse(p.URL) // built by startProcess: always valid
+		proxies[i] = httputil.NewSingleHostReverseProxy(u)
+	}
+	var next atomic.Uint64
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proxies[(next.Add(1)-1)%uint64(len(proxies))].ServeHTTP(w, r)
+	})
 }
 
 // String describes where each part listens.

@@ -68,7 +68,7 @@ func start(t *testing.T, o devstack.Options) *devstack.Stack {
 		if err := st.Close(); err != nil {
 			t.Errorf("stopping the stack: %v", err)
 		}
-		for _, p := range []*devstack.Process{st.Conversation, st.Reply} {
+		for _, p := range append([]*devstack.Process{st.Conversation}, st.Replies...) {
 			out := p.Output()
 			for _, secret := range st.Secrets {
 				if secret != "" && strings.Contains(out, secret) {

@@ -1,0 +1,326 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dingtalk-llm/fcrobot/internal/devstack"
+	"github.com/dingtalk-llm/fcrobot/internal/dingtalk/dingtalktest"
+	"github.com/dingtalk-llm/fcrobot/internal/openai/openaitest"
+)
+
+// The fault-injection suite: each case drives a fault of the world through
+// the real programs and reports what was sent and what came out.
+
+func report(t *testing.T, messages, answers, duplicates, lostTurns int) {
+	t.Helper()
+	t.Logf("%s: %d messages, %d answers, %d duplicates, %d lost turns", t.Name(), messages, answers, duplicates, lostTurns)
+	if answers != messages || duplicates != 0 || lostTurns != 0 {
+		t.Errorf("want every message answered once and no turn lost")
+	}
+}
+
+// answersPerQuestion counts, per question text, the answers the Echo model's
+// "答：<question>" posts carry.
+func answersPerQuestion(st *devstack.Stack) map[string]int {
+	n := map[string]int{}
+	for _, p := range st.DingTalk.Posts() {
+		if p.Errcode == 0 {
+			n[strings.TrimPrefix(p.Content(), "答：")]++
+		}
+	}
+	return n
+}
+
+func TestFaultManyMessagesOfOneUserAtOnceOnSeveralInstances(t *testing.T) {
+	t.Parallel()
+	const messages = 40
+	st := start(t, devstack.Options{
+		Model: openaitest.Echo("答："), ReplyInstances: 3,
+		ReplyEnv: map[string]string{"HISTORY_LENGTH": "100"},
+	})
+	alice := single(t, st, "alice")
+	var cbs []dingtalktest.Callback
+	for i := range messages {
+		cbs = append(cbs, st.DingTalk.TextCallback(alice.conv, alice.from, fmt.Sprintf("第 %02d 问", i)))
+		time.Sleep(2 * time.Millisecond) // distinct createAt: the history's order
+	}
+	rand.Shuffle(len(cbs), func(i, j int) { cbs[i], cbs[j] = cbs[j], cbs[i] })
+	var wg sync.WaitGroup
+	for _, cb := range cbs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if resp, err := st.Deliver(context.Background(), cb.Body, time.Now()); err != nil || resp.Status != 200 {
+				t.Errorf("callback: %v %+v", err, resp)
+			}
+		}()
+	}
+	wg.Wait()
+	alice.waitAnswer(messages)
+	waitFC(t, st)
+
+	counts := answersPerQuestion(st)
+	duplicates := 0
+	for _, n := range counts {
+		duplicates += max(n-1, 0)
+	}
+	// One more question shows what the history holds, in its order.
+	alice.ask("最后一问")
+	r := requestsFor(st, "最后一问")[0]
+	var stored []string
+	for _, m := range r.Messages {
+		if m.Role == "user" && m.Content != "最后一问" {
+			stored = append(stored, m.Content)
+		}
+	}
+	lost := messages - len(stored)
+	for i, q := range stored {
+		if want := fmt.Sprintf("第 %02d 问", i); q != want && lost == 0 {
+			t.Errorf("history out of createAt order at %d: %q, want %q", i, q, want)
+			break
+		}
+	}
+	report(t, messages, len(counts), duplicates, lost)
+}
+
+func TestFaultModelRateLimitsAndDropsThenAnswers(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	seen := map[string]int{}
+	st := start(t, devstack.Options{Model: func(_ context.Context, r openaitest.Request) openaitest.Response {
+		mu.Lock()
+		defer mu.Unlock()
+		q := r.LastUserMessage()
+		seen[q]++
+		switch {
+		case strings.HasPrefix(q, "429") && seen[q] <= 2:
+			return openaitest.Response{Status: 429, ErrorMessage: "Rate limit reached"}
+		case strings.HasPrefix(q, "503") && seen[q] == 1:
+			return openaitest.Response{Status: 503}
+		case strings.HasPrefix(q, "drop") && seen[q] == 1:
+			return openaitest.Response{DropConnection: true}
+		}
+		return openaitest.Response{Content: "答：" + q}
+	}})
+	alice := single(t, st, "alice")
+	questions := []string{"429 twice", "503 once", "drop once"}
+	answers := 0
+	for _, q := range questions {
+		if got := alice.ask(q); got == "答："+q {
+			answers++
+		} else {
+			t.Errorf("%q answered %q", q, got)
+		}
+	}
+	alice.ask("再问")
+	lost := len(questions) - requestsFor(st, "再问")[0].EarlierTurns()
+	report(t, len(questions), answers, len(alice.posts())-len(questions)-1, lost)
+}
+
+func TestFaultModelThatNeverAnswersLeavesHistoryClean(t *testing.T) {
+	t.Parallel()
+	st := start(t, devstack.Options{
+		ReplyEnv: map[string]string{"TIMEOUT": "2"},
+		Model: func(_ context.Context, r openaitest.Request) openaitest.Response {
+			switch r.LastUserMessage() {
+			case "坏钥匙":
+				return openaitest.Response{Status: 401, ErrorMessage: "Incorrect API key provided: sk-live-1234"}
+			case "未知模型":
+				return openaitest.Response{Status: 404, ErrorMessage: "The model `gpt-9` does not exist"}
+			case "一直出错":
+				return openaitest.Response{Status: 500}
+			}
+			return openaitest.Response{Content: "好"}
+		},
+	})
+	alice := single(t, st, "alice")
+	for q, want := range map[string]string{"坏钥匙": "API Key", "未知模型": "gpt-9", "一直出错": "暂时不可用"} {
+		if got := alice.ask(q); !strings.Contains(got, want) {
+			t.Errorf("%q: user read %q, want it to say %q", q, got, want)
+		}
+	}
+	if strings.Contains(fmt.Sprint(st.DingTalk.Posts()), "sk-live-1234") {
+		t.Error("a key echoed by the provider reached the user")
+	}
+	alice.ask("好问题")
+	if n := requestsFor(st, "好问题")[0].EarlierTurns(); n != 0 {
+		t.Errorf("failed turns reached history: %d", n)
+	}
+	t.Logf("%s: 3 failing model calls, 3 explained to the user, 0 turns stored", t.Name())
+}
+
+func TestFaultReplyInstanceDiesMidAnswer(t *testing.T) {
+	t.Parallel()
+	started := make(chan struct{}, 4)
+	release := make(chan struct{})
+	st := start(t, devstack.Options{ReplyInstances: 2, Model: func(ctx context.Context, r openaitest.Request) openaitest.Response {
+		started <- struct{}{}
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return openaitest.Response{Content: "答：" + r.LastUserMessage()}
+	}})
+	alice := single(t, st, "alice")
+	alice.send("实例崩溃时的问题")
+	<-started
+	// The instance working on it dies; FC sees the connection fail and
+	// retries, and the other instance takes the message over.
+	victim := busyInstance(t, st)
+	victim.Kill()
+	<-started
+	close(release)
+	got := alice.waitAnswer(1)
+	waitFC(t, st)
+	if got != "答：实例崩溃时的问题" {
+		t.Errorf("answer %q", got)
+	}
+	report(t, 1, len(alice.posts()), len(alice.posts())-1, 0)
+}
+
+func TestFaultSIGTERMFinishesTheAnswerInFlight(t *testing.T) {
+	t.Parallel()
+	started := make(chan struct{}, 1)
+	release := make(chan struct{})
+	st := start(t, devstack.Options{Model: func(ctx context.Context, r openaitest.Request) openaitest.Response {
+		started <- struct{}{}
+		<-release
+		return openaitest.Response{Content: "答完了"}
+	}})
+	alice := single(t, st, "alice")
+	alice.send("缩容时的问题")
+	<-started
+	if err := st.Reply.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitOutput(t, st.Reply, "shutting down")
+	close(release)
+	if got := alice.waitAnswer(1); got != "答完了" {
+		t.Errorf("answer %q", got)
+	}
+	select {
+	case <-st.Reply.Done():
+	case <-time.After(time.Minute):
+		t.Fatal("reply did not exit after draining")
+	}
+	report(t, 1, len(alice.posts()), 0, 0)
+}
+
+func TestFaultWebhookRateLimitsThenAccepts(t *testing.T) {
+	t.Parallel()
+	st := echoStack(t, nil)
+	alice := single(t, st, "alice")
+	st.DingTalk.FailNext(2, 410100, "send too fast")
+	got := alice.ask("限流")
+	waitFC(t, st)
+	if got != "答：限流" {
+		t.Errorf("answer %q", got)
+	}
+	if n := len(requestsFor(st, "限流")); n != 1 {
+		t.Errorf("the model was asked %d times", n)
+	}
+	report(t, 1, len(alice.posts()), len(alice.posts())-1, 0)
+}
+
+func TestFaultBadInput(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	st := start(t, devstack.Options{Model: openaitest.Echo("答："), DataDir: data})
+	alice := single(t, st, "alice")
+	dt := st.DingTalk
+
+	type tc struct {
+		name string
+		cb   dingtalktest.Callback
+		want string // in the answer; "" means no answer is posted
+	}
+	hostile := func(field, value string) dingtalktest.Callback {
+		cb := dt.TextCallback(alice.conv, alice.from, "hostile "+field)
+		var m map[string]any
+		json.Unmarshal(cb.Body, &m)
+		m[field] = value
+		cb.Body, _ = json.Marshal(m)
+		return cb
+	}
+	junk := strings.Repeat("../\x00/", 800)
+	cases := []tc{
+		{"empty text", dt.TextCallback(alice.conv, alice.from, "   "), "没有收到文字内容"},
+		{"picture", dt.PictureCallback(alice.conv, alice.from, "dl-1"), "看不了图片"},
+		{"video", dt.VideoCallback(alice.conv, alice.from, "dl-2"), "看不了视频"},
+		{"file", dt.FileCallback(alice.conv, alice.from, "dl-3", "a.pdf"), "打不开文件"},
+		{"unknownMsgType", dt.UnknownCallback(alice.conv, alice.from), "这类消息我还不能处理"},
+		{"audio", dt.AudioCallback(alice.conv, alice.from, "语音转成的文字"), "答：语音转成的文字"},
+		{"richText", dt.RichTextCallback(alice.conv, alice.from, dingtalktest.RichTextItem{Text: "图文里的字"}, dingtalktest.RichTextItem{PictureDownloadCode: "dl-4"}), "答：图文里的字"},
+		{"msgId with ../ and NUL", hostile("msgId", "../../etc/passwd\x00"), "答：hostile msgId"},
+		{"4 KB conversationId", hostile("senderId", junk), "答：hostile senderId"},
+	}
+	answered := 0
+	for _, c := range cases {
+		before := len(alice.posts())
+		resp, err := st.Deliver(context.Background(), c.cb.Body, time.Now())
+		if err != nil || resp.Status != http.StatusOK {
+			t.Errorf("%s: %v %+v", c.name, err, resp)
+			continue
+		}
+		if got := alice.waitAnswer(before + 1); !strings.Contains(got, c.want) {
+			t.Errorf("%s: answered %q, want %q", c.name, got, c.want)
+		} else {
+			answered++
+		}
+	}
+
+	// A webhook that is not a URL: refused, nothing crashes.
+	notURL := hostile("sessionWebhook", "::not a url::")
+	if resp, _ := st.Deliver(context.Background(), notURL.Body, time.Now()); resp.Status != http.StatusOK {
+		t.Errorf("webhook not a URL: callback answered %d", resp.Status)
+	}
+	waitFC(t, st)
+	if got := alice.ask("还活着吗"); got != "答：还活着吗" {
+		t.Errorf("after bad input the robot answers %q", got)
+	}
+
+	// Nothing was written outside the mount, and every name in it is ours.
+	safe := regexp.MustCompile(`^([0-9a-f]{64}|[0-9]{8}|[0-9]{16}(-[0-9a-f]{16})?\.json|[a-z]+(-[0-9]+)?\.json|history|messages|turns|cleared|v1)$`)
+	filepath.WalkDir(data, func(path string, d fs.DirEntry, err error) error {
+		if path != data && !safe.MatchString(d.Name()) {
+			t.Errorf("unexpected name on the mount: %q", path)
+		}
+		return nil
+	})
+	if _, err := os.Stat(filepath.Join(data, "..", "etc")); err == nil {
+		t.Error("a path escaped the mount")
+	}
+	t.Logf("%s: %d bad inputs, %d answered politely, robot still answering", t.Name(), len(cases), answered)
+	if answered != len(cases) {
+		t.Errorf("%d of %d bad inputs answered", answered, len(cases))
+	}
+}
+
+// busyInstance is the reply instance that has started an invocation.
+func busyInstance(t *testing.T, st *devstack.Stack) *devstack.Process {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		for _, p := range st.Replies {
+			if strings.Contains(p.Output(), "FC Invoke Start") {
+				return p
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("no reply instance started the invocation")
+	return nil
+}
