@@ -188,6 +188,9 @@ func TestFaultReplyInstanceDiesMidAnswer(t *testing.T) {
 	if got != "答：实例崩溃时的问题" {
 		t.Errorf("answer %q", got)
 	}
+	if n := st.FC.Stats().DeliveryAttempts; n < 2 {
+		t.Errorf("FC delivered %d times; the dead instance's invocation should have been retried", n)
+	}
 	report(t, 1, len(alice.posts()), len(alice.posts())-1, 0)
 }
 
