@@ -123,14 +123,15 @@ func (e *APIError) SessionExpired() bool { return e.Code == ErrcodeSessionNotFou
 type WebhookClient struct {
 	httpClient   *http.Client
 	allowedHosts map[string]bool
+	opts         clientOptions
 }
 
 // NewWebhookClient returns a client that posts only to http(s) URLs whose
 // host name (port ignored, case-insensitive) is one of allowedHosts; with no
 // allowed host it posts nowhere. A nil httpClient means a client with a 30 s
 // timeout. The client never follows redirects, which would lead a post
-// past the allowed hosts.
-func NewWebhookClient(httpClient *http.Client, allowedHosts []string) *WebhookClient {
+// past the allowed hosts. Options set the retry policy and the logger.
+func NewWebhookClient(httpClient *http.Client, allowedHosts []string, opts ...Option) *WebhookClient {
 	var hc http.Client
 	if httpClient != nil {
 		hc = *httpClient
@@ -144,7 +145,7 @@ func NewWebhookClient(httpClient *http.Client, allowedHosts []string) *WebhookCl
 			allowed[h] = true
 		}
 	}
-	return &WebhookClient{httpClient: &hc, allowedHosts: allowed}
+	return &WebhookClient{httpClient: &hc, allowedHosts: allowed, opts: newClientOptions(opts)}
 }
 
 // Send posts msg to the session webhook. It returns an error wrapping
@@ -153,6 +154,13 @@ func NewWebhookClient(httpClient *http.Client, allowedHosts []string) *WebhookCl
 // a 2xx answer that is not DingTalk's, and a wrapped transport error
 // otherwise. No error holds the webhook's query, whose session value lets
 // anyone post into the conversation.
+//
+// A refusal that APIError.Retryable accepts (sending too fast, HTTP 429 or
+// 5xx) is retried with exponential backoff and jitter (1 s doubling up to
+// 10 s by default, 5 attempts in all), as long as ctx's deadline leaves
+// time for the wait and the request; the error is then the last refusal.
+// Nothing else is retried: an expired session cannot come back, and after
+// a transport error the message may have been delivered.
 func (c *WebhookClient) Send(ctx context.Context, webhookURL string, msg WebhookMessage) error {
 	if err := c.Allowed(webhookURL); err != nil {
 		return err
@@ -165,6 +173,20 @@ func (c *WebhookClient) Send(ctx context.Context, webhookURL string, msg Webhook
 	if err != nil {
 		return fmt.Errorf("dingtalk webhook %s: encode message: %w", where, err)
 	}
+	return c.opts.retry.do(ctx,
+		func(ctx context.Context) error { return c.post(ctx, webhookURL, where, body) },
+		func(err error) bool {
+			var apiErr *APIError
+			return errors.As(err, &apiErr) && apiErr.Retryable()
+		},
+		func(attempt int, wait time.Duration, err error) {
+			c.opts.logger.WarnContext(ctx, "DingTalk refused a message, sending it again",
+				"webhook", where, "attempt", attempt, "wait", wait.String(), "err", err)
+		})
+}
+
+// post makes one attempt at sending body.
+func (c *WebhookClient) post(ctx context.Context, webhookURL, where string, body []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, webhookURL, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("dingtalk webhook %s: %w", where, redactError(err, webhookURL))

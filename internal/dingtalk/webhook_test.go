@@ -8,10 +8,17 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk/dingtalktest"
 )
+
+// fastRetries keeps the retry policy's shape with waits too short to slow
+// the tests down.
+func fastRetries() dingtalk.Option {
+	return dingtalk.WithRetryBackoff(time.Microsecond, 4*time.Microsecond)
+}
 
 func TestWebhookMessageJSON(t *testing.T) {
 	tests := []struct {
@@ -88,7 +95,7 @@ func TestSendDelivers(t *testing.T) {
 func TestSendFailures(t *testing.T) {
 	fake := dingtalktest.NewServer()
 	defer fake.Close()
-	client := dingtalk.NewWebhookClient(fake.Client(), []string{"OAPI.dingtalk.com", fake.Host()})
+	client := dingtalk.NewWebhookClient(fake.Client(), []string{"OAPI.dingtalk.com", fake.Host()}, fastRetries())
 	session := fake.Session("cidSecret")
 	webhook := fake.WebhookURL(session)
 	hostPort := strings.TrimPrefix(fake.URL(), "http://")
@@ -105,16 +112,16 @@ func TestSendFailures(t *testing.T) {
 		wantInText string
 	}{
 		{
-			name:      "rate limited",
-			setup:     func() { fake.FailNext(1, dingtalk.ErrcodeTooFast, "send too fast") },
+			name:      "rate limited at every attempt",
+			setup:     func() { fake.FailNext(dingtalk.DefaultMaxAttempts, dingtalk.ErrcodeTooFast, "send too fast") },
 			url:       webhook,
 			msg:       dingtalk.TextMessage("hi"),
 			wantCode:  dingtalk.ErrcodeTooFast,
 			retryable: true,
 		},
 		{
-			name:      "rate limited, other code",
-			setup:     func() { fake.FailNext(1, dingtalk.ErrcodeTooFastAlt, "send too fast") },
+			name:      "rate limited at every attempt, other code",
+			setup:     func() { fake.FailNext(dingtalk.DefaultMaxAttempts, dingtalk.ErrcodeTooFastAlt, "send too fast") },
 			url:       webhook,
 			msg:       dingtalk.TextMessage("hi"),
 			wantCode:  dingtalk.ErrcodeTooFastAlt,
@@ -341,7 +348,7 @@ func TestSendOddAnswers(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := httptest.NewServer(tt.handler)
 			defer srv.Close()
-			client := dingtalk.NewWebhookClient(srv.Client(), []string{"127.0.0.1"})
+			client := dingtalk.NewWebhookClient(srv.Client(), []string{"127.0.0.1"}, fastRetries())
 			err := client.Send(t.Context(), srv.URL+"/robot/sendBySession?session="+session, dingtalk.TextMessage("hi"))
 			if err == nil {
 				t.Fatal("Send succeeded")
