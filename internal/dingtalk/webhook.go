@@ -23,8 +23,8 @@ const maxResponseBytes = 64 << 10
 // maxErrorMessage bounds the text an APIError carries from the response.
 const maxErrorMessage = 256
 
-// defaultWebhookTimeout bounds a Send when the caller gives no HTTP client.
-const defaultWebhookTimeout = 30 * time.Second
+// defaultHTTPTimeout bounds a request when the caller gives no HTTP client.
+const defaultHTTPTimeout = 30 * time.Second
 
 // DingTalk's errcode values seen in practice (PROTOCOLS.md §1).
 const (
@@ -136,7 +136,7 @@ func NewWebhookClient(httpClient *http.Client, allowedHosts []string, opts ...Op
 	if httpClient != nil {
 		hc = *httpClient
 	} else {
-		hc.Timeout = defaultWebhookTimeout
+		hc.Timeout = defaultHTTPTimeout
 	}
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	allowed := make(map[string]bool, len(allowedHosts))

@@ -14,7 +14,9 @@ import (
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
 )
 
-// The robot the fake's callbacks are addressed to.
+// The robot the fake's callbacks are addressed to. RobotCode is the
+// callbacks' robotCode until SetApp sets another AppKey: for an
+// enterprise-internal app's robot, DingTalk's robotCode is the app's AppKey.
 const (
 	RobotCode     = "dingfakerobot0000001"
 	ChatbotUserID = "$:LWCP_v1:$FakeRobotChatbotUserId0000=="
@@ -26,7 +28,9 @@ const (
 const SessionLifetime = 90 * time.Minute
 
 // Conversation is where a callback comes from: a single chat with the robot
-// or a group (Title is the group's name).
+// or a group (Title is the group's name). ID is the callback's
+// conversationId; for a group it is what the OpenAPI calls the group's
+// openConversationId (DingTalk's ids look like "cid...==").
 type Conversation struct {
 	ID    string
 	Group bool
@@ -141,7 +145,7 @@ func (s *Server) callback(conv Conversation, from Sender, msgType, field string,
 		"senderPlatform":            "Mac",
 		"chatbotUserId":             ChatbotUserID,
 		"chatbotCorpId":             ChatbotCorpID,
-		"robotCode":                 RobotCode,
+		"robotCode":                 s.robotCode(),
 		"isAdmin":                   false,
 		"sessionWebhook":            s.WebhookURL(session),
 		"sessionWebhookExpiredTime": createdAt.Add(SessionLifetime).UnixMilli(),

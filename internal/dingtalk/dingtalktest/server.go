@@ -69,7 +69,8 @@ func (p Post) Content() string {
 }
 
 // Server is a fake DingTalk on 127.0.0.1. It accepts every session (DingTalk
-// cannot be asked which exist) until ExpireSession says otherwise.
+// cannot be asked which exist) until ExpireSession says otherwise. It also
+// serves the robot's OpenAPI (see openapi.go) for the app set by SetApp.
 type Server struct {
 	httpServer *httptest.Server
 	now        func() time.Time
@@ -84,6 +85,8 @@ type Server struct {
 	failCode int
 	failMsg  string
 	closed   bool
+
+	openAPI openAPIState
 }
 
 // Option configures a Server.
@@ -102,6 +105,7 @@ func NewServer(opts ...Option) *Server {
 		done:     make(chan struct{}),
 		expired:  make(map[string]bool),
 		sessions: make(map[string]string),
+		openAPI:  openAPIState{appKey: RobotCode, tokens: make(map[string]time.Time)},
 	}
 	s.changed = sync.NewCond(&s.mu)
 	for _, opt := range opts {
@@ -109,13 +113,16 @@ func NewServer(opts ...Option) *Server {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc(WebhookPath, s.serveWebhook)
+	mux.HandleFunc(dingtalk.AccessTokenPath, s.serveAccessToken)
+	mux.HandleFunc(dingtalk.OToMessagesPath, s.serveRobotSend(OpenAPIOToMessages))
+	mux.HandleFunc(dingtalk.GroupMessagesPath, s.serveRobotSend(OpenAPIGroupMessages))
 	// httptest listens on 127.0.0.1, never on every interface.
 	s.httpServer = httptest.NewServer(mux)
 	return s
 }
 
-// Close stops the server and wakes every WaitPosts and Subscribe. It may be
-// called more than once.
+// Close stops the server and wakes every WaitPosts, WaitOpenAPIPosts and
+// Subscribe. It may be called more than once.
 func (s *Server) Close() {
 	s.mu.Lock()
 	if s.closed {
