@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -166,6 +167,20 @@ func NewOpenAPI(httpClient *http.Client, baseURL, appKey, appSecret string, opts
 		appSecret:  appSecret,
 		opts:       newClientOptions(opts),
 	}
+}
+
+// String names the client without its secret or token, so that printing
+// the client cannot leak them.
+func (o *OpenAPI) String() string {
+	return fmt.Sprintf("dingtalk.OpenAPI{baseURL: %s, appKey: %s}", o.baseURL, o.appKey)
+}
+
+// GoString is String, for %#v.
+func (o *OpenAPI) GoString() string { return o.String() }
+
+// LogValue is what a log line shows of the client: no secret, no token.
+func (o *OpenAPI) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("baseURL", o.baseURL), slog.String("appKey", o.appKey))
 }
 
 // SendToUser sends msg, a text or markdown message, from the robot to each

@@ -3,6 +3,7 @@ package dingtalk_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -402,3 +403,42 @@ func TestOpenAPIDefaultBaseURL(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestOpenAPIRetriesTheTokenRequest(t *testing.T) {
+	var tokenRequests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == dingtalk.AccessTokenPath {
+			if tokenRequests.Add(1) == 1 {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				w.Write([]byte(`{"code":"ServiceUnavailable","message":"busy","requestid":"R"}`))
+				return
+			}
+			w.Write([]byte(`{"accessToken":"t","expireIn":7200}`))
+			return
+		}
+		w.Write([]byte(`{"processQueryKey":"k"}`))
+	}))
+	defer srv.Close()
+	client := dingtalk.NewOpenAPI(srv.Client(), srv.URL, appKey, appSecret, fastRetries())
+	if err := client.SendToGroup(t.Context(), appKey, "cid", dingtalk.TextMessage("hi")); err != nil {
+		t.Fatalf("SendToGroup = %v, want success once the token request is retried", err)
+	}
+	if n := tokenRequests.Load(); n != 2 {
+		t.Errorf("%d token requests, want 2", n)
+	}
+}
+
+func TestOpenAPIPrintsNoSecret(t *testing.T) {
+	_, client := newOpenAPI(t)
+	if err := client.SendToGroup(t.Context(), appKey, "cid", dingtalk.TextMessage("hi")); err != nil {
+		t.Fatal(err)
+	}
+	logs := newLogRecorder()
+	slog.New(logs).Info("client", "openapi", client)
+	for _, text := range []string{fmt.Sprintf("%v %+v %#v %s", client, client, client, client), logs.text()} {
+		if strings.Contains(text, appSecret) || !strings.Contains(text, appKey) {
+			t.Errorf("%q shows the secret or not the app key", text)
+		}
+	}
+}

@@ -2,6 +2,8 @@
 // the local terminal simulator. Its Server receives session-webhook posts the
 // way oapi.dingtalk.com does (errcodes in an HTTP 200 included), records
 // them, and builds signed callbacks whose sessionWebhook points back at it.
+// It also serves the part of api.dingtalk.com's OpenAPI the robot uses: the
+// access token and the robot's one-to-one and group sends.
 // Its behaviour follows PROTOCOLS.md §1; where that page is silent the
 // choice is documented at the place it is made.
 package dingtalktest
