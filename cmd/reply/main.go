@@ -48,6 +48,9 @@ type settings struct {
 	OSSMountPoint string            `env:"OSS_MOUNT_POINT" envDefault:"/mnt/oss"`
 	Timeout       float64           `env:"TIMEOUT" envDefault:"55"`
 	WebhookHosts  config.List       `env:"SESSION_WEBHOOK_HOSTS" envDefault:"oapi.dingtalk.com"`
+	AppKey        string            `env:"DINGTALK_APP_KEY"`
+	AppSecret     string            `env:"DINGTALK_APP_SECRET"`
+	APIEndpoint   string            `env:"DINGTALK_API_ENDPOINT" envDefault:"https://api.dingtalk.com"`
 	Verbose       logging.Verbosity `env:"VERBOSE" envDefault:"25"`
 }
 
@@ -68,6 +71,9 @@ Environment:
   OSS_MOUNT_POINT        directory of the mounted OSS bucket (default /mnt/oss)
   TIMEOUT                seconds the model may take (default 55)
   SESSION_WEBHOOK_HOSTS  hosts answers may be posted to (default oapi.dingtalk.com)
+  DINGTALK_APP_KEY       the app's AppKey (Client ID); with DINGTALK_APP_SECRET, answers
+  DINGTALK_APP_SECRET    whose session webhook expired go through the robot OpenAPI
+  DINGTALK_API_ENDPOINT  DingTalk's OpenAPI (default https://api.dingtalk.com)
   VERBOSE                Python log level: 10 debug, 20 info, 25 default, 30, 40
 `
 
@@ -107,11 +113,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
 	}
 	timeout := time.Duration(s.Timeout * float64(time.Second))
+	retry := []dingtalk.Option{dingtalk.WithLogger(logger)}
+	var robot reply.Robot
+	if s.AppKey != "" {
+		robot = dingtalk.NewOpenAPI(&http.Client{Timeout: 15 * time.Second}, s.APIEndpoint, s.AppKey, s.AppSecret, retry...)
+	}
 	svc := reply.New(reply.Config{
 		History:       history,
 		Receipts:      receipts,
 		Model:         model,
-		Messenger:     dingtalk.NewWebhookClient(&http.Client{Timeout: 15 * time.Second}, s.WebhookHosts),
+		Messenger:     dingtalk.NewWebhookClient(&http.Client{Timeout: 15 * time.Second}, s.WebhookHosts, retry...),
+		Robot:         robot,
+		RobotCode:     s.AppKey,
 		HistoryLength: s.HistoryLength,
 		Timeout:       timeout,
 		Logger:        logger,
@@ -134,6 +147,8 @@ func (s settings) validate() error {
 		return fmt.Errorf("TEMPERATURE must be between 0 and 2, got %v", s.Temperature)
 	case len(s.WebhookHosts) == 0:
 		return fmt.Errorf("SESSION_WEBHOOK_HOSTS must name at least one host")
+	case (s.AppKey == "") != (s.AppSecret == ""):
+		return fmt.Errorf("DINGTALK_APP_KEY and DINGTALK_APP_SECRET go together: set both to answer through the robot OpenAPI, or neither")
 	case s.isOpenAI() && s.APIKey == "":
 		return fmt.Errorf("CHATGPT_API_KEY is required for OpenAI's endpoint %s", s.Endpoint)
 	}

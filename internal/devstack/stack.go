@@ -46,6 +46,10 @@ type Options struct {
 	// (zero values: FC's default of 3 retries, short local delays).
 	FCMaxRetries int
 	FCRetryDelay func(attempt int) time.Duration
+	// DingTalkApp gives the robot an app (AppKey and AppSecret) that the fake
+	// DingTalk's OpenAPI knows, and the reply function the variables to
+	// answer through it when a session webhook has expired.
+	DingTalkApp bool
 	// ReplyInstances is how many reply processes share the OSS folder, as
 	// FC's instances share the mount; the local FC spreads invocations over
 	// them in turn. Zero means one.
@@ -100,6 +104,13 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		"OSS_MOUNT_POINT":       o.DataDir,
 		"SESSION_WEBHOOK_HOSTS": s.DingTalk.Host(),
 		"FC_FUNCTION_NAME":      ReplyFunction,
+	}
+	if o.DingTalkApp {
+		key, secret := "ding"+randomHex(8), randomHex(16)
+		s.DingTalk.SetApp(key, secret)
+		replyEnv["DINGTALK_APP_KEY"], replyEnv["DINGTALK_APP_SECRET"] = key, secret
+		replyEnv["DINGTALK_API_ENDPOINT"] = s.DingTalk.URL()
+		s.Secrets = append(s.Secrets, secret)
 	}
 	if o.ReplyEnv["ENDPOINT"] == "" {
 		model := o.Model

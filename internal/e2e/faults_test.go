@@ -327,3 +327,42 @@ func busyInstance(t *testing.T, st *devstack.Stack) *devstack.Process {
 	t.Fatal("no reply instance started the invocation")
 	return nil
 }
+
+func TestFaultExpiredWebhookIsAnsweredThroughTheOpenAPI(t *testing.T) {
+	t.Parallel()
+	st := start(t, devstack.Options{Model: openaitest.Echo("答："), DingTalkApp: true})
+	alice, carol := single(t, st, "alice"), group(t, st, "g1", "carol")
+	for _, c := range []chat{alice, carol} {
+		st.DingTalk.ExpireSession(c.session())
+		if resp := c.send("过期了"); resp.Status != http.StatusOK {
+			t.Fatalf("callback answered %d", resp.Status)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	posts, err := st.DingTalk.WaitOpenAPIPosts(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]bool{}
+	for _, p := range posts {
+		kinds[p.Kind] = true
+		if p.Content != "答：过期了" {
+			t.Errorf("OpenAPI post %+v", p)
+		}
+	}
+	if !kinds["oToMessages"] || !kinds["groupMessages"] {
+		t.Errorf("want one one-to-one and one group send, got %+v", posts)
+	}
+	report(t, 2, len(posts), len(posts)-2, 0)
+}
+
+func TestFaultExpiredWebhookWithoutAnAppIsLoggedClearly(t *testing.T) {
+	t.Parallel()
+	st := echoStack(t, nil)
+	alice := single(t, st, "alice")
+	st.DingTalk.ExpireSession(alice.session())
+	alice.send("过期了")
+	waitFC(t, st)
+	waitOutput(t, st.Reply, "DINGTALK_APP_KEY")
+}

@@ -325,7 +325,10 @@ func TestDingTalkIsAnsweredBeforeASlowModel(t *testing.T) {
 	}
 }
 
-func TestFCRetriesWhenTheAnswerCannotBePosted(t *testing.T) {
+// A rate-limited post is retried (by the webhook client, and past its
+// attempts by FC): the answer arrives, the model is asked once, the turn is
+// stored once.
+func TestARateLimitedAnswerStillArrivesOnce(t *testing.T) {
 	t.Parallel()
 	st := echoStack(t, nil)
 	alice := single(t, st, "alice")
@@ -334,9 +337,6 @@ func TestFCRetriesWhenTheAnswerCannotBePosted(t *testing.T) {
 		t.Errorf("answer %q", got)
 	}
 	waitFC(t, st)
-	if stats := st.FC.Stats(); stats.DeliveryAttempts < 2 {
-		t.Errorf("FC delivered %d times; the failed post should have been retried", stats.DeliveryAttempts)
-	}
 	if n := len(requestsFor(st, "重试一下")); n != 1 {
 		t.Errorf("the retry asked the model again (%d requests); the kept answer should have been posted", n)
 	}

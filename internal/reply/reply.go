@@ -4,6 +4,7 @@
 package reply
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +38,13 @@ type Messenger interface {
 	Send(ctx context.Context, webhookURL string, msg dingtalk.WebhookMessage) error
 }
 
+// Robot sends through DingTalk's robot OpenAPI (dingtalk.OpenAPI): the way
+// to answer once a session webhook has expired.
+type Robot interface {
+	SendToUser(ctx context.Context, robotCode string, userIDs []string, msg dingtalk.WebhookMessage) error
+	SendToGroup(ctx context.Context, robotCode, openConversationID string, msg dingtalk.WebhookMessage) error
+}
+
 // Receipts record what was done for each message (ossmount.Receipts).
 type Receipts interface {
 	Get(ctx context.Context, m chat.Message) (chat.Receipt, error)
@@ -53,6 +61,11 @@ type Config struct {
 	Receipts  Receipts
 	Model     Model
 	Messenger Messenger
+	// Robot, when the app's key and secret are configured, answers messages
+	// whose session webhook has expired; RobotCode is the app's key, the
+	// robot's code for an enterprise-internal app.
+	Robot     Robot
+	RobotCode string
 	// HistoryLength is how many earlier question/answer pairs go to the model
 	// with a new question (HISTORY_LENGTH).
 	HistoryLength int
@@ -95,9 +108,10 @@ func Retryable(err error) bool {
 func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 	m := ev.Message
 	log := s.cfg.Logger.With("msgId", m.ID)
-	if !m.WebhookExpiresAt.IsZero() && s.cfg.Now().After(m.WebhookExpiresAt) {
+	if s.webhookExpired(m) && s.cfg.Robot == nil {
 		// Nothing can reach the user any more; trying again will not help.
-		log.ErrorContext(ctx, "session webhook expired before the answer; dropping the message",
+		log.ErrorContext(ctx, "session webhook expired before the answer, and DINGTALK_APP_KEY and DINGTALK_APP_SECRET "+
+			"are not set for the reply function to answer through the robot OpenAPI: dropping the message",
 			"expiredAt", m.WebhookExpiresAt)
 		return nil
 	}
@@ -155,7 +169,7 @@ func (s *Service) answer(ctx context.Context, log *slog.Logger, m chat.Message, 
 		}
 	}
 
-	parts := []string{text}
+	parts := dingtalk.SplitMessage(text, dingtalk.MaxMessageBytes)
 	for i := rec.PartsSent; i < len(parts); i++ {
 		if err := s.send(ctx, log, m, parts[i]); err != nil {
 			return err
@@ -214,22 +228,65 @@ func (s *Service) decide(ctx context.Context, log *slog.Logger, m chat.Message) 
 	return answer, nil
 }
 
+func (s *Service) webhookExpired(m chat.Message) bool {
+	return !m.WebhookExpiresAt.IsZero() && s.cfg.Now().After(m.WebhookExpiresAt)
+}
+
+// send posts one message to the conversation: through its session webhook
+// while that lives, else through the robot OpenAPI. The error it returns is
+// retryable; a failure a retry cannot mend is logged and dropped.
 func (s *Service) send(ctx context.Context, log *slog.Logger, m chat.Message, text string) error {
-	err := s.cfg.Messenger.Send(ctx, m.Webhook, dingtalk.TextMessage(text))
-	if err == nil {
-		return nil
+	msg := dingtalk.TextMessage(text)
+	if !s.webhookExpired(m) {
+		err := s.cfg.Messenger.Send(ctx, m.Webhook, msg)
+		var apiErr *dingtalk.APIError
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, dingtalk.ErrWebhookNotAllowed):
+			log.ErrorContext(ctx, "session webhook refused: its host is not in SESSION_WEBHOOK_HOSTS", "err", err)
+			return nil
+		case errors.As(err, &apiErr) && apiErr.SessionExpired():
+			if s.cfg.Robot == nil {
+				log.ErrorContext(ctx, "the session webhook has expired (300001), and DINGTALK_APP_KEY and DINGTALK_APP_SECRET "+
+					"are not set for the reply function to answer through the robot OpenAPI: the answer is lost", "err", err)
+				return nil
+			}
+			log.WarnContext(ctx, "the session webhook has expired (300001); answering through the robot OpenAPI")
+		case errors.As(err, &apiErr) && !apiErr.Retryable():
+			log.ErrorContext(ctx, "DingTalk refused the answer", "err", err)
+			return nil
+		default:
+			return retryableError{fmt.Errorf("post the answer: %w", err)}
+		}
 	}
-	var apiErr *dingtalk.APIError
+	return s.sendByOpenAPI(ctx, log, m, msg)
+}
+
+func (s *Service) sendByOpenAPI(ctx context.Context, log *slog.Logger, m chat.Message, msg dingtalk.WebhookMessage) error {
+	robotCode := cmp.Or(m.RobotCode, s.cfg.RobotCode)
+	var err error
 	switch {
-	case errors.Is(err, dingtalk.ErrWebhookNotAllowed):
-		log.ErrorContext(ctx, "session webhook refused: its host is not in SESSION_WEBHOOK_HOSTS", "err", err)
-		return nil
-	case errors.As(err, &apiErr) && !apiErr.Retryable():
-		log.ErrorContext(ctx, "DingTalk refused the answer", "err", err)
-		return nil
+	case m.IsGroup():
+		err = s.cfg.Robot.SendToGroup(ctx, robotCode, m.ConversationID, msg)
+	case m.SenderStaffID != "":
+		err = s.cfg.Robot.SendToUser(ctx, robotCode, []string{m.SenderStaffID}, msg)
 	default:
-		return retryableError{fmt.Errorf("post the answer: %w", err)}
+		log.ErrorContext(ctx, "the session webhook has expired and the sender has no staff id (an external user): "+
+			"the robot OpenAPI cannot reach them; the answer is lost")
+		return nil
 	}
+	if err == nil {
+		log.InfoContext(ctx, "answered through the robot OpenAPI")
+		return nil
+	}
+	var openErr *dingtalk.OpenAPIError
+	var undelivered *dingtalk.UndeliveredError
+	if (errors.As(err, &openErr) && openErr.Retryable()) || (errors.As(err, &undelivered) && undelivered.Retryable()) {
+		return retryableError{fmt.Errorf("send through the robot OpenAPI: %w", err)}
+	}
+	log.ErrorContext(ctx, "the robot OpenAPI refused the answer", "err", err)
+	return nil
 }
 
 // The robot speaks Chinese to its users, as the original did.

@@ -307,3 +307,94 @@ func TestAMessageInHandIsLeftToItsHolder(t *testing.T) {
 		t.Error("the model was asked for a message another invocation is answering")
 	}
 }
+
+// robotAPI records what went through the robot OpenAPI.
+type robotAPI struct {
+	users  [][]string
+	groups []string
+	texts  []string
+}
+
+func (r *robotAPI) SendToUser(_ context.Context, code string, ids []string, msg dingtalk.WebhookMessage) error {
+	r.users = append(r.users, ids)
+	r.texts = append(r.texts, code+":"+msg.Text.Content)
+	return nil
+}
+
+func (r *robotAPI) SendToGroup(_ context.Context, code, conv string, msg dingtalk.WebhookMessage) error {
+	r.groups = append(r.groups, conv)
+	r.texts = append(r.texts, code+":"+msg.Text.Content)
+	return nil
+}
+
+func TestAnExpiredWebhookFallsBackToTheRobotOpenAPI(t *testing.T) {
+	f := newFixture(t, nil)
+	robot := &robotAPI{}
+	f.svc.cfg.Robot, f.svc.cfg.RobotCode = robot, "dingappkey"
+
+	// DingTalk says the session is gone.
+	f.out.err = &dingtalk.APIError{StatusCode: 200, Code: 300001, Message: "session does not exist"}
+	ev := event("m1", "你好", clock)
+	ev.Message.SenderStaffID = "staff-1"
+	if err := f.svc.Handle(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	// The webhook's expiry time has passed: the webhook is not even tried.
+	f.out.err = nil
+	group := event("m2", "群里", clock)
+	group.Message.ConversationType, group.Message.ConversationID = chat.GroupChat, "cid-group"
+	group.Message.WebhookExpiresAt = time.Now().Add(-time.Minute)
+	if err := f.svc.Handle(context.Background(), group); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.out.sent) != 0 {
+		t.Errorf("posted to an expired webhook: %v", f.out.sent)
+	}
+	if len(robot.users) != 1 || robot.users[0][0] != "staff-1" || len(robot.groups) != 1 || robot.groups[0] != "cid-group" {
+		t.Errorf("OpenAPI sends: users %v groups %v", robot.users, robot.groups)
+	}
+	if robot.texts[0] != "dingappkey:答：你好" {
+		t.Errorf("sent %q", robot.texts)
+	}
+}
+
+// flakyOutbox fails the post of one part once.
+type flakyOutbox struct {
+	outbox
+	failPart int
+	posts    int
+}
+
+func (o *flakyOutbox) Send(ctx context.Context, webhook string, msg dingtalk.WebhookMessage) error {
+	o.posts++
+	if o.posts == o.failPart {
+		return &dingtalk.APIError{StatusCode: 502}
+	}
+	return o.outbox.Send(ctx, webhook, msg)
+}
+
+func TestALongAnswerGoesOutInPiecesAndARetrySendsOnlyWhatIsMissing(t *testing.T) {
+	long := strings.Repeat("长", 7000) + "\n\n" + strings.Repeat("文", 7000) // 42 KB
+	f := newFixture(t, func(context.Context, []chat.Turn, string) (string, error) { return long, nil })
+	flaky := &flakyOutbox{failPart: 2}
+	f.svc.cfg.Messenger = flaky
+	ev := event("m1", "写长文", clock)
+	if err := f.svc.Handle(context.Background(), ev); !Retryable(err) {
+		t.Fatalf("a failed piece must be retried: %v", err)
+	}
+	if err := f.svc.Handle(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	got := flaky.sent[ev.Message.Webhook]
+	if strings.Join(got, "") != long {
+		t.Errorf("the pieces do not carry the whole answer (%d pieces)", len(got))
+	}
+	for i, p := range got {
+		if len(p) > dingtalk.MaxMessageBytes {
+			t.Errorf("piece %d is %d bytes", i, len(p))
+		}
+	}
+	if len(got) != 3 || len(f.asked) != 1 {
+		t.Errorf("%d pieces delivered, model asked %d times; want each piece once and one model call", len(got), len(f.asked))
+	}
+}
