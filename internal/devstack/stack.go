@@ -64,10 +64,10 @@ type Options struct {
 type Stack struct {
 	Conversation *Process
 	// Reply is the first reply instance; Replies holds them all.
-	Reply   *Process
-	Replies []*Process
-	FC           *fclocal.Server
-	DingTalk     *dingtalktest.Server
+	Reply    *Process
+	Replies  []*Process
+	FC       *fclocal.Server
+	DingTalk *dingtalktest.Server
 	// Model is the fake model, or nil when a real endpoint is used.
 	Model *openaitest.Server
 	// AppSecret is the robot's AppSecret the conversation function checks
