@@ -147,8 +147,8 @@ func (s settings) validate() error {
 		return fmt.Errorf("TEMPERATURE must be between 0 and 2, got %v", s.Temperature)
 	case len(s.WebhookHosts) == 0:
 		return fmt.Errorf("SESSION_WEBHOOK_HOSTS must name at least one host")
-	case (s.AppKey == "") != (s.AppSecret == ""):
-		return fmt.Errorf("DINGTALK_APP_KEY and DINGTALK_APP_SECRET go together: set both to answer through the robot OpenAPI, or neither")
+	case s.AppKey != "" && s.AppSecret == "":
+		return fmt.Errorf("DINGTALK_APP_KEY is set without DINGTALK_APP_SECRET: the robot OpenAPI needs both")
 	case s.isOpenAI() && s.APIKey == "":
 		return fmt.Errorf("CHATGPT_API_KEY is required for OpenAI's endpoint %s", s.Endpoint)
 	}

@@ -36,6 +36,7 @@ func TestSettingsAreValidated(t *testing.T) {
 		"TEMPERATURE":           func(s *settings) { s.Temperature = 3 },
 		"SESSION_WEBHOOK_HOSTS": func(s *settings) { s.WebhookHosts = nil },
 		"CHATGPT_API_KEY":       func(s *settings) { s.Endpoint = "https://api.openai.com" },
+		"DINGTALK_APP_SECRET":   func(s *settings) { s.AppKey = "dingkey" },
 	} {
 		s := good
 		mutate(&s)

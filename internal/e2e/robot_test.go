@@ -240,6 +240,13 @@ func TestMalformedCallbacksAreRefused(t *testing.T) {
 			t.Errorf("%s: answered %d %q, want 400", name, resp.Status, resp.Body)
 		}
 	}
+	// Over 64 KiB: FC's async payload limit is 128 KB, and no real callback
+	// comes near it.
+	alice := single(t, st, "alice")
+	huge := st.DingTalk.TextCallback(alice.conv, alice.from, strings.Repeat("长", 22000)).Body
+	if resp, err := st.Deliver(context.Background(), huge, time.Now()); err != nil || resp.Status != http.StatusRequestEntityTooLarge {
+		t.Errorf("a %d-byte callback: %v %+v, want 413", len(huge), err, resp)
+	}
 	if stats := st.FC.Stats(); stats.Accepted != 0 {
 		t.Errorf("malformed callbacks invoked the reply function %d times", stats.Accepted)
 	}
