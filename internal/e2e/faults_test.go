@@ -366,3 +366,35 @@ func TestFaultExpiredWebhookWithoutAnAppIsLoggedClearly(t *testing.T) {
 	waitFC(t, st)
 	waitOutput(t, st.Reply, "DINGTALK_APP_KEY")
 }
+
+func TestFaultAnAnswerLongerThanDingTalkTakesArrivesInPieces(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("这是一段很长的回答。", 1000) + "\n\n```go\n" + strings.Repeat("fmt.Println(\"代码\")\n", 1500) + "```\n"
+	st := start(t, devstack.Options{Model: openaitest.Answer(long)})
+	alice := single(t, st, "alice")
+	alice.send("写一篇长文")
+	alice.waitAnswer(1)
+	waitFC(t, st)
+	posts := alice.posts()
+	var joined strings.Builder
+	fences := 0
+	for _, p := range posts {
+		joined.WriteString(p.Content())
+		fences += strings.Count(p.Content(), "```")
+		if strings.Count(p.Content(), "```")%2 != 0 {
+			t.Errorf("a piece leaves a code block open")
+		}
+	}
+	for _, p := range st.DingTalk.Posts() {
+		if p.Errcode != 0 {
+			t.Errorf("DingTalk refused a piece: %d %s", p.Errcode, p.Errmsg)
+		}
+	}
+	// Stripping the fences added at the cuts gives back the whole answer.
+	text := joined.String()
+	if len(posts) < 3 || !strings.HasPrefix(text, strings.Repeat("这是一段很长的回答。", 1000)) ||
+		strings.Count(text, "fmt.Println(\"代码\")") != 1500 {
+		t.Errorf("%d pieces do not carry the whole %d-byte answer", len(posts), len(long))
+	}
+	t.Logf("%s: 1 message, a %d-byte answer in %d pieces, %d fences, 0 refused", t.Name(), len(long), len(posts), fences)
+}

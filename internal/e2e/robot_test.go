@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -86,7 +87,7 @@ func TestFollowUpSeesHistory(t *testing.T) {
 
 	r := requestsFor(st, "我叫什么？")[0]
 	want := []openaitest.Message{{Role: "user", Content: "我叫小明"}, {Role: "assistant", Content: "答：我叫小明"}, {Role: "user", Content: "我叫什么？"}}
-	if !equalMessages(r.Messages, want) {
+	if !slices.Equal(r.Messages, want) {
 		t.Errorf("model saw %+v, want %+v", r.Messages, want)
 	}
 }
@@ -104,7 +105,7 @@ func TestHistoryLengthBoundsWhatTheModelSees(t *testing.T) {
 		{Role: "user", Content: "三"}, {Role: "assistant", Content: "答：三"},
 		{Role: "user", Content: "四"},
 	}
-	if !equalMessages(r.Messages, want) {
+	if !slices.Equal(r.Messages, want) {
 		t.Errorf("model saw %+v, want the last 2 pairs", r.Messages)
 	}
 }
@@ -435,16 +436,4 @@ func TestMissingConfigurationStopsAtStart(t *testing.T) {
 			t.Errorf("%s with %v said %q, want it to name %s", tt.program, tt.env, out, tt.names)
 		}
 	}
-}
-
-func equalMessages(a, b []openaitest.Message) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
