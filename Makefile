@@ -26,7 +26,7 @@ test: ## Run every test, offline: unit, fuzz seeds, end-to-end with the real pro
 	@echo "end-to-end: the real programs, the local FC, fake DingTalk and model"
 	$(GO) test -count=1 -timeout 10m -v ./internal/e2e/
 
-bench: ## Measure and write docs/performance.md
+bench: ## Run every benchmark (go test -bench)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 vet: ## go vet

@@ -36,13 +36,6 @@ func main() {
 	}
 }
 
-// passedToReply are the reply function's variables a user may set for a
-// local run, to talk to a real model.
-var passedToReply = []string{
-	"ENDPOINT", "CHATGPT_API_KEY", "USER_API_KEY", "MODEL", "TEMPERATURE", "SYSTEM_PROMPT",
-	"HISTORY_LENGTH", "TIMEOUT", "VERBOSE",
-}
-
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	flags := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	flags.SetOutput(stderr)
@@ -67,8 +60,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	defer logFile.Close()
 
+	// The reply function's variables a user may set for a local run, to
+	// talk to a real model.
 	replyEnv := map[string]string{}
-	for _, k := range passedToReply {
+	for _, k := range []string{"ENDPOINT", "CHATGPT_API_KEY", "USER_API_KEY", "MODEL", "TEMPERATURE",
+		"SYSTEM_PROMPT", "HISTORY_LENGTH", "TIMEOUT", "VERBOSE"} {
 		if v := getenv(k); v != "" {
 			replyEnv[k] = v
 		}

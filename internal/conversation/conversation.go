@@ -67,7 +67,7 @@ func NewHandler(c Config) *Handler {
 
 // emptyReply tells DingTalk that there is no synchronous reply: the answer
 // comes later through the session webhook.
-var emptyReply = []byte(`{"msgtype":"empty"}`)
+const emptyReply = `{"msgtype":"empty"}`
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
@@ -134,7 +134,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"replyFunction", h.function, "replyRequestId", replyRequestID)
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Write(emptyReply)
+	io.WriteString(w, emptyReply)
 }
 
 // TaskID is the FC async task id for a DingTalk message: derived from msgId
