@@ -117,6 +117,15 @@ func (e Event) Validate() error {
 	return nil
 }
 
+// Image is a picture a user sent, downloaded, for a model that can see it.
+// Only the reply function holds one: events carry download codes, never
+// pictures, so that an event stays far below FC's 128 KB payload limit.
+type Image struct {
+	// MediaType is the picture's MIME type, such as image/png.
+	MediaType string
+	Data      []byte
+}
+
 // Turn is one question and the model's answer to it. A turn is stored only
 // once the model has answered, so a history never holds a question alone.
 type Turn struct {
