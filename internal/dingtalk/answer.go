@@ -1,0 +1,257 @@
+package dingtalk
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// Format is how the robot posts an answer (REPLY_FORMAT).
+type Format string
+
+const (
+	// FormatMarkdown posts DingTalk's markdown message: headings, lists,
+	// bold and links render, and a title shows in notifications.
+	FormatMarkdown Format = "markdown"
+	// FormatText posts plain text, exactly as the model wrote it.
+	FormatText Format = "text"
+)
+
+// ParseFormat reads REPLY_FORMAT; an empty value is the default, markdown.
+func ParseFormat(s string) (Format, error) {
+	switch f := Format(strings.ToLower(strings.TrimSpace(s))); f {
+	case "":
+		return FormatMarkdown, nil
+	case FormatMarkdown, FormatText:
+		return f, nil
+	}
+	return "", fmt.Errorf("%q is not a reply format: use markdown or text", s)
+}
+
+// Mention is whom an answer @s: in a group, the person who asked. DingTalk
+// @s a member by staff id, which it sends only for members of the company;
+// an external member can only be named.
+type Mention struct {
+	StaffID string
+	Nick    string
+}
+
+// tag is what stands in the content for the mention. For an @ to render,
+// DingTalk requires "@<staffId>" in the content beside at.atUserIds.
+func (m Mention) tag() string {
+	switch {
+	case m.StaffID != "":
+		return "@" + m.StaffID
+	case m.Nick != "":
+		return "@" + m.Nick
+	}
+	return ""
+}
+
+func (m Mention) atUserIDs() []string {
+	if m.StaffID == "" {
+		return nil
+	}
+	return []string{m.StaffID}
+}
+
+// Message builds the message that posts one part of an answer (see Parts),
+// @-mentioning who, if anyone.
+func (f Format) Message(part string, who Mention) WebhookMessage {
+	tag := who.tag()
+	if f == FormatText {
+		if tag != "" {
+			part = tag + " " + part
+		}
+		return TextMessage(part, who.atUserIDs()...)
+	}
+	text := MarkdownText(part)
+	if tag != "" {
+		// A blank line, so that a heading the answer starts with still
+		// renders as one.
+		text = tag + "\n\n" + text
+	}
+	return MarkdownMessage(MarkdownTitle(part), text, who.atUserIDs()...)
+}
+
+// Parts splits an answer into the pieces that are posted one message each,
+// so that every message, rendered in format f and with who's mention on the
+// first, fits DingTalk's limit. The split depends only on its arguments, so
+// a retry finds the same parts and can post just the ones not yet posted.
+func (f Format) Parts(answer string, who Mention) []string {
+	limit := MaxMessageBytes - len(who.tag()) - len("\n\n")
+	for {
+		parts := SplitMessage(answer, limit)
+		if f == FormatText || limit <= minPartBytes || f.fit(parts, who) {
+			return parts
+		}
+		// Rendering grew a part past the limit (escaped < and >, kept
+		// line breaks and indentation): split finer.
+		limit = max(limit*3/4, minPartBytes)
+	}
+}
+
+// minPartBytes stops Parts from splitting ever finer: no rendering grows a
+// part of this size by more than six times, which is how much an escaped
+// '<' grows.
+const minPartBytes = MaxMessageBytes / 8
+
+func (f Format) fit(parts []string, who Mention) bool {
+	for i, p := range parts {
+		if i > 0 {
+			who = Mention{}
+		}
+		if m := f.Message(p, who); len(m.Markdown.Text) > MaxMessageBytes {
+			return false
+		}
+	}
+	return true
+}
+
+// MarkdownText renders a model's markdown for DingTalk's markdown message,
+// which knows only a subset of markdown and has quirks the model does not
+// know of (field reports, see the README):
+//   - a single line break is dropped, so lines of a paragraph, a table or a
+//     poem run together: each gets a hard break ("  " before the newline);
+//   - an HTML tag is rendered even inside code, and a message holding one
+//     shows blank on phones: '<' and '>' are escaped;
+//   - code blocks lose their indentation: leading spaces and tabs in a code
+//     block become non-breaking spaces, which it keeps.
+//
+// Fences are left in place: the desktop client draws code blocks.
+func MarkdownText(answer string) string {
+	var b strings.Builder
+	b.Grow(len(answer) + len(answer)/8)
+	lines := strings.Split(answer, "\n")
+	var fence string // the open code fence's marker, "" outside code
+	for i, line := range lines {
+		line = strings.TrimSuffix(line, "\r")
+		marker, isFence := fenceMarker(line)
+		switch {
+		case isFence && fence == "":
+			fence = marker
+			b.WriteString(line)
+		case isFence && closes(line, marker, fence):
+			fence = ""
+			b.WriteString(line)
+		case fence != "":
+			writeEscaped(&b, keepIndent(line))
+		default:
+			writeEscaped(&b, line)
+			if i+1 < len(lines) && needsBreak(line, lines[i+1]) {
+				b.WriteString("  ")
+			}
+		}
+		if i+1 < len(lines) {
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+// needsBreak reports whether a line outside code needs a hard break to
+// stay apart from the next: both hold text, and neither the line already
+// has one nor the next opens a code block.
+func needsBreak(line, next string) bool {
+	_, nextIsFence := fenceMarker(next)
+	return strings.TrimSpace(line) != "" && strings.TrimSpace(next) != "" && !strings.HasSuffix(line, "  ") && !nextIsFence
+}
+
+// fenceMarker reports whether line is a code fence (``` or ~~~, three or
+// more, indented at most three spaces) and returns its run of markers.
+func fenceMarker(line string) (string, bool) {
+	t := strings.TrimLeft(line, " ")
+	if len(line)-len(t) > 3 || len(t) < 3 || (t[0] != '`' && t[0] != '~') {
+		return "", false
+	}
+	n := len(t) - len(strings.TrimLeft(t, t[:1]))
+	if n < 3 {
+		return "", false
+	}
+	return t[:n], true
+}
+
+// closes reports whether a fence line with the given marker run closes the
+// open fence: the same character, at least as many, and nothing after.
+func closes(line, marker, open string) bool {
+	return marker[0] == open[0] && len(marker) >= len(open) && strings.TrimSpace(line) == marker
+}
+
+// keepIndent turns a code line's leading blanks into non-breaking spaces,
+// a tab into four.
+func keepIndent(line string) string {
+	rest := strings.TrimLeft(line, " \t")
+	if len(rest) == len(line) {
+		return line
+	}
+	var b strings.Builder
+	for _, c := range line[:len(line)-len(rest)] {
+		if c == '\t' {
+			b.WriteString(strings.Repeat("\u00a0", 4))
+		} else {
+			b.WriteString("\u00a0")
+		}
+	}
+	return b.String() + rest
+}
+
+func writeEscaped(b *strings.Builder, s string) {
+	for _, c := range []byte(s) {
+		switch c {
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		default:
+			b.WriteByte(c)
+		}
+	}
+}
+
+// maxTitleRunes keeps a title to what a notification shows of it.
+const maxTitleRunes = 24
+
+// MarkdownTitle makes a markdown message's title, which notifications and
+// the conversation list show in place of the message: the answer's first
+// line of text, without its markdown, shortened.
+func MarkdownTitle(answer string) string {
+	for line := range strings.SplitSeq(answer, "\n") {
+		if _, isFence := fenceMarker(line); isFence {
+			continue
+		}
+		if t := plainLine(line); t != "" {
+			if utf8.RuneCountInString(t) > maxTitleRunes {
+				t = string([]rune(t)[:maxTitleRunes-1]) + "…"
+			}
+			return t
+		}
+	}
+	return "回复"
+}
+
+// plainLine strips a line of the markdown that would show as symbols in a
+// title: block markers, emphasis, code marks and link targets.
+func plainLine(line string) string {
+	t := strings.TrimSpace(line)
+	t = strings.TrimLeft(t, "#> ")
+	for _, bullet := range []string{"- ", "* ", "+ "} {
+		t = strings.TrimPrefix(t, bullet)
+	}
+	if i := strings.Index(t, ". "); i > 0 && i <= 3 && strings.Trim(t[:i], "0123456789") == "" {
+		t = t[i+2:]
+	}
+	// [text](url) keeps its text.
+	for {
+		open := strings.Index(t, "](")
+		if open < 0 {
+			break
+		}
+		end := strings.IndexByte(t[open:], ')')
+		if end < 0 {
+			break
+		}
+		t = t[:open] + t[open+end+1:]
+	}
+	t = strings.NewReplacer("**", "", "__", "", "`", "", "[", "", "~~", "").Replace(t)
+	return strings.Join(strings.Fields(t), " ")
+}
