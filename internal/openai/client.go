@@ -95,11 +95,31 @@ func (c *Client) BaseURL() string { return c.baseURL }
 // The deadline is ctx's. Failures are *Error, except a cancelled ctx,
 // which returns ctx.Err() wrapped.
 func (c *Client) Complete(ctx context.Context, history []chat.Turn, question string) (string, error) {
-	req := c.request(history, question)
+	return c.CompleteWithImages(ctx, history, question, nil)
+}
+
+// CompleteWithImages is Complete with pictures that go with the question,
+// for a model that can see. Without pictures it sends exactly what
+// Complete sends.
+//
+// The question is sent first, then the pictures in order, each inline as
+// a base64 data URL. A blank question sends the pictures alone: providers
+// refuse an empty text part, and a prompt to describe them is the
+// caller's to choose, in the user's language. The caller bounds what it
+// downloads; the client refuses, without sending anything, pictures that
+// are empty, that are not pictures, or that total more than MaxImageBytes
+// (ErrInvalidImages). When the endpoint refuses pictures, as a model that
+// cannot see does, the error matches ErrImagesRefused.
+func (c *Client) CompleteWithImages(ctx context.Context, history []chat.Turn, question string, images []chat.Image) (string, error) {
+	req, err := c.request(history, question, images)
+	if err != nil {
+		return "", err
+	}
+	withImages := len(images) > 0
 	return c.withRetries(ctx, func(ctx context.Context, api *goopenai.Client) (string, *failure) {
 		resp, err := api.CreateChatCompletion(ctx, req)
 		if err != nil {
-			f := classify(ctx, err, c.apiKey)
+			f := c.classify(ctx, err, withImages)
 			return "", &f
 		}
 		if len(resp.Choices) == 0 {
@@ -114,17 +134,21 @@ func (c *Client) Complete(ctx context.Context, history []chat.Turn, question str
 	})
 }
 
-// Stream is Complete with the answer streamed: onDelta is called with the
-// text received so far each time it grows, and the whole answer is returned
-// at the end. An error from onDelta stops the stream and is returned
-// wrapped. A stream that breaks after text was delivered is not retried,
-// since the text would start over.
-func (c *Client) Stream(ctx context.Context, history []chat.Turn, question string, onDelta func(textSoFar string) error) (string, error) {
-	req := c.request(history, question)
+// Stream is CompleteWithImages with the answer streamed: onDelta is called
+// with the text received so far each time it grows, and the whole answer
+// is returned at the end. images may be nil. An error from onDelta stops
+// the stream and is returned wrapped. A stream that breaks after text was
+// delivered is not retried, since the text would start over.
+func (c *Client) Stream(ctx context.Context, history []chat.Turn, question string, images []chat.Image, onDelta func(textSoFar string) error) (string, error) {
+	req, err := c.request(history, question, images)
+	if err != nil {
+		return "", err
+	}
+	withImages := len(images) > 0
 	return c.withRetries(ctx, func(ctx context.Context, api *goopenai.Client) (string, *failure) {
 		stream, err := api.CreateChatCompletionStream(ctx, req)
 		if err != nil {
-			f := classify(ctx, err, c.apiKey)
+			f := c.classify(ctx, err, withImages)
 			return "", &f
 		}
 		defer stream.Close()
@@ -137,7 +161,7 @@ func (c *Client) Stream(ctx context.Context, history []chat.Turn, question strin
 				break
 			}
 			if err != nil {
-				f := classify(ctx, err, c.apiKey)
+				f := c.classify(ctx, err, withImages)
 				f.retryable = f.retryable && !delivered
 				return "", &f
 			}
@@ -163,6 +187,17 @@ func (c *Client) Stream(ctx context.Context, history []chat.Turn, question strin
 	})
 }
 
+// classify is the package's classify, which also tells a refusal of the
+// request's pictures from other refusals.
+func (c *Client) classify(ctx context.Context, err error, withImages bool) failure {
+	f := classify(ctx, err, c.apiKey)
+	var e *Error
+	if withImages && errors.As(f.err, &e) && e.Kind == ErrRejected && e.StatusCode != 0 && refusesImages(e.Message) {
+		e.Reason = ErrImagesRefused
+	}
+	return f
+}
+
 func emptyReason(finishReason string) string {
 	if finishReason == "" {
 		return "the answer has no text"
@@ -171,8 +206,9 @@ func emptyReason(finishReason string) string {
 }
 
 // request builds the chat-completions request: the system prompt, each
-// earlier turn as a user message and an assistant message, the question.
-func (c *Client) request(history []chat.Turn, question string) goopenai.ChatCompletionRequest {
+// earlier turn as a user message and an assistant message, the question
+// with its pictures.
+func (c *Client) request(history []chat.Turn, question string, images []chat.Image) (goopenai.ChatCompletionRequest, error) {
 	msgs := make([]goopenai.ChatCompletionMessage, 0, 2+2*len(history))
 	if c.systemPrompt != "" {
 		msgs = append(msgs, goopenai.ChatCompletionMessage{Role: goopenai.ChatMessageRoleSystem, Content: c.systemPrompt})
@@ -188,12 +224,16 @@ func (c *Client) request(history []chat.Turn, question string) goopenai.ChatComp
 			goopenai.ChatCompletionMessage{Role: goopenai.ChatMessageRoleAssistant, Content: t.Answer},
 		)
 	}
-	msgs = append(msgs, goopenai.ChatCompletionMessage{Role: goopenai.ChatMessageRoleUser, Content: question})
+	last, err := userMessage(question, images)
+	if err != nil {
+		return goopenai.ChatCompletionRequest{}, err
+	}
+	msgs = append(msgs, last)
 	return goopenai.ChatCompletionRequest{
 		Model:       c.model,
 		Messages:    msgs,
 		Temperature: c.temperature,
-	}
+	}, nil
 }
 
 // attemptFunc makes one call through api. A nil failure is a success.

@@ -468,7 +468,7 @@ func TestStreamDeliversGrowingText(t *testing.T) {
 	c := newTestClient(t, srv.URL(), func(cfg *Config) { cfg.SystemPrompt = "sys" })
 
 	var seen []string
-	got, err := c.Stream(safeCtx(t), []chat.Turn{{Question: "q1", Answer: "a1"}}, "q2", func(soFar string) error {
+	got, err := c.Stream(safeCtx(t), []chat.Turn{{Question: "q1", Answer: "a1"}}, "q2", nil, func(soFar string) error {
 		seen = append(seen, soFar)
 		return nil
 	})
@@ -510,7 +510,7 @@ func TestStreamRetriesBeforeTheFirstDelta(t *testing.T) {
 	c := newTestClient(t, srv.URL(), nil)
 
 	var seen []string
-	got, err := c.Stream(safeCtx(t), nil, "count", func(s string) error { seen = append(seen, s); return nil })
+	got, err := c.Stream(safeCtx(t), nil, "count", nil, func(s string) error { seen = append(seen, s); return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -530,7 +530,7 @@ func TestStreamIsNotRetriedOnceTextWasDelivered(t *testing.T) {
 	c := newTestClient(t, srv.URL(), nil)
 
 	var seen []string
-	_, err := c.Stream(safeCtx(t), nil, "hi", func(s string) error { seen = append(seen, s); return nil })
+	_, err := c.Stream(safeCtx(t), nil, "hi", nil, func(s string) error { seen = append(seen, s); return nil })
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("error = %v, want ErrUnavailable", err)
 	}
@@ -548,7 +548,7 @@ func TestStreamConsumerErrorStopsTheStream(t *testing.T) {
 	c := newTestClient(t, srv.URL(), nil)
 
 	calls := 0
-	_, err := c.Stream(safeCtx(t), nil, "hi", func(string) error { calls++; return errCardGone })
+	_, err := c.Stream(safeCtx(t), nil, "hi", nil, func(string) error { calls++; return errCardGone })
 	if !errors.Is(err, errCardGone) {
 		t.Fatalf("error = %v, want the consumer's", err)
 	}
@@ -577,7 +577,7 @@ func TestStreamFailures(t *testing.T) {
 			srv := newFake(t, openaitest.Fixed(tt.response))
 			c := newTestClient(t, srv.URL(), nil)
 
-			_, err := c.Stream(safeCtx(t), nil, "hi", func(string) error { return nil })
+			_, err := c.Stream(safeCtx(t), nil, "hi", nil, func(string) error { return nil })
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("error = %v, want %v", err, tt.want)
 			}
@@ -595,7 +595,7 @@ func TestStreamTimesOutMidStream(t *testing.T) {
 	defer cancel()
 
 	var seen []string
-	_, err := c.Stream(ctx, nil, "hi", func(s string) error { seen = append(seen, s); return nil })
+	_, err := c.Stream(ctx, nil, "hi", nil, func(s string) error { seen = append(seen, s); return nil })
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("error = %v, want ErrTimeout", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"syscall"
 	"unicode/utf8"
@@ -35,14 +36,33 @@ var (
 	ErrEmptyAnswer = errors.New("the model returned an empty answer")
 )
 
+// The reasons, for errors.Is, that single out a failure within its kind.
+// Both come with Kind ErrRejected, so that a caller that does not know
+// them still tells the user the request was refused.
+var (
+	// ErrImagesRefused: the request carried pictures and the endpoint
+	// refused them, as it does when the model cannot see (OpenAI's
+	// "image_url is only supported by certain models", DeepSeek's
+	// "unknown variant `image_url`"...). The configured model needs to be
+	// one that reads pictures. Message is the provider's.
+	ErrImagesRefused = errors.New("the model cannot read pictures")
+	// ErrInvalidImages: the client refused to send the pictures, and sent
+	// nothing (StatusCode 0): one is empty or not a picture, or together
+	// they exceed MaxImageBytes. Message says which.
+	ErrInvalidImages = errors.New("the pictures cannot be sent")
+)
+
 // Error is a failed call to the model.
 type Error struct {
-	// Kind is one of the Err* sentinels.
+	// Kind is one of the Err* sentinels above the reasons.
 	Kind error
+	// Reason, when not nil, is ErrImagesRefused or ErrInvalidImages.
+	Reason error
 	// StatusCode is the HTTP status of the last answer, 0 when there was none.
 	StatusCode int
 	// Message is what the provider said (for example "The model `xyz` does
-	// not exist"), or what went wrong on the way. It never holds the API key.
+	// not exist"), or what went wrong on the way. It never holds the API
+	// key, nor the data of a picture the provider echoed.
 	Message string
 }
 
@@ -50,6 +70,10 @@ func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("openai: ")
 	b.WriteString(e.Kind.Error())
+	if e.Reason != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Reason.Error())
+	}
 	if e.StatusCode != 0 {
 		fmt.Fprintf(&b, " (HTTP %d)", e.StatusCode)
 	}
@@ -60,8 +84,14 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Unwrap returns Kind, so that errors.Is(err, ErrRateLimited) works.
-func (e *Error) Unwrap() error { return e.Kind }
+// Unwrap returns Kind and Reason, so that both errors.Is(err, ErrRejected)
+// and errors.Is(err, ErrImagesRefused) work.
+func (e *Error) Unwrap() []error {
+	if e.Reason == nil {
+		return []error{e.Kind}
+	}
+	return []error{e.Kind, e.Reason}
+}
 
 // failure is one attempt's error and whether another attempt may succeed.
 type failure struct {
@@ -187,10 +217,13 @@ func messageFromBody(body []byte, status int) string {
 }
 
 // scrub removes the API key from a provider's message: some providers echo
-// the key they were sent, whole or masked ("sk-abc****wxyz"). It also
-// bounds the message's length.
+// the key they were sent, whole or masked ("sk-abc****wxyz"). It removes
+// the pictures too: validation errors of some servers (vLLM's, for one)
+// echo the offending input, data URL and all. It also bounds the message's
+// length.
 func scrub(msg, apiKey string) string {
 	const redacted = "[redacted]"
+	msg = redactImageData(msg)
 	if apiKey != "" {
 		msg = strings.ReplaceAll(msg, apiKey, redacted)
 	}
@@ -203,6 +236,58 @@ func scrub(msg, apiKey string) string {
 		}
 	}
 	return truncate(msg, maxMessageBytes)
+}
+
+// dataURL matches a data URL up to the end of its payload.
+var dataURL = regexp.MustCompile(`(?i)data:[a-z0-9.+/;=_-]*,[A-Za-z0-9+/=_%-]*`)
+
+// base64Run matches what may be a picture's base64 without its data: prefix.
+var base64Run = regexp.MustCompile(`[A-Za-z0-9+/]{48,}={0,2}`)
+
+// redactImageData replaces data URLs and long runs of base64 with a
+// placeholder: a picture is big and may be private.
+func redactImageData(msg string) string {
+	msg = dataURL.ReplaceAllStringFunc(msg, func(u string) string {
+		head, _, _ := strings.Cut(u, ",")
+		return head + ",[image data]"
+	})
+	return base64Run.ReplaceAllStringFunc(msg, func(run string) string {
+		// Real base64 mixes cases and digits; a long path or model name
+		// ("projects/x/locations/y/endpoints") seldom does.
+		if strings.ContainsAny(run, "0123456789") &&
+			strings.ContainsAny(run, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") &&
+			strings.ContainsAny(run, "abcdefghijklmnopqrstuvwxyz") {
+			return "[image data]"
+		}
+		return run
+	})
+}
+
+// refusesImages reports whether a provider's message for a request that
+// carried pictures says that the model cannot take them. Providers word
+// it each their own way; the request having pictures is what makes the
+// broader phrases ("expected a string") safe to read as a refusal.
+func refusesImages(msg string) bool {
+	m := strings.ToLower(msg)
+	for _, phrase := range [...]string{
+		"image_url is only supported by certain models", // OpenAI
+		"not support image",                             // "does not support image input", "do not support images"
+		"n't support image",                             // "doesn't support images"
+		"not support vision",
+		"n't support vision",
+		"images are not supported",
+		"image input is not supported",
+		"unknown variant `image_url`",                // DeepSeek
+		"untagged enum chatcompletionrequestcontent", // DeepSeek, earlier
+		"invalid type: sequence, expected a string",  // DeepSeek, content parts refused
+		"content must be a string",                   // endpoints without content parts
+		"unexpected item type in content",            // DashScope, text-only models
+	} {
+		if strings.Contains(m, phrase) {
+			return true
+		}
+	}
+	return false
 }
 
 // keyFragment is the length of a piece of the key that counts as a leak.
