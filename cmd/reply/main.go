@@ -51,6 +51,13 @@ type settings struct {
 	AppKey        string            `env:"DINGTALK_APP_KEY"`
 	AppSecret     string            `env:"DINGTALK_APP_SECRET"`
 	APIEndpoint   string            `env:"DINGTALK_API_ENDPOINT" envDefault:"https://api.dingtalk.com"`
+	ReplyFormat   string            `env:"REPLY_FORMAT" envDefault:"markdown"`
+	CardTemplate  string            `env:"CARD_TEMPLATE_ID"`
+	CardKey       string            `env:"CARD_CONTENT_KEY" envDefault:"content"`
+	CardInterval  time.Duration     `env:"CARD_UPDATE_INTERVAL" envDefault:"300ms"`
+	VisionModel   string            `env:"VISION_MODEL"`
+	MaxPictureMB  int               `env:"MAX_PICTURE_MB" envDefault:"10"`
+	ShowThinking  bool              `env:"SHOW_THINKING" envDefault:"false"`
 	Verbose       logging.Verbosity `env:"VERBOSE" envDefault:"25"`
 }
 
@@ -74,6 +81,13 @@ Environment:
   DINGTALK_APP_KEY       the app's AppKey (Client ID); with DINGTALK_APP_SECRET, answers
   DINGTALK_APP_SECRET    whose session webhook expired go through the robot OpenAPI
   DINGTALK_API_ENDPOINT  DingTalk's OpenAPI (default https://api.dingtalk.com)
+  REPLY_FORMAT           markdown (default) or text
+  CARD_TEMPLATE_ID       an AI card template: answers stream into a card (needs the app's key)
+  CARD_CONTENT_KEY       the template's markdown variable for the answer (default content)
+  CARD_UPDATE_INTERVAL   least time between two card updates (default 300ms)
+  VISION_MODEL           a model that reads pictures: pictures are answered (needs the app's key)
+  MAX_PICTURE_MB         largest picture downloaded, in MB (default 10)
+  SHOW_THINKING          true shows a reasoning model's <think> text, quoted (default false)
   VERBOSE                Python log level: 10 debug, 20 info, 25 default, 30, 40
 `
 
@@ -113,31 +127,56 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
 	}
 	timeout := time.Duration(s.Timeout * float64(time.Second))
-	retry := []dingtalk.Option{dingtalk.WithLogger(logger)}
-	var robot reply.Robot
-	if s.AppKey != "" {
-		robot = dingtalk.NewOpenAPI(&http.Client{Timeout: 15 * time.Second}, s.APIEndpoint, s.AppKey, s.AppSecret, retry...)
+	format, _ := dingtalk.ParseFormat(s.ReplyFormat) // validated
+	cfg := reply.Config{
+		History:         history,
+		Receipts:        receipts,
+		Model:           model,
+		Messenger:       dingtalk.NewWebhookClient(&http.Client{Timeout: 15 * time.Second}, s.WebhookHosts, dingtalk.WithLogger(logger)),
+		RobotCode:       s.AppKey,
+		Format:          format,
+		Card:            reply.CardConfig{TemplateID: s.CardTemplate, ContentKey: s.CardKey, Interval: s.CardInterval},
+		MaxPictureBytes: int64(s.MaxPictureMB) << 20,
+		ShowThinking:    s.ShowThinking,
+		HistoryLength:   s.HistoryLength,
+		Timeout:         timeout,
+		Logger:          logger,
 	}
-	svc := reply.New(reply.Config{
-		History:       history,
-		Receipts:      receipts,
-		Model:         model,
-		Messenger:     dingtalk.NewWebhookClient(&http.Client{Timeout: 15 * time.Second}, s.WebhookHosts, retry...),
-		Robot:         robot,
-		RobotCode:     s.AppKey,
-		HistoryLength: s.HistoryLength,
-		Timeout:       timeout,
-		Logger:        logger,
-	})
+	if s.AppKey != "" {
+		// One client, so that the robot messages, the cards and the
+		// downloads of an instance share one access token.
+		api := dingtalk.NewOpenAPI(&http.Client{Timeout: 15 * time.Second}, s.APIEndpoint, s.AppKey, s.AppSecret, dingtalk.WithLogger(logger))
+		cfg.Robot, cfg.Files = api, api
+		if s.CardTemplate != "" {
+			cfg.Cards = api
+		}
+	}
+	if s.VisionModel != "" {
+		if cfg.Vision, err = openai.New(openai.Config{
+			BaseURL: s.Endpoint, APIKey: s.apiKey(), Model: s.VisionModel, Temperature: s.Temperature,
+			SystemPrompt: s.SystemPrompt, Logger: logger,
+		}); err != nil {
+			return fmt.Errorf("configuration: ENDPOINT: %w", err)
+		}
+	}
+	svc := reply.New(cfg)
 	rt := fcruntime.New(reply.Handler(svc, logger), fcruntime.Options{Log: stdout, Logger: logger})
 	return rt.Serve(ctx, fcruntime.ListenAddr(getenv), func(addr net.Addr) {
 		logger.Log(ctx, logging.LevelNotice, "reply function listening",
 			"addr", addr.String(), "model", s.Model, "endpoint", s.Endpoint, "historyLength", s.HistoryLength,
-			"timeout", timeout.String(), "ossMountPoint", s.OSSMountPoint)
+			"timeout", timeout.String(), "ossMountPoint", s.OSSMountPoint, "replyFormat", format,
+			"card", cfg.Cards != nil, "visionModel", s.VisionModel, "showThinking", s.ShowThinking)
 	})
 }
 
+// minCardInterval is the fastest a card may be updated: DingTalk allows a
+// few updates a second.
+const minCardInterval = 100 * time.Millisecond
+
 func (s settings) validate() error {
+	if _, err := dingtalk.ParseFormat(s.ReplyFormat); err != nil {
+		return fmt.Errorf("REPLY_FORMAT: %w", err)
+	}
 	switch {
 	case s.HistoryLength < 0:
 		return fmt.Errorf("HISTORY_LENGTH must be 0 or more, got %d", s.HistoryLength)
@@ -149,6 +188,16 @@ func (s settings) validate() error {
 		return fmt.Errorf("SESSION_WEBHOOK_HOSTS must name at least one host")
 	case s.AppKey != "" && s.AppSecret == "":
 		return fmt.Errorf("DINGTALK_APP_KEY is set without DINGTALK_APP_SECRET: the robot OpenAPI needs both")
+	case s.CardTemplate != "" && s.AppKey == "":
+		return fmt.Errorf("CARD_TEMPLATE_ID is set without DINGTALK_APP_KEY and DINGTALK_APP_SECRET: cards are sent through the app's OpenAPI")
+	case s.VisionModel != "" && s.AppKey == "":
+		return fmt.Errorf("VISION_MODEL is set without DINGTALK_APP_KEY and DINGTALK_APP_SECRET: pictures are downloaded through the app's OpenAPI")
+	case s.CardTemplate != "" && strings.TrimSpace(s.CardKey) == "":
+		return fmt.Errorf("CARD_CONTENT_KEY must name the card template's variable for the answer")
+	case s.CardInterval < minCardInterval:
+		return fmt.Errorf("CARD_UPDATE_INTERVAL must be at least %v (DingTalk throttles faster updates), got %v", minCardInterval, s.CardInterval)
+	case s.MaxPictureMB < 1 || s.MaxPictureMB > 20:
+		return fmt.Errorf("MAX_PICTURE_MB must be between 1 and 20 (models take at most 20 MB of pictures), got %d", s.MaxPictureMB)
 	case s.isOpenAI() && s.APIKey == "":
 		return fmt.Errorf("CHATGPT_API_KEY is required for OpenAI's endpoint %s", s.Endpoint)
 	}

@@ -31,6 +31,10 @@ func modelErrorText(err error, timeout time.Duration) string {
 		return "抱歉，大模型服务暂时不可用，请稍后再试。"
 	case errors.Is(err, openai.ErrEmptyAnswer):
 		return "抱歉，大模型这次没有给出回答，请换个问法再试。"
+	case errors.Is(err, openai.ErrImagesRefused):
+		return "抱歉，看图的大模型（VISION_MODEL）不接受图片，请联系管理员换一个能看图的模型。"
+	case errors.Is(err, openai.ErrInvalidImages):
+		return "抱歉，这些图片太大或格式不对，没法交给大模型，请换一张再试。"
 	case errors.Is(err, openai.ErrRejected) && provider != "":
 		return "抱歉，大模型服务拒绝了这个请求：" + provider
 	case errors.Is(err, openai.ErrRejected):

@@ -24,9 +24,13 @@ type History interface {
 	Clear(ctx context.Context, owner string, at time.Time) error
 }
 
-// Model answers a question in the light of the turns before it (openai.Client).
+// Model answers a question, and the pictures sent with it, in the light of
+// the turns before it (openai.Client).
 type Model interface {
-	Complete(ctx context.Context, history []chat.Turn, question string) (string, error)
+	CompleteWithImages(ctx context.Context, history []chat.Turn, question string, images []chat.Image) (string, error)
+	// Stream is CompleteWithImages calling onDelta with the answer so far
+	// each time it grows.
+	Stream(ctx context.Context, history []chat.Turn, question string, images []chat.Image, onDelta func(textSoFar string) error) (string, error)
 }
 
 // Messenger posts to a session webhook (dingtalk.WebhookClient).
@@ -66,6 +70,20 @@ type Config struct {
 	// robot's code for an enterprise-internal app.
 	Robot     Robot
 	RobotCode string
+	// Format is how answers are posted (REPLY_FORMAT).
+	Format dingtalk.Format
+	// Cards, when an AI card template is configured, shows each answer
+	// as the model writes it; Card says which template and how.
+	Cards Cards
+	Card  CardConfig
+	// Vision, when VISION_MODEL is set, answers messages with pictures,
+	// which Files downloads, each at most MaxPictureBytes.
+	Vision          Model
+	Files           Files
+	MaxPictureBytes int64
+	// ShowThinking shows a reasoning model's reasoning, folded under a
+	// quote (SHOW_THINKING); else the user sees only the answer.
+	ShowThinking bool
 	// HistoryLength is how many earlier question/answer pairs go to the model
 	// with a new question (HISTORY_LENGTH).
 	HistoryLength int
@@ -84,6 +102,9 @@ type Service struct {
 func New(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Format == "" {
+		cfg.Format = dingtalk.FormatMarkdown
 	}
 	return &Service{cfg: cfg}
 }
@@ -154,24 +175,35 @@ const claimMargin = time.Minute
 // answer decides the reply (unless an earlier attempt did), keeps it, and
 // posts what has not been posted yet.
 func (s *Service) answer(ctx context.Context, log *slog.Logger, m chat.Message, rec chat.Receipt) error {
-	text := rec.Answer
+	text, sent := rec.Answer, rec.PartsSent
 	if rec.Answered {
 		log.InfoContext(ctx, "delivering the answer kept from an earlier attempt", "partsSent", rec.PartsSent)
 	} else {
-		var err error
-		if text, err = s.decide(ctx, log, m); err != nil {
+		r, err := s.decide(ctx, log, m)
+		if err != nil {
 			return err
 		}
+		text = r.text
 		if err := s.cfg.Receipts.SaveAnswer(ctx, m, text); err != nil {
 			// Posting matters more than the receipt; without it a retry
 			// asks the model again, which is the lesser harm.
 			log.ErrorContext(ctx, "could not keep the answer's receipt", "err", err)
 		}
+		if r.inCard {
+			if err := s.cfg.Receipts.MarkSent(ctx, m, 0); err != nil {
+				log.ErrorContext(ctx, "could not record the card", "err", err)
+			}
+			sent = 1
+		}
 	}
 
-	parts := dingtalk.SplitMessage(text, dingtalk.MaxMessageBytes)
-	for i := rec.PartsSent; i < len(parts); i++ {
-		if err := s.send(ctx, log, m, parts[i]); err != nil {
+	who := mention(m)
+	parts := s.cfg.Format.Parts(text, who)
+	for i := sent; i < len(parts); i++ {
+		if i > 0 {
+			who = dingtalk.Mention{} // one @ is enough
+		}
+		if err := s.send(ctx, log, m, parts[i], who); err != nil {
 			return err
 		}
 		if err := s.cfg.Receipts.MarkSent(ctx, m, i); err != nil {
@@ -184,61 +216,131 @@ func (s *Service) answer(ctx context.Context, log *slog.Logger, m chat.Message, 
 	return nil
 }
 
+// mention is whom a reply @s: the asker, in a group.
+func mention(m chat.Message) dingtalk.Mention {
+	if !m.IsGroup() {
+		return dingtalk.Mention{}
+	}
+	return dingtalk.Mention{StaffID: m.SenderStaffID, Nick: m.SenderNick}
+}
+
+// decision is the reply to a message, as the user sees it.
+type decision struct {
+	text string
+	// inCard is true when the reply's first part already stands in a
+	// finished AI card.
+	inCard bool
+}
+
 // decide works out the reply to a message: a command's, a polite word for
 // what the robot cannot read, or the model's answer, stored in the history.
-func (s *Service) decide(ctx context.Context, log *slog.Logger, m chat.Message) (string, error) {
+func (s *Service) decide(ctx context.Context, log *slog.Logger, m chat.Message) (decision, error) {
 	owner := m.HistoryOwner()
 	switch chat.ParseCommand(m.Text) {
 	case chat.ClearCommand:
 		if err := s.cfg.History.Clear(ctx, owner, m.CreatedAt); err != nil {
-			return "", retryableError{fmt.Errorf("clear history: %w", err)}
+			return decision{}, retryableError{fmt.Errorf("clear history: %w", err)}
 		}
 		log.Log(ctx, logging.LevelNotice, "history cleared")
-		return clearedText, nil
+		return decision{text: clearedText}, nil
 	case chat.HelpCommand:
-		return helpText, nil
+		return decision{text: helpText}, nil
 	case chat.UnknownCommand:
-		return unknownCommandText(m.Text), nil
+		return decision{text: unknownCommandText(m.Text)}, nil
 	}
-	if m.Text == "" {
-		return unsupportedText(m.Type), nil
+	images, refusal, err := s.pictures(ctx, log, m)
+	switch {
+	case err != nil:
+		return decision{}, err
+	case refusal != "":
+		return decision{text: refusal}, nil
+	case m.Text == "" && len(images) == 0:
+		return decision{text: unsupportedText(m.Type)}, nil
 	}
 
 	history, err := s.cfg.History.Load(ctx, owner, s.cfg.HistoryLength)
 	if err != nil {
-		return "", retryableError{fmt.Errorf("load history: %w", err)}
+		return decision{}, retryableError{fmt.Errorf("load history: %w", err)}
+	}
+	model, question := s.cfg.Model, m.Text
+	if len(images) > 0 {
+		model = s.cfg.Vision
+		if question == "" {
+			question = describePictureQuestion
+		}
+	}
+	var card *cardStream
+	if s.cardReaches(m) {
+		card = s.startCard(ctx, log, m)
 	}
 	askCtx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	answer, err := s.cfg.Model.Complete(askCtx, history, m.Text)
+	raw, err := s.ask(askCtx, model, history, question, images, card)
 	cancel()
 	if err != nil {
 		// The user hears what went wrong in words they understand; the
 		// history stays as it was, so the question can simply be asked again.
-		log.ErrorContext(ctx, "the model did not answer", "err", err, "historyTurns", len(history))
-		return modelErrorText(err, s.cfg.Timeout), nil
+		log.ErrorContext(ctx, "the model did not answer", "err", err, "historyTurns", len(history), "pictures", len(images))
+		return s.finishCard(ctx, log, m, card, modelErrorText(err, s.cfg.Timeout)), nil
+	}
+	t := splitThinking(raw)
+	if t.answer == "" {
+		log.ErrorContext(ctx, "the model only reasoned and gave no answer", "reasoningBytes", len(t.reasoning))
+		return s.finishCard(ctx, log, m, card, noAnswerText), nil
 	}
 
-	turn := chat.Turn{MessageID: m.ID, Question: m.Text, Answer: answer, AskedAt: m.CreatedAt, AnsweredAt: s.cfg.Now().UTC()}
+	// History keeps the answer alone: reasoning sent back to a reasoning
+	// model is wasted tokens at best, and what its makers advise against.
+	turn := chat.Turn{MessageID: m.ID, Question: historyQuestion(m.Text, len(images)), Answer: t.answer, AskedAt: m.CreatedAt, AnsweredAt: s.cfg.Now().UTC()}
 	if err := s.cfg.History.Save(ctx, owner, turn); err != nil {
 		// The answer still reaches the user; only its memory is lost, which
 		// is better than asking the model again on a retry.
 		log.ErrorContext(ctx, "could not save the turn", "err", err)
 	}
-	log.Log(ctx, logging.LevelNotice, "answered", "historyTurns", len(history), "answerBytes", len(answer))
-	return answer, nil
+	log.Log(ctx, logging.LevelNotice, "answered", "historyTurns", len(history), "answerBytes", len(t.answer), "pictures", len(images))
+	return s.finishCard(ctx, log, m, card, t.shown(s.cfg.ShowThinking)), nil
+}
+
+// ask puts the question to the model: streamed into the card when there is
+// one, else in one piece.
+func (s *Service) ask(ctx context.Context, model Model, history []chat.Turn, question string, images []chat.Image, card *cardStream) (string, error) {
+	if card == nil {
+		return model.CompleteWithImages(ctx, history, question, images)
+	}
+	return model.Stream(ctx, history, question, images, func(soFar string) error {
+		card.offer(s.visible(soFar))
+		return nil
+	})
+}
+
+// visible is what the user may see of an answer still being written.
+func (s *Service) visible(soFar string) string {
+	t := splitThinking(withoutPartialTag(soFar))
+	if shown := t.shown(s.cfg.ShowThinking); shown != "" {
+		return shown
+	}
+	return cardPlaceholder
+}
+
+// historyQuestion is how a question is remembered: a picture cannot be
+// kept, so the history notes that there was one.
+func historyQuestion(text string, pictures int) string {
+	if pictures == 0 {
+		return text
+	}
+	return strings.TrimSpace("[图片] " + text)
 }
 
 func (s *Service) webhookExpired(m chat.Message) bool {
 	return !m.WebhookExpiresAt.IsZero() && s.cfg.Now().After(m.WebhookExpiresAt)
 }
 
-// send posts one message to the conversation: through its session webhook
-// while that lives, else through the robot OpenAPI. The error it returns is
-// retryable; a failure a retry cannot mend is logged and dropped.
-func (s *Service) send(ctx context.Context, log *slog.Logger, m chat.Message, text string) error {
-	msg := dingtalk.TextMessage(text)
+// send posts one part of the reply to the conversation, @-mentioning who:
+// through its session webhook while that lives, else through the robot
+// OpenAPI. The error it returns is retryable; a failure a retry cannot mend
+// is logged and dropped.
+func (s *Service) send(ctx context.Context, log *slog.Logger, m chat.Message, part string, who dingtalk.Mention) error {
 	if !s.webhookExpired(m) {
-		err := s.cfg.Messenger.Send(ctx, m.Webhook, msg)
+		err := s.cfg.Messenger.Send(ctx, m.Webhook, s.cfg.Format.Message(part, who))
 		var apiErr *dingtalk.APIError
 		switch {
 		case err == nil:
@@ -260,7 +362,8 @@ func (s *Service) send(ctx context.Context, log *slog.Logger, m chat.Message, te
 			return retryableError{fmt.Errorf("post the answer: %w", err)}
 		}
 	}
-	return s.sendByOpenAPI(ctx, log, m, msg)
+	// The robot OpenAPI cannot @ anyone: the asker is named instead.
+	return s.sendByOpenAPI(ctx, log, m, s.cfg.Format.Message(part, dingtalk.Mention{Nick: who.Nick}))
 }
 
 func (s *Service) sendByOpenAPI(ctx context.Context, log *slog.Logger, m chat.Message, msg dingtalk.WebhookMessage) error {
@@ -291,8 +394,11 @@ func (s *Service) sendByOpenAPI(ctx context.Context, log *slog.Logger, m chat.Me
 
 // The robot speaks Chinese to its users, as the original did.
 const (
-	clearedText = "已清除你与我的对话记录，我们重新开始吧。"
-	helpText    = "可用命令：\n" +
+	clearedText  = "已清除你与我的对话记录，我们重新开始吧。"
+	noAnswerText = "抱歉，大模型只给出了思考过程，没有给出回答，请换个问法再试。"
+	// describePictureQuestion is asked of pictures sent without words.
+	describePictureQuestion = "请描述这张图片。"
+	helpText                = "可用命令：\n" +
 		`\clear  清除你与我的对话记录` + "\n" +
 		`\help   显示本帮助` + "\n" +
 		"其他消息都会作为问题交给大模型回答。"

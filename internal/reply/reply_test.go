@@ -22,8 +22,17 @@ import (
 // modelFunc is a Model whose answer a test decides.
 type modelFunc func(ctx context.Context, history []chat.Turn, question string) (string, error)
 
-func (f modelFunc) Complete(ctx context.Context, history []chat.Turn, question string) (string, error) {
+func (f modelFunc) CompleteWithImages(ctx context.Context, history []chat.Turn, question string, _ []chat.Image) (string, error) {
 	return f(ctx, history, question)
+}
+
+// Stream hands the whole answer over as its one delta.
+func (f modelFunc) Stream(ctx context.Context, history []chat.Turn, question string, _ []chat.Image, onDelta func(string) error) (string, error) {
+	answer, err := f(ctx, history, question)
+	if err == nil {
+		err = onDelta(answer)
+	}
+	return answer, err
 }
 
 // outbox records what was posted to each webhook.
@@ -49,8 +58,16 @@ func (o *outbox) Send(_ context.Context, webhook string, msg dingtalk.WebhookMes
 	if o.sent == nil {
 		o.sent = map[string][]string{}
 	}
-	o.sent[webhook] = append(o.sent[webhook], msg.Text.Content)
+	o.sent[webhook] = append(o.sent[webhook], content(msg))
 	return nil
+}
+
+// content is what the user reads of a message.
+func content(msg dingtalk.WebhookMessage) string {
+	if msg.Markdown != nil {
+		return msg.Markdown.Text
+	}
+	return msg.Text.Content
 }
 
 func (o *outbox) last(webhook string) string {
@@ -317,13 +334,13 @@ type robotAPI struct {
 
 func (r *robotAPI) SendToUser(_ context.Context, code string, ids []string, msg dingtalk.WebhookMessage) error {
 	r.users = append(r.users, ids)
-	r.texts = append(r.texts, code+":"+msg.Text.Content)
+	r.texts = append(r.texts, code+":"+content(msg))
 	return nil
 }
 
 func (r *robotAPI) SendToGroup(_ context.Context, code, conv string, msg dingtalk.WebhookMessage) error {
 	r.groups = append(r.groups, conv)
-	r.texts = append(r.texts, code+":"+msg.Text.Content)
+	r.texts = append(r.texts, code+":"+content(msg))
 	return nil
 }
 
