@@ -621,6 +621,10 @@ func TestScrub(t *testing.T) {
 		{"key in JSON", `{"key":"` + key + `"}`, key, []string{key}, `{"key":`},
 		{"nothing to scrub", "The model `xyz` does not exist", key, nil, "The model `xyz` does not exist"},
 		{"no key configured", "plain message", "", nil, "plain message"},
+		{"data URL", "cannot read 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk' here", key, []string{"iVBORw0KGgo", "mNk"}, "cannot read 'data:image/png;base64,[image data]' here"},
+		{"bare base64", "input: iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk=, end", key, []string{"iVBORw0KGgo"}, "input: [image data], end"},
+		{"a long path is not a picture", "The model `projects/my-project/locations/us-central1/endpoints/openapi` does not exist", key, nil, "projects/my-project/locations/us-central1/endpoints/openapi"},
+		{"a long hash is not a picture", "no blob 3f786850e387550fdab836ed7e6dc881de23001b3f786850e387550fdab836ed", key, nil, "3f786850e387550fdab836ed7e6dc881de23001b3f786850e387550fdab836ed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -691,6 +695,17 @@ func TestErrorMessage(t *testing.T) {
 	}
 	if got := (&Error{Kind: ErrTimeout}).Error(); got != "openai: the model did not answer in time" {
 		t.Errorf("Error() = %q", got)
+	}
+	refused := &Error{Kind: ErrRejected, Reason: ErrImagesRefused, StatusCode: 400, Message: "Invalid content type. image_url is only supported by certain models."}
+	want = "openai: the model endpoint rejected the request: the model cannot read pictures (HTTP 400): Invalid content type. image_url is only supported by certain models."
+	if refused.Error() != want {
+		t.Errorf("Error() = %q, want %q", refused.Error(), want)
+	}
+	if !errors.Is(refused, ErrRejected) || !errors.Is(refused, ErrImagesRefused) || errors.Is(refused, ErrInvalidImages) {
+		t.Errorf("%v matches the wrong sentinels", refused)
+	}
+	if errors.Is(err, ErrImagesRefused) {
+		t.Errorf("%v matches ErrImagesRefused without the reason", err)
 	}
 }
 

@@ -72,12 +72,17 @@ func checkImages(images []chat.Image) error {
 // imageMediaType is the media type to send for img and whether it is a
 // picture's. The bytes win over the declared type: downloads are often
 // declared application/octet-stream, and some providers refuse a data URL
-// whose type does not match its content. A declared image type is kept for
-// the formats that sniffing does not know (HEIC, AVIF...).
+// whose type does not match its content. A declared image type is kept
+// only for bytes that sniffing cannot place (HEIC, AVIF...), never for
+// bytes it knows to be something else, such as text or a PDF.
 func imageMediaType(img chat.Image) (string, bool) {
+	const unknown = "application/octet-stream"
 	sniffed, _, _ := strings.Cut(http.DetectContentType(img.Data), ";")
 	if strings.HasPrefix(sniffed, "image/") {
 		return sniffed, true
+	}
+	if sniffed != unknown {
+		return sniffed, false
 	}
 	if declared, _, err := mime.ParseMediaType(img.MediaType); err == nil && strings.HasPrefix(declared, "image/") {
 		return declared, true

@@ -47,14 +47,20 @@ func Sequence(responses ...Response) Responder {
 }
 
 // Offline is the built-in model of a local run with no model endpoint
-// configured. It says so in Chinese, repeats the question and tells how
-// many earlier turns it was sent, so that someone trying the robot sees the
-// history grow and \clear empty it.
+// configured. It says so in Chinese, repeats the question, counts the
+// pictures that came with it and tells how many earlier turns it was sent,
+// so that someone trying the robot sees the history grow and \clear empty
+// it.
 func Offline() Responder {
 	return func(_ context.Context, req Request) Response {
 		var b strings.Builder
 		b.WriteString("我是内置的离线模型：还没有配置模型服务地址（ENDPOINT），所以这条回答不是真正的大模型给出的。\n\n")
-		fmt.Fprintf(&b, "你的问题是：「%s」\n\n", strings.TrimSpace(req.LastUserMessage()))
+		if q := strings.TrimSpace(req.LastUserMessage()); q != "" || len(req.Images) == 0 {
+			fmt.Fprintf(&b, "你的问题是：「%s」\n\n", q)
+		}
+		if n := len(req.Images); n > 0 {
+			fmt.Fprintf(&b, "你发来了 %d 张图片，但离线模型看不到图片的内容。\n\n", n)
+		}
 		if n := req.EarlierTurns(); n == 0 {
 			b.WriteString("这是我们对话的第一轮，我没有看到更早的对话。")
 		} else {

@@ -9,6 +9,7 @@ package openaitest
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -26,10 +27,28 @@ type Message struct {
 	Content string
 }
 
+// Image is a picture of a request, from an image_url content part.
+type Image struct {
+	// MediaType and Data are decoded from a data URL; both are empty when
+	// the picture was sent by URL.
+	MediaType string
+	Data      []byte
+	// URL is an http(s) URL the picture was sent by; empty for a data URL.
+	URL string
+	// Detail is the part's detail ("auto", "low", "high"), empty when the
+	// client sent none.
+	Detail string
+}
+
 // Request is a chat-completions request as the server decoded it.
 type Request struct {
-	Model    string
+	Model string
+	// Messages hold the text of each message; the text parts of a message
+	// sent as parts are joined.
 	Messages []Message
+	// Images are the pictures of the last user message, in order: what the
+	// question asks the model to look at.
+	Images []Image
 	// Temperature is nil when the request did not carry one, which is what
 	// clients do to leave the provider's default.
 	Temperature *float64
@@ -41,8 +60,8 @@ type Request struct {
 	Authorization string
 }
 
-// LastUserMessage returns the content of the request's last user message:
-// the question being asked.
+// LastUserMessage returns the text of the request's last user message:
+// the question being asked. Its pictures are in Images.
 func (r Request) LastUserMessage() string {
 	for i := len(r.Messages) - 1; i >= 0; i-- {
 		if r.Messages[i].Role == "user" {
@@ -80,6 +99,11 @@ type Response struct {
 	ErrorCode    string
 	// RetryAfter, when set, is sent as the Retry-After header.
 	RetryAfter string
+	// RefuseImages makes the server answer a request that carries pictures
+	// as OpenAI does for a model that cannot see: 400, "Invalid content
+	// type. image_url is only supported by certain models.", at once.
+	// Requests without pictures are answered as the other fields say.
+	RefuseImages bool
 
 	// Delay is waited before answering; the wait ends early when the client
 	// goes away (counted by Server.Abandoned) or the server closes.
@@ -192,9 +216,9 @@ func (s *Server) handleChatCompletions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("Invalid URL (%s %s)", r.Method, r.URL.Path), "invalid_request_error", "")
 		return
 	}
-	req, problem := decodeRequest(r)
-	if problem != "" {
-		writeError(w, http.StatusBadRequest, problem, "invalid_request_error", "")
+	req, firstImage, problem := decodeRequest(r)
+	if problem != nil {
+		writeErrorBody(w, http.StatusBadRequest, *problem)
 		return
 	}
 
@@ -214,6 +238,15 @@ func (s *Server) handleChatCompletions(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	resp := respond(ctx, req)
 
+	if resp.RefuseImages && firstImage != "" {
+		// The real API checks content types before anything else runs.
+		writeErrorBody(w, http.StatusBadRequest, wireErrorBody{
+			Message: "Invalid content type. image_url is only supported by certain models.",
+			Type:    "invalid_request_error",
+			Param:   &firstImage,
+		})
+		return
+	}
 	if !s.wait(ctx, resp.Delay) {
 		return
 	}
@@ -240,18 +273,24 @@ func (s *Server) handleChatCompletions(w http.ResponseWriter, r *http.Request) {
 	writeCompletion(w, id, req, resp)
 }
 
-func decodeRequest(r *http.Request) (Request, string) {
+// decodeRequest reads a chat-completions request. firstImage is the param,
+// in OpenAI's notation, of the request's first image part; empty when it
+// has none. A problem is the 400 the real API answers.
+func decodeRequest(r *http.Request) (req Request, firstImage string, problem *wireErrorBody) {
+	invalid := func(msg string) *wireErrorBody {
+		return &wireErrorBody{Message: msg, Type: "invalid_request_error"}
+	}
 	var wire wireRequest
 	if err := json.NewDecoder(r.Body).Decode(&wire); err != nil {
-		return Request{}, "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)"
+		return Request{}, "", invalid("We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)")
 	}
 	if wire.Model == "" {
-		return Request{}, "you must provide a model parameter"
+		return Request{}, "", invalid("you must provide a model parameter")
 	}
 	if len(wire.Messages) == 0 {
-		return Request{}, "[] is too short - 'messages'"
+		return Request{}, "", invalid("[] is too short - 'messages'")
 	}
-	req := Request{
+	req = Request{
 		Model:         wire.Model,
 		Temperature:   wire.Temperature,
 		Stream:        wire.Stream,
@@ -259,40 +298,137 @@ func decodeRequest(r *http.Request) (Request, string) {
 		Authorization: r.Header.Get("Authorization"),
 	}
 	for i, m := range wire.Messages {
-		content, ok := decodeContent(m.Content)
-		if !ok {
-			return Request{}, fmt.Sprintf("Invalid type for 'messages[%d].content': expected a string or an array of content parts.", i)
+		c, problem := decodeContent(i, m.Content)
+		if problem != nil {
+			return Request{}, "", problem
 		}
-		req.Messages = append(req.Messages, Message{Role: m.Role, Content: content})
+		if firstImage == "" && c.firstImage >= 0 {
+			// The real API writes this param with dots before the brackets.
+			firstImage = fmt.Sprintf("messages.[%d].content.[%d].type", i, c.firstImage)
+		}
+		req.Messages = append(req.Messages, Message{Role: m.Role, Content: c.text})
+		if m.Role == "user" {
+			req.Images = c.images
+		}
 	}
-	return req, ""
+	return req, firstImage, nil
 }
 
-// decodeContent reads a message content, which the API accepts as a string
-// or as an array of parts of which the text parts are kept.
-func decodeContent(raw json.RawMessage) (string, bool) {
+// content is a decoded message content.
+type content struct {
+	text   string
+	images []Image
+	// firstImage is the index of the first image part, -1 when none.
+	firstImage int
+}
+
+// wirePart is a content part as the server reads it.
+type wirePart struct {
+	Type     string `json:"type"`
+	Text     string `json:"text"`
+	ImageURL *struct {
+		URL    string `json:"url"`
+		Detail string `json:"detail"`
+	} `json:"image_url"`
+}
+
+// decodeContent reads the content of message i, which the API accepts as a
+// string or as an array of parts. Text parts are joined, image parts are
+// decoded and checked as the real API checks them; other parts are
+// ignored.
+func decodeContent(i int, raw json.RawMessage) (content, *wireErrorBody) {
+	c := content{firstImage: -1}
 	if len(raw) == 0 || string(raw) == "null" {
-		return "", true
+		return c, nil
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		return s, true
+	if err := json.Unmarshal(raw, &c.text); err == nil {
+		return c, nil
 	}
-	var parts []struct {
-		Type string `json:"type"`
-		Text string `json:"text"`
-	}
+	var parts []wirePart
 	if err := json.Unmarshal(raw, &parts); err != nil {
-		return "", false
-	}
-	var b strings.Builder
-	for _, p := range parts {
-		if p.Type == "text" {
-			b.WriteString(p.Text)
+		return c, &wireErrorBody{
+			Message: fmt.Sprintf("Invalid type for 'messages[%d].content': expected a string or an array of content parts.", i),
+			Type:    "invalid_request_error",
 		}
 	}
-	return b.String(), true
+	var text strings.Builder
+	for j, p := range parts {
+		switch p.Type {
+		case "text":
+			text.WriteString(p.Text)
+		case "image_url":
+			if c.firstImage < 0 {
+				c.firstImage = j
+			}
+			img, problem := decodeImage(i, j, p)
+			if problem != nil {
+				return c, problem
+			}
+			c.images = append(c.images, img)
+		}
+	}
+	c.text = text.String()
+	return c, nil
 }
+
+// decodeImage reads image part j of message i with the real API's
+// refusals: a URL that is neither http(s) nor a data URL, a data URL that
+// is not an image's or not base64, bytes that are not a PNG, JPEG, GIF or
+// WebP picture, a detail it does not know.
+func decodeImage(i, j int, p wirePart) (Image, *wireErrorBody) {
+	var img Image
+	if p.ImageURL != nil {
+		img.URL, img.Detail = p.ImageURL.URL, p.ImageURL.Detail
+	}
+	urlParam := fmt.Sprintf("messages[%d].content[%d].image_url.url", i, j)
+	badURL := func(got string) *wireErrorBody {
+		return &wireErrorBody{
+			Message: fmt.Sprintf("Invalid image URL: '%s'. Expected a base64-encoded data URL with an image MIME type (e.g. 'data:image/png;base64,aW1nIGJ5dGVzIGhlcmU='), but got %s.", urlParam, got),
+			Type:    "invalid_request_error",
+			Param:   &urlParam,
+			Code:    ptr("invalid_value"),
+		}
+	}
+	switch img.Detail {
+	case "", "auto", "low", "high":
+	default:
+		return Image{}, &wireErrorBody{
+			Message: fmt.Sprintf("Invalid value: '%s'. Supported values are: 'auto', 'low', and 'high'.", img.Detail),
+			Type:    "invalid_request_error",
+			Param:   ptr(fmt.Sprintf("messages[%d].content[%d].image_url.detail", i, j)),
+			Code:    ptr("invalid_value"),
+		}
+	}
+	lower := strings.ToLower(img.URL)
+	if strings.HasPrefix(lower, "https://") || strings.HasPrefix(lower, "http://") {
+		return img, nil
+	}
+	if !strings.HasPrefix(lower, "data:") {
+		return Image{}, badURL("a value without the 'data:' prefix")
+	}
+	meta, payload, _ := strings.Cut(img.URL[len("data:"):], ",")
+	mediaType, isBase64 := strings.CutSuffix(meta, ";base64")
+	if !strings.HasPrefix(strings.ToLower(mediaType), "image/") {
+		return Image{}, badURL(fmt.Sprintf("unsupported MIME type '%s'", mediaType))
+	}
+	data, err := base64.StdEncoding.DecodeString(payload)
+	if !isBase64 || err != nil || len(data) == 0 {
+		return Image{}, &wireErrorBody{Message: "Invalid base64 image_url.", Type: "invalid_request_error"}
+	}
+	switch sniffed, _, _ := strings.Cut(http.DetectContentType(data), ";"); sniffed {
+	case "image/png", "image/jpeg", "image/gif", "image/webp":
+	default:
+		return Image{}, &wireErrorBody{
+			Message: "You uploaded an unsupported image. Please make sure your image has of one the following formats: ['png', 'jpeg', 'gif', 'webp'].",
+			Type:    "invalid_request_error",
+			Code:    ptr("invalid_image_format"),
+		}
+	}
+	img.MediaType, img.Data, img.URL = mediaType, data, ""
+	return img, nil
+}
+
+func ptr(s string) *string { return &s }
 
 // checkKey compares the Authorization header with the expected key and, when
 // they differ, returns OpenAI's message and code for the case. Like OpenAI,
@@ -409,11 +545,15 @@ type wireErrorBody struct {
 }
 
 func writeError(w http.ResponseWriter, status int, msg, errType, code string) {
-	body := wireError{Error: wireErrorBody{Message: msg, Type: errType}}
+	body := wireErrorBody{Message: msg, Type: errType}
 	if code != "" {
-		body.Error.Code = &code
+		body.Code = &code
 	}
-	writeJSON(w, status, body)
+	writeErrorBody(w, status, body)
+}
+
+func writeErrorBody(w http.ResponseWriter, status int, body wireErrorBody) {
+	writeJSON(w, status, wireError{Error: body})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -573,10 +713,11 @@ func finishReason(resp Response) string {
 	return "stop"
 }
 
-// usage estimates token counts at about four characters a token; clients
-// only display them.
+// usage estimates token counts at about four characters a token, and a
+// picture at the 85 tokens OpenAI counts for a small one; clients only
+// display them.
 func usage(req Request, answer string) wireUsage {
-	prompt := 0
+	prompt := 85 * len(req.Images)
 	for _, m := range req.Messages {
 		prompt += 4 + tokens(m.Content)
 	}

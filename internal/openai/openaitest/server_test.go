@@ -191,7 +191,7 @@ func TestRequestsAreRecorded(t *testing.T) {
 	srv := newServer(t, openaitest.Answer("ok"))
 	post(t, srv, "/chat/completions", "Bearer k1", `{"model":"m1","temperature":0.7,"messages":[
 		{"role":"system","content":"sys"},
-		{"role":"user","content":[{"type":"text","text":"look at "},{"type":"image_url","image_url":{"url":"x"}},{"type":"text","text":"this"}]}]}`)
+		{"role":"user","content":[{"type":"text","text":"look at "},{"type":"image_url","image_url":{"url":"https://example.com/cat.png"}},{"type":"text","text":"this"}]}]}`)
 	post(t, srv, "/chat/completions", "", `{"model":"m2","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"q"}]}`)
 
 	reqs := srv.Requests()
@@ -200,7 +200,8 @@ func TestRequestsAreRecorded(t *testing.T) {
 	}
 	temp := 0.7
 	want := []openaitest.Request{
-		{Model: "m1", Temperature: &temp, Authorization: "Bearer k1", Messages: []openaitest.Message{{Role: "system", Content: "sys"}, {Role: "user", Content: "look at this"}}},
+		{Model: "m1", Temperature: &temp, Authorization: "Bearer k1", Messages: []openaitest.Message{{Role: "system", Content: "sys"}, {Role: "user", Content: "look at this"}},
+			Images: []openaitest.Image{{URL: "https://example.com/cat.png"}}},
 		{Model: "m2", Stream: true, IncludeUsage: true, Messages: []openaitest.Message{{Role: "user", Content: "q"}}},
 	}
 	if !reflect.DeepEqual(reqs, want) {
