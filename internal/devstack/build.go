@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -12,13 +13,30 @@ import (
 // BuildFunctions builds the conversation and reply programs of this module
 // into dir, for tests that run them as real processes.
 func BuildFunctions(ctx context.Context, dir string) error {
+	return build(ctx, dir, nil)
+}
+
+// BuildRelease builds the two programs into dir exactly as `make build`
+// builds them for FC: static (no cgo), for linux/amd64, with -trimpath and
+// without symbol tables and debug information (-s -w). They run here only
+// on that platform; measuring them measures what FC runs.
+func BuildRelease(ctx context.Context, dir string) error {
+	return build(ctx, dir, []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64"}, "-trimpath", "-ldflags=-s -w")
+}
+
+func build(ctx context.Context, dir string, env []string, flags ...string) error {
 	gomod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 	if err != nil {
 		return fmt.Errorf("find the module: %w", err)
 	}
 	root := filepath.Dir(strings.TrimSpace(string(gomod)))
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(filepath.Separator), "./cmd/"+ConversationFunction, "./cmd/"+ReplyFunction)
+	args := append([]string{"build"}, flags...)
+	args = append(args, "-o", dir+string(filepath.Separator), "./cmd/"+ConversationFunction, "./cmd/"+ReplyFunction)
+	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {

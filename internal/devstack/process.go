@@ -21,16 +21,33 @@ type Process struct {
 	// URL is where it serves FC's custom-runtime protocol.
 	URL string
 
-	cmd    *exec.Cmd
-	out    *logBuffer
-	done   chan struct{}
-	err    error // valid once done is closed
-	killed atomic.Bool
+	cmd     *exec.Cmd
+	port    int
+	started time.Time
+	out     *logBuffer
+	done    chan struct{}
+	err     error // valid once done is closed
+	killed  atomic.Bool
 }
 
 // startProcess starts bin with env (and nothing inherited but PATH and HOME)
 // on a free loopback port, and waits until it accepts connections.
 func startProcess(ctx context.Context, name, bin string, env map[string]string, logs io.Writer) (*Process, error) {
+	p, err := Launch(name, bin, env, logs)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.waitListening(ctx, p.port); err != nil {
+		p.Stop(time.Second)
+		return nil, fmt.Errorf("%s did not start: %w\n%s", name, err, p.out.String())
+	}
+	return p, nil
+}
+
+// Launch starts bin as startProcess does but returns as soon as the program
+// is executing, without waiting for it to listen: a cold-start measurement
+// times that wait itself, from Started. The caller stops the process.
+func Launch(name, bin string, env map[string]string, logs io.Writer) (*Process, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -46,18 +63,16 @@ func startProcess(ctx context.Context, name, bin string, env map[string]string, 
 		w = io.MultiWriter(out, logs)
 	}
 	cmd.Stdout, cmd.Stderr = w, w
+	started := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &Process{Name: name, URL: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd, out: out, done: make(chan struct{})}
+	p := &Process{Name: name, URL: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd, port: port,
+		started: started, out: out, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
 	}()
-	if err := p.waitListening(ctx, port); err != nil {
-		p.Stop(time.Second)
-		return nil, fmt.Errorf("%s did not start: %w\n%s", name, err, out.String())
-	}
 	return p, nil
 }
 
@@ -117,6 +132,12 @@ func (p *Process) exitError() error {
 	}
 	return nil
 }
+
+// PID is the operating system's id of the process.
+func (p *Process) PID() int { return p.cmd.Process.Pid }
+
+// Started is when the program was executed (just before the exec).
+func (p *Process) Started() time.Time { return p.started }
 
 // Done is closed when the process has exited.
 func (p *Process) Done() <-chan struct{} { return p.done }

@@ -54,6 +54,11 @@ type Options struct {
 	// FC's instances share the mount; the local FC spreads invocations over
 	// them in turn. Zero means one.
 	ReplyInstances int
+	// ReplySink makes the local FC deliver the reply function's events to a
+	// sink that answers 200 at once instead of to the reply processes (which
+	// still start, and get no work): a load run of the conversation function
+	// then measures that function and not the reply behind it.
+	ReplySink bool
 	// Logs, when set, receives the functions' output as it is written.
 	Logs io.Writer
 	// Logger receives the local FC endpoint's log.
@@ -79,6 +84,9 @@ type Stack struct {
 
 	fcHTTP   *httptest.Server
 	balancer *httptest.Server
+	sink     *httptest.Server
+	// env is what each function was started with, by function name.
+	env map[string]map[string]string
 }
 
 // Function names as they would be deployed.
@@ -89,7 +97,7 @@ const (
 
 // Start starts the stack; Close stops it.
 func Start(ctx context.Context, o Options) (_ *Stack, err error) {
-	s := &Stack{AppSecret: "app-secret-" + randomHex(8)}
+	s := &Stack{AppSecret: "app-secret-" + randomHex(8), env: map[string]map[string]string{}}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -130,6 +138,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			s.Secrets = append(s.Secrets, replyEnv[k])
 		}
 	}
+	s.env[ReplyFunction] = replyEnv
 	for i := range max(o.ReplyInstances, 1) {
 		name := ReplyFunction
 		if i > 0 {
@@ -147,6 +156,18 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		s.balancer = httptest.NewServer(roundRobin(s.Replies))
 		replyURL = s.balancer.URL
 	}
+	var fcClient *http.Client
+	if o.ReplySink {
+		s.sink = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+		}))
+		replyURL = s.sink.URL
+		// Enough idle connections for a load run's deliveries, which would
+		// otherwise open a connection each.
+		transport := http.DefaultTransport.(*http.Transport).Clone()
+		transport.MaxIdleConnsPerHost = 256
+		fcClient = &http.Client{Transport: transport}
+	}
 
 	// The conversation function signs its InvokeFunction calls with a RAM
 	// user's key; the local FC checks the signature and hands the reply
@@ -162,6 +183,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		Region:                "cn-local",
 		MaxAsyncRetryAttempts: o.FCMaxRetries,
 		RetryDelay:            o.FCRetryDelay,
+		Client:                fcClient,
 		Logger:                o.Logger,
 	})
 	s.fcHTTP = httptest.NewServer(s.FC)
@@ -177,6 +199,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	for k, v := range o.ConversationEnv {
 		convEnv[k] = v
 	}
+	s.env[ConversationFunction] = convEnv
 	if s.Conversation, err = startProcess(ctx, ConversationFunction, filepath.Join(o.BinDir, ConversationFunction), convEnv, o.Logs); err != nil {
 		return nil, err
 	}
@@ -213,6 +236,17 @@ func (s *Stack) Post(req *http.Request) (Callback, error) {
 	return Callback{Status: resp.StatusCode, Body: b.String()}, nil
 }
 
+// Env returns a copy of the environment the stack gave the function named
+// (ConversationFunction or ReplyFunction), the listening port left out:
+// enough to start another instance of it with Launch.
+func (s *Stack) Env(function string) map[string]string {
+	env := make(map[string]string, len(s.env[function]))
+	for k, v := range s.env[function] {
+		env[k] = v
+	}
+	return env
+}
+
 // FCURL is the local FC endpoint's address.
 func (s *Stack) FCURL() string { return s.fcHTTP.URL }
 
@@ -238,6 +272,9 @@ func (s *Stack) Close() error {
 	}
 	if s.balancer != nil {
 		s.balancer.Close()
+	}
+	if s.sink != nil {
+		s.sink.Close()
 	}
 	if s.Model != nil {
 		s.Model.Close()
