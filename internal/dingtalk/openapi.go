@@ -287,9 +287,15 @@ func (o *OpenAPI) logRetry(ctx context.Context, path string) func(int, time.Dura
 	}
 }
 
-// call makes one authenticated call. A refusal of the token makes it get a
+// call makes one authenticated POST. A refusal of the token makes it get a
 // new one and call again, once.
 func (o *OpenAPI) call(ctx context.Context, path string, body, answer any) error {
+	return o.callMethod(ctx, http.MethodPost, path, body, answer)
+}
+
+// callMethod is call with another HTTP method: the card streaming update
+// is a PUT.
+func (o *OpenAPI) callMethod(ctx context.Context, method, path string, body, answer any) error {
 	payload, err := json.Marshal(body)
 	if err != nil {
 		return fmt.Errorf("dingtalk openapi %s: encode request: %w", path, err)
@@ -298,7 +304,7 @@ func (o *OpenAPI) call(ctx context.Context, path string, body, answer any) error
 	if err != nil {
 		return err
 	}
-	err = o.post(ctx, path, token, payload, answer)
+	err = o.send(ctx, method, path, token, payload, answer)
 	var apiErr *OpenAPIError
 	if !errors.As(err, &apiErr) || !apiErr.TokenRejected() {
 		return err
@@ -308,7 +314,7 @@ func (o *OpenAPI) call(ctx context.Context, path string, body, answer any) error
 	if token, err = o.accessToken(ctx); err != nil {
 		return err
 	}
-	return o.post(ctx, path, token, payload, answer)
+	return o.send(ctx, method, path, token, payload, answer)
 }
 
 // accessToken returns the cached token, or gets one. Concurrent callers
@@ -386,11 +392,16 @@ func (o *OpenAPI) requestToken(ctx context.Context) (string, time.Duration, erro
 	return answer.AccessToken, time.Duration(max(answer.ExpireIn, 0)) * time.Second, nil
 }
 
-// post sends one request and decodes a 2xx answer into answer. Its errors
+// post sends one POST; see send.
+func (o *OpenAPI) post(ctx context.Context, path, token string, payload []byte, answer any) error {
+	return o.send(ctx, http.MethodPost, path, token, payload, answer)
+}
+
+// send sends one request and decodes a 2xx answer into answer. Its errors
 // never hold the app secret or the token, even when DingTalk's message
 // quotes them.
-func (o *OpenAPI) post(ctx context.Context, path, token string, payload []byte, answer any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.baseURL+path, bytes.NewReader(payload))
+func (o *OpenAPI) send(ctx context.Context, method, path, token string, payload []byte, answer any) error {
+	req, err := http.NewRequestWithContext(ctx, method, o.baseURL+path, bytes.NewReader(payload))
 	if err != nil {
 		return fmt.Errorf("dingtalk openapi %s: %w", path, err)
 	}

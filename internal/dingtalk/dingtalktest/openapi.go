@@ -243,7 +243,7 @@ func (s *Server) judgeSendLocked(kind, token string, req robotSend, decodeErr er
 		oa.failures--
 		return oa.failStatus, oa.failCode, "injected failure"
 	}
-	if expiry, ok := oa.tokens[token]; token == "" || !ok || !s.now().Before(expiry) {
+	if !s.validTokenLocked(token) {
 		return http.StatusBadRequest, dingtalk.CodeInvalidAuthentication, "不合法的access_token"
 	}
 	missing := func(field string) (int, string, string) {
@@ -283,6 +283,13 @@ func (s *Server) judgeSendLocked(kind, token string, req robotSend, decodeErr er
 		return http.StatusBadRequest, "InvalidParameter", "msgKey " + req.MsgKey + " is not supported"
 	}
 	return http.StatusOK, "", ""
+}
+
+// validTokenLocked reports whether token is one the fake granted and that
+// has not expired.
+func (s *Server) validTokenLocked(token string) bool {
+	expiry, ok := s.openAPI.tokens[token]
+	return token != "" && ok && s.now().Before(expiry)
 }
 
 // decodeMsgParam reads the text (and title) out of the msgParam of a

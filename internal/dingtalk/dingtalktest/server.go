@@ -3,7 +3,9 @@
 // way oapi.dingtalk.com does (errcodes in an HTTP 200 included), records
 // them, and builds signed callbacks whose sessionWebhook points back at it.
 // It also serves the part of api.dingtalk.com's OpenAPI the robot uses: the
-// access token and the robot's one-to-one and group sends.
+// access token, the robot's one-to-one and group sends, AI cards (create and
+// deliver, streaming updates) and the download of message files, with a
+// stand-in for the storage host that serves them.
 // Its behaviour follows PROTOCOLS.md §1; where that page is silent the
 // choice is documented at the place it is made.
 package dingtalktest
@@ -89,6 +91,8 @@ type Server struct {
 	closed   bool
 
 	openAPI openAPIState
+	cards   cardState
+	files   fileState
 }
 
 // Option configures a Server.
@@ -108,6 +112,8 @@ func NewServer(opts ...Option) *Server {
 		expired:  make(map[string]bool),
 		sessions: make(map[string]string),
 		openAPI:  openAPIState{appKey: RobotCode, tokens: make(map[string]time.Time)},
+		cards:    newCardState(),
+		files:    newFileState(),
 	}
 	s.changed = sync.NewCond(&s.mu)
 	for _, opt := range opts {
@@ -118,13 +124,17 @@ func NewServer(opts ...Option) *Server {
 	mux.HandleFunc(dingtalk.AccessTokenPath, s.serveAccessToken)
 	mux.HandleFunc(dingtalk.OToMessagesPath, s.serveRobotSend(OpenAPIOToMessages))
 	mux.HandleFunc(dingtalk.GroupMessagesPath, s.serveRobotSend(OpenAPIGroupMessages))
+	mux.HandleFunc(dingtalk.CardCreateAndDeliverPath, s.serveCreateAndDeliver)
+	mux.HandleFunc(dingtalk.CardStreamingPath, s.serveCardStreaming)
+	mux.HandleFunc(dingtalk.MessageFilesDownloadPath, s.serveMessageFileDownload)
+	mux.HandleFunc(FileURLPrefix, s.serveFile)
 	// httptest listens on 127.0.0.1, never on every interface.
 	s.httpServer = httptest.NewServer(mux)
 	return s
 }
 
-// Close stops the server and wakes every WaitPosts, WaitOpenAPIPosts and
-// Subscribe. It may be called more than once.
+// Close stops the server and wakes every WaitPosts, WaitOpenAPIPosts,
+// WaitCards and Subscribe. It may be called more than once.
 func (s *Server) Close() {
 	s.mu.Lock()
 	if s.closed {
