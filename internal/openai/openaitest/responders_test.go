@@ -62,3 +62,32 @@ func TestOffline(t *testing.T) {
 		}
 	}
 }
+
+func TestOfflineCountsPictures(t *testing.T) {
+	tests := []struct {
+		name     string
+		question string
+		want     []string
+		wantNot  []string
+	}{
+		{"with a question", "这是什么？", []string{"「这是什么？」", "2 张图片", "看不到"}, nil},
+		{"pictures alone", "", []string{"2 张图片", "看不到"}, []string{"「」"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := conversation(0, tt.question)
+			req.Images = []openaitest.Image{{MediaType: "image/png", Data: []byte("x")}, {URL: "https://example.com/a.png"}}
+			got := openaitest.Offline()(context.Background(), req).Content
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("answer %q lacks %q", got, w)
+				}
+			}
+			for _, w := range tt.wantNot {
+				if strings.Contains(got, w) {
+					t.Errorf("answer %q has %q", got, w)
+				}
+			}
+		})
+	}
+}

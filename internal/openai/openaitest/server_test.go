@@ -2,9 +2,12 @@ package openaitest_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"reflect"
@@ -456,5 +459,140 @@ func TestSetResponder(t *testing.T) {
 	}
 	if content(b1) != "first" || content(b2) != "second" {
 		t.Errorf("answers %v, %v", content(b1), content(b2))
+	}
+}
+
+// Picture bytes as the fake sniffs them: a PNG and a JPEG signature.
+var (
+	pngData  = []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+	jpegData = []byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00")
+)
+
+func dataURL(mediaType string, data []byte) string {
+	return "data:" + mediaType + ";base64," + base64.StdEncoding.EncodeToString(data)
+}
+
+func TestImagesAreDecoded(t *testing.T) {
+	srv := newServer(t, openaitest.Echo(""))
+	body := `{"model":"gpt-4o","messages":[
+		{"role":"user","content":[{"type":"image_url","image_url":{"url":"` + dataURL("image/jpeg", jpegData) + `"}}]},
+		{"role":"assistant","content":"一只猫"},
+		{"role":"user","content":[
+			{"type":"text","text":"和这两张比呢？"},
+			{"type":"image_url","image_url":{"url":"` + dataURL("image/png", pngData) + `","detail":"auto"}},
+			{"type":"image_url","image_url":{"url":"https://example.com/dog.webp","detail":"low"}}]}]}`
+	status, _, resp := post(t, srv, "/chat/completions", "", body)
+	if status != 200 {
+		t.Fatalf("status %d: %s", status, resp)
+	}
+
+	req := srv.Requests()[0]
+	want := []openaitest.Image{
+		{MediaType: "image/png", Data: pngData, Detail: "auto"},
+		{URL: "https://example.com/dog.webp", Detail: "low"},
+	}
+	if !reflect.DeepEqual(req.Images, want) {
+		t.Errorf("images = %+v\nwant the last user message's %+v", req.Images, want)
+	}
+	if got := req.LastUserMessage(); got != "和这两张比呢？" {
+		t.Errorf("LastUserMessage() = %q, want the text", got)
+	}
+	if want := []openaitest.Message{{Role: "user", Content: ""}, {Role: "assistant", Content: "一只猫"}, {Role: "user", Content: "和这两张比呢？"}}; !reflect.DeepEqual(req.Messages, want) {
+		t.Errorf("messages = %+v, want %+v", req.Messages, want)
+	}
+}
+
+func TestInvalidImagesAreRefused(t *testing.T) {
+	part := func(url, detail string) string {
+		return `{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"看"},{"type":"image_url","image_url":{"url":"` + url + `","detail":"` + detail + `"}}]}]}`
+	}
+	urlParam := "messages[0].content[1].image_url.url"
+	tests := []struct {
+		name, body string
+		want       map[string]any
+	}{
+		{"not a URL", part("cat.png", "auto"), map[string]any{
+			"message": "Invalid image URL: 'messages[0].content[1].image_url.url'. Expected a base64-encoded data URL with an image MIME type (e.g. 'data:image/png;base64,aW1nIGJ5dGVzIGhlcmU='), but got a value without the 'data:' prefix.",
+			"type":    "invalid_request_error", "param": urlParam, "code": "invalid_value"}},
+		{"not an image type", part(dataURL("application/pdf", []byte("%PDF-1.7")), ""), map[string]any{
+			"message": "Invalid image URL: 'messages[0].content[1].image_url.url'. Expected a base64-encoded data URL with an image MIME type (e.g. 'data:image/png;base64,aW1nIGJ5dGVzIGhlcmU='), but got unsupported MIME type 'application/pdf'.",
+			"type":    "invalid_request_error", "param": urlParam, "code": "invalid_value"}},
+		{"not base64", part("data:image/png,rawbytes", ""), map[string]any{
+			"message": "Invalid base64 image_url.", "type": "invalid_request_error", "param": nil, "code": nil}},
+		{"broken base64", part("data:image/png;base64,@@@", ""), map[string]any{
+			"message": "Invalid base64 image_url.", "type": "invalid_request_error", "param": nil, "code": nil}},
+		{"bytes that are no PNG, JPEG, GIF or WebP", part(dataURL("image/png", []byte("just text")), ""), map[string]any{
+			"message": "You uploaded an unsupported image. Please make sure your image has of one the following formats: ['png', 'jpeg', 'gif', 'webp'].",
+			"type":    "invalid_request_error", "param": nil, "code": "invalid_image_format"}},
+		{"unknown detail", part(dataURL("image/png", pngData), "ultra"), map[string]any{
+			"message": "Invalid value: 'ultra'. Supported values are: 'auto', 'low', and 'high'.",
+			"type":    "invalid_request_error", "param": "messages[0].content[1].image_url.detail", "code": "invalid_value"}},
+	}
+	srv := newServer(t, openaitest.Answer("unused"))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, _, body := post(t, srv, "/chat/completions", "", tt.body)
+			if status != 400 {
+				t.Errorf("status = %d, want 400", status)
+			}
+			if got := decode(t, body)["error"]; !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("error = %v\nwant %v", got, tt.want)
+			}
+		})
+	}
+	if n := len(srv.Requests()); n != 0 {
+		t.Errorf("%d refused requests recorded", n)
+	}
+}
+
+func TestRefuseImagesAnswersLikeAModelThatCannotSee(t *testing.T) {
+	srv := newServer(t, openaitest.Fixed(openaitest.Response{Content: "看不见也能答", RefuseImages: true}))
+
+	withImage := `{"model":"gpt-3.5-turbo","messages":[{"role":"system","content":"sys"},{"role":"user","content":[
+		{"type":"text","text":"看"},{"type":"image_url","image_url":{"url":"` + dataURL("image/png", pngData) + `"}}]}]}`
+	status, _, body := post(t, srv, "/chat/completions", "", withImage)
+	want := map[string]any{
+		"message": "Invalid content type. image_url is only supported by certain models.",
+		"type":    "invalid_request_error",
+		"param":   "messages.[1].content.[1].type",
+		"code":    nil,
+	}
+	if got := decode(t, body)["error"]; status != 400 || !reflect.DeepEqual(got, want) {
+		t.Errorf("status %d, error %v\nwant 400, %v", status, got, want)
+	}
+
+	status, _, body = post(t, srv, "/chat/completions", "", `{"model":"gpt-3.5-turbo","messages":[{"role":"user","content":"看"}]}`)
+	if status != 200 || !strings.Contains(string(body), "看不见也能答") {
+		t.Errorf("a request without pictures: status %d, body %s", status, body)
+	}
+	if n := len(srv.Requests()); n != 2 {
+		t.Errorf("%d requests recorded, want both", n)
+	}
+}
+
+func TestGoOpenAISendsImagesTheFakeReads(t *testing.T) {
+	srv := newServer(t, func(_ context.Context, r openaitest.Request) openaitest.Response {
+		return openaitest.Response{Content: fmt.Sprintf("%s|%d|%s", r.LastUserMessage(), len(r.Images), r.Images[0].MediaType)}
+	})
+	cfg := goopenai.DefaultConfig("k")
+	cfg.BaseURL = srv.URL()
+	ctx, cancel := context.WithTimeout(context.Background(), safety)
+	defer cancel()
+
+	resp, err := goopenai.NewClientWithConfig(cfg).CreateChatCompletion(ctx, goopenai.ChatCompletionRequest{
+		Model: "gpt-4o",
+		Messages: []goopenai.ChatCompletionMessage{{Role: "user", MultiContent: []goopenai.ChatMessagePart{
+			{Type: goopenai.ChatMessagePartTypeText, Text: "这是什么？"},
+			{Type: goopenai.ChatMessagePartTypeImageURL, ImageURL: &goopenai.ChatMessageImageURL{URL: dataURL("image/jpeg", jpegData), Detail: goopenai.ImageURLDetailAuto}},
+		}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.Choices[0].Message.Content; got != "这是什么？|1|image/jpeg" {
+		t.Errorf("answer = %q", got)
+	}
+	if !bytes.Equal(srv.Requests()[0].Images[0].Data, jpegData) {
+		t.Error("the picture's bytes changed on the way")
 	}
 }
