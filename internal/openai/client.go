@@ -1,6 +1,7 @@
 // Package openai asks an OpenAI-compatible chat-completions endpoint (OpenAI,
 // DashScope, DeepSeek, Moonshot, Ollama...) to answer a question in the
-// light of a conversation's history.
+// light of a conversation's history and, for a model that can see, of the
+// pictures sent with it.
 //
 // It retries what a retry can fix within the caller's deadline and reports
 // every failure as an *Error whose Kind tells the robot what to say to the
