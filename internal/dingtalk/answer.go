@@ -150,11 +150,12 @@ func MarkdownText(answer string) string {
 }
 
 // needsBreak reports whether a line outside code needs a hard break to
-// stay apart from the next: both hold text, and neither the line already
-// has one nor the next opens a code block.
+// stay apart from the next: both hold text, the line is no heading (which
+// ends its own block) and has no break yet, and the next opens no code.
 func needsBreak(line, next string) bool {
 	_, nextIsFence := fenceMarker(next)
-	return strings.TrimSpace(line) != "" && strings.TrimSpace(next) != "" && !strings.HasSuffix(line, "  ") && !nextIsFence
+	heading := strings.HasPrefix(strings.TrimLeft(line, " "), "#")
+	return strings.TrimSpace(line) != "" && strings.TrimSpace(next) != "" && !heading && !strings.HasSuffix(line, "  ") && !nextIsFence
 }
 
 // fenceMarker reports whether line is a code fence (``` or ~~~, three or

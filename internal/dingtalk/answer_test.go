@@ -76,6 +76,7 @@ func TestMarkdownTextSurvivesDingTalksRenderer(t *testing.T) {
 		{"a tab in code is four spaces", "~~~\n\tx\n~~~", "~~~\n\u00a0\u00a0\u00a0\u00a0x\n~~~"},
 		{"a shorter run does not close a fence", "````\n```\n  x\n````", "````\n```\n\u00a0\u00a0x\n````"},
 		{"a hard break already there is kept", "a  \nb", "a  \nb"},
+		{"a heading ends its own line", "# 标题\n正文", "# 标题\n正文"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
