@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // The key follows the original's intent: CHATGPT_API_KEY for OpenAI,
@@ -26,7 +27,10 @@ func TestAPIKeyChoice(t *testing.T) {
 }
 
 func TestSettingsAreValidated(t *testing.T) {
-	good := settings{Endpoint: "http://localhost:11434", HistoryLength: 5, Timeout: 55, Temperature: 0.7, WebhookHosts: []string{"oapi.dingtalk.com"}}
+	good := settings{
+		Endpoint: "http://localhost:11434", HistoryLength: 5, Timeout: 55, Temperature: 0.7, WebhookHosts: []string{"oapi.dingtalk.com"},
+		ReplyFormat: "markdown", CardKey: "content", CardInterval: 300 * time.Millisecond, MaxPictureMB: 10,
+	}
 	if err := good.validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -37,6 +41,12 @@ func TestSettingsAreValidated(t *testing.T) {
 		"SESSION_WEBHOOK_HOSTS": func(s *settings) { s.WebhookHosts = nil },
 		"CHATGPT_API_KEY":       func(s *settings) { s.Endpoint = "https://api.openai.com" },
 		"DINGTALK_APP_SECRET":   func(s *settings) { s.AppKey = "dingkey" },
+		"REPLY_FORMAT":          func(s *settings) { s.ReplyFormat = "html" },
+		"CARD_TEMPLATE_ID":      func(s *settings) { s.CardTemplate = "tpl.schema" },
+		"VISION_MODEL":          func(s *settings) { s.VisionModel = "qwen-vl-max" },
+		"CARD_CONTENT_KEY":      func(s *settings) { s.AppKey, s.AppSecret, s.CardTemplate, s.CardKey = "k", "s", "tpl.schema", " " },
+		"CARD_UPDATE_INTERVAL":  func(s *settings) { s.CardInterval = 10 * time.Millisecond },
+		"MAX_PICTURE_MB":        func(s *settings) { s.MaxPictureMB = 0 },
 	} {
 		s := good
 		mutate(&s)
