@@ -14,21 +14,23 @@ import (
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
 )
 
-// The codes the fake refuses card calls with (HTTP 400). The first three
-// are DingTalk's, as a mirror of its card API documentation lists them;
-// DingTalk's codes for the other cases were not found, so these are the
-// fake's own, in the same style.
+// The codes the fake refuses card calls with (HTTP 400). The first four
+// are DingTalk's, as a mirror of its card API documentation lists them
+// (apifox.cn, "互动卡片实例写权限" error table); DingTalk's codes for the
+// other cases were not found, so these are the fake's own, in the same
+// style.
 const (
 	CodeCardTemplateIDEmpty   = "param.cardTemplateIdEmpty"
 	CodeOutTrackIDEmpty       = "param.outTrackIdEmpty"
 	CodeOpenSpaceModelInvalid = "param.openSpaceModelInvalid"
 	CodeCardDataEmpty         = "param.cardPublicDataEmpty"
-	CodeCardTemplateNotFound  = "param.cardTemplateNotExist"
-	CodeOpenSpaceIDInvalid    = "param.openSpaceIdInvalid"
-	CodeOutTrackIDExists      = "param.outTrackIdExist"
-	CodeCardNotFound          = "param.cardInstanceNotExist"
-	CodeCardFinalized         = "param.cardFinalized"
-	CodeInvalidParameter      = "InvalidParameter"
+
+	CodeCardTemplateNotFound = "param.cardTemplateNotExist"
+	CodeOpenSpaceIDInvalid   = "param.openSpaceIdInvalid"
+	CodeOutTrackIDExists     = "param.outTrackIdExist"
+	CodeCardNotFound         = "param.cardInstanceNotExist"
+	CodeCardFinalized        = "param.cardFinalized"
+	CodeInvalidParameter     = "InvalidParameter"
 )
 
 // The permissions of the card calls, named in a permission refusal.
