@@ -121,8 +121,13 @@ func (e *CardDeliveryError) Error() string {
 // to a group or a single chat: POST /v1.0/card/instances/createAndDeliver
 // (permission Card.Instance.Write). An incomplete card is refused before
 // calling, with ErrInvalidRequest. A refusal is an *OpenAPIError, retried
-// when Retryable; a refused token is replaced once. A card created but not
-// delivered is a *CardDeliveryError, not retried.
+// when Retryable; a refused token is replaced once (a missing permission,
+// PermissionDenied, included: that costs one token request). A card
+// created but not delivered is a *CardDeliveryError, not retried.
+//
+// A retry after an error DingTalk may have answered after creating the
+// card (a 5xx, say) reuses the outTrackId, which DingTalk may then refuse
+// as taken: the caller sees that refusal and should answer another way.
 func (o *OpenAPI) CreateAndDeliverCard(ctx context.Context, c Card) error {
 	body, err := createAndDeliverBody(c)
 	if err != nil {
