@@ -307,7 +307,7 @@ func (s *Service) ask(ctx context.Context, model Model, history []chat.Turn, que
 		return model.CompleteWithImages(ctx, history, question, images)
 	}
 	return model.Stream(ctx, history, question, images, func(soFar string) error {
-		card.offer(s.visible(soFar))
+		card.offer(soFar)
 		return nil
 	})
 }
