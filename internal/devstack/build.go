@@ -24,12 +24,25 @@ func BuildRelease(ctx context.Context, dir string) error {
 	return build(ctx, dir, []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64"}, "-trimpath", "-ldflags=-s -w")
 }
 
-func build(ctx context.Context, dir string, env []string, flags ...string) error {
+// ModuleRoot is the directory of this module's go.mod, as the go command in
+// the current directory finds it.
+func ModuleRoot(ctx context.Context) (string, error) {
 	gomod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 	if err != nil {
-		return fmt.Errorf("find the module: %w", err)
+		return "", fmt.Errorf("find the module: %w", err)
 	}
-	root := filepath.Dir(strings.TrimSpace(string(gomod)))
+	path := strings.TrimSpace(string(gomod))
+	if path == "" || path == os.DevNull {
+		return "", fmt.Errorf("find the module: not inside one")
+	}
+	return filepath.Dir(path), nil
+}
+
+func build(ctx context.Context, dir string, env []string, flags ...string) error {
+	root, err := ModuleRoot(ctx)
+	if err != nil {
+		return err
+	}
 	args := append([]string{"build"}, flags...)
 	args = append(args, "-o", dir+string(filepath.Separator), "./cmd/"+ConversationFunction, "./cmd/"+ReplyFunction)
 	cmd := exec.CommandContext(ctx, "go", args...)
