@@ -5,15 +5,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 )
-
-// userHZ is the unit of the CPU times in /proc/<pid>/stat: clock ticks,
-// which Linux fixes at 100 a second for user space on every architecture Go
-// builds for here.
-const userHZ = 100
 
 // Memory is what the kernel reports about a process's resident memory, in
 // bytes: what FC's memory limit is checked against.
@@ -77,43 +74,50 @@ func parseProcStatus(status []byte) (Memory, error) {
 	return m, nil
 }
 
-// CPUTime is the CPU time the process has used so far, user and system, all
-// its threads together, read from /proc/<pid>/stat. Its unit is a clock tick
-// (10 ms): measure over many requests, not one.
+// CPUTime is the CPU time the process has used so far, all its threads
+// together, in nanoseconds: the sum of the first field ("time spent on the
+// CPU") of /proc/<pid>/task/<tid>/schedstat. The clock-tick counters of
+// /proc/<pid>/stat would be too coarse (10 ms) for a start-up. A thread
+// that has exited is not counted; Go's runtime keeps its threads.
 func (p *Process) CPUTime() (time.Duration, error) {
 	select {
 	case <-p.done:
 		return 0, fmt.Errorf("%s has exited", p.Name)
 	default:
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.PID()))
+	tasks := fmt.Sprintf("/proc/%d/task", p.PID())
+	entries, err := os.ReadDir(tasks)
 	if err != nil {
 		return 0, fmt.Errorf("CPU time of %s: %w", p.Name, err)
 	}
-	return parseProcStat(b)
+	var total time.Duration
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(tasks, e.Name(), "schedstat"))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // the thread exited since the listing
+		}
+		if err != nil {
+			return 0, fmt.Errorf("CPU time of %s: %w", p.Name, err)
+		}
+		d, err := parseSchedstat(b)
+		if err != nil {
+			return 0, fmt.Errorf("CPU time of %s: %w", p.Name, err)
+		}
+		total += d
+	}
+	return total, nil
 }
 
-// parseProcStat reads utime and stime, the 14th and 15th fields of a
-// /proc/<pid>/stat line. The second field, the program's name in
-// parentheses, may hold spaces and parentheses itself, so fields are counted
-// from the last ')'.
-func parseProcStat(stat []byte) (time.Duration, error) {
-	end := bytes.LastIndexByte(stat, ')')
-	if end < 0 {
-		return 0, errors.New("/proc stat: no command name")
+// parseSchedstat reads the time on the CPU, in nanoseconds, from a
+// schedstat line: "<on cpu ns> <waiting ns> <timeslices>".
+func parseSchedstat(b []byte) (time.Duration, error) {
+	fields := bytes.Fields(b)
+	if len(fields) != 3 {
+		return 0, fmt.Errorf("schedstat: want 3 fields, got %q", b)
 	}
-	// After the name: state (field 3), ..., utime (14), stime (15).
-	fields := bytes.Fields(stat[end+1:])
-	if len(fields) < 13 {
-		return 0, errors.New("/proc stat: too few fields")
+	ns, err := strconv.ParseInt(string(fields[0]), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("schedstat: %w", err)
 	}
-	var ticks int64
-	for _, f := range fields[11:13] {
-		n, err := strconv.ParseInt(string(f), 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc stat: CPU time: %w", err)
-		}
-		ticks += n
-	}
-	return time.Duration(ticks) * time.Second / userHZ, nil
+	return time.Duration(ns), nil
 }

@@ -53,36 +53,81 @@ func TestParseProcStatusOfThisProcess(t *testing.T) {
 	}
 }
 
-func TestParseProcStat(t *testing.T) {
+func TestParseSchedstat(t *testing.T) {
 	tests := []struct {
-		name    string
-		stat    string
+		line    string
 		want    time.Duration
 		wantErr bool
 	}{
-		{
-			name: "utime 150 and stime 25 ticks",
-			stat: "4242 (conversation) S 1 4242 4242 0 -1 4194560 700 0 0 0 150 25 0 0 20 0 5 0 1000 1237644288 1504 18446744073709551615",
-			want: 1750 * time.Millisecond,
-		},
-		{
-			name: "a name with spaces and parentheses",
-			stat: "7 (a (b) c) R 1 7 7 0 -1 0 0 0 0 0 3 4 0 0 20 0 1 0 1 0 0 0",
-			want: 70 * time.Millisecond,
-		},
-		{name: "no name", stat: "7 R 1", wantErr: true},
-		{name: "cut short", stat: "7 (x) R 1 7 7", wantErr: true},
-		{name: "not a number", stat: "7 (x) R 1 7 7 0 -1 0 0 0 0 0 x 4 0", wantErr: true},
+		{line: "617854 0 1\n", want: 617854 * time.Nanosecond},
+		{line: "12345678901 2222 37", want: 12345678901 * time.Nanosecond},
+		{line: "", wantErr: true},
+		{line: "1 2", wantErr: true},
+		{line: "x 2 3", wantErr: true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseProcStat([]byte(tt.stat))
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("error = %v, want error %v", err, tt.wantErr)
-			}
-			if got != tt.want {
-				t.Errorf("got %v, want %v", got, tt.want)
-			}
-		})
+		got, err := parseSchedstat([]byte(tt.line))
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("parseSchedstat(%q) = %v, %v; want %v, error %v", tt.line, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+// TestMain lets the test binary stand in for a function program: started
+// with childEnv set, it uses some CPU and then waits to be stopped.
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		deadline := time.Now().Add(20 * time.Millisecond)
+		for time.Now().Before(deadline) {
+		}
+		time.Sleep(time.Minute)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+const childEnv = "DEVSTACK_TEST_CHILD"
+
+func TestLaunchedProcessReportsItsMemoryAndCPU(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("/proc is Linux's")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	p, err := Launch("child", self, map[string]string{childEnv: "1"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Kill()
+	if p.PID() <= 0 || p.Started().Before(before) || p.Started().After(time.Now()) {
+		t.Errorf("pid %d, started %v: want a pid and the time of the exec", p.PID(), p.Started())
+	}
+	// The child burns 20 ms of CPU first; wait for some of it to show.
+	var cpu time.Duration
+	for deadline := time.Now().Add(time.Minute); cpu < 5*time.Millisecond && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+		if cpu, err = p.CPUTime(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cpu < 5*time.Millisecond {
+		t.Errorf("CPU time %v, want at least 5ms", cpu)
+	}
+	m, err := p.Memory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.RSS <= 0 || m.PeakRSS < m.RSS {
+		t.Errorf("memory %+v, want 0 < RSS <= PeakRSS", m)
+	}
+	p.Kill()
+	if _, err := p.Memory(); err == nil {
+		t.Error("Memory of an exited process: no error")
+	}
+	if _, err := p.CPUTime(); err == nil {
+		t.Error("CPUTime of an exited process: no error")
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
+	"github.com/dingtalk-llm/fcrobot/internal/ossmount"
 )
 
 // BenchmarkHistoryRead is the history read of the reply path with the
@@ -46,5 +48,48 @@ func BenchmarkHistoryRead(b *testing.B) {
 			}
 			b.ReportMetric(float64(len(dirNames(b, filepath.Join(ownerDir(root, "owner"), "turns")))), "files")
 		})
+	}
+}
+
+// BenchmarkMessageWrites is the cost of the files the reply function writes
+// for one message on the mount, in its order, each a new file created,
+// written and synced: before the answer is posted the claim (in a new
+// folder for the message), the turn and the kept answer; after it a receipt
+// for the part sent and one of delivery. ns/op is the whole; the metrics
+// are each step's mean. On FC's OSS mount each file is an upload to OSS
+// instead of a local write.
+func BenchmarkMessageWrites(b *testing.B) {
+	ctx := context.Background()
+	root := b.TempDir()
+	h, _ := newHistory(b, root, 0)
+	r, err := ossmount.NewReceipts(root, ossmount.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	answer := strings.Repeat("可能的原因是多个实例同时写同一个文件，而挂载的对象存储不提供锁。", 25)
+	steps := []string{"claim", "turn", "answer", "sent", "delivered"}
+	spent := make([]time.Duration, len(steps))
+	i := 0
+	for b.Loop() {
+		m := chat.Message{ID: fmt.Sprint("msg", i), CreatedAt: at(i)}
+		t := turn(m.ID, m.CreatedAt)
+		t.Answer = answer
+		for s, write := range []func() error{
+			func() error { _, err := r.Claim(ctx, m, "holder", time.Minute); return err },
+			func() error { return h.Save(ctx, "owner", t) },
+			func() error { return r.SaveAnswer(ctx, m, answer) },
+			func() error { return r.MarkSent(ctx, m, 0) },
+			func() error { return r.MarkDelivered(ctx, m) },
+		} {
+			start := time.Now()
+			if err := write(); err != nil {
+				b.Fatalf("%s: %v", steps[s], err)
+			}
+			spent[s] += time.Since(start)
+		}
+		i++
+	}
+	for s, name := range steps {
+		b.ReportMetric(float64(spent[s].Nanoseconds())/float64(i), name+"-ns")
 	}
 }
