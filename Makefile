@@ -20,14 +20,16 @@ run: ## Run the whole robot here, with a DingTalk simulator in the terminal
 	@$(GO) build -o $(LOCAL)/bin/ ./cmd/conversation ./cmd/reply ./cmd/local
 	@$(LOCAL)/bin/local -bin $(LOCAL)/bin -data $(LOCAL)/oss -logs $(LOCAL)/logs
 
-test: ## Run every test, offline: unit, fuzz seeds, end-to-end with the real programs
+test: ## Run every test, offline: unit, fuzz seeds, each benchmark briefly, end-to-end with the real programs
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 10m $$($(GO) list ./... | grep -v /internal/e2e)
+	@echo "benchmarks, 100 iterations each: they must keep running; their times are not checked"
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 100x $$($(GO) list ./... | grep -v /internal/e2e)
 	@echo "end-to-end: the real programs, the local FC, fake DingTalk and model"
 	$(GO) test -count=1 -timeout 10m -v ./internal/e2e/
 
-bench: ## Run every benchmark (go test -bench)
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+bench: ## Measure speed, memory and cost here (about 2 minutes); prints the table, writes docs/performance.md
+	GO=$(GO) $(GO) run ./cmd/bench
 
 vet: ## go vet
 	$(GO) vet ./...

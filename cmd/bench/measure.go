@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/dingtalk-llm/fcrobot/internal/devstack"
+	"github.com/dingtalk-llm/fcrobot/internal/openai/openaitest"
+)
+
+// results is everything one run measured.
+type results struct {
+	Machine machine
+	// Go benchmark results (BenchmarkAcknowledge, BenchmarkHistoryRead).
+	InProcess []goBenchmark
+	// Load100 is the throughput run, Load10 the latency run.
+	Load100, Load10 loadResult
+	// Reply is the reply overhead with the mount's folder on this machine's
+	// disk; ReplyInMemory with it on tmpfs, which leaves the code's own cost
+	// (nil when there is no tmpfs).
+	Reply         replyOverhead
+	ReplyInMemory *replyOverhead
+	ReplyLoad     replyLoad
+	// Cold starts by function.
+	ColdStarts map[string]coldStarts
+	// Memory by function, before any traffic and after the load runs.
+	Idle, Loaded map[string]devstack.Memory
+	// Sizes of the stripped programs by function, in bytes.
+	Sizes     map[string]int64
+	FirstText firstText
+	// SYAML are the functions' sizes as s.yaml deploys them.
+	SYAML map[string]functionSpec
+}
+
+// functions are the robot's two programs, in the order the table lists them.
+func functions() []string {
+	return []string{devstack.ConversationFunction, devstack.ReplyFunction}
+}
+
+// measure runs every measurement, printing progress as it goes.
+func measure(ctx context.Context, o options, p *progress) (results, error) {
+	res := results{
+		ColdStarts: map[string]coldStarts{},
+		Idle:       map[string]devstack.Memory{},
+		Loaded:     map[string]devstack.Memory{},
+		Sizes:      map[string]int64{},
+	}
+	root, err := devstack.ModuleRoot(ctx)
+	if err != nil {
+		return res, err
+	}
+	if res.Machine, err = describeMachine(ctx, root); err != nil {
+		return res, err
+	}
+	if res.SYAML, err = readSYAML(filepath.Join(root, "s.yaml")); err != nil {
+		return res, err
+	}
+	p.step("%s", res.Machine)
+
+	work, err := os.MkdirTemp("", "fcrobot-bench-")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(work)
+	binDir := filepath.Join(work, "bin")
+	p.step("building conversation and reply as `make build` does (static, stripped, linux/amd64)")
+	if err := devstack.BuildRelease(ctx, binDir); err != nil {
+		return res, err
+	}
+	for _, f := range functions() {
+		info, err := os.Stat(filepath.Join(binDir, f))
+		if err != nil {
+			return res, err
+		}
+		res.Sizes[f] = info.Size()
+	}
+
+	p.step("in-process benchmarks: go test -bench '%s' -benchtime %s %v", inProcessPattern, o.Benchtime, inProcessPackages())
+	if res.InProcess, err = runGoBenchmarks(ctx, o.GoCmd, root, o.Benchtime, p); err != nil {
+		return res, err
+	}
+
+	if err := measureConversation(ctx, o, binDir, filepath.Join(work, "oss-conversation"), &res, p); err != nil {
+		return res, err
+	}
+	if err := measureReply(ctx, o, binDir, filepath.Join(work, "oss-reply"), &res, p); err != nil {
+		return res, err
+	}
+	if mem, ok := memoryDir(); ok {
+		dir, err := os.MkdirTemp(mem, "fcrobot-bench-oss-")
+		if err != nil {
+			return res, err
+		}
+		defer os.RemoveAll(dir)
+		overhead, err := measureReplyInMemory(ctx, o, binDir, dir, p)
+		if err != nil {
+			return res, err
+		}
+		res.ReplyInMemory = &overhead
+	}
+
+	p.step("time to first visible text with the streaming card")
+	if res.FirstText, err = measureFirstVisibleText(ctx, binDir, p); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// startStack starts the robot from the programs in binDir, at the default
+// verbosity (the lines an operator gets in production are part of the
+// cost), with a model that answers at once.
+func startStack(ctx context.Context, binDir, dataDir string, replySink bool) (*devstack.Stack, error) {
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return nil, err
+	}
+	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	return devstack.Start(startCtx, devstack.Options{
+		BinDir:    binDir,
+		DataDir:   dataDir,
+		Model:     openaitest.Answer(modelAnswer()),
+		ReplySink: replySink,
+		Logger:    slog.New(slog.DiscardHandler),
+	})
+}
+
+// measureConversation takes the conversation function's figures: memory
+// idle, cold starts, the load runs and memory after them. The local FC
+// hands the events to a sink, so that the runs measure this function only.
+func measureConversation(ctx context.Context, o options, binDir, dataDir string, res *results, p *progress) (err error) {
+	p.step("conversation: starting the robot (the local FC delivers to a sink)")
+	st, err := startStack(ctx, binDir, dataDir, true)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, closeStack(st)) }()
+	name := devstack.ConversationFunction
+	if res.Idle[name], err = st.Conversation.Memory(); err != nil {
+		return err
+	}
+
+	p.step("conversation: %d cold starts, exec to the first signed callback answered 200", o.ColdRuns)
+	if res.ColdStarts[name], err = measureColdStarts(ctx, binDir, name, st.Env(name), o.ColdRuns, conversationAnswer(st)); err != nil {
+		return err
+	}
+
+	p.step("conversation: load, 100 callbacks at a time for %s", o.LoadDuration)
+	if res.Load100, err = runLoad(ctx, st, 100, o.LoadDuration, "c100", p); err != nil {
+		return err
+	}
+	p.step("conversation: %.0f callbacks/s, %d errors", res.Load100.Rate(), res.Load100.Failed)
+	p.step("conversation: latency, 10 callbacks at a time for %s", o.LoadDuration)
+	if res.Load10, err = runLoad(ctx, st, 10, o.LoadDuration, "c10", p); err != nil {
+		return err
+	}
+	p.step("conversation: p50 %s, p99 %s", percentile(res.Load10.Latencies, 0.5), percentile(res.Load10.Latencies, 0.99))
+	res.Loaded[name], err = st.Conversation.Memory()
+	return err
+}
+
+// measureReply takes the reply function's figures: memory idle, cold
+// starts, its overhead one message at a time, a run at its
+// instanceConcurrency, and memory after it.
+func measureReply(ctx context.Context, o options, binDir, dataDir string, res *results, p *progress) (err error) {
+	p.step("reply: starting the robot (the model answers at once)")
+	st, err := startStack(ctx, binDir, dataDir, false)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, closeStack(st)) }()
+	clock, err := newWebhookClock(st.DingTalk.URL())
+	if err != nil {
+		return err
+	}
+	defer clock.Close()
+	name := devstack.ReplyFunction
+	if res.Idle[name], err = st.Reply.Memory(); err != nil {
+		return err
+	}
+
+	p.step("reply: %d cold starts, exec to the first /invoke answered 200 with the answer posted", o.ColdRuns)
+	if res.ColdStarts[name], err = measureColdStarts(ctx, binDir, name, st.Env(name), o.ColdRuns, replyAnswer(replyMessages{st: st, webhook: clock})); err != nil {
+		return err
+	}
+
+	p.step("reply: overhead, %d messages one at a time, /invoke sent to the answer at DingTalk", o.ReplyMessages)
+	if res.Reply, err = measureReplyOverhead(ctx, st, clock, 50, o.ReplyMessages, p); err != nil {
+		return err
+	}
+	p.step("reply: p50 %s, p99 %s", percentile(res.Reply.ToWebhook, 0.5), percentile(res.Reply.ToWebhook, 0.99))
+
+	concurrency := res.SYAML[name].InstanceConcurrency
+	loadFor := min(o.LoadDuration, 5*time.Second)
+	p.step("reply: %d messages at a time (s.yaml's instanceConcurrency) for %s", concurrency, loadFor)
+	if res.ReplyLoad, err = runReplyLoad(ctx, st, clock, concurrency, loadFor); err != nil {
+		return err
+	}
+	p.step("reply: %d messages answered, %d failed", res.ReplyLoad.OK, res.ReplyLoad.Failed)
+	res.Loaded[name], err = st.Reply.Memory()
+	return err
+}
+
+// measureReplyInMemory measures the reply overhead again with the mount's
+// folder in memory: what is left is the code's own cost, without the
+// disk's synced writes.
+func measureReplyInMemory(ctx context.Context, o options, binDir, dataDir string, p *progress) (_ replyOverhead, err error) {
+	p.step("reply: overhead again with the mount's folder in memory (%s)", dataDir)
+	st, err := startStack(ctx, binDir, dataDir, false)
+	if err != nil {
+		return replyOverhead{}, err
+	}
+	defer func() { err = errors.Join(err, closeStack(st)) }()
+	clock, err := newWebhookClock(st.DingTalk.URL())
+	if err != nil {
+		return replyOverhead{}, err
+	}
+	defer clock.Close()
+	res, err := measureReplyOverhead(ctx, st, clock, 50, o.ReplyMessages, p)
+	if err != nil {
+		return replyOverhead{}, err
+	}
+	p.step("reply: in memory, p50 %s, p99 %s", percentile(res.ToWebhook, 0.5), percentile(res.ToWebhook, 0.99))
+	return res, nil
+}
+
+// memoryDir is a tmpfs folder (memory-backed) to hold a stand-in for the
+// mount, if the machine has one.
+func memoryDir() (string, bool) {
+	const tmpfsMagic = 0x01021994
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs("/dev/shm", &fs); err != nil || fs.Type != tmpfsMagic {
+		return "", false
+	}
+	return "/dev/shm", true
+}
+
+func closeStack(st *devstack.Stack) error {
+	if err := st.Close(); err != nil {
+		return fmt.Errorf("stopping the robot: %w", err)
+	}
+	return nil
+}
+
+// firstText is the time to the first visible text of an answer streamed
+// onto the AI card.
+type firstText struct {
+	Measured bool
+	// FirstToken is when the model sent its first chunk, FirstVisible when
+	// the first card update with text reached DingTalk, both counted from
+	// the callback.
+	FirstToken, FirstVisible time.Duration
+}
+
+// measureFirstVisibleText is the slot of the last figure. It is not measured
+// yet: the streaming card is being built. Once reply streams onto a card
+// (CARD_TEMPLATE_ID with DINGTALK_APP_KEY and DINGTALK_APP_SECRET), fill it
+// in: start a stack with devstack.Options{DingTalkApp: true} and that
+// ReplyEnv, a model answering with openaitest.Response{Chunks: ...,
+// ChunkDelay: ...} spread over 5 s, deliver one callback, and take
+// FirstVisible from the arrival time of the first card update with text in
+// the fake DingTalk's Cards(), FirstToken from when the model sent its first
+// chunk. The table then shows FirstVisible - FirstToken against its target.
+func measureFirstVisibleText(_ context.Context, _ string, _ io.Writer) (firstText, error) {
+	return firstText{}, nil
+}

@@ -1,0 +1,253 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dingtalk-llm/fcrobot/internal/devstack"
+)
+
+// verdict is how a figure compares with its target.
+type verdict int
+
+const (
+	notMeasured verdict = iota
+	met
+	missed
+)
+
+func (v verdict) String() string {
+	switch v {
+	case met:
+		return "met"
+	case missed:
+		return "**missed**"
+	}
+	return "not measured yet"
+}
+
+func judge(ok bool) verdict {
+	if ok {
+		return met
+	}
+	return missed
+}
+
+// figure is one row of the table.
+type figure struct {
+	Name     string
+	Measured string
+	Target   string
+	Verdict  verdict
+}
+
+// The targets of issue 4.
+const (
+	targetAckP50        = 300 * time.Microsecond
+	targetRate          = 5000.0
+	targetAckP99        = 5 * time.Millisecond
+	targetReplyP50      = 1500 * time.Microsecond
+	targetReplyP99      = 5 * time.Millisecond
+	targetColdStart     = 50 * time.Millisecond
+	targetIdleMemory    = 20_000_000 // bytes
+	targetLoadedMemory  = 40_000_000
+	targetHistoryRatio  = 1.5
+	targetPackageSize   = 15_000_000
+	targetFirstTextSlip = 300 * time.Millisecond
+)
+
+// historySizes are the sub-benchmarks of BenchmarkHistoryRead, smallest
+// history first.
+func historySizes() []int { return []int{10, 1000, 100000} }
+
+// figures turns the results into the table's rows, in the issue's order.
+func figures(res results) []figure {
+	var rows []figure
+	rows = append(rows, ackInProcess(res))
+
+	l := res.Load100
+	rows = append(rows, figure{
+		Name: "acknowledge under load",
+		Measured: fmt.Sprintf("%.0f callbacks/s, %d errors (%d at a time for %s; p50 %s, p99 %s; %s CPU per callback; %s)",
+			l.Rate(), l.Failed, l.Concurrency, l.Elapsed.Round(time.Second), ms(percentile(l.Latencies, 0.5)),
+			ms(percentile(l.Latencies, 0.99)), us(l.CPUPerCallback()), cores(l)) + firstError(l.FirstError),
+		Target:  "at least 5000 callbacks/s, 0 errors",
+		Verdict: judge(l.Rate() >= targetRate && l.Failed == 0),
+	})
+	l = res.Load10
+	rows = append(rows, figure{
+		Name: "acknowledge latency",
+		Measured: fmt.Sprintf("p50 %s, p99 %s (%d at a time: %d callbacks, %.0f/s, %d errors; %s)",
+			ms(percentile(l.Latencies, 0.5)), ms(percentile(l.Latencies, 0.99)), l.Concurrency, l.OK, l.Rate(), l.Failed, cores(l)) + firstError(l.FirstError),
+		Target:  "p99 at most 5 ms",
+		Verdict: judge(percentile(l.Latencies, 0.99) <= targetAckP99 && l.Failed == 0),
+	})
+	rows = append(rows, replyOverheadFigure("reply overhead, mount folder on disk", &res.Reply))
+	rows = append(rows, replyOverheadFigure("reply overhead, mount folder in memory", res.ReplyInMemory))
+	for _, f := range functions() {
+		times := res.ColdStarts[f].Wall
+		rows = append(rows, figure{
+			Name: "cold start, " + f,
+			Measured: fmt.Sprintf("median %s (%d runs, %s to %s; %s CPU time to the first answer)", ms(percentile(times, 0.5)), len(times),
+				ms(percentile(times, 0)), ms(percentile(times, 1)), ms(percentile(res.ColdStarts[f].CPU, 0.5))),
+			Target:  "median at most 50 ms",
+			Verdict: judge(len(times) > 0 && percentile(times, 0.5) <= targetColdStart),
+		})
+	}
+	for _, f := range functions() {
+		m := res.Idle[f]
+		rows = append(rows, figure{
+			Name:     "memory idle, " + f,
+			Measured: fmt.Sprintf("peak RSS %s", mb(m.PeakRSS)),
+			Target:   "at most 20 MB",
+			Verdict:  judge(m.PeakRSS > 0 && m.PeakRSS <= targetIdleMemory),
+		})
+	}
+	for _, f := range functions() {
+		m := res.Loaded[f]
+		under := fmt.Sprintf("after the load runs, %d then 10 callbacks at a time", res.Load100.Concurrency)
+		if f == devstack.ReplyFunction {
+			under = fmt.Sprintf("after %d messages at a time for %s: %d answered, %d failed",
+				res.ReplyLoad.Concurrency, res.ReplyLoad.Elapsed.Round(time.Second), res.ReplyLoad.OK, res.ReplyLoad.Failed)
+		}
+		rows = append(rows, figure{
+			Name:     "memory under load, " + f,
+			Measured: fmt.Sprintf("peak RSS %s (%s)", mb(m.PeakRSS), under),
+			Target:   "at most 40 MB",
+			Verdict:  judge(m.PeakRSS > 0 && m.PeakRSS <= targetLoadedMemory),
+		})
+	}
+	rows = append(rows, historyCost(res))
+	for _, f := range functions() {
+		rows = append(rows, figure{
+			Name:     "package size, " + f,
+			Measured: mb(res.Sizes[f]),
+			Target:   "at most 15 MB",
+			Verdict:  judge(res.Sizes[f] > 0 && res.Sizes[f] <= targetPackageSize),
+		})
+	}
+	rows = append(rows, firstVisibleText(res.FirstText))
+	return rows
+}
+
+func replyOverheadFigure(name string, r *replyOverhead) figure {
+	f := figure{Name: name, Target: "p50 at most 1.5 ms, p99 at most 5 ms"}
+	if r == nil {
+		f.Measured = "not measured: no tmpfs at /dev/shm"
+		return f
+	}
+	f.Measured = fmt.Sprintf("p50 %s, p99 %s to the answer at DingTalk (%d messages one at a time; /invoke answered p50 %s, p99 %s; %s CPU per message)",
+		ms(percentile(r.ToWebhook, 0.5)), ms(percentile(r.ToWebhook, 0.99)), r.Messages,
+		ms(percentile(r.RoundTrip, 0.5)), ms(percentile(r.RoundTrip, 0.99)), us(r.CPU))
+	f.Verdict = judge(len(r.ToWebhook) > 0 && percentile(r.ToWebhook, 0.5) <= targetReplyP50 && percentile(r.ToWebhook, 0.99) <= targetReplyP99)
+	return f
+}
+
+// cores says who used the machine during a load run.
+func cores(l loadResult) string {
+	return fmt.Sprintf("cores used: conversation %.2f, load generator and local FC %.2f, machine %.0f%% busy",
+		l.ConversationCores(), l.Cores.Self, 100*l.Cores.Machine)
+}
+
+func ackInProcess(res results) figure {
+	f := figure{Name: "acknowledge path, in process", Target: "p50 at most 300 µs including the loopback call"}
+	bare, err := findBenchmark(res.InProcess, "BenchmarkAcknowledge/fc=bare")
+	if err != nil {
+		f.Measured = err.Error()
+		return f
+	}
+	p50 := time.Duration(bare.Metrics["p50-ns"])
+	f.Measured = fmt.Sprintf("p50 %s, p99 %s, mean %s; %s, %.0f allocs per callback",
+		us(p50), us(time.Duration(bare.Metrics["p99-ns"])), us(time.Duration(bare.Metrics["ns/op"])),
+		kb(bare.Metrics["B/op"]), bare.Metrics["allocs/op"])
+	if emu, err := findBenchmark(res.InProcess, "BenchmarkAcknowledge/fc=fclocal"); err == nil {
+		f.Measured += fmt.Sprintf(" (through the local FC emulator: p50 %s, %s, %.0f allocs)",
+			us(time.Duration(emu.Metrics["p50-ns"])), kb(emu.Metrics["B/op"]), emu.Metrics["allocs/op"])
+	}
+	f.Verdict = judge(p50 > 0 && p50 <= targetAckP50)
+	return f
+}
+
+func historyCost(res results) figure {
+	f := figure{Name: "history cost", Target: "flat: the largest at most 1.5x the smallest"}
+	var parts []string
+	var smallest, largest float64
+	for i, n := range historySizes() {
+		b, err := findBenchmark(res.InProcess, fmt.Sprint("BenchmarkHistoryRead/stored=", n))
+		if err != nil {
+			f.Measured = err.Error()
+			return f
+		}
+		ns := b.Metrics["ns/op"]
+		parts = append(parts, fmt.Sprintf("%s turns: %s", thousands(n), us(time.Duration(ns))))
+		if i == 0 {
+			smallest = ns
+		}
+		largest = ns
+	}
+	ratio := largest / smallest
+	f.Measured = fmt.Sprintf("%s: %.2fx (the last 5 turns read)", strings.Join(parts, ", "), ratio)
+	f.Verdict = judge(ratio <= targetHistoryRatio)
+	return f
+}
+
+func firstVisibleText(ft firstText) figure {
+	f := figure{Name: "time to first visible text", Target: "model's first token + at most 300 ms"}
+	if !ft.Measured {
+		f.Measured = "not measured yet: needs the streaming card"
+		return f
+	}
+	slip := ft.FirstVisible - ft.FirstToken
+	f.Measured = fmt.Sprintf("first token + %s (first token at %s, first text at %s)", ms(slip), ms(ft.FirstToken), ms(ft.FirstVisible))
+	f.Verdict = judge(slip <= targetFirstTextSlip)
+	return f
+}
+
+func firstError(e string) string {
+	if e == "" {
+		return ""
+	}
+	return "; first error: " + e
+}
+
+// renderTable renders the rows as a Markdown table.
+func renderTable(rows []figure) string {
+	var b strings.Builder
+	b.WriteString("| figure | measured | target | |\n| --- | --- | --- | --- |\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", r.Name, cell(r.Measured), r.Target, r.Verdict)
+	}
+	return b.String()
+}
+
+// cell keeps a value inside its Markdown table cell.
+func cell(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}
+
+func us(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond)) }
+
+func ms(d time.Duration) string {
+	v := float64(d) / float64(time.Millisecond)
+	switch {
+	case v < 10:
+		return fmt.Sprintf("%.2f ms", v)
+	case v < 100:
+		return fmt.Sprintf("%.1f ms", v)
+	}
+	return fmt.Sprintf("%.0f ms", v)
+}
+
+// mb is decimal megabytes, so that "at most 20 MB" is read strictly.
+func mb(bytes int64) string { return fmt.Sprintf("%.1f MB", float64(bytes)/1e6) }
+
+func kb(bytes float64) string { return fmt.Sprintf("%.1f KB", bytes/1e3) }
+
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
