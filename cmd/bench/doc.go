@@ -137,8 +137,12 @@ markers are written, as in production). The fake model answers at once with a ty
 - **history cost**: ` + "`BenchmarkHistoryRead`" + ` in ` + "`internal/ossmount`" + `: the last 5 turns (HISTORY_LENGTH's
   default) of one owner, with the default Keep, after 10, 1,000 and 100,000 turns were stored.
 - **package size**: the stripped linux/amd64 program, as ` + "`dist/<function>/bootstrap`" + ` ships.
-- **time to first visible text**: not measured yet. It needs the streaming AI card; the slot is
-  ` + "`measureFirstVisibleText`" + ` in ` + "`cmd/bench/measure.go`" + `, whose comment says how to fill it in.
+- **time to first visible text**: the robot with an AI card template (` + "`CARD_TEMPLATE_ID`" + `, the app's key
+  and secret, the default ` + "`CARD_UPDATE_INTERVAL`" + ` of 300 ms) and a model that streams each answer over
+  5 s, starting the moment it is asked (the worst case: its first token races the card's creation).
+  Five messages from five users are sent at once; for each, the time runs from the model's first
+  token to the arrival at the fake DingTalk of the card's first update that shows text of the
+  answer rather than the placeholder the card was created with.
 
 ## What bounds each figure
 
@@ -203,6 +207,12 @@ the SDK. Under load the conversation function's heap follows the callbacks in fl
 the reply function with {{.Res.ReplyLoad.Concurrency}} messages in flight stays far below its 128 MB. The
 programs are about 8 MB stripped; the OpenAPI core and its dependencies (credentials, a SM crypto
 library, an XML converter) are a good part of that.
+
+**Time to first visible text.** The card is created (with a placeholder) while the model is
+asked, and its first update goes out as soon as both the card exists and a token has come; only
+later updates wait out CARD_UPDATE_INTERVAL. So the figure is one streaming update's round trip
+here, plus, with a model faster than the card's creation, what is left of that creation. Against
+DingTalk it is those two OpenAPI calls over the network, which this machine cannot measure.
 
 **History cost.** Flat by design: every save prunes the owner's turns to Keep (50), so a read lists
 at most 50 names and opens the last 5, however many turns were ever stored.
@@ -278,7 +288,7 @@ spread over a day that touch both functions every hour cost 2 × 24 × 0.01 = 0.
 
 ## Reproduce
 
-    make bench                      # builds, measures (about 2 minutes), writes this file
+    make bench                      # builds, measures (about a minute), writes this file
     go run ./cmd/bench -h           # the flags: shorter runs, another output file
 
 The in-process benchmarks also run in ` + "`make test`" + ` with ` + "`-benchtime 100x`" + `, so that they keep compiling

@@ -247,6 +247,23 @@ func TestFiguresJudgeEachTarget(t *testing.T) {
 	}
 }
 
+func TestFirstVisibleTextIsJudgedByTheSlowestCard(t *testing.T) {
+	ms := func(n float64) time.Duration { return time.Duration(n * float64(time.Millisecond)) }
+	for _, tt := range []struct {
+		slips []time.Duration
+		want  verdict
+	}{
+		{[]time.Duration{ms(2), ms(3), ms(250)}, met},
+		{[]time.Duration{ms(2), ms(3), ms(301)}, missed},
+		{nil, notMeasured},
+	} {
+		f := firstVisibleText(firstText{Measured: tt.slips != nil, Slips: tt.slips})
+		if f.Verdict != tt.want {
+			t.Errorf("slips %v: %v, want %v", tt.slips, f.Verdict, tt.want)
+		}
+	}
+}
+
 func TestAFailedCallbackMissesTheThroughputTarget(t *testing.T) {
 	res := sampleResults()
 	res.Load100.Failed = 1
@@ -266,7 +283,7 @@ func TestTheReportHasEverySection(t *testing.T) {
 		"commit abc1234", "Test CPU, 2 cores, go1.26", "2026-11-23 12:00 UTC",
 		"| acknowledge path, in process | p50 120 µs",
 		"## How each figure is measured", "## What bounds each figure", "## Cost on FC 3.0",
-		"### What instanceConcurrency changes", "not measured yet",
+		"### What instanceConcurrency changes", "| time to first visible text | not measured |",
 		"0.00011 CNY per CU", "*Assumption",
 	} {
 		if !strings.Contains(report, want) {

@@ -24,7 +24,7 @@ func (v verdict) String() string {
 	case missed:
 		return "**missed**"
 	}
-	return "not measured yet"
+	return "not measured"
 }
 
 func judge(ok bool) verdict {
@@ -194,13 +194,16 @@ func historyCost(res results) figure {
 
 func firstVisibleText(ft firstText) figure {
 	f := figure{Name: "time to first visible text", Target: "model's first token + at most 300 ms"}
-	if !ft.Measured {
-		f.Measured = "not measured yet: needs the streaming card"
+	if !ft.Measured || len(ft.Slips) == 0 {
+		f.Measured = "not measured"
+		if ft.Failure != "" {
+			f.Measured += ": " + ft.Failure
+		}
 		return f
 	}
-	slip := ft.FirstVisible - ft.FirstToken
-	f.Measured = fmt.Sprintf("first token + %s (first token at %s, first text at %s)", ms(slip), ms(ft.FirstToken), ms(ft.FirstVisible))
-	f.Verdict = judge(slip <= targetFirstTextSlip)
+	f.Measured = fmt.Sprintf("first token + %s median, + %s at most (%d answers streamed onto AI cards at once, over %s each)",
+		ms(percentile(ft.Slips, 0.5)), ms(percentile(ft.Slips, 1)), len(ft.Slips), streamTime)
+	f.Verdict = judge(percentile(ft.Slips, 1) <= targetFirstTextSlip)
 	return f
 }
 
