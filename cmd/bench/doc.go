@@ -147,12 +147,12 @@ markers are written, as in production). The fake model answers at once with a ty
 ## What bounds each figure
 
 **The acknowledge path.** Profiled with ` + "`perf`" + ` on the real process under load and with
-` + "`go test -cpuprofile/-memprofile`" + ` on ` + "`BenchmarkAcknowledge`" + `. About 40% of the function's CPU and 70%
-of its allocations are inside the official OpenAPI core's ` + "`CallApiWithCtx`" + `, beyond the HTTP call itself:
+` + "`go test -cpuprofile/-memprofile`" + ` on ` + "`BenchmarkAcknowledge`" + `. About a third of the function's CPU and
+70% of its allocations are inside the official OpenAPI core's ` + "`CallApiWithCtx`" + `, beyond the HTTP call itself:
 it reads the body into memory, builds and sorts header maps to sign, writes a debug log record it
 then discards, and makes each request's nonce from the goroutine's id, which it parses out of a
-formatted stack trace (` + "`runtime.Stack`" + `, about 9% of the CPU alone). Garbage collection of those
-allocations takes about a fifth. The work the path needs is small beside it: the HMAC
+formatted stack trace (` + "`runtime.Stack`" + `, about 9% of the CPU alone). Allocating and collecting
+garbage, mostly for those allocations, takes about a fifth. The work the path needs is small beside it: the HMAC
 check is under 1%, parsing the callback about 5%, the event's JSON about 4%, the log line about 3%.
 The SDK is the project's chosen way to sign FC calls (PROTOCOLS.md §2), so it stays; a hand-written
 ACS3 signer is the lever left, worth up to the SDK's share above.
