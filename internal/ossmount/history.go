@@ -7,11 +7,11 @@
 // against another instance. Several instances of the reply function, and
 // several requests inside one instance, may write the same history at the
 // same moment. So the store never modifies a file: every turn and every
-// \clear is a file of its own, created exclusively, written in full, synced
-// and closed, and never touched again except to be deleted. Writers of
-// different turns then never race on one object; the worst a crash leaves
-// behind is a torn file, which readers skip and a retried Save of the same
-// message replaces.
+// \clear is a file of its own, created exclusively, written in full and
+// closed (closing uploads it), and never touched again except to be
+// deleted. Writers of different turns then never race on one object; the
+// worst a crash leaves behind is a torn file, which readers skip and a
+// retried Save of the same message replaces.
 //
 // # Layout
 //
@@ -477,8 +477,8 @@ func readDir(ctx context.Context, dir string) ([]fs.DirEntry, error) {
 }
 
 // createOnce writes data to a new file at path: created exclusively (an
-// existing file yields an error matching fs.ErrExist), written in full,
-// synced and closed. On any later failure the partial file is removed, so a
+// existing file yields an error matching fs.ErrExist), written in full and
+// closed. On any later failure the partial file is removed, so a
 // reader never meets it after this returns. The parent directory is created
 // when missing; trying the file first saves the slow metadata calls of
 // MkdirAll on every write but the first.
@@ -514,9 +514,10 @@ func createOnce(ctx context.Context, path string, data []byte) (err error) {
 	if _, err := f.Write(data); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
+	// No fsync: on the OSS mount close is what uploads the object and
+	// reports a failed upload, and an fsync first would only add a flush.
+	// What an fsync protects, a local disk's blocks through a power cut,
+	// the function does not have: its instance's disk is thrown away.
 	closed = true
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", path, err)

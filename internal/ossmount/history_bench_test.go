@@ -53,7 +53,7 @@ func BenchmarkHistoryRead(b *testing.B) {
 
 // BenchmarkMessageWrites is the cost of the files the reply function writes
 // for one message on the mount, in its order, each a new file created,
-// written and synced: before the answer is posted the claim (in a new
+// written and closed: before the answer is posted the claim (in a new
 // folder for the message), the turn and the kept answer; after it a receipt
 // for the part sent and one of delivery. ns/op is the whole; the metrics
 // are each step's mean. On FC's OSS mount each file is an upload to OSS

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
@@ -184,11 +185,23 @@ func (s *Service) answer(ctx context.Context, log *slog.Logger, m chat.Message, 
 			return err
 		}
 		text = r.text
+		// The turn and the answer's receipt are two files: written at
+		// once, both before the answer goes out, so that a user who reads
+		// the answer and asks again finds it in the history.
+		var saving sync.WaitGroup
+		if r.turn != nil {
+			saving.Add(1)
+			go func() {
+				defer saving.Done()
+				s.saveTurn(ctx, log, m, *r.turn)
+			}()
+		}
 		if err := s.cfg.Receipts.SaveAnswer(ctx, m, text); err != nil {
 			// Posting matters more than the receipt; without it a retry
 			// asks the model again, which is the lesser harm.
 			log.ErrorContext(ctx, "could not keep the answer's receipt", "err", err)
 		}
+		saving.Wait()
 		if r.inCard {
 			if err := s.cfg.Receipts.MarkSent(ctx, m, 0); err != nil {
 				log.ErrorContext(ctx, "could not record the card", "err", err)
@@ -230,6 +243,17 @@ type decision struct {
 	// inCard is true when the reply's first part already stands in a
 	// finished AI card.
 	inCard bool
+	// turn, when the model answered, is the turn for the history.
+	turn *chat.Turn
+}
+
+// saveTurn adds a turn to the asker's history. A failure is logged: the
+// answer still reaches the user, only its memory is lost, which is better
+// than asking the model again on a retry.
+func (s *Service) saveTurn(ctx context.Context, log *slog.Logger, m chat.Message, t chat.Turn) {
+	if err := s.cfg.History.Save(ctx, m.HistoryOwner(), t); err != nil {
+		log.ErrorContext(ctx, "could not save the turn", "err", err)
+	}
 }
 
 // decide works out the reply to a message: a command's, a polite word for
@@ -291,13 +315,10 @@ func (s *Service) decide(ctx context.Context, log *slog.Logger, m chat.Message) 
 	// History keeps the answer alone: reasoning sent back to a reasoning
 	// model is wasted tokens at best, and what its makers advise against.
 	turn := chat.Turn{MessageID: m.ID, Question: historyQuestion(m.Text, len(images)), Answer: t.answer, AskedAt: m.CreatedAt, AnsweredAt: s.cfg.Now().UTC()}
-	if err := s.cfg.History.Save(ctx, owner, turn); err != nil {
-		// The answer still reaches the user; only its memory is lost, which
-		// is better than asking the model again on a retry.
-		log.ErrorContext(ctx, "could not save the turn", "err", err)
-	}
 	log.Log(ctx, logging.LevelNotice, "answered", "historyTurns", len(history), "answerBytes", len(t.answer), "pictures", len(images))
-	return s.finishCard(ctx, log, m, card, t.shown(s.cfg.ShowThinking)), nil
+	d := s.finishCard(ctx, log, m, card, t.shown(s.cfg.ShowThinking))
+	d.turn = &turn
+	return d, nil
 }
 
 // ask puts the question to the model: streamed into the card when there is
