@@ -131,7 +131,7 @@ func TestAnAnswerStreamsIntoACardAndItsLastUpdateHoldsItAll(t *testing.T) {
 func TestACardFailureFallsBackToTheWebhookWithTheWholeAnswer(t *testing.T) {
 	answer := "第一句。第二句。第三句。"
 	for name, board := range map[string]*cardBoard{
-		"creation refused": {createErr: &dingtalk.OpenAPIError{StatusCode: 403, Code: dingtalk.CodePermissionDenied, Message: "no Card.Instance.Write"}},
+		"creation refused":  {createErr: &dingtalk.OpenAPIError{StatusCode: 403, Code: dingtalk.CodePermissionDenied, Message: "no Card.Instance.Write"}},
 		"an update refused": {failUpdate: 2},
 	} {
 		t.Run(name, func(t *testing.T) {
