@@ -182,19 +182,20 @@ stayed near 6 ms; so the default stays.
 **Reply overhead.** With the mount's folder in memory the reply path costs
 {{if .Res.ReplyInMemory}}p50 {{ms (p 0.5 .Res.ReplyInMemory.ToWebhook)}}{{else}}(not measured){{end}}: the history read, the call to the model, the post, the
 JSON and the log lines. On disk it costs p50 {{ms (p 0.5 .Res.Reply.ToWebhook)}}, because before the answer is
-posted the reply function writes three new files, each created, written and synced
-(` + "`BenchmarkMessageWrites`" + `, on this disk): the claim on the message ({{index .Fig "write-claim"}}, in a new
-folder), the turn ({{index .Fig "write-turn"}}, which also prunes the oldest) and the kept answer
-({{index .Fig "write-answer"}}), {{index .Fig "writes-before-post"}} together; after the post come the
+posted the reply function writes three new files, each created, written and closed, with no
+fsync (on the OSS mount the close is what uploads; ` + "`BenchmarkMessageWrites`" + `, on this disk): the claim
+on the message ({{index .Fig "write-claim"}}, in a new folder) before the model is asked, then, at once, the
+turn ({{index .Fig "write-turn"}}, which also prunes the oldest) and the kept answer ({{index .Fig "write-answer"}});
+{{index .Fig "writes-before-post"}} for the three one after another; after the post come the
 receipt of the part sent ({{index .Fig "write-sent"}}) and of delivery ({{index .Fig "write-delivered"}}).
 The CPU per message tells the same: {{us .Res.Reply.CPU}} on disk{{if .Res.ReplyInMemory}} against {{us .Res.ReplyInMemory.CPU}} in memory{{end}},
-the difference being the kernel's work to allocate inodes among recently deleted ones and to sync.
+the difference being the file system's work to create, list and delete files.
 These write-once files are what answers each message once across FC's retries and instances
 (PROTOCOLS.md §2 and the OSS notes), so their number, not the code, sets the overhead. On FC's OSS
 mount each is a request to OSS rather than a local write, so there the overhead is that of
-three OSS writes before the post, which this machine cannot measure. Posting before saving
-the turn would take one write off the user's wait, at the price of a turn that a crash between
-the two would lose; that is the reply function's trade to make.
+OSS writes before the post (two of them at once), which this machine cannot measure. Posting
+before saving the turn would take another write off the user's wait, but a user quick to ask
+again could then find the answer missing from the history, so the turn is saved first.
 
 **Cold start.** A static Go program starts and answers in a few milliseconds of CPU
 (conversation {{ms (p 0.5 (index .Res.ColdStarts "conversation").CPU)}}, reply {{ms (p 0.5 (index .Res.ColdStarts "reply").CPU)}}, medians; reply's includes its first

@@ -218,7 +218,7 @@ func measureReply(ctx context.Context, o options, binDir, dataDir string, res *r
 
 // measureReplyInMemory measures the reply overhead again with the mount's
 // folder in memory: what is left is the code's own cost, without the
-// disk's synced writes.
+// disk's file system.
 func measureReplyInMemory(ctx context.Context, o options, binDir, dataDir string, p *progress) (_ replyOverhead, err error) {
 	p.step("reply: overhead again with the mount's folder in memory (%s)", dataDir)
 	st, err := startStack(ctx, binDir, dataDir, false)
