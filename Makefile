@@ -4,7 +4,7 @@ GO       ?= go
 FUNCTIONS := conversation reply
 LOCAL    := .local
 
-.PHONY: help build run test test-short bench vet fmt clean
+.PHONY: help build run test bench vet fmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
