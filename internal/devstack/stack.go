@@ -267,7 +267,6 @@ func (s *Stack) Close() error {
 	if s.balancer != nil {
 		s.balancer.Close()
 	}
-
 	if s.Model != nil {
 		s.Model.Close()
 	}

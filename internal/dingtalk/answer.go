@@ -122,60 +122,41 @@ func (f Format) fit(parts []string, who Mention) bool {
 func MarkdownText(answer string) string {
 	var b strings.Builder
 	b.Grow(len(answer) + len(answer)/8)
-	lines := strings.Split(answer, "\n")
-	var fence string // the open code fence's marker, "" outside code
-	for i, line := range lines {
-		line = strings.TrimSuffix(line, "\r")
-		marker, isFence := fenceMarker(line)
+	var open *codeFence // the code block the line is in; the splitter's rules
+	for start := 0; ; {
+		end := lineEnd(answer, start)
+		line := strings.TrimSuffix(answer[start:end], "\r")
+		inCode := open != nil
+		open = advance(open, answer, shapeLine(answer, start, end), end, len(answer))
+		last := end == len(answer)
 		switch {
-		case isFence && fence == "":
-			fence = marker
+		case inCode != (open != nil): // the line opens or closes a block
 			b.WriteString(line)
-		case isFence && closes(line, marker, fence):
-			fence = ""
-			b.WriteString(line)
-		case fence != "":
+		case inCode:
 			writeEscaped(&b, keepIndent(line))
 		default:
 			writeEscaped(&b, line)
-			if i+1 < len(lines) && needsBreak(line, lines[i+1]) {
+			if !last && needsBreak(answer, line, end+1) {
 				b.WriteString("  ")
 			}
 		}
-		if i+1 < len(lines) {
-			b.WriteByte('\n')
+		if last {
+			return b.String()
 		}
+		b.WriteByte('\n')
+		start = end + 1
 	}
-	return b.String()
 }
 
 // needsBreak reports whether a line outside code needs a hard break to
-// stay apart from the next: both hold text, the line is no heading (which
-// ends its own block) and has no break yet, and the next opens no code.
-func needsBreak(line, next string) bool {
-	_, nextIsFence := fenceMarker(next)
+// stay apart from the next, which starts at next: both hold text, the line
+// is no heading (which ends its own block) and has no break yet, and the
+// next line is no code fence.
+func needsBreak(answer, line string, next int) bool {
+	nextEnd := lineEnd(answer, next)
 	heading := strings.HasPrefix(strings.TrimLeft(line, " "), "#")
-	return strings.TrimSpace(line) != "" && strings.TrimSpace(next) != "" && !heading && !strings.HasSuffix(line, "  ") && !nextIsFence
-}
-
-// fenceMarker reports whether line is a code fence (``` or ~~~, three or
-// more, indented at most three spaces) and returns its run of markers.
-func fenceMarker(line string) (string, bool) {
-	t := strings.TrimLeft(line, " ")
-	if len(line)-len(t) > 3 || len(t) < 3 || (t[0] != '`' && t[0] != '~') {
-		return "", false
-	}
-	n := len(t) - len(strings.TrimLeft(t, t[:1]))
-	if n < 3 {
-		return "", false
-	}
-	return t[:n], true
-}
-
-// closes reports whether a fence line with the given marker run closes the
-// open fence: the same character, at least as many, and nothing after.
-func closes(line, marker, open string) bool {
-	return marker[0] == open[0] && len(marker) >= len(open) && strings.TrimSpace(line) == marker
+	return strings.TrimSpace(line) != "" && strings.TrimSpace(answer[next:nextEnd]) != "" && !heading &&
+		!strings.HasSuffix(line, "  ") && shapeLine(answer, next, nextEnd).char == 0
 }
 
 // keepIndent turns a code line's leading blanks into non-breaking spaces,
@@ -217,8 +198,8 @@ const maxTitleRunes = 24
 // line of text, without its markdown, shortened.
 func MarkdownTitle(answer string) string {
 	for line := range strings.SplitSeq(answer, "\n") {
-		if _, isFence := fenceMarker(line); isFence {
-			continue
+		if shapeLine(line, 0, len(line)).char != 0 {
+			continue // a code fence
 		}
 		if t := plainLine(line); t != "" {
 			if utf8.RuneCountInString(t) > maxTitleRunes {

@@ -52,7 +52,6 @@ type cardStream struct {
 	cards    Cards
 	id, key  string
 	interval time.Duration
-	log      *slog.Logger
 	// render turns the model's text so far into the card's content.
 	render func(soFar string) string
 
@@ -72,13 +71,12 @@ type cardStream struct {
 
 // startCard creates and delivers a card for the answer to m, in the
 // background, and returns the stream that fills it.
-func (s *Service) startCard(ctx context.Context, log *slog.Logger, m chat.Message) *cardStream {
+func (s *Service) startCard(ctx context.Context, m chat.Message) *cardStream {
 	c := &cardStream{
 		cards:    s.cfg.Cards,
 		id:       outTrackID(m, logging.RequestID(ctx)),
 		key:      s.cfg.Card.ContentKey,
 		interval: s.cfg.Card.Interval,
-		log:      log,
 		render: func(soFar string) string {
 			return s.cfg.Format.Parts(s.visible(soFar), mention(m))[0]
 		},
@@ -196,8 +194,7 @@ func (c *cardStream) finish(ctx context.Context, text string) error {
 		}
 		return c.err
 	}
-	never := make(chan struct{})
-	if !c.pause(ctx, never) {
+	if !c.pause(ctx, nil) { // a nil stop: only ctx ends this wait
 		return fmt.Errorf("finish the card: %w", ctx.Err())
 	}
 	if err := c.update(ctx, text, true); err != nil {

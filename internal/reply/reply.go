@@ -295,7 +295,7 @@ func (s *Service) decide(ctx context.Context, log *slog.Logger, m chat.Message) 
 	}
 	var card *cardStream
 	if s.cardReaches(m) {
-		card = s.startCard(ctx, log, m)
+		card = s.startCard(ctx, m)
 	}
 	askCtx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	raw, err := s.ask(askCtx, model, history, question, images, card)
