@@ -89,11 +89,12 @@ type fixture struct {
 
 func newFixture(t *testing.T, model modelFunc) *fixture {
 	t.Helper()
-	h, err := ossmount.NewHistory(t.TempDir(), ossmount.Options{})
+	now := func() time.Time { return clock }
+	h, err := ossmount.NewHistory(t.TempDir(), ossmount.Options{Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	receipts, err := ossmount.NewReceipts(t.TempDir(), ossmount.Options{})
+	receipts, err := ossmount.NewReceipts(t.TempDir(), ossmount.Options{Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,18 +110,20 @@ func newFixture(t *testing.T, model modelFunc) *fixture {
 	}
 	f.svc = New(Config{
 		History: h, Receipts: receipts, Model: modelFunc(recording), Messenger: f.out, HistoryLength: 2, Timeout: time.Minute,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: now,
 	})
 	return f
 }
 
+// clock is the instant of every reply test: the service, its history and its
+// receipts read it, and every time a test builds is relative to it.
 var clock = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 
 func event(id, text string, at time.Time) chat.Event {
 	return chat.Event{Version: chat.EventVersion, Message: chat.Message{
 		ID: id, Type: "text", Text: text, ConversationID: "cid-1", ConversationType: chat.SingleChat,
 		SenderID: "u1", Webhook: "https://oapi.dingtalk.com/robot/sendBySession?session=s1",
-		WebhookExpiresAt: time.Now().Add(time.Hour), CreatedAt: at,
+		WebhookExpiresAt: clock.Add(2 * time.Hour), CreatedAt: at,
 	}}
 }
 
@@ -242,7 +245,7 @@ func TestForeignWebhookIsNeverAnsweredNorTheModelAsked(t *testing.T) {
 func TestExpiredWebhookIsNotAnswered(t *testing.T) {
 	f := newFixture(t, nil)
 	ev := event("m1", "你好", clock)
-	ev.Message.WebhookExpiresAt = time.Now().Add(-time.Minute)
+	ev.Message.WebhookExpiresAt = clock.Add(-time.Minute)
 	if err := f.svc.Handle(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +363,7 @@ func TestAnExpiredWebhookFallsBackToTheRobotOpenAPI(t *testing.T) {
 	f.out.err = nil
 	group := event("m2", "群里", clock)
 	group.Message.ConversationType, group.Message.ConversationID = chat.GroupChat, "cid-group"
-	group.Message.WebhookExpiresAt = time.Now().Add(-time.Minute)
+	group.Message.WebhookExpiresAt = clock.Add(-time.Minute)
 	if err := f.svc.Handle(context.Background(), group); err != nil {
 		t.Fatal(err)
 	}
