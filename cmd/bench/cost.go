@@ -8,14 +8,14 @@ import (
 )
 
 // FC 3.0 bills everything in CU (compute units), with these weights
-// (PROTOCOLS.md §2).
+// (docs/protocols.md §15).
 const (
 	cuPerVCPUSecond = 1.0
 	cuPerGBSecond   = 0.15
 	cuPerInvocation = 75.0 / 10000
 )
 
-// Prices of a CU, which PROTOCOLS.md does not give: Alibaba Cloud's list
+// Prices of a CU, which docs/protocols.md §15 does not give: Alibaba Cloud's list
 // prices of the first monthly tier (up to 200 million CU on the China site,
 // 100 million on the international one) as published from 2024-08-27.
 // They are assumptions, marked as such in the report.

@@ -12,7 +12,7 @@ import (
 )
 
 func TestSignKnownVector(t *testing.T) {
-	// From PROTOCOLS.md §1, itself from DingTalk's documentation.
+	// From docs/protocols.md §2, itself from DingTalk's documentation.
 	got := dingtalk.Sign("client-secret-for-test", "1684493546276")
 	if want := "nwBJQmaBLv9+5/sSS/66jcFc1/kGY5wo38L88LOGfRU="; got != want {
 		t.Fatalf("Sign = %q, want %q", got, want)

@@ -122,7 +122,7 @@ func (s *Server) FileCallback(conv Conversation, from Sender, downloadCode, file
 }
 
 // UnknownCallback builds a message of a type the robot cannot receive.
-// PROTOCOLS.md does not describe its content, so it carries none.
+// docs/protocols.md §1 describes no content for it, so it carries none.
 func (s *Server) UnknownCallback(conv Conversation, from Sender) Callback {
 	return s.callback(conv, from, dingtalk.MsgTypeUnknown, "", nil)
 }

@@ -27,7 +27,7 @@ func fixedClock(t time.Time) dingtalktest.Option {
 }
 
 // TestCallbacksParse checks the builders against the production parser and,
-// field by field, against PROTOCOLS.md §1.
+// field by field, against docs/protocols.md §1.
 func TestCallbacksParse(t *testing.T) {
 	now := time.Date(2025, 3, 1, 8, 30, 0, 123456789, time.Local)
 	s := dingtalktest.NewServer(fixedClock(now))
