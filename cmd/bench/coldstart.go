@@ -13,9 +13,10 @@ import (
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk/dingtalktest"
 )
 
-// coldStartPoll is how often a starting program is asked for its first
-// answer: the resolution of the measurement, and seldom enough that asking
-// does not slow the start on two shared cores.
+// coldStartPoll is how often a program that says it listens but has not
+// yet answered successfully is asked again: the resolution of the
+// measurement past the first attempt, and seldom enough that asking does
+// not slow the start on two shared cores.
 const coldStartPoll = 500 * time.Microsecond
 
 // answerFunc asks a freshly started instance for one answer and reports
@@ -48,9 +49,14 @@ func measureColdStarts(ctx context.Context, binDir, function string, env map[str
 	return cs, nil
 }
 
+// coldStart runs one cold start. Nothing asks the program anything before
+// it logs that it listens (its port is the kernel's choice, read from that
+// line); it is asked for an answer at once then, and again every
+// coldStartPoll until one succeeds. The time still runs from the exec to
+// that success.
 func coldStart(ctx context.Context, bin, name string, env map[string]string, answer answerFunc) (wall, cpu time.Duration, err error) {
-	// A new connection for every attempt: the program is not listening
-	// yet for the first ones.
+	// A new connection for every attempt, as for a new instance's first
+	// request.
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
 	p, err := devstack.Launch(name, bin, env, nil)
 	if err != nil {
@@ -58,6 +64,12 @@ func coldStart(ctx context.Context, bin, name string, env map[string]string, ans
 	}
 	defer p.Stop(5 * time.Second)
 	deadline := p.Started().Add(10 * time.Second)
+	listenCtx, cancel := context.WithDeadline(ctx, deadline)
+	err = p.WaitListening(listenCtx)
+	cancel()
+	if err != nil {
+		return 0, 0, err
+	}
 	for {
 		err := answer(ctx, client, p)
 		if err == nil {

@@ -3,61 +3,76 @@ package devstack
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/dingtalk-llm/fcrobot/internal/logging"
 )
 
 // Process is one of the functions, running as its own program, as on FC.
 type Process struct {
 	Name string
-	// URL is where it serves FC's custom-runtime protocol.
+	// URL is where it serves FC's custom-runtime protocol, on the loopback
+	// interface. It is set once the program has said where it listens: by
+	// the time Start returns, and after WaitListening for a process from
+	// Launch.
 	URL string
 
 	cmd     *exec.Cmd
-	port    int
 	started time.Time
 	out     *logBuffer
-	done    chan struct{}
-	err     error // valid once done is closed
-	killed  atomic.Bool
+	// quiet is the VERBOSE the program was given when that keeps it from
+	// logging its listening line, else "".
+	quiet  string
+	done   chan struct{}
+	err    error // valid once done is closed
+	killed atomic.Bool
 }
 
+// listenTimeout bounds the wait for a program to say where it listens.
+const listenTimeout = 30 * time.Second
+
 // startProcess starts bin with env (and nothing inherited but PATH and HOME)
-// on a free loopback port, and waits until it accepts connections.
+// and waits until it listens, on a port of its choosing.
 func startProcess(ctx context.Context, name, bin string, env map[string]string, logs io.Writer) (*Process, error) {
 	p, err := Launch(name, bin, env, logs)
 	if err != nil {
 		return nil, err
 	}
-	if err := p.waitListening(ctx, p.port); err != nil {
+	if err := p.WaitListening(ctx); err != nil {
 		p.Stop(time.Second)
-		return nil, fmt.Errorf("%s did not start: %w\n%s", name, err, p.out.String())
+		return nil, err
 	}
 	return p, nil
 }
 
 // Launch starts bin as startProcess does but returns as soon as the program
 // is executing, without waiting for it to listen: a cold-start measurement
-// times that wait itself, from Started. The caller stops the process.
+// times that wait itself, from Started. Call WaitListening before reading
+// URL. The caller stops the process.
+//
+// The program is told to listen on port 0 (FC_CUSTOM_LISTEN_PORT=0), so the
+// kernel picks a free port when it binds, and no other process can take the
+// port between the choice and the bind; the program then says which port it
+// got, in the line it logs once listening.
 func Launch(name, bin string, env map[string]string, logs io.Writer) (*Process, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
 	cmd := exec.Command(bin)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "FC_CUSTOM_LISTEN_PORT=" + strconv.Itoa(port)}
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "FC_CUSTOM_LISTEN_PORT=0"}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	out := &logBuffer{}
+	out := &logBuffer{listening: make(chan struct{})}
 	var w io.Writer = out
 	if logs != nil {
 		w = io.MultiWriter(out, logs)
@@ -67,8 +82,10 @@ func Launch(name, bin string, env map[string]string, logs io.Writer) (*Process, 
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &Process{Name: name, URL: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd, port: port,
-		started: started, out: out, done: make(chan struct{})}
+	p := &Process{Name: name, cmd: cmd, started: started, out: out, done: make(chan struct{})}
+	if silencesListening(env) {
+		p.quiet = env["VERBOSE"]
+	}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
@@ -76,24 +93,116 @@ func Launch(name, bin string, env map[string]string, logs io.Writer) (*Process, 
 	return p, nil
 }
 
-func (p *Process) waitListening(ctx context.Context, port int) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+// WaitListening waits, at most 30 s, until the program has said where it
+// listens, and sets URL. Its error, if the program exits first or ctx ends,
+// includes everything the program has written so far. It is called once,
+// before the Process is shared.
+//
+// The programs log one JSON line when their listener is open, such as
+// {"msg":"reply function listening","addr":"[::]:41234",...}: any line
+// whose msg ends in "listening" and that has an addr is taken as that line.
+// A program given a VERBOSE that hides notices (30 and up) logs no such
+// line; on Linux its port is then found in /proc instead.
+func (p *Process) WaitListening(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, listenTimeout)
 	defer cancel()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	var (
+		addr string
+		err  error
+	)
+	if p.quiet != "" {
+		addr, err = p.findListener(ctx)
+	} else {
+		addr, err = p.waitListeningLine(ctx)
+	}
+	if err == nil {
+		p.URL, err = loopbackURL(addr)
+	}
+	if err != nil {
+		return fmt.Errorf("%s did not start: %w\n%s", p.Name, err, p.out.String())
+	}
+	return nil
+}
+
+func (p *Process) waitListeningLine(ctx context.Context) (string, error) {
+	select {
+	case <-p.out.listening:
+		return p.out.listeningAddr(), nil
+	case <-p.done:
+		// Wait returns once the program's output has all been copied,
+		// so a listening line it wrote before exiting has been seen.
+		return "", fmt.Errorf("exited (%v) before saying where it listens", p.err)
+	case <-ctx.Done():
+		return "", fmt.Errorf("did not say where it listens: %w", ctx.Err())
+	}
+}
+
+// findListener polls /proc until the process has a listening TCP socket,
+// for a program too quiet to log where it listens.
+func (p *Process) findListener(ctx context.Context) (string, error) {
+	if runtime.GOOS != "linux" {
+		return "", fmt.Errorf("VERBOSE=%s keeps it from logging where it listens, and only on Linux can devstack look the port up in /proc", p.quiet)
+	}
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
 	for {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			conn.Close()
-			return nil
+		if port, ok := listeningPort(p.PID()); ok {
+			return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), nil
 		}
 		select {
 		case <-p.done:
-			return fmt.Errorf("exited: %v", p.err)
+			return "", fmt.Errorf("exited (%v) before listening", p.err)
 		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(10 * time.Millisecond):
+			return "", fmt.Errorf("no listening socket in /proc (VERBOSE=%s keeps it from logging where it listens): %w", p.quiet, ctx.Err())
+		case <-tick.C:
 		}
 	}
+}
+
+// silencesListening reports whether env's VERBOSE makes the program log
+// only above the notice level its listening line is logged at.
+func silencesListening(env map[string]string) bool {
+	var v logging.Verbosity
+	s, ok := env["VERBOSE"]
+	if !ok || v.UnmarshalText([]byte(s)) != nil {
+		return false // the default, or a value the program will refuse
+	}
+	return v.Level() > logging.LevelNotice
+}
+
+// parseListeningLine reads the address from a program's listening line: a
+// JSON log line whose msg ends in "listening" and that has an addr
+// attribute.
+func parseListeningLine(line []byte) (string, bool) {
+	line = bytes.TrimSpace(line)
+	if len(line) == 0 || line[0] != '{' {
+		return "", false
+	}
+	var rec struct {
+		Msg  string `json:"msg"`
+		Addr string `json:"addr"`
+	}
+	if json.Unmarshal(line, &rec) != nil || !strings.HasSuffix(rec.Msg, "listening") || rec.Addr == "" {
+		return "", false
+	}
+	return rec.Addr, true
+}
+
+// loopbackURL is the URL that reaches a listener bound to addr from this
+// machine: a listener on every interface ("0.0.0.0:41234", "[::]:41234")
+// is reached through 127.0.0.1.
+func loopbackURL(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("listening address %q: %w", addr, err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
+		return "", fmt.Errorf("listening address %q: no port", addr)
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port), nil
 }
 
 // Stop sends SIGTERM, as FC does when it stops an instance, and kills the
@@ -145,25 +254,53 @@ func (p *Process) Done() <-chan struct{} { return p.done }
 // Output is everything the process has written to stdout and stderr.
 func (p *Process) Output() string { return p.out.String() }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// logBuffer collects a process's output for later reading.
+// logBuffer collects a process's output for later reading, and watches it
+// for the line that says where the process listens.
 type logBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
+	// scanned is how much of b has been looked through for the listening
+	// line: whole lines only.
+	scanned int
+	addr    string
+	// listening is closed once addr is set.
+	listening chan struct{}
 }
 
 func (l *logBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.b.Write(p)
+	n, err := l.b.Write(p)
+	if l.addr == "" {
+		l.scanLocked()
+	}
+	return n, err
+}
+
+// scanLocked looks through the complete lines not yet scanned for the
+// listening line.
+func (l *logBuffer) scanLocked() {
+	for {
+		rest := l.b.Bytes()[l.scanned:]
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			return
+		}
+		l.scanned += i + 1
+		if addr, ok := parseListeningLine(rest[:i]); ok {
+			l.addr = addr
+			close(l.listening)
+			return
+		}
+	}
+}
+
+// listeningAddr is the address of the listening line; it is set once
+// listening is closed.
+func (l *logBuffer) listeningAddr() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.addr
 }
 
 func (l *logBuffer) String() string {

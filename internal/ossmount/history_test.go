@@ -1,7 +1,6 @@
 package ossmount_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
+	"github.com/dingtalk-llm/fcrobot/internal/logging/logtest"
 	"github.com/dingtalk-llm/fcrobot/internal/ossmount"
 )
 
@@ -37,27 +37,9 @@ func turn(id string, askedAt time.Time) chat.Turn {
 	}
 }
 
-// syncBuffer collects log output written from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func newHistory(t testing.TB, root string, keep int) (*ossmount.History, *syncBuffer) {
+func newHistory(t testing.TB, root string, keep int) (*ossmount.History, *logtest.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	h, err := ossmount.NewHistory(root, ossmount.Options{
 		Keep:   keep,
 		Now:    func() time.Time { return base },

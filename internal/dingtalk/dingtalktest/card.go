@@ -268,11 +268,6 @@ type createAndDeliverRequest struct {
 // only), the openSpaceId, the deliver model of its space type and its
 // robotCode (the app's AppKey), and that the outTrackId is new.
 func (s *Server) serveCreateAndDeliver(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
 	var req createAndDeliverRequest
 	decodeErr := json.NewDecoder(io.LimitReader(r.Body, maxRequestBytes)).Decode(&req)
 
@@ -420,11 +415,6 @@ type streamingRequest struct {
 // applied already is answered as a success and not applied again: the
 // guid is DingTalk's idempotency key.
 func (s *Server) serveCardStreaming(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPut {
-		w.Header().Set("Allow", http.MethodPut)
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
 	var req streamingRequest
 	decodeErr := json.NewDecoder(io.LimitReader(r.Body, maxRequestBytes)).Decode(&req)
 

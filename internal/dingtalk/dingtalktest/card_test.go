@@ -434,6 +434,39 @@ func TestCardCallsRefuseOtherMethods(t *testing.T) {
 	}
 }
 
+// TestWrongMethodNamesTheRightOne: every route answers another method with
+// 405 and an Allow header naming the one it takes, and records nothing.
+func TestWrongMethodNamesTheRightOne(t *testing.T) {
+	s := dingtalktest.NewServer()
+	defer s.Close()
+	for _, tt := range []struct{ method, path, allow string }{
+		{http.MethodGet, dingtalktest.WebhookPath, "POST"},
+		{http.MethodGet, dingtalk.AccessTokenPath, "POST"},
+		{http.MethodPut, dingtalk.OToMessagesPath, "POST"},
+		{http.MethodGet, dingtalk.GroupMessagesPath, "POST"},
+		{http.MethodPut, dingtalk.CardCreateAndDeliverPath, "POST"},
+		{http.MethodPost, dingtalk.CardStreamingPath, "PUT"},
+		{http.MethodGet, dingtalk.MessageFilesDownloadPath, "POST"},
+		{http.MethodPost, dingtalktest.FileURLPrefix + "some-file", "GET, HEAD"},
+	} {
+		req, err := http.NewRequestWithContext(t.Context(), tt.method, s.URL()+tt.path, strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := s.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != tt.allow {
+			t.Errorf("%s %s: HTTP %d, Allow %q; want 405, Allow %q", tt.method, tt.path, resp.StatusCode, resp.Header.Get("Allow"), tt.allow)
+		}
+	}
+	if n := len(s.Posts()) + len(s.OpenAPIPosts()); n != 0 {
+		t.Errorf("recorded %d posts, want none", n)
+	}
+}
+
 func TestWaitCards(t *testing.T) {
 	s, tok := newCardServer(t)
 	ctx, cancel := context.WithTimeout(t.Context(), safety)

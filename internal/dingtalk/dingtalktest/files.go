@@ -62,11 +62,6 @@ func (s *Server) FileDownloads() int {
 // send calls check it) and the downloadCode, then answers a downloadUrl on
 // the fake's own server, a new one per call like DingTalk's signed links.
 func (s *Server) serveMessageFileDownload(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
 	var req struct {
 		RobotCode    string `json:"robotCode"`
 		DownloadCode string `json:"downloadCode"`
@@ -111,11 +106,6 @@ func (s *Server) resolveDownloadLocked(token, robotCode, downloadCode string, de
 // Content-Length. An unknown path is answered the way OSS answers a
 // missing object: 404 with an XML error.
 func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", http.MethodGet)
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
 	s.mu.Lock()
 	file, ok := s.files.byURLPath[strings.TrimPrefix(r.URL.Path, FileURLPrefix)]
 	if ok {

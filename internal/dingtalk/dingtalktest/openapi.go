@@ -154,11 +154,6 @@ func refuse(w http.ResponseWriter, status int, code, message string) {
 // wrong pair is refused as DingTalk documents it: HTTP 400,
 // invalidClientIdOrSecret.
 func (s *Server) serveAccessToken(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
 	var creds struct {
 		AppKey    string `json:"appKey"`
 		AppSecret string `json:"appSecret"`
@@ -199,16 +194,11 @@ type robotSend struct {
 // an injected failure, the access token (DingTalk answers a missing,
 // unknown or expired one with HTTP 400, InvalidAuthentication), the body,
 // the robotCode (it must be the app's AppKey), the addressees, and the
-// message. PROTOCOLS.md does not give DingTalk's codes for a bad body; the
+// message. docs/protocols.md §4 gives no DingTalk codes for a bad body; the
 // fake answers HTTP 400 with the gateway's "Missing<field>" for a missing
 // field and "InvalidParameter" otherwise.
 func (s *Server) serveRobotSend(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-			return
-		}
 		var req robotSend
 		decodeErr := json.NewDecoder(io.LimitReader(r.Body, maxRequestBytes)).Decode(&req)
 		post := OpenAPIPost{

@@ -6,7 +6,7 @@
 // access token, the robot's one-to-one and group sends, AI cards (create and
 // deliver, streaming updates) and the download of message files, with a
 // stand-in for the storage host that serves them.
-// Its behaviour follows PROTOCOLS.md §1; where that page is silent the
+// Its behaviour follows docs/protocols.md §1 to §7; where they are silent the
 // choice is documented at the place it is made.
 package dingtalktest
 
@@ -33,7 +33,7 @@ const WebhookPath = "/robot/sendBySession"
 const MaxContentBytes = 20000
 
 // ErrcodeMissingParameter answers a text or markdown message without its
-// content. PROTOCOLS.md does not list this case; 40035 is DingTalk's
+// content. docs/protocols.md §3 does not list this case; 40035 is DingTalk's
 // general "missing parameter" code, used here so that an empty answer is an
 // error a test can see.
 const ErrcodeMissingParameter = 40035
@@ -119,15 +119,17 @@ func NewServer(opts ...Option) *Server {
 	for _, opt := range opts {
 		opt(s)
 	}
+	// Each route names its method: the mux answers another method on a
+	// known path with 405 and an Allow header, and an unknown path with 404.
 	mux := http.NewServeMux()
-	mux.HandleFunc(WebhookPath, s.serveWebhook)
-	mux.HandleFunc(dingtalk.AccessTokenPath, s.serveAccessToken)
-	mux.HandleFunc(dingtalk.OToMessagesPath, s.serveRobotSend(OpenAPIOToMessages))
-	mux.HandleFunc(dingtalk.GroupMessagesPath, s.serveRobotSend(OpenAPIGroupMessages))
-	mux.HandleFunc(dingtalk.CardCreateAndDeliverPath, s.serveCreateAndDeliver)
-	mux.HandleFunc(dingtalk.CardStreamingPath, s.serveCardStreaming)
-	mux.HandleFunc(dingtalk.MessageFilesDownloadPath, s.serveMessageFileDownload)
-	mux.HandleFunc(FileURLPrefix, s.serveFile)
+	mux.HandleFunc("POST "+WebhookPath, s.serveWebhook)
+	mux.HandleFunc("POST "+dingtalk.AccessTokenPath, s.serveAccessToken)
+	mux.HandleFunc("POST "+dingtalk.OToMessagesPath, s.serveRobotSend(OpenAPIOToMessages))
+	mux.HandleFunc("POST "+dingtalk.GroupMessagesPath, s.serveRobotSend(OpenAPIGroupMessages))
+	mux.HandleFunc("POST "+dingtalk.CardCreateAndDeliverPath, s.serveCreateAndDeliver)
+	mux.HandleFunc("PUT "+dingtalk.CardStreamingPath, s.serveCardStreaming)
+	mux.HandleFunc("POST "+dingtalk.MessageFilesDownloadPath, s.serveMessageFileDownload)
+	mux.HandleFunc("GET "+FileURLPrefix, s.serveFile)
 	// httptest listens on 127.0.0.1, never on every interface.
 	s.httpServer = httptest.NewServer(mux)
 	return s
@@ -293,11 +295,6 @@ func (s *Server) successfulLocked(session string) []Post {
 }
 
 func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
 	raw, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBytes+1))
 	if err != nil {
 		http.Error(w, "cannot read body", http.StatusBadRequest)

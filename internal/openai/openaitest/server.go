@@ -143,10 +143,11 @@ type Server struct {
 func NewServer(r Responder) *Server {
 	s := &Server{responder: r, done: make(chan struct{})}
 	mux := http.NewServeMux()
-	mux.HandleFunc("/v1/chat/completions", s.handleChatCompletions)
-	mux.HandleFunc("/v1/models", s.handleModels)
+	mux.HandleFunc("POST /v1/chat/completions", s.handleChatCompletions)
+	mux.HandleFunc("GET /v1/models", s.handleModels)
 	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
-		// OpenAI's answer to a path it does not serve.
+		// OpenAI's answer to a path it does not serve, and to a method a
+		// path does not take (GET /v1/chat/completions): not 405 but 404.
 		writeError(w, http.StatusNotFound, fmt.Sprintf("Invalid URL (%s %s)", req.Method, req.URL.Path), "invalid_request_error", "")
 	})
 	s.ts = httptest.NewServer(mux)
@@ -212,10 +213,6 @@ type wireRequest struct {
 }
 
 func (s *Server) handleChatCompletions(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("Invalid URL (%s %s)", r.Method, r.URL.Path), "invalid_request_error", "")
-		return
-	}
 	req, firstImage, problem := decodeRequest(r)
 	if problem != nil {
 		writeErrorBody(w, http.StatusBadRequest, *problem)
@@ -728,10 +725,6 @@ func usage(req Request, answer string) wireUsage {
 func tokens(s string) int { return (utf8.RuneCountInString(s) + 3) / 4 }
 
 func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("Invalid URL (%s %s)", r.Method, r.URL.Path), "invalid_request_error", "")
-		return
-	}
 	s.mu.Lock()
 	wantKey := s.apiKey
 	seen := []string{DefaultModel}

@@ -190,6 +190,35 @@ func TestMalformedRequestsAreRefused(t *testing.T) {
 	}
 }
 
+// TestWrongMethodIsAnInvalidURL: as OpenAI does, a path answered with
+// another method is not a 405 but the 404 of a path it does not serve.
+func TestWrongMethodIsAnInvalidURL(t *testing.T) {
+	srv := newServer(t, openaitest.Answer("unused"))
+	for _, tt := range []struct{ method, path string }{
+		{http.MethodGet, "/chat/completions"},
+		{http.MethodPost, "/models"},
+	} {
+		req, err := http.NewRequestWithContext(t.Context(), tt.method, srv.URL()+tt.path, strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		e, _ := decode(t, body)["error"].(map[string]any)
+		want := "Invalid URL (" + tt.method + " /v1" + tt.path + ")"
+		if msg, _ := e["message"].(string); resp.StatusCode != http.StatusNotFound || msg != want {
+			t.Errorf("%s %s: HTTP %d, message %q; want 404, %q", tt.method, tt.path, resp.StatusCode, msg, want)
+		}
+	}
+	if n := len(srv.Requests()); n != 0 {
+		t.Errorf("%d requests recorded", n)
+	}
+}
+
 func TestRequestsAreRecorded(t *testing.T) {
 	srv := newServer(t, openaitest.Answer("ok"))
 	post(t, srv, "/chat/completions", "Bearer k1", `{"model":"m1","temperature":0.7,"messages":[
