@@ -127,9 +127,10 @@ markers are written, as in production). The fake model answers at once with a ty
   at the fake DingTalk, noted by a pass-through proxy in front of it. Measured twice: with the
   folder that stands for the OSS mount on this machine's disk (ext4), and on tmpfs (memory).
 - **cold start**: a new process of each function is executed {{.Opt.ColdRuns}} times; the time runs from the exec
-  to its first successful answer, asked for every 0.5 ms: for conversation a signed callback
-  answered 200 (the local FC accepted the invocation), for reply an ` + "`/invoke`" + ` answered 200 (the
-  answer was posted to DingTalk). The process's CPU time at that moment is shown too.
+  to its first successful answer, asked for as soon as it logs that it listens and again every 0.5 ms
+  until one comes: for conversation a signed callback answered 200 (the local FC accepted the
+  invocation), for reply an ` + "`/invoke`" + ` answered 200 (the answer was posted to DingTalk). The
+  process's CPU time at that moment is shown too.
 - **memory**: peak resident set (VmHWM in ` + "`/proc/<pid>/status`" + `): idle is right after start, before any
   request; under load is conversation after both load runs, and reply after
   {{.Res.ReplyLoad.Concurrency}} messages at a time (s.yaml's instanceConcurrency) for {{index .Fig "reply-load-time"}}.
@@ -154,7 +155,7 @@ then discards, and makes each request's nonce from the goroutine's id, which it 
 formatted stack trace (` + "`runtime.Stack`" + `, about 9% of the CPU alone). Allocating and collecting
 garbage, mostly for those allocations, takes about a fifth. The work the path needs is small beside it: the HMAC
 check is under 1%, parsing the callback about 5%, the event's JSON about 4%, the log line about 3%.
-The SDK is the project's chosen way to sign FC calls (PROTOCOLS.md §2), so it stays; a hand-written
+The SDK is the project's chosen way to sign FC calls (docs/protocols.md §10), so it stays; a hand-written
 ACS3 signer is the lever left, worth up to the SDK's share above.
 
 Found and fixed by profiling: the FC client's transport kept at most 2 idle connections (Go's
@@ -191,7 +192,7 @@ receipt of the part sent ({{index .Fig "write-sent"}}) and of delivery ({{index 
 The CPU per message tells the same: {{us .Res.Reply.CPU}} on disk{{if .Res.ReplyInMemory}} against {{us .Res.ReplyInMemory.CPU}} in memory{{end}},
 the difference being the file system's work to create, list and delete files.
 These write-once files are what answers each message once across FC's retries and instances
-(PROTOCOLS.md §2 and the OSS notes), so their number, not the code, sets the overhead. On FC's OSS
+(docs/protocols.md §11 and §12), so their number, not the code, sets the overhead. On FC's OSS
 mount each is a request to OSS rather than a local write, so there the overhead is that of
 OSS writes before the post (two of them at once), which this machine cannot measure. Posting
 before saving the turn would take another write off the user's wait, but a user quick to ask
@@ -220,7 +221,7 @@ at most 50 names and opens the last 5, however many turns were ever stored.
 
 ## Cost on FC 3.0
 
-FC 3.0 bills compute units (CU) with these weights (PROTOCOLS.md §2): 1 CU per active vCPU-second,
+FC 3.0 bills compute units (CU) with these weights (docs/protocols.md §15): 1 CU per active vCPU-second,
 0.15 CU per GB-second of memory, 75 CU per 10,000 invocations. *Reading used here:* an instance is
 active, and billed at its configured size, while it has at least one request in flight, whether
 it computes or waits (Alibaba Cloud's pay-as-you-go page defines an active instance as one that is
@@ -253,7 +254,7 @@ Per message, when no two requests share an instance (the most a message can cost
 
 So 1,000 messages cost at most **{{f1 .Cost.Total}} CU**. Nearly all of it is the reply function waiting 5 s
 for the model at 0.05 vCPU and 128 MB; conversation's share is almost only its invocation charge,
-so its speed hardly shows in the bill. PROTOCOLS.md gives no price for a CU. *Assumption, from
+so its speed hardly shows in the bill. docs/protocols.md §15 gives no price for a CU. *Assumption, from
 Alibaba Cloud's published pay-as-you-go list prices of the first monthly tier since 2024-08-27:*
 0.00011 CNY per CU on the China site, 0.000020 USD per CU on the international one, which makes
 this about {{cny .Cost.Total}} CNY or {{usd .Cost.Total}} USD per 1,000 messages. The model's own bill, OSS requests and

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/dingtalk-llm/fcrobot/internal/alicloud"
 	"github.com/dingtalk-llm/fcrobot/internal/config"
 	"github.com/dingtalk-llm/fcrobot/internal/conversation"
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
@@ -89,7 +90,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Verifier: dingtalk.Verifier{AppSecret: s.AppSecret},
 		Invoker:  invoker,
 		Function: s.Function,
-		Credentials: fc.Credentials{
+		Credentials: alicloud.Credentials{
 			AccessKeyID: s.AccessKeyID, AccessKeySecret: s.AccessKeySecret, SecurityToken: s.SecurityToken,
 		},
 		Logger: logger,

@@ -112,8 +112,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger := logging.New(stdout, s.Verbose).With("function", "reply")
 
 	model, err := openai.New(openai.Config{
-		BaseURL: s.Endpoint, APIKey: s.apiKey(), Model: s.Model, Temperature: s.Temperature,
-		SystemPrompt: s.SystemPrompt, Logger: logger,
+		BaseURL: s.Endpoint, APIKey: s.apiKey(), Model: s.Model, Temperature: s.Temperature, Logger: logger,
 	})
 	if err != nil {
 		return fmt.Errorf("configuration: ENDPOINT: %w", err)
@@ -128,15 +127,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	timeout := time.Duration(s.Timeout * float64(time.Second))
 	format, _ := dingtalk.ParseFormat(s.ReplyFormat) // validated
+	outbox := dingtalk.OutboxConfig{
+		Webhooks:  dingtalk.NewWebhookClient(&http.Client{Timeout: 15 * time.Second}, s.WebhookHosts, dingtalk.WithLogger(logger)),
+		RobotCode: s.AppKey,
+		Format:    format,
+		Card:      dingtalk.CardConfig{TemplateID: s.CardTemplate, ContentKey: s.CardKey, Interval: s.CardInterval},
+		Logger:    logger,
+	}
 	cfg := reply.Config{
 		History:         history,
 		Receipts:        receipts,
 		Model:           model,
-		Messenger:       dingtalk.NewWebhookClient(&http.Client{Timeout: 15 * time.Second}, s.WebhookHosts, dingtalk.WithLogger(logger)),
-		RobotCode:       s.AppKey,
-		Format:          format,
-		Card:            reply.CardConfig{TemplateID: s.CardTemplate, ContentKey: s.CardKey, Interval: s.CardInterval},
 		MaxPictureBytes: int64(s.MaxPictureMB) << 20,
+		SystemPrompt:    s.SystemPrompt,
 		ShowThinking:    s.ShowThinking,
 		HistoryLength:   s.HistoryLength,
 		Timeout:         timeout,
@@ -146,26 +149,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// One client, so that the robot messages, the cards and the
 		// downloads of an instance share one access token.
 		api := dingtalk.NewOpenAPI(&http.Client{Timeout: 15 * time.Second}, s.APIEndpoint, s.AppKey, s.AppSecret, dingtalk.WithLogger(logger))
-		cfg.Robot, cfg.Files = api, api
-		if s.CardTemplate != "" {
-			cfg.Cards = api
-		}
+		outbox.OpenAPI = api
+		cfg.Files = dingtalk.Attachments{OpenAPI: api, RobotCode: s.AppKey}
 	}
+	cfg.Outbox = dingtalk.NewOutbox(outbox)
 	if s.VisionModel != "" {
 		if cfg.Vision, err = openai.New(openai.Config{
-			BaseURL: s.Endpoint, APIKey: s.apiKey(), Model: s.VisionModel, Temperature: s.Temperature,
-			SystemPrompt: s.SystemPrompt, Logger: logger,
+			BaseURL: s.Endpoint, APIKey: s.apiKey(), Model: s.VisionModel, Temperature: s.Temperature, Logger: logger,
 		}); err != nil {
 			return fmt.Errorf("configuration: ENDPOINT: %w", err)
 		}
 	}
 	svc := reply.New(cfg)
-	rt := fcruntime.New(reply.Handler(svc, logger), fcruntime.Options{Log: stdout, Logger: logger})
+	rt := fcruntime.New(fcruntime.Events(svc.Handle, logger), fcruntime.Options{Log: stdout, Logger: logger})
 	return rt.Serve(ctx, fcruntime.ListenAddr(getenv), func(addr net.Addr) {
 		logger.Log(ctx, logging.LevelNotice, "reply function listening",
 			"addr", addr.String(), "model", s.Model, "endpoint", s.Endpoint, "historyLength", s.HistoryLength,
 			"timeout", timeout.String(), "ossMountPoint", s.OSSMountPoint, "replyFormat", format,
-			"card", cfg.Cards != nil, "visionModel", s.VisionModel, "showThinking", s.ShowThinking)
+			"card", s.CardTemplate != "", "visionModel", s.VisionModel, "showThinking", s.ShowThinking)
 	})
 }
 

@@ -1,13 +1,14 @@
-// Package fc speaks to Alibaba Cloud Function Compute's API: it invokes a
-// function asynchronously, signed and sent by Alibaba's official OpenAPI core.
-package fc
+// Package alicloud holds what every Alibaba Cloud API client of the robot
+// shares: the access key its calls are signed with. It has no dependencies,
+// so that the runtime adapter can hand the function role's credentials to
+// any client without linking that client's SDK.
+package alicloud
 
 import "log/slog"
 
-// Credentials are the access key a call to the FC API is signed with: the
-// temporary credentials of the function's role (passed by FC in the
-// x-fc-access-key-* headers of each request, or in the ALIBABA_CLOUD_*
-// environment variables), or a RAM user's long-lived key.
+// Credentials are the access key a call to an Alibaba Cloud API is signed
+// with: the temporary (STS) credentials of the function's role, which FC
+// hands to each instance, or a RAM user's long-lived key.
 type Credentials struct {
 	AccessKeyID     string
 	AccessKeySecret string
@@ -28,5 +29,5 @@ func (c Credentials) LogValue() slog.Value {
 
 // String is LogValue for fmt: a %v of Credentials never prints the secret.
 func (c Credentials) String() string {
-	return "fc.Credentials{AccessKeyID:" + c.AccessKeyID + " secret:redacted}"
+	return "alicloud.Credentials{AccessKeyID:" + c.AccessKeyID + " secret:redacted}"
 }

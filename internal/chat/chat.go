@@ -1,9 +1,12 @@
 // Package chat holds the robot's domain: a message someone sent to the robot,
 // the event that carries it from the conversation function to the reply
-// function, and the question/answer turns that make up a history.
+// function, the question/answer turns that make up a history, the prompt a
+// model is asked, the answer the robot gives, and the kinds of failure a
+// model has.
 //
 // It has no dependencies beyond the standard library, so that every other
-// package (DingTalk, FC, the OSS mount, the model) can speak in its terms.
+// package (DingTalk, FC, the OSS mount, the model) can speak in its terms;
+// it touches no outside system itself.
 package chat
 
 import (
@@ -134,38 +137,6 @@ type Turn struct {
 	Answer     string    `json:"answer"`
 	AskedAt    time.Time `json:"askedAt"`
 	AnsweredAt time.Time `json:"answeredAt"`
-}
-
-// Command is a robot command: a message whose text starts with a backslash.
-type Command string
-
-const (
-	NoCommand      Command = ""
-	ClearCommand   Command = `\clear`
-	HelpCommand    Command = `\help`
-	UnknownCommand Command = `\?`
-)
-
-// KnownCommands lists the commands the robot knows, in the order help shows
-// them.
-func KnownCommands() []Command { return []Command{ClearCommand, HelpCommand} }
-
-// ParseCommand tells which command a message's text is. Text that does not
-// start with a backslash is a question for the model (NoCommand). A group
-// message keeps the space that followed the @-mention, so the text is
-// trimmed first.
-func ParseCommand(text string) Command {
-	t := strings.TrimSpace(text)
-	if !strings.HasPrefix(t, `\`) {
-		return NoCommand
-	}
-	word := strings.ToLower(strings.Fields(t)[0])
-	for _, c := range KnownCommands() {
-		if word == string(c) {
-			return c
-		}
-	}
-	return UnknownCommand
 }
 
 // Receipt is what the robot has done so far for one message, kept so that a

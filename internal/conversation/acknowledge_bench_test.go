@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dingtalk-llm/fcrobot/internal/alicloud"
 	"github.com/dingtalk-llm/fcrobot/internal/conversation"
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
 	"github.com/dingtalk-llm/fcrobot/internal/fc"
@@ -23,9 +24,9 @@ const benchSecret = "bench-app-secret"
 
 // roleCreds are the temporary credentials FC hands the function with each
 // request, in the x-fc-access-key-* headers.
-var roleCreds = fc.Credentials{AccessKeyID: "STS.benchrole", AccessKeySecret: "bench-role-secret", SecurityToken: "bench-security-token"}
+var roleCreds = alicloud.Credentials{AccessKeyID: "STS.benchrole", AccessKeySecret: "bench-role-secret", SecurityToken: "bench-security-token"}
 
-// A group text callback with every field DingTalk sends (PROTOCOLS.md §1),
+// A group text callback with every field DingTalk sends (docs/protocols.md §1),
 // split where the msgId goes, so that each iteration can carry a new one
 // without allocating.
 const (

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/dingtalk-llm/fcrobot/internal/alicloud"
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
 	"github.com/dingtalk-llm/fcrobot/internal/fc"
@@ -29,7 +30,7 @@ const MaxCallbackBytes = 64 << 10
 
 // Invoker starts the reply function asynchronously (fc.Invoker).
 type Invoker interface {
-	InvokeAsync(ctx context.Context, creds fc.Credentials, function string, payload []byte, taskID string) (requestID string, err error)
+	InvokeAsync(ctx context.Context, creds alicloud.Credentials, function string, payload []byte, taskID string) (requestID string, err error)
 }
 
 // Handler answers DingTalk's callbacks.
@@ -39,7 +40,7 @@ type Handler struct {
 	function string
 	// fallback credentials, used when FC did not pass the role's credentials
 	// with the request (a function without a role, or a local run).
-	fallback fc.Credentials
+	fallback alicloud.Credentials
 	logger   *slog.Logger
 	now      func() time.Time
 }
@@ -51,7 +52,7 @@ type Config struct {
 	// Function is the reply function's name (CHATGPT_FUNCTION).
 	Function string
 	// Credentials are used when a request carries none from FC.
-	Credentials fc.Credentials
+	Credentials alicloud.Credentials
 	Logger      *slog.Logger
 	Now         func() time.Time
 }
@@ -112,7 +113,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	creds := h.fallback
-	if inv, ok := fcruntime.FromContext(ctx); ok && inv.Credentials.Complete() {
+	if inv, err := fcruntime.FromContext(ctx); err == nil && inv.Credentials.Complete() {
 		creds = inv.Credentials
 	}
 	// The reply function runs longer than DingTalk waits; the invocation must

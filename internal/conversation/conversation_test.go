@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dingtalk-llm/fcrobot/internal/alicloud"
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
 	"github.com/dingtalk-llm/fcrobot/internal/fc"
@@ -29,13 +30,13 @@ type recordingInvoker struct {
 }
 
 type invocation struct {
-	creds    fc.Credentials
+	creds    alicloud.Credentials
 	function string
 	event    chat.Event
 	taskID   string
 }
 
-func (r *recordingInvoker) InvokeAsync(_ context.Context, creds fc.Credentials, function string, payload []byte, taskID string) (string, error) {
+func (r *recordingInvoker) InvokeAsync(_ context.Context, creds alicloud.Credentials, function string, payload []byte, taskID string) (string, error) {
 	var ev chat.Event
 	if err := json.Unmarshal(payload, &ev); err != nil {
 		return "", err
@@ -46,7 +47,7 @@ func (r *recordingInvoker) InvokeAsync(_ context.Context, creds fc.Credentials, 
 
 const secret = "app-secret"
 
-var envCreds = fc.Credentials{AccessKeyID: "LTAIenv", AccessKeySecret: "env-secret"}
+var envCreds = alicloud.Credentials{AccessKeyID: "LTAIenv", AccessKeySecret: "env-secret"}
 
 func newHandler(inv *recordingInvoker, logs io.Writer) *Handler {
 	return NewHandler(Config{
@@ -91,7 +92,7 @@ func TestAcceptedMessageIsHandedOverAndDingTalkAnsweredEmpty(t *testing.T) {
 
 func TestTheRoleCredentialsOfTheRequestComeFirst(t *testing.T) {
 	inv := &recordingInvoker{}
-	role := fc.Credentials{AccessKeyID: "STS.role", AccessKeySecret: "role-secret", SecurityToken: "tok"}
+	role := alicloud.Credentials{AccessKeyID: "STS.role", AccessKeySecret: "role-secret", SecurityToken: "tok"}
 	req := signed(callback("msg-1"))
 	req = req.WithContext(fcruntime.NewContext(req.Context(), fcruntime.Invocation{RequestID: "r", Credentials: role}))
 	newHandler(inv, io.Discard).ServeHTTP(httptest.NewRecorder(), req)

@@ -23,8 +23,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dingtalk-llm/fcrobot/internal/alicloud"
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk/dingtalktest"
-	"github.com/dingtalk-llm/fcrobot/internal/fc"
 	"github.com/dingtalk-llm/fcrobot/internal/fc/fclocal"
 	"github.com/dingtalk-llm/fcrobot/internal/openai/openaitest"
 )
@@ -166,8 +166,8 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	// The conversation function signs its InvokeFunction calls with a RAM
 	// user's key; the local FC checks the signature and hands the reply
 	// function its role's temporary credentials, as FC does.
-	caller := fc.Credentials{AccessKeyID: "LTAI" + randomHex(8), AccessKeySecret: randomHex(15)}
-	role := fc.Credentials{AccessKeyID: "STS." + randomHex(8), AccessKeySecret: randomHex(15), SecurityToken: randomHex(24)}
+	caller := alicloud.Credentials{AccessKeyID: "LTAI" + randomHex(8), AccessKeySecret: randomHex(15)}
+	role := alicloud.Credentials{AccessKeyID: "STS." + randomHex(8), AccessKeySecret: randomHex(15), SecurityToken: randomHex(24)}
 	s.Secrets = append(s.Secrets, s.AppSecret, caller.AccessKeySecret, role.AccessKeySecret, role.SecurityToken)
 	s.FC = fclocal.New(fclocal.Config{
 		Functions:             map[string]string{ReplyFunction: replyURL},

@@ -133,7 +133,7 @@ func (o *OpenAPI) CreateAndDeliverCard(ctx context.Context, c Card) error {
 	if err != nil {
 		return err
 	}
-	return o.opts.retry.do(ctx, func(ctx context.Context) error {
+	return o.opts.retry.Do(ctx, func(ctx context.Context) error {
 		var answer struct {
 			Success *bool `json:"success"`
 			Result  struct {
@@ -167,7 +167,7 @@ func (o *OpenAPI) CreateAndDeliverCard(ctx context.Context, c Card) error {
 			}
 		}
 		return nil
-	}, o.retryable, o.logRetry(ctx, CardCreateAndDeliverPath))
+	}, o.logRetry(ctx, CardCreateAndDeliverPath))
 }
 
 // createAndDeliverBody validates a card and builds its request body.
@@ -234,7 +234,7 @@ func (o *OpenAPI) StreamCard(ctx context.Context, u CardUpdate) error {
 		"isFinalize": u.Finalize,
 		"isError":    u.Failed,
 	}
-	return o.opts.retry.do(ctx, func(ctx context.Context) error {
+	return o.opts.retry.Do(ctx, func(ctx context.Context) error {
 		var answer struct {
 			Success *bool `json:"success"`
 			Result  *bool `json:"result"`
@@ -246,7 +246,7 @@ func (o *OpenAPI) StreamCard(ctx context.Context, u CardUpdate) error {
 			return fmt.Errorf("dingtalk openapi %s: %w: the update was not applied", CardStreamingPath, ErrUnexpectedOpenAPIResponse)
 		}
 		return nil
-	}, o.retryable, o.logRetry(ctx, CardStreamingPath))
+	}, o.logRetry(ctx, CardStreamingPath))
 }
 
 // newGUID returns a random UUID (version 4), the shape DingTalk's own SDKs

@@ -2,13 +2,14 @@ package dingtalk
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/dingtalk-llm/fcrobot/internal/chat"
 )
 
 // MessageFilesDownloadPath turns the downloadCode of a received picture,
@@ -20,8 +21,10 @@ import (
 const MessageFilesDownloadPath = "/v1.0/robot/messageFiles/download"
 
 // ErrFileTooLarge is wrapped when a message file is larger than the caller
-// accepts. The file is not read past the limit.
-var ErrFileTooLarge = errors.New("dingtalk: message file too large")
+// accepts. The file is not read past the limit. It is the robot's own
+// chat.ErrFileTooLarge, so that the reply function need not know this
+// package.
+var ErrFileTooLarge = chat.ErrFileTooLarge
 
 // File is a downloaded message file.
 type File struct {
@@ -68,7 +71,7 @@ func (o *OpenAPI) DownloadMessageFile(ctx context.Context, robotCode, downloadCo
 	}
 	body := map[string]string{"robotCode": robotCode, "downloadCode": downloadCode}
 	var file File
-	err := o.opts.retry.do(ctx, func(ctx context.Context) error {
+	err := o.opts.retry.Do(ctx, func(ctx context.Context) error {
 		var answer struct {
 			DownloadURL string `json:"downloadUrl"`
 		}
@@ -78,13 +81,8 @@ func (o *OpenAPI) DownloadMessageFile(ctx context.Context, robotCode, downloadCo
 		var err error
 		file, err = o.fetchFile(ctx, answer.DownloadURL, maxBytes)
 		return err
-	}, o.retryableDownload, o.logRetry(ctx, MessageFilesDownloadPath))
+	}, o.logRetry(ctx, MessageFilesDownloadPath))
 	return file, err
-}
-
-func (o *OpenAPI) retryableDownload(err error) bool {
-	var downloadErr *FileDownloadError
-	return o.retryable(err) || (errors.As(err, &downloadErr) && downloadErr.Retryable())
 }
 
 // fetchFile GETs a download URL and reads at most maxBytes of it.

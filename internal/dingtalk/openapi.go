@@ -209,7 +209,7 @@ func (o *OpenAPI) SendToUser(ctx context.Context, robotCode string, userIDs []st
 
 	pending := slices.Clone(userIDs)
 	var invalid []string
-	return o.opts.retry.do(ctx, func(ctx context.Context) error {
+	return o.opts.retry.Do(ctx, func(ctx context.Context) error {
 		var answer struct {
 			ProcessQueryKey       string   `json:"processQueryKey"`
 			InvalidStaffIDs       []string `json:"invalidStaffIdList"`
@@ -227,7 +227,7 @@ func (o *OpenAPI) SendToUser(ctx context.Context, robotCode string, userIDs []st
 			return nil
 		}
 		return &UndeliveredError{InvalidUserIDs: slices.Clone(invalid), FlowControlledUserIDs: slices.Clone(pending)}
-	}, o.retryable, o.logRetry(ctx, OToMessagesPath))
+	}, o.logRetry(ctx, OToMessagesPath))
 }
 
 // SendToGroup sends msg, a text or markdown message, from the robot to a
@@ -247,12 +247,12 @@ func (o *OpenAPI) SendToGroup(ctx context.Context, robotCode, openConversationID
 		return err
 	}
 	body := map[string]any{"robotCode": robotCode, "openConversationId": openConversationID, "msgKey": key, "msgParam": param}
-	return o.opts.retry.do(ctx, func(ctx context.Context) error {
+	return o.opts.retry.Do(ctx, func(ctx context.Context) error {
 		var answer struct {
 			ProcessQueryKey string `json:"processQueryKey"`
 		}
 		return o.call(ctx, GroupMessagesPath, body, &answer)
-	}, o.retryable, o.logRetry(ctx, GroupMessagesPath))
+	}, o.logRetry(ctx, GroupMessagesPath))
 }
 
 // robotMessage turns a webhook message into the OpenAPI's msgKey and
@@ -272,12 +272,6 @@ func robotMessage(msg WebhookMessage) (key, param string, err error) {
 		return "", "", fmt.Errorf("dingtalk openapi: encode msgParam: %w", err)
 	}
 	return key, string(b), nil
-}
-
-func (o *OpenAPI) retryable(err error) bool {
-	var apiErr *OpenAPIError
-	var undelivered *UndeliveredError
-	return (errors.As(err, &apiErr) && apiErr.Retryable()) || (errors.As(err, &undelivered) && undelivered.Retryable())
 }
 
 func (o *OpenAPI) logRetry(ctx context.Context, path string) func(int, time.Duration, error) {

@@ -1,11 +1,10 @@
 package dingtalk
 
 import (
-	"context"
-	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"time"
+
+	"github.com/dingtalk-llm/fcrobot/internal/retry"
 )
 
 // The default retry policy. DingTalk lets a robot send about 20 messages a
@@ -20,14 +19,14 @@ const (
 type Option func(*clientOptions)
 
 type clientOptions struct {
-	retry  retryPolicy
+	retry  retry.Policy
 	logger *slog.Logger
 	now    func() time.Time
 }
 
 func newClientOptions(opts []Option) clientOptions {
 	o := clientOptions{
-		retry:  retryPolicy{base: DefaultRetryBase, max: DefaultRetryMax, attempts: DefaultMaxAttempts},
+		retry:  retry.Policy{Base: DefaultRetryBase, Max: DefaultRetryMax, Attempts: DefaultMaxAttempts},
 		logger: slog.New(slog.DiscardHandler),
 		now:    time.Now,
 	}
@@ -43,9 +42,9 @@ func newClientOptions(opts []Option) clientOptions {
 func WithRetryBackoff(base, ceiling time.Duration) Option {
 	return func(o *clientOptions) {
 		if base > 0 {
-			o.retry.base = base
+			o.retry.Base = base
 		}
-		o.retry.max = max(o.retry.base, ceiling)
+		o.retry.Max = max(o.retry.Base, ceiling)
 	}
 }
 
@@ -54,7 +53,7 @@ func WithRetryBackoff(base, ceiling time.Duration) Option {
 func WithMaxAttempts(n int) Option {
 	return func(o *clientOptions) {
 		if n >= 1 {
-			o.retry.attempts = n
+			o.retry.Attempts = n
 		}
 	}
 }
@@ -75,51 +74,6 @@ func WithClock(now func() time.Time) Option {
 	return func(o *clientOptions) {
 		if now != nil {
 			o.now = now
-		}
-	}
-}
-
-// retryPolicy is an exponential backoff with jitter and a bounded number of
-// attempts.
-type retryPolicy struct {
-	base, max time.Duration
-	attempts  int
-}
-
-// wait is the pause after the given failed attempt (1 for the first): half
-// of base*2^(attempt-1), capped at max, plus a random part of the other
-// half, so that robots refused together do not come back together.
-func (p retryPolicy) wait(attempt int) time.Duration {
-	d := p.max
-	if shift := attempt - 1; shift < 32 && p.base<<shift > 0 && p.base<<shift < p.max {
-		d = p.base << shift
-	}
-	half := d / 2
-	return half + rand.N(d-half+1)
-}
-
-// do calls attempt until it succeeds or fails in a way retryable does not
-// accept, the attempts run out, or the next try would start too late: after
-// the wait, ctx's deadline must leave at least the base delay for the
-// request itself. It returns the last attempt's error; when ctx ends during
-// a wait, that error joined with ctx's cause.
-func (p retryPolicy) do(ctx context.Context, attempt func(context.Context) error, retryable func(error) bool, onRetry func(n int, wait time.Duration, err error)) error {
-	for n := 1; ; n++ {
-		err := attempt(ctx)
-		if err == nil || n >= p.attempts || !retryable(err) {
-			return err
-		}
-		wait := p.wait(n)
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait+p.base {
-			return err
-		}
-		onRetry(n, wait, err)
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return fmt.Errorf("%w (not retried: %w)", err, context.Cause(ctx))
-		case <-timer.C:
 		}
 	}
 }

@@ -173,12 +173,8 @@ func (c *WebhookClient) Send(ctx context.Context, webhookURL string, msg Webhook
 	if err != nil {
 		return fmt.Errorf("dingtalk webhook %s: encode message: %w", where, err)
 	}
-	return c.opts.retry.do(ctx,
+	return c.opts.retry.Do(ctx,
 		func(ctx context.Context) error { return c.post(ctx, webhookURL, where, body) },
-		func(err error) bool {
-			var apiErr *APIError
-			return errors.As(err, &apiErr) && apiErr.Retryable()
-		},
 		func(attempt int, wait time.Duration, err error) {
 			c.opts.logger.WarnContext(ctx, "DingTalk refused a message, sending it again",
 				"webhook", where, "attempt", attempt, "wait", wait.String(), "err", err)

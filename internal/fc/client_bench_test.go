@@ -1,6 +1,10 @@
 package fc
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/dingtalk-llm/fcrobot/internal/alicloud"
+)
 
 // BenchmarkClient measures building an SDK client per call, which the
 // conversation function does for each DingTalk message.
@@ -9,7 +13,7 @@ func BenchmarkClient(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	creds := Credentials{AccessKeyID: "STS.id", AccessKeySecret: "secret", SecurityToken: "token"}
+	creds := alicloud.Credentials{AccessKeyID: "STS.id", AccessKeySecret: "secret", SecurityToken: "token"}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := inv.client(creds); err != nil {

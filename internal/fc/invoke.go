@@ -14,6 +14,7 @@ import (
 
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
 	"github.com/alibabacloud-go/tea/dara"
+	"github.com/dingtalk-llm/fcrobot/internal/alicloud"
 )
 
 // API versions and their paths. FC 3.0 is what new deployments use; FC 2.0
@@ -139,7 +140,7 @@ func (i *Invoker) Endpoint() string { return i.endpoint }
 // The call is signed with creds, which come with each request because FC
 // hands a function new temporary credentials over time. The SDK does not
 // retry: the caller has a deadline to meet and decides itself.
-func (i *Invoker) InvokeAsync(ctx context.Context, creds Credentials, function string, payload []byte, taskID string) (requestID string, err error) {
+func (i *Invoker) InvokeAsync(ctx context.Context, creds alicloud.Credentials, function string, payload []byte, taskID string) (requestID string, err error) {
 	if !creds.Complete() {
 		return "", ErrNoCredentials
 	}
@@ -207,7 +208,7 @@ func (i *Invoker) InvokeAsync(ctx context.Context, creds Credentials, function s
 // (credentials-go's static providers do no I/O), and connections are pooled
 // in the shared HTTP client, so a client per call costs little and no
 // secret has to be kept in a cache.
-func (i *Invoker) client(creds Credentials) (*openapi.Client, error) {
+func (i *Invoker) client(creds alicloud.Credentials) (*openapi.Client, error) {
 	cfg := &openapi.Config{
 		AccessKeyId:     dara.String(creds.AccessKeyID),
 		AccessKeySecret: dara.String(creds.AccessKeySecret),
@@ -239,7 +240,7 @@ type sdkResponseError interface {
 }
 
 // invokeError turns the SDK's error into ours.
-func (i *Invoker) invokeError(function, taskID string, creds Credentials, note *responseNote, err error) error {
+func (i *Invoker) invokeError(function, taskID string, creds alicloud.Credentials, note *responseNote, err error) error {
 	var ie *InvokeError
 	var sdkErr sdkResponseError
 	switch {
@@ -281,7 +282,7 @@ func sdkMessage(e sdkResponseError) string {
 
 // redact removes the secret and the token should FC ever echo a signed
 // request back in an error message.
-func redact(s string, creds Credentials) string {
+func redact(s string, creds alicloud.Credentials) string {
 	for _, secret := range []string{creds.AccessKeySecret, creds.SecurityToken} {
 		if secret != "" {
 			s = strings.ReplaceAll(s, secret, "[redacted]")

@@ -12,12 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dingtalk-llm/fcrobot/internal/alicloud"
 	"github.com/dingtalk-llm/fcrobot/internal/fc"
 	"github.com/dingtalk-llm/fcrobot/internal/fc/fclocal"
 )
 
 // The role's temporary credentials the caller signs with, as FC hands them.
-var stsCreds = fc.Credentials{
+var stsCreds = alicloud.Credentials{
 	AccessKeyID:     "STS.test-key-id",
 	AccessKeySecret: "sts-secret-do-not-print",
 	SecurityToken:   "sts-token-do-not-print",
@@ -151,7 +152,7 @@ func TestInvokeAsyncWithLongLivedKey(t *testing.T) {
 	emu := newEmulator(t)
 	inv := newInvoker(t, fc.InvokerConfig{Endpoint: emu.url})
 
-	key := fc.Credentials{AccessKeyID: "LTAI.long-lived", AccessKeySecret: "long-lived-secret"}
+	key := alicloud.Credentials{AccessKeyID: "LTAI.long-lived", AccessKeySecret: "long-lived-secret"}
 	if _, err := inv.InvokeAsync(context.Background(), key, "reply", []byte("x"), ""); err != nil {
 		t.Fatalf("InvokeAsync with a key that needs no token: %v", err)
 	}
@@ -162,29 +163,29 @@ func TestInvokeAsyncWithLongLivedKey(t *testing.T) {
 func TestInvokeAsyncRefusals(t *testing.T) {
 	tests := []struct {
 		name     string
-		creds    fc.Credentials
+		creds    alicloud.Credentials
 		function string
 		status   int
 		code     string
 	}{
 		{
 			name:     "wrong secret",
-			creds:    fc.Credentials{AccessKeyID: stsCreds.AccessKeyID, AccessKeySecret: "wrong-secret-do-not-print", SecurityToken: stsCreds.SecurityToken},
+			creds:    alicloud.Credentials{AccessKeyID: stsCreds.AccessKeyID, AccessKeySecret: "wrong-secret-do-not-print", SecurityToken: stsCreds.SecurityToken},
 			function: "reply", status: http.StatusForbidden, code: "SignatureNotMatch",
 		},
 		{
 			name:     "unknown key",
-			creds:    fc.Credentials{AccessKeyID: "STS.unknown", AccessKeySecret: "other-secret-do-not-print", SecurityToken: "other-token-do-not-print"},
+			creds:    alicloud.Credentials{AccessKeyID: "STS.unknown", AccessKeySecret: "other-secret-do-not-print", SecurityToken: "other-token-do-not-print"},
 			function: "reply", status: http.StatusForbidden, code: "InvalidAccessKeyId",
 		},
 		{
 			name:     "security token missing",
-			creds:    fc.Credentials{AccessKeyID: stsCreds.AccessKeyID, AccessKeySecret: stsCreds.AccessKeySecret},
+			creds:    alicloud.Credentials{AccessKeyID: stsCreds.AccessKeyID, AccessKeySecret: stsCreds.AccessKeySecret},
 			function: "reply", status: http.StatusForbidden, code: "InvalidSecurityToken",
 		},
 		{
 			name:     "wrong security token",
-			creds:    fc.Credentials{AccessKeyID: stsCreds.AccessKeyID, AccessKeySecret: stsCreds.AccessKeySecret, SecurityToken: "stale-token-do-not-print"},
+			creds:    alicloud.Credentials{AccessKeyID: stsCreds.AccessKeyID, AccessKeySecret: stsCreds.AccessKeySecret, SecurityToken: "stale-token-do-not-print"},
 			function: "reply", status: http.StatusForbidden, code: "InvalidSecurityToken",
 		},
 		{
@@ -283,12 +284,12 @@ func TestInvokeAsyncValidatesInput(t *testing.T) {
 	inv := newInvoker(t, fc.InvokerConfig{Endpoint: "http://127.0.0.1:1"})
 	tests := []struct {
 		name     string
-		creds    fc.Credentials
+		creds    alicloud.Credentials
 		function string
 		want     error
 	}{
-		{"no key id", fc.Credentials{AccessKeySecret: "s"}, "reply", fc.ErrNoCredentials},
-		{"no secret", fc.Credentials{AccessKeyID: "id", SecurityToken: "t"}, "reply", fc.ErrNoCredentials},
+		{"no key id", alicloud.Credentials{AccessKeySecret: "s"}, "reply", fc.ErrNoCredentials},
+		{"no secret", alicloud.Credentials{AccessKeyID: "id", SecurityToken: "t"}, "reply", fc.ErrNoCredentials},
 		{"no function", stsCreds, "", nil},
 	}
 	for _, tt := range tests {
@@ -358,7 +359,7 @@ func TestNewInvokerEndpoint(t *testing.T) {
 	}
 }
 
-func assertNoSecret(t *testing.T, s string, creds fc.Credentials) {
+func assertNoSecret(t *testing.T, s string, creds alicloud.Credentials) {
 	t.Helper()
 	for _, secret := range []string{creds.AccessKeySecret, creds.SecurityToken, stsCreds.AccessKeySecret, stsCreds.SecurityToken} {
 		if secret != "" && strings.Contains(s, secret) {

@@ -1,15 +1,22 @@
-// Package fcruntime adapts an http.Handler to Function Compute's custom
-// runtime: it listens where FC expects, reads the metadata FC attaches to
-// each request into the request's context, writes FC's invocation markers to
-// the log, answers FC's lifecycle hooks, and drains in-flight work before the
-// instance goes away. It owns FC's wire protocol and nothing else: what a
-// request means is the wrapped handler's business.
+// Package fcruntime adapts a handler to Function Compute's custom runtime
+// (docs/protocols.md §8): it listens where FC expects, reads the metadata FC
+// attaches to each request into the request's context (an Invocation),
+// writes FC's invocation markers to the log, answers FC's lifecycle hooks,
+// and drains in-flight work before the instance goes away.
+//
+// An HTTP-triggered function is an http.Handler as it is. An event function
+// is a func(ctx, E) error served by Events, which owns the rest of FC's
+// protocol: it reads and bounds the payload, decodes it, and tells FC
+// whether to retry. x-fc-status is written here and nowhere else.
+//
+// It owns FC's wire protocol and nothing else: what a request means is the
+// handler's business. It depends on the standard library and on the
+// packages that name its values (alicloud, logging, retry), so that a
+// function links no SDK it does not call.
 package fcruntime
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -19,65 +26,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dingtalk-llm/fcrobot/internal/fc"
 	"github.com/dingtalk-llm/fcrobot/internal/logging"
 )
-
-// Invocation is what FC says about the request being served.
-type Invocation struct {
-	RequestID    string
-	FunctionName string
-	Region       string
-	AccountID    string
-	Qualifier    string
-	// AsyncTaskID is set on an asynchronous invocation made with a task id.
-	AsyncTaskID string
-	// Credentials are the temporary credentials of the function's role; empty
-	// when the function has no role (or outside FC).
-	Credentials fc.Credentials
-}
-
-type invocationKey struct{}
-
-// NewContext returns a context that carries inv.
-func NewContext(ctx context.Context, inv Invocation) context.Context {
-	return context.WithValue(ctx, invocationKey{}, inv)
-}
-
-// FromContext returns the invocation a request's context carries.
-func FromContext(ctx context.Context) (Invocation, bool) {
-	inv, ok := ctx.Value(invocationKey{}).(Invocation)
-	return inv, ok
-}
-
-func invocationFrom(r *http.Request) Invocation {
-	h := r.Header
-	id := h.Get("x-fc-request-id")
-	if id == "" {
-		// Outside FC (a local run, a direct call) there is no request id; make
-		// one so that the lines of one request still belong together.
-		id = "local-" + randomHex(8)
-	}
-	return Invocation{
-		RequestID:    id,
-		FunctionName: h.Get("x-fc-function-name"),
-		Region:       h.Get("x-fc-region"),
-		AccountID:    h.Get("x-fc-account-id"),
-		Qualifier:    h.Get("x-fc-qualifier"),
-		AsyncTaskID:  h.Get("x-fc-async-task-id"),
-		Credentials: fc.Credentials{
-			AccessKeyID:     h.Get("x-fc-access-key-id"),
-			AccessKeySecret: h.Get("x-fc-access-key-secret"),
-			SecurityToken:   h.Get("x-fc-security-token"),
-		},
-	}
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
-	return hex.EncodeToString(b)
-}
 
 // ListenAddr is the address FC expects the program to serve on: all
 // interfaces (FC cannot reach 127.0.0.1) at FC_CUSTOM_LISTEN_PORT, set by FC,
@@ -144,7 +94,7 @@ func (rt *Runtime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !rt.begin() {
 		// After pre-stop, FC sends no more work; a straggler is told to go
 		// elsewhere rather than started and cut off.
-		w.Header().Set("x-fc-status", "404")
+		reportRetry(w.Header())
 		http.Error(w, "instance is stopping", http.StatusServiceUnavailable)
 		return
 	}

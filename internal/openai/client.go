@@ -22,6 +22,7 @@ import (
 	goopenai "github.com/sashabaranov/go-openai"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
+	"github.com/dingtalk-llm/fcrobot/internal/retry"
 )
 
 // Config configures a Client.
@@ -35,25 +36,25 @@ type Config struct {
 	// Temperature is sent when it is not 0. At 0 the provider's default
 	// applies: go-openai leaves a zero temperature out of the request.
 	Temperature float32
-	// SystemPrompt, when set, is the first message of every request.
-	SystemPrompt string
 	// HTTPClient defaults to a client without a timeout: the caller's
 	// context carries the deadline.
 	HTTPClient *http.Client
 	// Logger receives a line per retry; nil discards them.
 	Logger *slog.Logger
+	// Retry is how a failed call is retried; the zero value means
+	// DefaultRetry.
+	Retry retry.Policy
 }
 
 // Client calls the model. It is safe for concurrent use.
 type Client struct {
-	baseURL      string
-	apiKey       string
-	model        string
-	temperature  float32
-	systemPrompt string
-	httpClient   *http.Client
-	logger       *slog.Logger
-	retry        retryPolicy
+	baseURL     string
+	apiKey      string
+	model       string
+	temperature float32
+	httpClient  *http.Client
+	logger      *slog.Logger
+	retry       retry.Policy
 }
 
 // New checks the configuration and returns a client for it.
@@ -73,15 +74,18 @@ func New(cfg Config) (*Client, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	policy := cfg.Retry
+	if policy == (retry.Policy{}) {
+		policy = DefaultRetry
+	}
 	return &Client{
-		baseURL:      base,
-		apiKey:       cfg.APIKey,
-		model:        strings.TrimSpace(cfg.Model),
-		temperature:  cfg.Temperature,
-		systemPrompt: cfg.SystemPrompt,
-		httpClient:   httpClient,
-		logger:       logger,
-		retry:        defaultRetryPolicy(),
+		baseURL:     base,
+		apiKey:      cfg.APIKey,
+		model:       strings.TrimSpace(cfg.Model),
+		temperature: cfg.Temperature,
+		httpClient:  httpClient,
+		logger:      logger,
+		retry:       policy,
 	}, nil
 }
 
@@ -91,17 +95,10 @@ func (c *Client) Model() string { return c.model }
 // BaseURL returns the endpoint the client calls, as normalized by New.
 func (c *Client) BaseURL() string { return c.baseURL }
 
-// Complete asks the model to answer question after the turns of history,
-// oldest first, and returns the answer without surrounding blank space.
-// The deadline is ctx's. Failures are *Error, except a cancelled ctx,
-// which returns ctx.Err() wrapped.
-func (c *Client) Complete(ctx context.Context, history []chat.Turn, question string) (string, error) {
-	return c.CompleteWithImages(ctx, history, question, nil)
-}
-
-// CompleteWithImages is Complete with pictures that go with the question,
-// for a model that can see. Without pictures it sends exactly what
-// Complete sends.
+// Complete asks the model p's question, after p's system prompt and the
+// turns of its history, oldest first, and returns the answer without
+// surrounding blank space. The deadline is ctx's. Failures are *Error,
+// except a cancelled ctx, which returns ctx.Err() wrapped.
 //
 // The question is sent first, then the pictures in order, each inline as
 // a base64 data URL. A blank question sends the pictures alone: providers
@@ -111,12 +108,12 @@ func (c *Client) Complete(ctx context.Context, history []chat.Turn, question str
 // are empty, that are not pictures, or that total more than MaxImageBytes
 // (ErrInvalidImages). When the endpoint refuses pictures, as a model that
 // cannot see does, the error matches ErrImagesRefused.
-func (c *Client) CompleteWithImages(ctx context.Context, history []chat.Turn, question string, images []chat.Image) (string, error) {
-	req, err := c.request(history, question, images)
+func (c *Client) Complete(ctx context.Context, p chat.Prompt) (string, error) {
+	req, err := c.request(p)
 	if err != nil {
 		return "", err
 	}
-	withImages := len(images) > 0
+	withImages := len(p.Images) > 0
 	return c.withRetries(ctx, func(ctx context.Context, api *goopenai.Client) (string, *failure) {
 		resp, err := api.CreateChatCompletion(ctx, req)
 		if err != nil {
@@ -135,17 +132,17 @@ func (c *Client) CompleteWithImages(ctx context.Context, history []chat.Turn, qu
 	})
 }
 
-// Stream is CompleteWithImages with the answer streamed: onDelta is called
-// with the text received so far each time it grows, and the whole answer
-// is returned at the end. images may be nil. An error from onDelta stops
+// Stream is Complete with the answer streamed: onDelta is called with the
+// text received so far each time it grows, and the whole answer is
+// returned at the end. An error from onDelta stops
 // the stream and is returned wrapped. A stream that breaks after text was
 // delivered is not retried, since the text would start over.
-func (c *Client) Stream(ctx context.Context, history []chat.Turn, question string, images []chat.Image, onDelta func(textSoFar string) error) (string, error) {
-	req, err := c.request(history, question, images)
+func (c *Client) Stream(ctx context.Context, p chat.Prompt, onDelta func(textSoFar string) error) (string, error) {
+	req, err := c.request(p)
 	if err != nil {
 		return "", err
 	}
-	withImages := len(images) > 0
+	withImages := len(p.Images) > 0
 	return c.withRetries(ctx, func(ctx context.Context, api *goopenai.Client) (string, *failure) {
 		stream, err := api.CreateChatCompletionStream(ctx, req)
 		if err != nil {
@@ -209,12 +206,12 @@ func emptyReason(finishReason string) string {
 // request builds the chat-completions request: the system prompt, each
 // earlier turn as a user message and an assistant message, the question
 // with its pictures.
-func (c *Client) request(history []chat.Turn, question string, images []chat.Image) (goopenai.ChatCompletionRequest, error) {
-	msgs := make([]goopenai.ChatCompletionMessage, 0, 2+2*len(history))
-	if c.systemPrompt != "" {
-		msgs = append(msgs, goopenai.ChatCompletionMessage{Role: goopenai.ChatMessageRoleSystem, Content: c.systemPrompt})
+func (c *Client) request(p chat.Prompt) (goopenai.ChatCompletionRequest, error) {
+	msgs := make([]goopenai.ChatCompletionMessage, 0, 2+2*len(p.History))
+	if p.System != "" {
+		msgs = append(msgs, goopenai.ChatCompletionMessage{Role: goopenai.ChatMessageRoleSystem, Content: p.System})
 	}
-	for _, t := range history {
+	for _, t := range p.History {
 		// Providers refuse empty messages; a turn without both halves
 		// adds nothing the model can use.
 		if strings.TrimSpace(t.Question) == "" || strings.TrimSpace(t.Answer) == "" {
@@ -225,7 +222,7 @@ func (c *Client) request(history []chat.Turn, question string, images []chat.Ima
 			goopenai.ChatCompletionMessage{Role: goopenai.ChatMessageRoleAssistant, Content: t.Answer},
 		)
 	}
-	last, err := userMessage(question, images)
+	last, err := userMessage(p.Question, p.Images)
 	if err != nil {
 		return goopenai.ChatCompletionRequest{}, err
 	}
@@ -259,7 +256,7 @@ func (c *Client) withRetries(ctx context.Context, attempt attemptFunc) (string, 
 			return "", f.err
 		}
 		after, hasAfter := retryAfter(doer.header, time.Now())
-		wait, ok := c.retry.nextWait(ctx, n, after, hasAfter)
+		wait, ok := c.retry.Next(ctx, n, after, hasAfter)
 		if !ok {
 			return "", f.err
 		}

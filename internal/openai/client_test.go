@@ -12,6 +12,7 @@ import (
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 	"github.com/dingtalk-llm/fcrobot/internal/openai/openaitest"
+	"github.com/dingtalk-llm/fcrobot/internal/retry"
 )
 
 const testKey = "sk-test-0123456789abcdefXYZ"
@@ -24,7 +25,10 @@ const safety = 30 * time.Second
 // waits, so that tests count attempts instead of sleeping.
 func newTestClient(t *testing.T, baseURL string, edit func(*Config)) *Client {
 	t.Helper()
-	cfg := Config{BaseURL: baseURL, APIKey: testKey, Model: "test-model"}
+	cfg := Config{
+		BaseURL: baseURL, APIKey: testKey, Model: "test-model",
+		Retry: retry.Policy{Base: time.Millisecond, Max: 5 * time.Millisecond, Attempts: 6, MinAttempt: time.Second},
+	}
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -32,7 +36,6 @@ func newTestClient(t *testing.T, baseURL string, edit func(*Config)) *Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.retry = retryPolicy{initialDelay: time.Millisecond, maxDelay: 5 * time.Millisecond, maxAttempts: 6}
 	return c
 }
 
@@ -62,7 +65,6 @@ func asError(t *testing.T, err error) *Error {
 func TestCompleteSendsSystemPromptHistoryAndQuestionInOrder(t *testing.T) {
 	srv := newFake(t, openaitest.Echo("echo: "))
 	c := newTestClient(t, srv.URL(), func(cfg *Config) {
-		cfg.SystemPrompt = "你是一个乐于助人的助手。"
 		cfg.Temperature = 0.3
 		cfg.Model = "qwen-plus"
 	})
@@ -71,7 +73,7 @@ func TestCompleteSendsSystemPromptHistoryAndQuestionInOrder(t *testing.T) {
 		{Question: "second question", Answer: "second answer"},
 	}
 
-	got, err := c.Complete(safeCtx(t), history, "第三个问题")
+	got, err := c.Complete(safeCtx(t), chat.Prompt{System: "你是一个乐于助人的助手。", History: history, Question: "第三个问题"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +114,7 @@ func TestCompleteWithoutSystemPromptOrHistory(t *testing.T) {
 	srv := newFake(t, openaitest.Answer("\n\n  答案  \n"))
 	c := newTestClient(t, srv.URL(), nil)
 
-	got, err := c.Complete(safeCtx(t), nil, "问题")
+	got, err := c.Complete(safeCtx(t), chat.Prompt{Question: "问题"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +135,7 @@ func TestCompleteSkipsHalfTurns(t *testing.T) {
 	c := newTestClient(t, srv.URL(), nil)
 	history := []chat.Turn{{Question: "q1", Answer: ""}, {Question: " ", Answer: "a2"}, {Question: "q3", Answer: "a3"}}
 
-	if _, err := c.Complete(safeCtx(t), history, "q4"); err != nil {
+	if _, err := c.Complete(safeCtx(t), chat.Prompt{History: history, Question: "q4"}); err != nil {
 		t.Fatal(err)
 	}
 	want := []openaitest.Message{{Role: "user", Content: "q3"}, {Role: "assistant", Content: "a3"}, {Role: "user", Content: "q4"}}
@@ -147,7 +149,7 @@ func TestCompleteAcceptsBaseURLInEveryForm(t *testing.T) {
 	root := strings.TrimSuffix(srv.URL(), "/v1")
 	for _, base := range []string{root, root + "/", srv.URL(), srv.URL() + "/chat/completions"} {
 		c := newTestClient(t, base, nil)
-		if _, err := c.Complete(safeCtx(t), nil, "hi"); err != nil {
+		if _, err := c.Complete(safeCtx(t), chat.Prompt{Question: "hi"}); err != nil {
 			t.Errorf("base %q: %v", base, err)
 		}
 	}
@@ -174,7 +176,7 @@ func TestCompleteUnauthorizedNeverShowsTheKey(t *testing.T) {
 			}
 			c := newTestClient(t, srv.URL(), func(cfg *Config) { cfg.APIKey = wrongKey })
 
-			_, err := c.Complete(safeCtx(t), nil, "hi")
+			_, err := c.Complete(safeCtx(t), chat.Prompt{Question: "hi"})
 			if !errors.Is(err, ErrUnauthorized) {
 				t.Fatalf("error = %v, want ErrUnauthorized", err)
 			}
@@ -199,7 +201,7 @@ func TestCompleteUnknownModelIsRejectedWithTheProvidersMessage(t *testing.T) {
 	srv := newFake(t, openaitest.Fixed(openaitest.Response{Status: 404, ErrorMessage: msg}))
 	c := newTestClient(t, srv.URL(), func(cfg *Config) { cfg.Model = "xyz" })
 
-	_, err := c.Complete(safeCtx(t), nil, "hi")
+	_, err := c.Complete(safeCtx(t), chat.Prompt{Question: "hi"})
 	if !errors.Is(err, ErrRejected) {
 		t.Fatalf("error = %v, want ErrRejected", err)
 	}
@@ -217,7 +219,7 @@ func TestCompleteRefusedBeforeSendingIsRejected(t *testing.T) {
 	srv := newFake(t, openaitest.Answer("unused"))
 	c := newTestClient(t, srv.URL(), func(cfg *Config) { cfg.Model = "o3-mini"; cfg.Temperature = 0.5 })
 
-	_, err := c.Complete(safeCtx(t), nil, "hi")
+	_, err := c.Complete(safeCtx(t), chat.Prompt{Question: "hi"})
 	if !errors.Is(err, ErrRejected) {
 		t.Fatalf("error = %v, want ErrRejected", err)
 	}
@@ -244,7 +246,7 @@ func TestCompleteRetries(t *testing.T) {
 			srv := newFake(t, openaitest.Sequence(tt.responses...))
 			c := newTestClient(t, srv.URL(), nil)
 
-			got, err := c.Complete(safeCtx(t), nil, "hi")
+			got, err := c.Complete(safeCtx(t), chat.Prompt{Question: "hi"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -279,7 +281,7 @@ func TestCompleteGivesUp(t *testing.T) {
 			srv := newFake(t, openaitest.Fixed(tt.response))
 			c := newTestClient(t, srv.URL(), nil)
 
-			_, err := c.Complete(safeCtx(t), nil, "hi")
+			_, err := c.Complete(safeCtx(t), chat.Prompt{Question: "hi"})
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("error = %v, want %v", err, tt.want)
 			}
@@ -299,12 +301,13 @@ func TestCompleteGivesUp(t *testing.T) {
 
 func TestCompleteRetriesUntilTheDeadlineLeavesNoRoom(t *testing.T) {
 	srv := newFake(t, openaitest.Fixed(openaitest.Response{Status: 503, ErrorMessage: "The engine is currently overloaded"}))
-	c := newTestClient(t, srv.URL(), nil)
-	c.retry = retryPolicy{initialDelay: 10 * time.Millisecond, maxDelay: 50 * time.Millisecond, maxAttempts: 1 << 20, minAttemptTime: 500 * time.Millisecond}
+	c := newTestClient(t, srv.URL(), func(cfg *Config) {
+		cfg.Retry = retry.Policy{Base: 10 * time.Millisecond, Max: 50 * time.Millisecond, Attempts: 1 << 20, MinAttempt: 500 * time.Millisecond}
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 
-	_, err := c.Complete(ctx, nil, "hi")
+	_, err := c.Complete(ctx, chat.Prompt{Question: "hi"})
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("error = %v, want ErrUnavailable: the last failure, not a timeout", err)
 	}
@@ -325,7 +328,7 @@ func TestCompleteTimesOutAndTheServerSeesTheClientGo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 
-	_, err := c.Complete(ctx, nil, "hi")
+	_, err := c.Complete(ctx, chat.Prompt{Question: "hi"})
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("error = %v, want ErrTimeout", err)
 	}
@@ -339,7 +342,7 @@ func TestCompleteHTTPClientTimeoutIsATimeout(t *testing.T) {
 	srv := newFake(t, openaitest.Fixed(openaitest.Response{Content: "too late", Delay: time.Hour}))
 	c := newTestClient(t, srv.URL(), func(cfg *Config) { cfg.HTTPClient = &http.Client{Timeout: 100 * time.Millisecond} })
 
-	_, err := c.Complete(safeCtx(t), nil, "hi")
+	_, err := c.Complete(safeCtx(t), chat.Prompt{Question: "hi"})
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("error = %v, want ErrTimeout", err)
 	}
@@ -359,7 +362,7 @@ func TestCompleteCancelledIsNotATimeout(t *testing.T) {
 		cancel()
 	}()
 
-	_, err := c.Complete(ctx, nil, "hi")
+	_, err := c.Complete(ctx, chat.Prompt{Question: "hi"})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error = %v, want context.Canceled", err)
 	}
@@ -379,7 +382,7 @@ func TestCompleteCancelledDuringBackoff(t *testing.T) {
 		cancel()
 	}()
 
-	_, err := c.Complete(ctx, nil, "hi")
+	_, err := c.Complete(ctx, chat.Prompt{Question: "hi"})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error = %v, want context.Canceled", err)
 	}
@@ -394,7 +397,7 @@ func TestCompleteConnectionRefusedIsUnavailable(t *testing.T) {
 	srv.Close()
 	c := newTestClient(t, base, nil)
 
-	_, err := c.Complete(safeCtx(t), nil, "hi")
+	_, err := c.Complete(safeCtx(t), chat.Prompt{Question: "hi"})
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("error = %v, want ErrUnavailable", err)
 	}
@@ -407,7 +410,7 @@ func TestCompleteEmptyAnswer(t *testing.T) {
 	srv := newFake(t, openaitest.Fixed(openaitest.Response{Content: " \n ", FinishReason: "content_filter"}))
 	c := newTestClient(t, srv.URL(), nil)
 
-	_, err := c.Complete(safeCtx(t), nil, "hi")
+	_, err := c.Complete(safeCtx(t), chat.Prompt{Question: "hi"})
 	if !errors.Is(err, ErrEmptyAnswer) {
 		t.Fatalf("error = %v, want ErrEmptyAnswer", err)
 	}
@@ -448,7 +451,7 @@ func TestCompleteOddEndpoints(t *testing.T) {
 			defer srv.Close()
 			c := newTestClient(t, srv.URL, nil)
 
-			_, err := c.Complete(safeCtx(t), nil, "hi")
+			_, err := c.Complete(safeCtx(t), chat.Prompt{Question: "hi"})
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("error = %v, want %v", err, tt.want)
 			}
@@ -465,10 +468,10 @@ func TestCompleteOddEndpoints(t *testing.T) {
 func TestStreamDeliversGrowingText(t *testing.T) {
 	const answer = "你好！这是一个流式的回答，text arrives piece by piece."
 	srv := newFake(t, openaitest.Fixed(openaitest.Response{Content: "\n\n" + answer + "\n"}))
-	c := newTestClient(t, srv.URL(), func(cfg *Config) { cfg.SystemPrompt = "sys" })
+	c := newTestClient(t, srv.URL(), nil)
 
 	var seen []string
-	got, err := c.Stream(safeCtx(t), []chat.Turn{{Question: "q1", Answer: "a1"}}, "q2", nil, func(soFar string) error {
+	got, err := c.Stream(safeCtx(t), chat.Prompt{System: "sys", History: []chat.Turn{{Question: "q1", Answer: "a1"}}, Question: "q2"}, func(soFar string) error {
 		seen = append(seen, soFar)
 		return nil
 	})
@@ -510,7 +513,7 @@ func TestStreamRetriesBeforeTheFirstDelta(t *testing.T) {
 	c := newTestClient(t, srv.URL(), nil)
 
 	var seen []string
-	got, err := c.Stream(safeCtx(t), nil, "count", nil, func(s string) error { seen = append(seen, s); return nil })
+	got, err := c.Stream(safeCtx(t), chat.Prompt{Question: "count"}, func(s string) error { seen = append(seen, s); return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -530,7 +533,7 @@ func TestStreamIsNotRetriedOnceTextWasDelivered(t *testing.T) {
 	c := newTestClient(t, srv.URL(), nil)
 
 	var seen []string
-	_, err := c.Stream(safeCtx(t), nil, "hi", nil, func(s string) error { seen = append(seen, s); return nil })
+	_, err := c.Stream(safeCtx(t), chat.Prompt{Question: "hi"}, func(s string) error { seen = append(seen, s); return nil })
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("error = %v, want ErrUnavailable", err)
 	}
@@ -548,7 +551,7 @@ func TestStreamConsumerErrorStopsTheStream(t *testing.T) {
 	c := newTestClient(t, srv.URL(), nil)
 
 	calls := 0
-	_, err := c.Stream(safeCtx(t), nil, "hi", nil, func(string) error { calls++; return errCardGone })
+	_, err := c.Stream(safeCtx(t), chat.Prompt{Question: "hi"}, func(string) error { calls++; return errCardGone })
 	if !errors.Is(err, errCardGone) {
 		t.Fatalf("error = %v, want the consumer's", err)
 	}
@@ -577,7 +580,7 @@ func TestStreamFailures(t *testing.T) {
 			srv := newFake(t, openaitest.Fixed(tt.response))
 			c := newTestClient(t, srv.URL(), nil)
 
-			_, err := c.Stream(safeCtx(t), nil, "hi", nil, func(string) error { return nil })
+			_, err := c.Stream(safeCtx(t), chat.Prompt{Question: "hi"}, func(string) error { return nil })
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("error = %v, want %v", err, tt.want)
 			}
@@ -595,7 +598,7 @@ func TestStreamTimesOutMidStream(t *testing.T) {
 	defer cancel()
 
 	var seen []string
-	_, err := c.Stream(ctx, nil, "hi", nil, func(s string) error { seen = append(seen, s); return nil })
+	_, err := c.Stream(ctx, chat.Prompt{Question: "hi"}, func(s string) error { seen = append(seen, s); return nil })
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("error = %v, want ErrTimeout", err)
 	}
@@ -674,16 +677,6 @@ func TestRetryAfter(t *testing.T) {
 				t.Errorf("retryAfter = %v, %v; want %v, %v", got, ok, tt.want, tt.present)
 			}
 		})
-	}
-}
-
-func TestBackoffGrowsWithinBounds(t *testing.T) {
-	p := defaultRetryPolicy()
-	for attempt := 1; attempt <= 40; attempt++ {
-		full := min(p.initialDelay<<min(attempt-1, 20), p.maxDelay)
-		if d := p.backoff(attempt); d < full/2 || d > full {
-			t.Errorf("backoff(%d) = %v, want within [%v, %v]", attempt, d, full/2, full)
-		}
 	}
 }
 

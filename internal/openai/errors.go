@@ -14,26 +14,28 @@ import (
 	"syscall"
 	"unicode/utf8"
 
+	"github.com/dingtalk-llm/fcrobot/internal/chat"
 	goopenai "github.com/sashabaranov/go-openai"
 )
 
-// The kinds of failure, for errors.Is. Each tells the user something
-// different: wait, fix the key, top up the quota, fix the request, or
-// try again later.
+// The kinds of failure, for errors.Is: the robot's own (package chat), so
+// that the reply function tells the user what went wrong without knowing
+// this package. Each tells the user something different: wait, fix the
+// key, top up the quota, fix the request, or try again later.
 var (
 	// ErrTimeout: no answer before the deadline.
-	ErrTimeout = errors.New("the model did not answer in time")
+	ErrTimeout = chat.ErrModelTimeout
 	// ErrUnauthorized: the endpoint refused the API key (401 or 403).
-	ErrUnauthorized = errors.New("the model endpoint refused the API key")
+	ErrUnauthorized = chat.ErrModelUnauthorized
 	// ErrRateLimited: 429 until retries ran out, or an exhausted quota.
-	ErrRateLimited = errors.New("the model endpoint is rate limiting requests")
+	ErrRateLimited = chat.ErrModelRateLimited
 	// ErrUnavailable: 5xx, a failed connection or a malformed answer.
-	ErrUnavailable = errors.New("the model endpoint is unavailable")
+	ErrUnavailable = chat.ErrModelUnavailable
 	// ErrRejected: the endpoint refused the request itself (another 4xx):
 	// an unknown model, a context that is too long...
-	ErrRejected = errors.New("the model endpoint rejected the request")
+	ErrRejected = chat.ErrModelRejected
 	// ErrEmptyAnswer: the model answered with no choice or no text.
-	ErrEmptyAnswer = errors.New("the model returned an empty answer")
+	ErrEmptyAnswer = chat.ErrModelEmptyAnswer
 )
 
 // The reasons, for errors.Is, that single out a failure within its kind.
@@ -45,11 +47,11 @@ var (
 	// "image_url is only supported by certain models", DeepSeek's
 	// "unknown variant `image_url`"...). The configured model needs to be
 	// one that reads pictures. Message is the provider's.
-	ErrImagesRefused = errors.New("the model cannot read pictures")
+	ErrImagesRefused = chat.ErrImagesRefused
 	// ErrInvalidImages: the client refused to send the pictures, and sent
 	// nothing (StatusCode 0): one is empty or not a picture, or together
 	// they exceed MaxImageBytes. Message says which.
-	ErrInvalidImages = errors.New("the pictures cannot be sent")
+	ErrInvalidImages = chat.ErrInvalidImages
 )
 
 // Error is a failed call to the model.
@@ -92,6 +94,10 @@ func (e *Error) Unwrap() []error {
 	}
 	return []error{e.Kind, e.Reason}
 }
+
+// ProviderMessage is what the provider said, fit to show a user: it holds
+// no secret and no picture data.
+func (e *Error) ProviderMessage() string { return e.Message }
 
 // failure is one attempt's error and whether another attempt may succeed.
 type failure struct {

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
+	"github.com/dingtalk-llm/fcrobot/internal/logging/logtest"
 	"github.com/dingtalk-llm/fcrobot/internal/openai/openaitest"
 )
 
@@ -102,9 +103,9 @@ func TestCompleteWithImagesSendsParts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newRawServer(t)
-			c := newTestClient(t, srv.URL, func(cfg *Config) { cfg.SystemPrompt = "sys" })
+			c := newTestClient(t, srv.URL, nil)
 
-			if _, err := c.CompleteWithImages(safeCtx(t), []chat.Turn{{Question: "q1", Answer: "a1"}}, tt.question, tt.images); err != nil {
+			if _, err := c.Complete(safeCtx(t), chat.Prompt{System: "sys", History: []chat.Turn{{Question: "q1", Answer: "a1"}}, Question: tt.question, Images: tt.images}); err != nil {
 				t.Fatal(err)
 			}
 			var got any
@@ -132,10 +133,10 @@ func TestImagesReachTheModel(t *testing.T) {
 		call func(*Client) (string, error)
 	}{
 		{"Complete", func(c *Client) (string, error) {
-			return c.CompleteWithImages(safeCtx(t), history, "看图", images)
+			return c.Complete(safeCtx(t), chat.Prompt{History: history, Question: "看图", Images: images})
 		}},
 		{"Stream", func(c *Client) (string, error) {
-			return c.Stream(safeCtx(t), history, "看图", images, func(string) error { return nil })
+			return c.Stream(safeCtx(t), chat.Prompt{History: history, Question: "看图", Images: images}, func(string) error { return nil })
 		}},
 	}
 	for _, tt := range calls {
@@ -206,9 +207,9 @@ func TestImagesRefused(t *testing.T) {
 
 				var err error
 				if stream {
-					_, err = c.Stream(safeCtx(t), nil, "看图", tt.images, func(string) error { return nil })
+					_, err = c.Stream(safeCtx(t), chat.Prompt{Question: "看图", Images: tt.images}, func(string) error { return nil })
 				} else {
-					_, err = c.CompleteWithImages(safeCtx(t), nil, "看图", tt.images)
+					_, err = c.Complete(safeCtx(t), chat.Prompt{Question: "看图", Images: tt.images})
 				}
 				if !errors.Is(err, tt.want) {
 					t.Fatalf("error = %v, want %v", err, tt.want)
@@ -248,9 +249,12 @@ func TestInvalidImagesAreNotSent(t *testing.T) {
 			c := newTestClient(t, srv.URL(), nil)
 
 			for _, call := range []func() error{
-				func() error { _, err := c.CompleteWithImages(safeCtx(t), nil, "看图", tt.images); return err },
 				func() error {
-					_, err := c.Stream(safeCtx(t), nil, "看图", tt.images, func(string) error { return nil })
+					_, err := c.Complete(safeCtx(t), chat.Prompt{Question: "看图", Images: tt.images})
+					return err
+				},
+				func() error {
+					_, err := c.Stream(safeCtx(t), chat.Prompt{Question: "看图", Images: tt.images}, func(string) error { return nil })
 					return err
 				},
 			} {
@@ -309,25 +313,6 @@ func TestImageMediaType(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination that the retry loop and the test can
-// share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestImageDataNeverShows(t *testing.T) {
 	// Validation errors of some servers echo the input they refused.
 	echo := func(status int, withPrefix bool) openaitest.Responder {
@@ -354,10 +339,10 @@ func TestImageDataNeverShows(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newFake(t, tt.respond)
-			var logs syncBuffer
+			var logs logtest.Buffer
 			c := newTestClient(t, srv.URL(), func(cfg *Config) { cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
 
-			_, err := c.CompleteWithImages(safeCtx(t), nil, "看图", []chat.Image{img})
+			_, err := c.Complete(safeCtx(t), chat.Prompt{Question: "看图", Images: []chat.Image{img}})
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("error = %v, want %v", err, tt.want)
 			}

@@ -1,65 +1,22 @@
 package openai
 
 import (
-	"context"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dingtalk-llm/fcrobot/internal/retry"
 )
 
-// retryPolicy says how long to wait between attempts and when to stop.
-type retryPolicy struct {
-	// initialDelay is the backoff before the second attempt; it doubles
-	// with each attempt up to maxDelay.
-	initialDelay time.Duration
-	maxDelay     time.Duration
-	maxAttempts  int
-	// minAttemptTime is the least time that must remain before the
-	// deadline for another attempt to be worth starting: an attempt cut
-	// short by the deadline turns an informative error (the provider's 503)
-	// into a bare timeout.
-	minAttemptTime time.Duration
-}
-
-func defaultRetryPolicy() retryPolicy {
-	return retryPolicy{
-		initialDelay:   500 * time.Millisecond,
-		maxDelay:       8 * time.Second,
-		maxAttempts:    6,
-		minAttemptTime: time.Second,
-	}
-}
-
-// backoff is the wait after the given failed attempt (1 for the first):
-// exponential, with jitter so that robots that failed together do not
-// retry together.
-func (p retryPolicy) backoff(attempt int) time.Duration {
-	d := p.maxDelay
-	if shift := attempt - 1; shift < 30 {
-		d = min(p.initialDelay<<shift, p.maxDelay)
-	}
-	half := d / 2
-	return half + rand.N(half+1)
-}
-
-// nextWait decides whether to try again after the given failed attempt and
-// how long to wait first. retryAfter is the server's wish, when it said.
-func (p retryPolicy) nextWait(ctx context.Context, attempt int, retryAfter time.Duration, hasRetryAfter bool) (time.Duration, bool) {
-	if attempt >= p.maxAttempts {
-		return 0, false
-	}
-	wait := p.backoff(attempt)
-	if hasRetryAfter {
-		wait = retryAfter
-	}
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		// Without a deadline only our own bound limits a server's wish.
-		return wait, wait <= p.maxDelay
-	}
-	return wait, wait+p.minAttemptTime <= time.Until(deadline)
+// DefaultRetry is how a Client retries a failed call: a model endpoint
+// that is overloaded or rate limiting often recovers within seconds, and
+// the deadline of the question bounds it all.
+var DefaultRetry = retry.Policy{
+	Base:       500 * time.Millisecond,
+	Max:        8 * time.Second,
+	Attempts:   6,
+	MinAttempt: time.Second,
 }
 
 // retryAfter reads how long the server asked the client to wait: the

@@ -5,39 +5,42 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/dingtalk-llm/fcrobot/internal/openai"
+	"github.com/dingtalk-llm/fcrobot/internal/chat"
 )
 
-// modelErrorText tells the user, in a sentence, why no answer came: enough to
+// noAnswerText answers a reasoning model that only reasoned.
+const noAnswerText = "抱歉，大模型只给出了思考过程，没有给出回答，请换个问法再试。"
+
+// failureText tells the user, in a sentence, why no answer came: enough to
 // know whether to wait, rephrase or call the administrator, and never a
-// secret (openai.Error messages are scrubbed of the key).
-func modelErrorText(err error, timeout time.Duration) string {
+// secret (a model's adapter keeps the key out of what the provider said).
+func failureText(err error, timeout time.Duration) string {
 	var provider string
-	var oe *openai.Error
-	if errors.As(err, &oe) && oe.Message != "" {
-		provider = oe.Message
+	var said interface{ ProviderMessage() string }
+	if errors.As(err, &said) && said.ProviderMessage() != "" {
+		provider = said.ProviderMessage()
 		if len([]rune(provider)) > 200 {
 			provider = string([]rune(provider)[:200]) + "…"
 		}
 	}
 	switch {
-	case errors.Is(err, openai.ErrTimeout):
+	case errors.Is(err, chat.ErrModelTimeout):
 		return fmt.Sprintf("抱歉，大模型在 %d 秒内没有回答完，请稍后再试，或把问题拆小一些。", int(timeout.Seconds()))
-	case errors.Is(err, openai.ErrUnauthorized):
+	case errors.Is(err, chat.ErrModelUnauthorized):
 		return "抱歉，大模型服务拒绝了我们的 API Key（鉴权失败），请联系管理员检查配置。"
-	case errors.Is(err, openai.ErrRateLimited):
+	case errors.Is(err, chat.ErrModelRateLimited):
 		return "抱歉，大模型服务当前请求过多或额度已用完（限流），请稍后再试。"
-	case errors.Is(err, openai.ErrUnavailable):
+	case errors.Is(err, chat.ErrModelUnavailable):
 		return "抱歉，大模型服务暂时不可用，请稍后再试。"
-	case errors.Is(err, openai.ErrEmptyAnswer):
+	case errors.Is(err, chat.ErrModelEmptyAnswer):
 		return "抱歉，大模型这次没有给出回答，请换个问法再试。"
-	case errors.Is(err, openai.ErrImagesRefused):
+	case errors.Is(err, chat.ErrImagesRefused):
 		return "抱歉，看图的大模型（VISION_MODEL）不接受图片，请联系管理员换一个能看图的模型。"
-	case errors.Is(err, openai.ErrInvalidImages):
+	case errors.Is(err, chat.ErrInvalidImages):
 		return "抱歉，这些图片太大或格式不对，没法交给大模型，请换一张再试。"
-	case errors.Is(err, openai.ErrRejected) && provider != "":
+	case errors.Is(err, chat.ErrModelRejected) && provider != "":
 		return "抱歉，大模型服务拒绝了这个请求：" + provider
-	case errors.Is(err, openai.ErrRejected):
+	case errors.Is(err, chat.ErrModelRejected):
 		return "抱歉，大模型服务拒绝了这个请求，请联系管理员检查模型配置。"
 	default:
 		return "抱歉，调用大模型时出错了，请稍后再试。"

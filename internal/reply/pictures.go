@@ -1,7 +1,6 @@
 package reply
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,17 +8,14 @@ import (
 	"strings"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
-	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
+	"github.com/dingtalk-llm/fcrobot/internal/retry"
 )
-
-// Files downloads what users send the robot (dingtalk.OpenAPI).
-type Files interface {
-	DownloadMessageFile(ctx context.Context, robotCode, downloadCode string, maxBytes int64) (dingtalk.File, error)
-}
 
 // maxPictures bounds the pictures of one message sent to the model: each is
 // billed as hundreds of tokens, and a richText message can hold many.
 const maxPictures = 8
+
+const pictureUnavailableText = "抱歉，没能读取你发的图片，请稍后重发，或用文字描述你的问题。"
 
 // pictures downloads the pictures of m for the vision model. When the
 // robot cannot look at them (no VISION_MODEL, or a picture it cannot get)
@@ -34,28 +30,23 @@ func (s *Service) pictures(ctx context.Context, log *slog.Logger, m chat.Message
 		log.WarnContext(ctx, "message has more pictures than are sent to the model", "pictures", len(codes), "sent", maxPictures)
 		codes = codes[:maxPictures]
 	}
-	robotCode := cmp.Or(m.RobotCode, s.cfg.RobotCode)
 	images := make([]chat.Image, 0, len(codes))
 	for i, code := range codes {
-		f, err := s.cfg.Files.DownloadMessageFile(ctx, robotCode, code, s.cfg.MaxPictureBytes)
-		var dlErr *dingtalk.FileDownloadError
-		var apiErr *dingtalk.OpenAPIError
+		f, err := s.cfg.Files.Download(ctx, m, code, s.cfg.MaxPictureBytes)
 		switch {
-		case errors.Is(err, dingtalk.ErrFileTooLarge):
+		case errors.Is(err, chat.ErrFileTooLarge):
 			log.WarnContext(ctx, "picture too large", "picture", i, "maxBytes", s.cfg.MaxPictureBytes)
 			return nil, fmt.Sprintf("抱歉，图片太大了（上限 %d MB），请压缩后再发。", s.cfg.MaxPictureBytes>>20), nil
-		case errors.As(err, &dlErr) && dlErr.Retryable(), errors.As(err, &apiErr) && apiErr.Retryable():
-			return nil, "", retryableError{fmt.Errorf("download picture %d: %w", i, err)}
+		case retry.Retryable(err):
+			return nil, "", fmt.Errorf("download picture %d: %w", i, err)
 		case err != nil:
 			log.ErrorContext(ctx, "could not download a picture", "picture", i, "err", err)
 			return nil, pictureUnavailableText, nil
-		case !strings.HasPrefix(f.ContentType, "image/"):
-			log.WarnContext(ctx, "a picture is not an image", "picture", i, "contentType", f.ContentType)
+		case !strings.HasPrefix(f.MediaType, "image/"):
+			log.WarnContext(ctx, "a picture is not an image", "picture", i, "contentType", f.MediaType)
 			return nil, pictureUnavailableText, nil
 		}
-		images = append(images, chat.Image{MediaType: f.ContentType, Data: f.Data})
+		images = append(images, chat.Image{MediaType: f.MediaType, Data: f.Data})
 	}
 	return images, "", nil
 }
-
-const pictureUnavailableText = "抱歉，没能读取你发的图片，请稍后重发，或用文字描述你的问题。"

@@ -26,6 +26,7 @@ import (
 	openapiutil "github.com/alibabacloud-go/darabonba-openapi/v2/utils"
 	"github.com/alibabacloud-go/tea/dara"
 
+	"github.com/dingtalk-llm/fcrobot/internal/alicloud"
 	"github.com/dingtalk-llm/fcrobot/internal/fc"
 )
 
@@ -56,7 +57,7 @@ type Config struct {
 	// RoleCredentials are passed to the invoked function in the
 	// x-fc-access-key-id, x-fc-access-key-secret and x-fc-security-token
 	// headers, as FC passes the function role's credentials.
-	RoleCredentials fc.Credentials
+	RoleCredentials alicloud.Credentials
 	AccountID       string
 	Region          string
 	// MaxAsyncRetryAttempts is how often a failed async delivery is retried:

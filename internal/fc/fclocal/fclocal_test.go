@@ -20,6 +20,7 @@ import (
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
 	"github.com/alibabacloud-go/tea/dara"
 
+	"github.com/dingtalk-llm/fcrobot/internal/alicloud"
 	"github.com/dingtalk-llm/fcrobot/internal/fc"
 	"github.com/dingtalk-llm/fcrobot/internal/fc/fclocal"
 )
@@ -29,9 +30,9 @@ const patience = 10 * time.Second
 
 var (
 	// callerCreds sign the InvokeFunction calls.
-	callerCreds = fc.Credentials{AccessKeyID: "STS.caller", AccessKeySecret: "caller-secret-do-not-print", SecurityToken: "caller-token-do-not-print"}
+	callerCreds = alicloud.Credentials{AccessKeyID: "STS.caller", AccessKeySecret: "caller-secret-do-not-print", SecurityToken: "caller-token-do-not-print"}
 	// roleCreds are what FC hands the invoked function.
-	roleCreds = fc.Credentials{AccessKeyID: "STS.role", AccessKeySecret: "role-secret-do-not-print", SecurityToken: "role-token-do-not-print"}
+	roleCreds = alicloud.Credentials{AccessKeyID: "STS.role", AccessKeySecret: "role-secret-do-not-print", SecurityToken: "role-token-do-not-print"}
 )
 
 // fakeFunction is a custom runtime that records deliveries and answers each
@@ -85,7 +86,7 @@ func setup(t *testing.T, cfg fclocal.Config, fn http.Handler) (*fclocal.Server, 
 		cfg.AccessKeys = map[string]string{callerCreds.AccessKeyID: callerCreds.AccessKeySecret}
 		cfg.SecurityTokens = map[string]string{callerCreds.AccessKeyID: callerCreds.SecurityToken}
 	}
-	if cfg.RoleCredentials == (fc.Credentials{}) {
+	if cfg.RoleCredentials == (alicloud.Credentials{}) {
 		cfg.RoleCredentials = roleCreds
 	}
 	if cfg.AccountID == "" {

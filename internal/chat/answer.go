@@ -1,0 +1,37 @@
+package chat
+
+// Answer is what the robot says to one message, as the reply function hands
+// it to whatever delivers it to the conversation.
+type Answer struct {
+	// To is the message answered: where the answer goes, and whom it
+	// mentions.
+	To Message
+	// Text is the answer as the user reads it, in markdown.
+	Text string
+	// Draft, when not nil, is where the answer was shown while the model
+	// wrote it; delivering the answer finishes it.
+	Draft Draft
+	// Delivered counts the pieces of Text an earlier attempt delivered
+	// (a long answer goes out in several messages); they are not delivered
+	// again.
+	Delivered int
+	// OnDelivered, when not nil, is told each piece (from 0) once it has
+	// reached the conversation, so that a retry after a failure delivers
+	// only what is missing.
+	OnDelivered func(piece int)
+}
+
+// Draft is an answer on screen while the model writes it.
+type Draft interface {
+	// Show puts the text written so far on screen, as soon as the pace of
+	// updates allows; an empty text says that the answer is coming. It
+	// never blocks.
+	Show(soFar string)
+}
+
+// File is a file a user sent the robot, downloaded.
+type File struct {
+	// MediaType is the file's MIME type, such as image/png.
+	MediaType string
+	Data      []byte
+}

@@ -1,0 +1,38 @@
+package chat
+
+import "errors"
+
+// Why a model gave no answer, in the robot's terms: each kind tells the user
+// something different (wait, fix the key, top up the quota, rephrase, call
+// the administrator). A model's adapter returns errors that match one kind
+// through errors.Is, and the reply function words the kind for the user.
+var (
+	// ErrModelTimeout: no answer before the deadline.
+	ErrModelTimeout = errors.New("the model did not answer in time")
+	// ErrModelUnauthorized: the endpoint refused the API key.
+	ErrModelUnauthorized = errors.New("the model endpoint refused the API key")
+	// ErrModelRateLimited: too many requests, or an exhausted quota.
+	ErrModelRateLimited = errors.New("the model endpoint is rate limiting requests")
+	// ErrModelUnavailable: the endpoint failed, could not be reached, or
+	// answered in a form that is not an answer.
+	ErrModelUnavailable = errors.New("the model endpoint is unavailable")
+	// ErrModelRejected: the endpoint refused the request itself (an
+	// unknown model, a context that is too long...).
+	ErrModelRejected = errors.New("the model endpoint rejected the request")
+	// ErrModelEmptyAnswer: the model answered with no text.
+	ErrModelEmptyAnswer = errors.New("the model returned an empty answer")
+)
+
+// Reasons that single out a rejection (they come with ErrModelRejected, so
+// that a caller that does not know them still says the request was refused).
+var (
+	// ErrImagesRefused: the model cannot read pictures.
+	ErrImagesRefused = errors.New("the model cannot read pictures")
+	// ErrInvalidImages: the pictures cannot be sent (empty, not pictures,
+	// or too large together); nothing was sent.
+	ErrInvalidImages = errors.New("the pictures cannot be sent")
+)
+
+// ErrFileTooLarge is matched by the error of a download refused because the
+// file is larger than the robot reads.
+var ErrFileTooLarge = errors.New("file too large")

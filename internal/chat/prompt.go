@@ -1,0 +1,16 @@
+package chat
+
+// Prompt is everything a model is asked at once: the instructions, what was
+// said before, and the new question with what came with it.
+type Prompt struct {
+	// System is the system prompt; empty for none.
+	System string
+	// History holds the earlier turns, oldest first.
+	History []Turn
+	// Question is what the user asks now. It may be empty when Images
+	// carry the question.
+	Question string
+	// Images are the pictures sent with the question, for a model that
+	// can see.
+	Images []Image
+}

@@ -1,0 +1,228 @@
+package dingtalk
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/dingtalk-llm/fcrobot/internal/chat"
+	"github.com/dingtalk-llm/fcrobot/internal/retry"
+)
+
+// OutboxConfig holds what an Outbox needs.
+type OutboxConfig struct {
+	// Webhooks posts to session webhooks.
+	Webhooks *WebhookClient
+	// OpenAPI, when the app's key and secret are configured, answers
+	// messages whose session webhook has expired and carries AI cards; nil
+	// without them.
+	OpenAPI *OpenAPI
+	// RobotCode is the app's key, the robot's code for an
+	// enterprise-internal app: used for a message that carries none.
+	RobotCode string
+	// Format is how answers are posted (REPLY_FORMAT); empty means
+	// markdown.
+	Format Format
+	// Card, with a TemplateID and an OpenAPI, streams answers into AI
+	// cards.
+	Card   CardConfig
+	Logger *slog.Logger
+	// Now is the clock webhooks expire by; nil means time.Now.
+	Now func() time.Time
+}
+
+// Outbox delivers the robot's answers to DingTalk: it owns what is
+// DingTalk's about an answer, so that the reply function does not know it.
+// That is rendering and splitting an answer into messages that fit
+// (computed once per delivery), @-mentioning the asker in a group, posting
+// through the session webhook and falling back to the robot OpenAPI once
+// the webhook has expired, streaming into an AI card, and which of
+// DingTalk's refusals are worth a retry (docs/protocols.md §3, §4, §5).
+type Outbox struct {
+	cfg OutboxConfig
+}
+
+// NewOutbox returns an Outbox.
+func NewOutbox(cfg OutboxConfig) *Outbox {
+	if cfg.Format == "" {
+		cfg.Format = FormatMarkdown
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Outbox{cfg: cfg}
+}
+
+// errNoOpenAPI explains why an answer cannot go another way than the
+// session webhook.
+var errNoOpenAPI = errors.New("DINGTALK_APP_KEY and DINGTALK_APP_SECRET are not set for the reply function " +
+	"to answer through the robot OpenAPI")
+
+// Reachable says why no answer to m could reach its sender: a session
+// webhook on a host outside SESSION_WEBHOOK_HOSTS (a forged event must not
+// make the robot post anywhere), or one that has expired when there is no
+// OpenAPI to answer through.
+func (o *Outbox) Reachable(m chat.Message) error {
+	if o.webhookExpired(m) && o.cfg.OpenAPI == nil {
+		return fmt.Errorf("the session webhook expired at %s, before the answer, and %w",
+			m.WebhookExpiresAt.UTC().Format(time.RFC3339), errNoOpenAPI)
+	}
+	if err := o.cfg.Webhooks.Allowed(m.Webhook); err != nil {
+		return fmt.Errorf("the session webhook's host is not in SESSION_WEBHOOK_HOSTS: %w", err)
+	}
+	return nil
+}
+
+func (o *Outbox) webhookExpired(m chat.Message) bool {
+	return !m.WebhookExpiresAt.IsZero() && o.cfg.Now().After(m.WebhookExpiresAt)
+}
+
+func (o *Outbox) robotCode(m chat.Message) string { return cmp.Or(m.RobotCode, o.cfg.RobotCode) }
+
+// mention is whom an answer to m @s: the asker, in a group.
+func mention(m chat.Message) Mention {
+	if !m.IsGroup() {
+		return Mention{}
+	}
+	return Mention{StaffID: m.SenderStaffID, Nick: m.SenderNick}
+}
+
+// Open creates an AI card for the answer to m, in the background, and
+// returns it as the draft the answer is shown in while the model writes
+// it. There is no card without a card template, and none for an external
+// user in a single chat: DingTalk delivers a card to a single chat by the
+// user's staff id, which external users have not.
+func (o *Outbox) Open(ctx context.Context, m chat.Message, attempt string) chat.Draft {
+	if o.cfg.Card.TemplateID == "" || o.cfg.OpenAPI == nil || (!m.IsGroup() && m.SenderStaffID == "") {
+		return nil
+	}
+	who := mention(m)
+	d := &cardDraft{
+		api:      o.cfg.OpenAPI,
+		id:       outTrackID(m.ID, attempt),
+		key:      o.cfg.Card.ContentKey,
+		interval: o.cfg.Card.Interval,
+		now:      o.cfg.Now,
+		render: func(soFar string) string {
+			if soFar == "" {
+				return cardPlaceholder
+			}
+			return o.cfg.Format.Parts(soFar, who)[0]
+		},
+	}
+	card := Card{
+		TemplateID: o.cfg.Card.TemplateID,
+		OutTrackID: d.id,
+		RobotCode:  o.robotCode(m),
+		Data:       map[string]string{d.key: cardPlaceholder},
+	}
+	if m.IsGroup() {
+		card.GroupID = m.ConversationID
+	} else {
+		card.UserID = m.SenderStaffID
+	}
+	d.start(ctx, card)
+	return d
+}
+
+// Deliver delivers what a.Delivered says is left of a.Text: split once into
+// messages that fit DingTalk, the first finishing a's card when there is
+// one, the rest posted one by one. If the card failed at any point, the
+// whole answer goes out as messages instead, and the log says why.
+//
+// A refusal worth a retry (sending too fast, a 5xx, a transport failure)
+// stops the delivery with a retryable error; the pieces delivered so far
+// have been told to a.OnDelivered. A refusal no retry can mend (an expired
+// session with no OpenAPI, content DingTalk rejects) loses that piece; the
+// others are still delivered, and the error at the end says what was lost.
+func (o *Outbox) Deliver(ctx context.Context, a chat.Answer) error {
+	m, log := a.To, o.cfg.Logger.With("msgId", a.To.ID)
+	delivered := func(piece int) {
+		if a.OnDelivered != nil {
+			a.OnDelivered(piece)
+		}
+	}
+	who := mention(m)
+	parts := o.cfg.Format.Parts(a.Text, who)
+	next := a.Delivered
+	if card, ok := a.Draft.(*cardDraft); ok && next == 0 {
+		if err := card.finish(ctx, parts[0]); err != nil {
+			log.WarnContext(ctx, "the AI card failed: answering with a message instead", "err", err, "outTrackId", card.id)
+		} else {
+			log.InfoContext(ctx, "answered in an AI card", "outTrackId", card.id)
+			delivered(0)
+			next = 1
+		}
+	}
+	var lost []error
+	for i := next; i < len(parts); i++ {
+		if i > 0 {
+			who = Mention{} // one @ is enough
+		}
+		err := o.send(ctx, log, m, parts[i], who)
+		if retry.Retryable(err) {
+			return err
+		}
+		if err != nil {
+			lost = append(lost, fmt.Errorf("part %d of %d: %w", i+1, len(parts), err))
+		}
+		delivered(i)
+	}
+	return errors.Join(lost...)
+}
+
+// send posts one part of an answer to m's conversation, @-mentioning who:
+// through its session webhook while that lives, else through the robot
+// OpenAPI.
+func (o *Outbox) send(ctx context.Context, log *slog.Logger, m chat.Message, part string, who Mention) error {
+	if !o.webhookExpired(m) {
+		err := o.cfg.Webhooks.Send(ctx, m.Webhook, o.cfg.Format.Message(part, who))
+		var apiErr *APIError
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, ErrWebhookNotAllowed):
+			return fmt.Errorf("the session webhook's host is not in SESSION_WEBHOOK_HOSTS: %w", err)
+		case errors.As(err, &apiErr) && apiErr.SessionExpired():
+			if o.cfg.OpenAPI == nil {
+				return fmt.Errorf("the session webhook has expired (300001), and %w: %w", errNoOpenAPI, err)
+			}
+			log.WarnContext(ctx, "the session webhook has expired (300001); answering through the robot OpenAPI")
+		case errors.As(err, &apiErr) && !apiErr.Retryable():
+			return fmt.Errorf("DingTalk refused the answer: %w", err)
+		default:
+			// A transport failure may have delivered the message or not;
+			// a retry risks a repeat rather than a loss.
+			return retry.Mark(fmt.Errorf("post the answer: %w", err))
+		}
+	}
+	// The robot OpenAPI cannot @ anyone: the asker is named instead.
+	return o.sendByOpenAPI(ctx, log, m, o.cfg.Format.Message(part, Mention{Nick: who.Nick}))
+}
+
+func (o *Outbox) sendByOpenAPI(ctx context.Context, log *slog.Logger, m chat.Message, msg WebhookMessage) error {
+	var err error
+	switch {
+	case m.IsGroup():
+		err = o.cfg.OpenAPI.SendToGroup(ctx, o.robotCode(m), m.ConversationID, msg)
+	case m.SenderStaffID != "":
+		err = o.cfg.OpenAPI.SendToUser(ctx, o.robotCode(m), []string{m.SenderStaffID}, msg)
+	default:
+		return errors.New("the session webhook has expired and the sender has no staff id (an external user): " +
+			"the robot OpenAPI cannot reach them")
+	}
+	switch {
+	case err == nil:
+		log.InfoContext(ctx, "answered through the robot OpenAPI")
+		return nil
+	case retry.Retryable(err):
+		return fmt.Errorf("send through the robot OpenAPI: %w", err)
+	}
+	return fmt.Errorf("the robot OpenAPI refused the answer: %w", err)
+}

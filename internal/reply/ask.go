@@ -1,0 +1,70 @@
+package reply
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+
+	"github.com/dingtalk-llm/fcrobot/internal/chat"
+	"github.com/dingtalk-llm/fcrobot/internal/logging"
+)
+
+// ask puts m's question to the model, within TIMEOUT, and shows the answer
+// as it is written where the conversation can show it. A model that fails
+// gets its failure told to the user in words they understand, and the
+// history stays as it was, so that the question can simply be asked again.
+func (s *Service) ask(ctx context.Context, log *slog.Logger, m chat.Message, attempt string) (response, error) {
+	p, model, refusal, err := s.prompt(ctx, log, m)
+	if err != nil || refusal != "" {
+		return response{text: refusal}, err
+	}
+	draft := s.cfg.Outbox.Open(ctx, m, attempt)
+	askCtx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	raw, err := s.complete(askCtx, model, p, draft)
+	cancel()
+	if err != nil {
+		log.ErrorContext(ctx, "the model did not answer", "err", err, "historyTurns", len(p.History), "pictures", len(p.Images))
+		return response{text: failureText(err, s.cfg.Timeout), draft: draft}, nil
+	}
+	t := splitThinking(raw)
+	if t.answer == "" {
+		log.ErrorContext(ctx, "the model only reasoned and gave no answer", "reasoningBytes", len(t.reasoning))
+		return response{text: noAnswerText, draft: draft}, nil
+	}
+
+	// History keeps the answer alone: reasoning sent back to a reasoning
+	// model is wasted tokens at best, and what its makers advise against.
+	turn := chat.Turn{
+		MessageID: m.ID, Question: historyQuestion(m.Text, len(p.Images)), Answer: t.answer,
+		AskedAt: m.CreatedAt, AnsweredAt: s.cfg.Now().UTC(),
+	}
+	log.Log(ctx, logging.LevelNotice, "answered", "historyTurns", len(p.History), "answerBytes", len(t.answer), "pictures", len(p.Images))
+	return response{text: t.shown(s.cfg.ShowThinking), turn: &turn, draft: draft}, nil
+}
+
+// complete asks the model: streamed onto the draft when there is one, else
+// in one piece.
+func (s *Service) complete(ctx context.Context, model Model, p chat.Prompt, draft chat.Draft) (string, error) {
+	if draft == nil {
+		return model.Complete(ctx, p)
+	}
+	return model.Stream(ctx, p, func(soFar string) error {
+		draft.Show(s.visible(soFar))
+		return nil
+	})
+}
+
+// visible is what the user may see of an answer still being written: no
+// reasoning unless SHOW_THINKING, and never half a tag.
+func (s *Service) visible(soFar string) string {
+	return splitThinking(withoutPartialTag(soFar)).shown(s.cfg.ShowThinking)
+}
+
+// historyQuestion is how a question is remembered: a picture cannot be
+// kept, so the history notes that there was one.
+func historyQuestion(text string, pictures int) string {
+	if pictures == 0 {
+		return text
+	}
+	return strings.TrimSpace("[图片] " + text)
+}

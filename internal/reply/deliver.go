@@ -1,0 +1,33 @@
+package reply
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/dingtalk-llm/fcrobot/internal/chat"
+	"github.com/dingtalk-llm/fcrobot/internal/retry"
+)
+
+// deliver hands a to the outbox, recording each piece that reaches the
+// conversation and, at the end, that the message is answered. A retryable
+// failure is returned for FC to retry, which then delivers only what is
+// missing; a final one is logged, and the message counts as answered: no
+// retry could deliver it.
+func (s *Service) deliver(ctx context.Context, log *slog.Logger, a chat.Answer) error {
+	a.OnDelivered = func(piece int) {
+		if err := s.cfg.Receipts.MarkSent(ctx, a.To, piece); err != nil {
+			log.ErrorContext(ctx, "could not record a posted part", "part", piece, "err", err)
+		}
+	}
+	err := s.cfg.Outbox.Deliver(ctx, a)
+	switch {
+	case retry.Retryable(err):
+		return err
+	case err != nil:
+		log.ErrorContext(ctx, "the answer could not be delivered, and trying again cannot mend it: the answer is lost", "err", err)
+	}
+	if err := s.cfg.Receipts.MarkDelivered(ctx, a.To); err != nil {
+		log.ErrorContext(ctx, "could not record the delivery", "err", err)
+	}
+	return nil
+}

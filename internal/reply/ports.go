@@ -1,0 +1,67 @@
+package reply
+
+import (
+	"context"
+	"time"
+
+	"github.com/dingtalk-llm/fcrobot/internal/chat"
+)
+
+// The ports through which the service reaches the world, in its own terms.
+// Each is implemented by the adapter named beside it and wired in cmd/reply.
+// An adapter says that a failure is worth FC's retry with an error that
+// retry.Retryable accepts.
+
+// History is where the turns of each conversation are kept
+// (ossmount.History).
+type History interface {
+	Load(ctx context.Context, owner string, n int) ([]chat.Turn, error)
+	Save(ctx context.Context, owner string, t chat.Turn) error
+	Clear(ctx context.Context, owner string, at time.Time) error
+}
+
+// Receipts record what was done for each message (ossmount.Receipts).
+type Receipts interface {
+	Get(ctx context.Context, m chat.Message) (chat.Receipt, error)
+	Claim(ctx context.Context, m chat.Message, holder string, ttl time.Duration) (bool, error)
+	Release(ctx context.Context, m chat.Message, holder string) error
+	SaveAnswer(ctx context.Context, m chat.Message, answer string) error
+	MarkSent(ctx context.Context, m chat.Message, part int) error
+	MarkDelivered(ctx context.Context, m chat.Message) error
+}
+
+// Model answers a prompt (openai.Client). Its errors match the kinds of
+// package chat (chat.ErrModelTimeout...) through errors.Is; one that has a
+// method ProviderMessage() string says what the provider said, fit for a
+// user to read.
+type Model interface {
+	Complete(ctx context.Context, p chat.Prompt) (string, error)
+	// Stream is Complete calling onDelta with the answer so far each time
+	// it grows.
+	Stream(ctx context.Context, p chat.Prompt, onDelta func(soFar string) error) (string, error)
+}
+
+// Outbox delivers answers to the conversation a message came from
+// (dingtalk.Outbox).
+type Outbox interface {
+	// Reachable says why no answer to m could reach its sender (a session
+	// webhook the robot may not post to, one expired with no other way to
+	// answer), or nil when one can: a message nobody can be answered on is
+	// dropped before any work is done for it.
+	Reachable(m chat.Message) error
+	// Open starts showing the answer to m while the model writes it (an AI
+	// card), or returns nil where the conversation cannot show one. attempt
+	// names this attempt at answering m.
+	Open(ctx context.Context, m chat.Message, attempt string) chat.Draft
+	// Deliver delivers an answer, or what an earlier attempt left of it. A
+	// failure that trying again cannot mend is an error retry.Retryable
+	// does not accept; the answer is then lost, and the error says why.
+	Deliver(ctx context.Context, a chat.Answer) error
+}
+
+// Files downloads what users send the robot (dingtalk.Attachments).
+type Files interface {
+	// Download fetches the file that code names in m, at most maxBytes of
+	// it; a larger one is an error matching chat.ErrFileTooLarge.
+	Download(ctx context.Context, m chat.Message, code string, maxBytes int64) (chat.File, error)
+}

@@ -1,0 +1,57 @@
+package reply
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/dingtalk-llm/fcrobot/internal/chat"
+	"github.com/dingtalk-llm/fcrobot/internal/retry"
+)
+
+// describePictureQuestion is asked of pictures sent without words.
+const describePictureQuestion = "请描述这张图片。"
+
+// prompt gathers what the model is asked about m: the system prompt, the
+// asker's history, the question and its pictures, and which model reads
+// them. refusal, when not empty, is what to tell the user instead of asking
+// (a picture the robot cannot read, a message with nothing to ask).
+func (s *Service) prompt(ctx context.Context, log *slog.Logger, m chat.Message) (p chat.Prompt, model Model, refusal string, err error) {
+	images, refusal, err := s.pictures(ctx, log, m)
+	switch {
+	case err != nil || refusal != "":
+		return p, nil, refusal, err
+	case m.Text == "" && len(images) == 0:
+		return p, nil, unsupportedText(m.Type), nil
+	}
+	history, err := s.cfg.History.Load(ctx, m.HistoryOwner(), s.cfg.HistoryLength)
+	if err != nil {
+		return p, nil, "", retry.Mark(fmt.Errorf("load history: %w", err))
+	}
+	p = chat.Prompt{System: s.cfg.SystemPrompt, History: history, Question: m.Text, Images: images}
+	model = s.cfg.Model
+	if len(images) > 0 {
+		model = s.cfg.Vision
+		if p.Question == "" {
+			p.Question = describePictureQuestion
+		}
+	}
+	return p, model, "", nil
+}
+
+// unsupportedText answers a message that holds nothing the robot can ask
+// the model.
+func unsupportedText(msgtype string) string {
+	switch msgtype {
+	case "text", "richText", "audio":
+		return "没有收到文字内容，请直接输入你的问题。"
+	case "picture":
+		return "抱歉，我目前只能阅读文字，看不了图片。请用文字描述你的问题。"
+	case "video":
+		return "抱歉，我目前只能阅读文字，看不了视频。请用文字描述你的问题。"
+	case "file":
+		return "抱歉，我目前只能阅读文字，打不开文件。请把内容以文字发给我。"
+	default:
+		return "抱歉，这类消息我还不能处理。我能阅读文字消息和语音转写的文字。"
+	}
+}

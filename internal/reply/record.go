@@ -1,0 +1,35 @@
+package reply
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/dingtalk-llm/fcrobot/internal/chat"
+)
+
+// record keeps what was decided for m before it goes out: the turn in the
+// asker's history, so that a user who reads the answer and asks again finds
+// it there, and the answer in m's receipt, so that a retry after a failed
+// delivery does not ask the model again. They are two files, written at
+// once.
+//
+// A failure is logged, not returned: posting the answer matters more. A
+// lost turn costs the conversation its memory of one exchange; a lost
+// receipt makes a retry ask the model again, which is the lesser harm.
+func (s *Service) record(ctx context.Context, log *slog.Logger, m chat.Message, r response) {
+	var saving sync.WaitGroup
+	if r.turn != nil {
+		saving.Add(1)
+		go func() {
+			defer saving.Done()
+			if err := s.cfg.History.Save(ctx, m.HistoryOwner(), *r.turn); err != nil {
+				log.ErrorContext(ctx, "could not save the turn", "err", err)
+			}
+		}()
+	}
+	if err := s.cfg.Receipts.SaveAnswer(ctx, m, r.text); err != nil {
+		log.ErrorContext(ctx, "could not keep the answer's receipt", "err", err)
+	}
+	saving.Wait()
+}
