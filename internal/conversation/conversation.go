@@ -3,6 +3,9 @@
 // the reply function through an asynchronous FC invocation, and answers
 // DingTalk at once, because DingTalk gives up on a callback that is slow to
 // answer and may deliver it again.
+//
+// It never waits for the answer and knows nothing of the model or the OSS
+// mount: all of that happens in the reply function.
 package conversation
 
 import (

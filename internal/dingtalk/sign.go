@@ -1,8 +1,3 @@
-// Package dingtalk speaks the DingTalk robot's HTTP protocol: it verifies the
-// signature of a callback, turns the callback's body into a chat.Message and
-// posts an answer to the message's sessionWebhook (WebhookClient) or, once
-// the webhook has expired, through the robot OpenAPI (OpenAPI).
-// SplitMessage cuts an answer too long for one message into several.
 package dingtalk
 
 import (

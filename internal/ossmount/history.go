@@ -1,5 +1,7 @@
-// Package ossmount stores conversation histories on the OSS bucket that
-// Function Compute mounts into the reply function as a directory.
+// Package ossmount stores conversation histories and the receipts of
+// messages on the OSS bucket that Function Compute mounts into the reply
+// function as a directory (docs/protocols.md §12). It reads and writes
+// below its root alone and knows nothing of DingTalk, FC or the model.
 //
 // The mount is a FUSE file system over OSS objects: rename is not atomic,
 // rewriting or appending to a file uploads the whole object again, metadata
@@ -267,25 +269,6 @@ func (h *History) saveTurnFile(ctx context.Context, dirs ownerDirs, file turnFil
 			return fmt.Errorf("replace torn turn file: %w", err)
 		}
 	}
-}
-
-// Has reports whether a turn for messageID is stored for owner, whether or
-// not a later Clear hides it: the answer serves deduplication of
-// redelivered messages. A torn file does not count.
-func (h *History) Has(ctx context.Context, owner, messageID string) (bool, error) {
-	if owner == "" || messageID == "" {
-		return false, fmt.Errorf("ossmount: has: %w: empty owner or message id", ErrInvalidArgument)
-	}
-	dirs := dirsOf(h.root, owner)
-	files, err := h.listTurns(ctx, dirs)
-	if err != nil {
-		return false, fmt.Errorf("ossmount: has: %w", err)
-	}
-	found, err := h.findTurn(ctx, dirs, files, messageID)
-	if err != nil {
-		return false, fmt.Errorf("ossmount: has: %w", err)
-	}
-	return found, nil
 }
 
 // Clear hides and deletes every turn of owner asked at or before at (the

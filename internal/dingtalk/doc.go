@@ -1,0 +1,17 @@
+// Package dingtalk is the robot's adapter to DingTalk (docs/protocols.md §1
+// to §7).
+//
+// For the conversation function it verifies the signature of a callback
+// (Verifier) and turns the callback's body into a chat.Message
+// (ParseCallback). For the reply function it is the outbox the answers go
+// to (Outbox): it renders an answer as DingTalk's markdown, splits it into
+// messages that fit, @-mentions the asker in a group, posts to the
+// message's session webhook (WebhookClient) or, once that has expired,
+// through the robot OpenAPI (OpenAPI), streams into an AI card, and sorts
+// DingTalk's refusals into those a retry can mend and those it cannot. It
+// downloads the pictures users send (Attachments).
+//
+// It speaks to the rest of the robot in package chat's terms and knows
+// nothing of FC, the model or the OSS mount; no other package speaks
+// DingTalk's wire protocol.
+package dingtalk
