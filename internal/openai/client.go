@@ -4,8 +4,12 @@
 // pictures sent with it.
 //
 // It retries what a retry can fix within the caller's deadline and reports
-// every failure as an *Error whose Kind tells the robot what to say to the
-// user.
+// every failure as an *Error whose Kind, one of package chat's kinds of
+// model failure, tells the robot what to say to the user
+// (docs/protocols.md §14).
+//
+// It knows nothing of DingTalk, FC or the OSS mount, and keeps the API key
+// out of every error and log line.
 package openai
 
 import (
