@@ -54,8 +54,11 @@ type cardDraft struct {
 	err      error     // why the card failed, nil while it works
 }
 
-// outTrackID names the card of one attempt at answering a message: a retry
-// gets a card of its own rather than writing into one another attempt left.
+// outTrackID names the card of one attempt at answering a message, so that
+// two attempts never write into one card. The attempt is the invocation's
+// request id, which FC keeps across its retries (docs/protocols.md §11): a
+// retry's card then has the id of the card the failed attempt made, which
+// DingTalk refuses as taken, and the retry answers with a message instead.
 func outTrackID(messageID, attempt string) string {
 	sum := sha256.Sum256([]byte(messageID + "\x00" + attempt))
 	return "fcrobot-" + hex.EncodeToString(sum[:16])
