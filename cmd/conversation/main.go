@@ -95,7 +95,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		},
 		Logger: logger,
 	})
-	rt := fcruntime.New(handler, fcruntime.Options{Log: stdout, Logger: logger})
+	rt := fcruntime.New(handler, fcruntime.Config{Log: stdout, Logger: logger})
 	return rt.Serve(ctx, fcruntime.ListenAddr(getenv), func(addr net.Addr) {
 		logger.Log(ctx, logging.LevelNotice, "conversation function listening",
 			"addr", addr.String(), "fcEndpoint", invoker.Endpoint(), "replyFunction", s.Function,

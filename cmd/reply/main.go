@@ -117,18 +117,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("configuration: ENDPOINT: %w", err)
 	}
-	history, err := ossmount.NewHistory(s.OSSMountPoint, ossmount.Options{Logger: logger})
+	history, err := ossmount.NewHistory(s.OSSMountPoint, ossmount.Config{Logger: logger})
 	if err != nil {
 		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
 	}
-	receipts, err := ossmount.NewReceipts(s.OSSMountPoint, ossmount.Options{Logger: logger})
+	receipts, err := ossmount.NewReceipts(s.OSSMountPoint, ossmount.Config{Logger: logger})
 	if err != nil {
 		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
 	}
 	timeout := time.Duration(s.Timeout * float64(time.Second))
 	format, _ := dingtalk.ParseFormat(s.ReplyFormat) // validated
+	webhooks := dingtalk.NewWebhookClient(dingtalk.WebhookConfig{
+		HTTPClient: &http.Client{Timeout: 15 * time.Second}, AllowedHosts: s.WebhookHosts, Logger: logger,
+	})
 	outbox := dingtalk.OutboxConfig{
-		Webhooks:  dingtalk.NewWebhookClient(&http.Client{Timeout: 15 * time.Second}, s.WebhookHosts, dingtalk.WithLogger(logger)),
+		Webhooks:  webhooks,
 		RobotCode: s.AppKey,
 		Format:    format,
 		Card:      dingtalk.CardConfig{TemplateID: s.CardTemplate, ContentKey: s.CardKey, Interval: s.CardInterval},
@@ -148,7 +151,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if s.AppKey != "" {
 		// One client, so that the robot messages, the cards and the
 		// downloads of an instance share one access token.
-		api := dingtalk.NewOpenAPI(&http.Client{Timeout: 15 * time.Second}, s.APIEndpoint, s.AppKey, s.AppSecret, dingtalk.WithLogger(logger))
+		api := dingtalk.NewOpenAPI(dingtalk.OpenAPIConfig{
+			HTTPClient: &http.Client{Timeout: 15 * time.Second}, BaseURL: s.APIEndpoint,
+			AppKey: s.AppKey, AppSecret: s.AppSecret, Logger: logger,
+		})
 		outbox.OpenAPI = api
 		cfg.Files = dingtalk.Attachments{OpenAPI: api, RobotCode: s.AppKey}
 	}
@@ -161,7 +167,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	svc := reply.New(cfg)
-	rt := fcruntime.New(fcruntime.Events(svc.Handle, logger), fcruntime.Options{Log: stdout, Logger: logger})
+	rt := fcruntime.New(fcruntime.Events(svc.Handle, logger), fcruntime.Config{Log: stdout, Logger: logger})
 	return rt.Serve(ctx, fcruntime.ListenAddr(getenv), func(addr net.Addr) {
 		logger.Log(ctx, logging.LevelNotice, "reply function listening",
 			"addr", addr.String(), "model", s.Model, "endpoint", s.Endpoint, "historyLength", s.HistoryLength,

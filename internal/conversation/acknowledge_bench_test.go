@@ -98,7 +98,7 @@ func benchmarkAcknowledge(b *testing.B, endpoint string) {
 		Function: "reply",
 		Logger:   logger,
 	})
-	rt := fcruntime.New(handler, fcruntime.Options{Log: io.Discard, Logger: logger})
+	rt := fcruntime.New(handler, fcruntime.Config{Log: io.Discard, Logger: logger})
 
 	// DingTalk's side of each callback, built without allocating so that
 	// B/op and allocs/op are the function's.

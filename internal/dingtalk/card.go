@@ -7,6 +7,8 @@ import (
 	"maps"
 	"net/http"
 	"strings"
+
+	"github.com/dingtalk-llm/fcrobot/internal/redact"
 )
 
 // The AI card calls of the OpenAPI.
@@ -133,7 +135,7 @@ func (o *OpenAPI) CreateAndDeliverCard(ctx context.Context, c Card) error {
 	if err != nil {
 		return err
 	}
-	return o.opts.retry.Do(ctx, func(ctx context.Context) error {
+	return o.retry.Do(ctx, func(ctx context.Context) error {
 		var answer struct {
 			Success *bool `json:"success"`
 			Result  struct {
@@ -162,7 +164,7 @@ func (o *OpenAPI) CreateAndDeliverCard(ctx context.Context, c Card) error {
 				return &CardDeliveryError{
 					SpaceType: bounded(r.SpaceType),
 					SpaceID:   bounded(r.SpaceID),
-					Message:   o.scrub(bounded(r.ErrorMsg), ""),
+					Message:   redact.String(bounded(r.ErrorMsg), o.appSecret),
 				}
 			}
 		}
@@ -234,7 +236,7 @@ func (o *OpenAPI) StreamCard(ctx context.Context, u CardUpdate) error {
 		"isFinalize": u.Finalize,
 		"isError":    u.Failed,
 	}
-	return o.opts.retry.Do(ctx, func(ctx context.Context) error {
+	return o.retry.Do(ctx, func(ctx context.Context) error {
 		var answer struct {
 			Success *bool `json:"success"`
 			Result  *bool `json:"result"`

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk/dingtalktest"
+	"github.com/dingtalk-llm/fcrobot/internal/retry"
 )
 
 const (
@@ -24,9 +25,9 @@ const (
 
 // newCardAPI starts a fake DingTalk that knows the AI card template and a
 // client of it.
-func newCardAPI(t *testing.T, opts ...dingtalk.Option) (*dingtalktest.Server, *dingtalk.OpenAPI) {
+func newCardAPI(t *testing.T, configure ...func(*dingtalk.OpenAPIConfig)) (*dingtalktest.Server, *dingtalk.OpenAPI) {
 	t.Helper()
-	fake, client := newOpenAPI(t, opts...)
+	fake, client := newOpenAPI(t, configure...)
 	fake.AddCardTemplate(templateID, contentKey, "status")
 	return fake, client
 }
@@ -229,7 +230,7 @@ func TestCardUnexpectedAnswers(t *testing.T) {
 				}
 				return &http.Response{StatusCode: http.StatusOK, Body: io.NopCloser(strings.NewReader(body)), Header: http.Header{}}, nil
 			})}
-			client := dingtalk.NewOpenAPI(hc, "https://api.example", appKey, appSecret, fastRetries())
+			client := dingtalk.NewOpenAPI(dingtalk.OpenAPIConfig{HTTPClient: hc, BaseURL: "https://api.example", AppKey: appKey, AppSecret: appSecret, Retry: fastRetries()})
 			var err error
 			if tt.path == dingtalk.CardCreateAndDeliverPath {
 				err = client.CreateAndDeliverCard(t.Context(), groupCard("m"))
@@ -255,7 +256,7 @@ func TestCardRetries(t *testing.T) {
 		}
 	})
 	t.Run("create gives up", func(t *testing.T) {
-		fake, client := newCardAPI(t, dingtalk.WithMaxAttempts(2))
+		fake, client := newCardAPI(t, func(c *dingtalk.OpenAPIConfig) { c.Retry.Attempts = 2 })
 		fake.FailCardCreateNext(5, http.StatusBadGateway, "BadGateway", "bad gateway")
 		err := client.CreateAndDeliverCard(t.Context(), groupCard("msg1"))
 		var apiErr *dingtalk.OpenAPIError
@@ -334,7 +335,7 @@ func TestCardWireShape(t *testing.T) {
 	fake.AddCardTemplate(templateID, contentKey)
 	creates := &bodyRecorder{path: dingtalk.CardCreateAndDeliverPath, next: fake.Client().Transport}
 	updates := &bodyRecorder{path: dingtalk.CardStreamingPath, next: creates}
-	client := dingtalk.NewOpenAPI(&http.Client{Transport: updates}, fake.URL(), appKey, appSecret, fastRetries())
+	client := dingtalk.NewOpenAPI(dingtalk.OpenAPIConfig{HTTPClient: &http.Client{Transport: updates}, BaseURL: fake.URL(), AppKey: appKey, AppSecret: appSecret, Retry: fastRetries()})
 	ctx := t.Context()
 
 	single := dingtalk.Card{TemplateID: templateID, OutTrackID: "msgA", RobotCode: appKey, UserID: staffID, Data: map[string]string{contentKey: ""}}
@@ -410,7 +411,7 @@ func TestCardTokenReplacedOnce(t *testing.T) {
 }
 
 func TestCardStopsAtTheDeadline(t *testing.T) {
-	fake, client := newCardAPI(t, dingtalk.WithRetryBackoff(time.Hour, time.Hour))
+	fake, client := newCardAPI(t, func(c *dingtalk.OpenAPIConfig) { c.Retry = retry.Policy{Base: time.Hour, Max: time.Hour} })
 	fake.FailCardCreateNext(1, http.StatusServiceUnavailable, "ServiceUnavailable", "busy")
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()

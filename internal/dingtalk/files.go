@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
+	"github.com/dingtalk-llm/fcrobot/internal/redact"
 )
 
 // MessageFilesDownloadPath turns the downloadCode of a received picture,
@@ -71,7 +72,7 @@ func (o *OpenAPI) DownloadMessageFile(ctx context.Context, robotCode, downloadCo
 	}
 	body := map[string]string{"robotCode": robotCode, "downloadCode": downloadCode}
 	var file File
-	err := o.opts.retry.Do(ctx, func(ctx context.Context) error {
+	err := o.retry.Do(ctx, func(ctx context.Context) error {
 		var answer struct {
 			DownloadURL string `json:"downloadUrl"`
 		}
@@ -133,13 +134,15 @@ func contentType(declared string, data []byte) string {
 
 // hideURL keeps a signed download URL out of err's text, which the HTTP
 // client fills with the URL (or the URL it was redirected to), keeping the
-// chain for errors.Is.
+// chain for errors.Is. The URL gives way to shown, its scheme and host,
+// not to redact.Placeholder: those tell where the download failed and sign
+// nothing.
 func hideURL(err error, rawURL, shown string) error {
 	if urlErr, ok := err.(*url.Error); ok {
 		err = &url.Error{Op: urlErr.Op, URL: shown, Err: urlErr.Err}
 	}
 	if text := err.Error(); strings.Contains(text, rawURL) {
-		return &redactedError{text: strings.ReplaceAll(text, rawURL, shown), err: err}
+		return redact.Wrap(err, strings.ReplaceAll(text, rawURL, shown))
 	}
 	return err
 }

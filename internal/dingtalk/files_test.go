@@ -60,7 +60,7 @@ func TestDownloadMessageFile(t *testing.T) {
 			t.Cleanup(fake.Close)
 			fake.SetApp(appKey, appSecret)
 			downloads := &headerRecorder{prefix: dingtalktest.FileURLPrefix, next: fake.Client().Transport}
-			client := dingtalk.NewOpenAPI(&http.Client{Transport: downloads}, fake.URL(), appKey, appSecret, fastRetries())
+			client := dingtalk.NewOpenAPI(dingtalk.OpenAPIConfig{HTTPClient: &http.Client{Transport: downloads}, BaseURL: fake.URL(), AppKey: appKey, AppSecret: appSecret, Retry: fastRetries()})
 
 			code := fake.AddFile(tt.data, tt.contentType)
 			f, err := client.DownloadMessageFile(t.Context(), appKey, code, int64(len(tt.data)))
@@ -111,7 +111,7 @@ func TestDownloadMessageFileTooLargeUnannounced(t *testing.T) {
 		}
 		written <- n
 	})
-	client := dingtalk.NewOpenAPI(srv.Client(), srv.URL, appKey, appSecret, fastRetries())
+	client := dingtalk.NewOpenAPI(dingtalk.OpenAPIConfig{HTTPClient: srv.Client(), BaseURL: srv.URL, AppKey: appKey, AppSecret: appSecret, Retry: fastRetries()})
 	_, err := client.DownloadMessageFile(t.Context(), appKey, "code", 1<<20)
 	if !errors.Is(err, dingtalk.ErrFileTooLarge) {
 		t.Fatalf("DownloadMessageFile = %v, want ErrFileTooLarge", err)
@@ -154,7 +154,7 @@ func TestDownloadMessageFileRetriesTheStorage(t *testing.T) {
 		w.Header().Set("Content-Type", "image/jpeg")
 		w.Write([]byte("jpeg"))
 	})
-	client := dingtalk.NewOpenAPI(srv.Client(), srv.URL, appKey, appSecret, fastRetries())
+	client := dingtalk.NewOpenAPI(dingtalk.OpenAPIConfig{HTTPClient: srv.Client(), BaseURL: srv.URL, AppKey: appKey, AppSecret: appSecret, Retry: fastRetries()})
 	f, err := client.DownloadMessageFile(t.Context(), appKey, "code", 100)
 	if err != nil || string(f.Data) != "jpeg" || f.ContentType != "image/jpeg" {
 		t.Fatalf("DownloadMessageFile = %+v, %v; want the file on the third fetch", f, err)
@@ -170,7 +170,7 @@ func TestDownloadMessageFileStorageRefusal(t *testing.T) {
 		fetches.Add(1)
 		http.Error(w, "<Error><Code>AccessDenied</Code></Error>", http.StatusForbidden)
 	})
-	client := dingtalk.NewOpenAPI(srv.Client(), srv.URL, appKey, appSecret, fastRetries())
+	client := dingtalk.NewOpenAPI(dingtalk.OpenAPIConfig{HTTPClient: srv.Client(), BaseURL: srv.URL, AppKey: appKey, AppSecret: appSecret, Retry: fastRetries()})
 	_, err := client.DownloadMessageFile(t.Context(), appKey, "code", 100)
 	var downloadErr *dingtalk.FileDownloadError
 	if !errors.As(err, &downloadErr) || downloadErr.StatusCode != http.StatusForbidden || downloadErr.Retryable() {
@@ -190,7 +190,7 @@ func TestDownloadMessageFileHidesTheURL(t *testing.T) {
 			conn.Close()
 		}
 	})
-	client := dingtalk.NewOpenAPI(srv.Client(), srv.URL, appKey, appSecret, fastRetries())
+	client := dingtalk.NewOpenAPI(dingtalk.OpenAPIConfig{HTTPClient: srv.Client(), BaseURL: srv.URL, AppKey: appKey, AppSecret: appSecret, Retry: fastRetries()})
 	_, err := client.DownloadMessageFile(t.Context(), appKey, "code", 100)
 	if err == nil {
 		t.Fatal("DownloadMessageFile succeeded on a closed connection")

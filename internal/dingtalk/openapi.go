@@ -13,6 +13,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dingtalk-llm/fcrobot/internal/redact"
+	"github.com/dingtalk-llm/fcrobot/internal/retry"
 )
 
 // DefaultOpenAPIBaseURL is DingTalk's OpenAPI.
@@ -121,6 +124,33 @@ func (e *UndeliveredError) Error() string {
 // Retryable reports whether some users were only throttled.
 func (e *UndeliveredError) Retryable() bool { return len(e.FlowControlledUserIDs) > 0 }
 
+// OpenAPIConfig configures an OpenAPI client.
+type OpenAPIConfig struct {
+	// HTTPClient makes the requests; nil means a client with a 30 s
+	// timeout. The OpenAPI client uses a copy that never follows
+	// redirects: a redirected request would carry the access token
+	// elsewhere.
+	HTTPClient *http.Client
+	// BaseURL is the OpenAPI's scheme://host[:port] (surrounding spaces and
+	// trailing slashes trimmed); empty means DefaultOpenAPIBaseURL.
+	BaseURL string
+	// AppKey (the ClientID) and AppSecret are the app's credentials, which
+	// buy its access token. No error, log line or String shows AppSecret.
+	AppKey    string
+	AppSecret string
+	// Retry is how a refused call worth another try is retried. Base, Max and
+	// Attempts that are zero or less take their defaults,
+	// DefaultRetryBase (1 s), DefaultRetryMax (10 s) and DefaultMaxAttempts
+	// (5); a Max below the Base is the Base; Attempts 1 turns retries off.
+	Retry retry.Policy
+	// Logger receives the retries and the token refreshes; nil means
+	// nowhere.
+	Logger *slog.Logger
+	// Now is the clock the access token's age is judged by; nil means
+	// time.Now.
+	Now func() time.Time
+}
+
 // OpenAPI sends robot messages through DingTalk's OpenAPI, which needs no
 // session webhook: the way to answer once a webhook has expired. It gets
 // and caches the app's access token. It is safe for concurrent use.
@@ -129,7 +159,9 @@ type OpenAPI struct {
 	baseURL    string
 	appKey     string
 	appSecret  string
-	opts       clientOptions
+	retry      retry.Policy
+	logger     *slog.Logger
+	now        func() time.Time
 
 	mu       sync.Mutex
 	token    string
@@ -144,28 +176,25 @@ type tokenFetch struct {
 	err   error
 }
 
-// NewOpenAPI returns a client of the OpenAPI at baseURL (DefaultOpenAPIBaseURL
-// when empty) for the app with the given AppKey (ClientID) and AppSecret. A
-// nil httpClient means a client with a 30 s timeout. The client never
-// follows redirects: a redirected request would carry the access token
-// elsewhere. Options set the retry policy, the logger and the clock.
-func NewOpenAPI(httpClient *http.Client, baseURL, appKey, appSecret string, opts ...Option) *OpenAPI {
-	var hc http.Client
-	if httpClient != nil {
-		hc = *httpClient
-	} else {
-		hc.Timeout = defaultHTTPTimeout
-	}
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	if baseURL = strings.TrimRight(strings.TrimSpace(baseURL), "/"); baseURL == "" {
+// NewOpenAPI returns a client of the OpenAPI at cfg.BaseURL for the app
+// cfg names. It never follows a redirect.
+func NewOpenAPI(cfg OpenAPIConfig) *OpenAPI {
+	baseURL := strings.TrimRight(strings.TrimSpace(cfg.BaseURL), "/")
+	if baseURL == "" {
 		baseURL = DefaultOpenAPIBaseURL
 	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
 	return &OpenAPI{
-		httpClient: &hc,
+		httpClient: noRedirects(cfg.HTTPClient),
 		baseURL:    baseURL,
-		appKey:     appKey,
-		appSecret:  appSecret,
-		opts:       newClientOptions(opts),
+		appKey:     cfg.AppKey,
+		appSecret:  cfg.AppSecret,
+		retry:      retryPolicy(cfg.Retry),
+		logger:     orDiscard(cfg.Logger),
+		now:        now,
 	}
 }
 
@@ -209,7 +238,7 @@ func (o *OpenAPI) SendToUser(ctx context.Context, robotCode string, userIDs []st
 
 	pending := slices.Clone(userIDs)
 	var invalid []string
-	return o.opts.retry.Do(ctx, func(ctx context.Context) error {
+	return o.retry.Do(ctx, func(ctx context.Context) error {
 		var answer struct {
 			ProcessQueryKey       string   `json:"processQueryKey"`
 			InvalidStaffIDs       []string `json:"invalidStaffIdList"`
@@ -247,7 +276,7 @@ func (o *OpenAPI) SendToGroup(ctx context.Context, robotCode, openConversationID
 		return err
 	}
 	body := map[string]any{"robotCode": robotCode, "openConversationId": openConversationID, "msgKey": key, "msgParam": param}
-	return o.opts.retry.Do(ctx, func(ctx context.Context) error {
+	return o.retry.Do(ctx, func(ctx context.Context) error {
 		var answer struct {
 			ProcessQueryKey string `json:"processQueryKey"`
 		}
@@ -276,7 +305,7 @@ func robotMessage(msg WebhookMessage) (key, param string, err error) {
 
 func (o *OpenAPI) logRetry(ctx context.Context, path string) func(int, time.Duration, error) {
 	return func(attempt int, wait time.Duration, err error) {
-		o.opts.logger.WarnContext(ctx, "DingTalk OpenAPI refused a call, calling again",
+		o.logger.WarnContext(ctx, "DingTalk OpenAPI refused a call, calling again",
 			"path", path, "attempt", attempt, "wait", wait.String(), "err", err)
 	}
 }
@@ -303,7 +332,7 @@ func (o *OpenAPI) callMethod(ctx context.Context, method, path string, body, ans
 	if !errors.As(err, &apiErr) || !apiErr.TokenRejected() {
 		return err
 	}
-	o.opts.logger.InfoContext(ctx, "DingTalk refused the access token, getting a new one", "path", path, "err", err)
+	o.logger.InfoContext(ctx, "DingTalk refused the access token, getting a new one", "path", path, "err", err)
 	o.forgetToken(token)
 	if token, err = o.accessToken(ctx); err != nil {
 		return err
@@ -317,7 +346,7 @@ func (o *OpenAPI) callMethod(ctx context.Context, method, path string, body, ans
 func (o *OpenAPI) accessToken(ctx context.Context) (string, error) {
 	for {
 		o.mu.Lock()
-		if o.token != "" && o.opts.now().Before(o.renewAt) {
+		if o.token != "" && o.now().Before(o.renewAt) {
 			token := o.token
 			o.mu.Unlock()
 			return token, nil
@@ -347,7 +376,7 @@ func (o *OpenAPI) accessToken(ctx context.Context) (string, error) {
 		f.token, f.err = token, err
 		if err == nil {
 			o.token = token
-			o.renewAt = o.opts.now().Add(lifetime - min(tokenRefreshMargin, lifetime/2))
+			o.renewAt = o.now().Add(lifetime - min(tokenRefreshMargin, lifetime/2))
 		}
 		close(f.done)
 		o.mu.Unlock()
@@ -381,7 +410,7 @@ func (o *OpenAPI) requestToken(ctx context.Context) (string, time.Duration, erro
 	if answer.AccessToken == "" {
 		return "", 0, fmt.Errorf("dingtalk openapi %s: %w: no accessToken", AccessTokenPath, ErrUnexpectedOpenAPIResponse)
 	}
-	o.opts.logger.DebugContext(ctx, "got a DingTalk access token", "expireIn", answer.ExpireIn)
+	o.logger.DebugContext(ctx, "got a DingTalk access token", "expireIn", answer.ExpireIn)
 	// A token without a lifetime serves this call only.
 	return answer.AccessToken, time.Duration(max(answer.ExpireIn, 0)) * time.Second, nil
 }
@@ -405,12 +434,12 @@ func (o *OpenAPI) send(ctx context.Context, method, path, token string, payload 
 	}
 	resp, err := o.httpClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("dingtalk openapi: %w", o.redact(err, token))
+		return fmt.Errorf("dingtalk openapi: %w", redact.Error(err, o.appSecret, token))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
-		return fmt.Errorf("dingtalk openapi %s: read response: %w", path, o.redact(err, token))
+		return fmt.Errorf("dingtalk openapi %s: read response: %w", path, redact.Error(err, o.appSecret, token))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		apiErr := &OpenAPIError{StatusCode: resp.StatusCode, Message: http.StatusText(resp.StatusCode)}
@@ -420,10 +449,10 @@ func (o *OpenAPI) send(ctx context.Context, method, path, token string, payload 
 			RequestID string `json:"requestid"`
 		}
 		if json.Unmarshal(data, &refusal) == nil {
-			apiErr.Code = o.scrub(bounded(refusal.Code), token)
-			apiErr.RequestID = o.scrub(bounded(refusal.RequestID), token)
+			apiErr.Code = redact.String(bounded(refusal.Code), o.appSecret, token)
+			apiErr.RequestID = redact.String(bounded(refusal.RequestID), o.appSecret, token)
 			if refusal.Message != "" {
-				apiErr.Message = o.scrub(bounded(refusal.Message), token)
+				apiErr.Message = redact.String(bounded(refusal.Message), o.appSecret, token)
 			}
 		}
 		return fmt.Errorf("dingtalk openapi %s: %w", path, apiErr)
@@ -432,25 +461,6 @@ func (o *OpenAPI) send(ctx context.Context, method, path, token string, payload 
 		return fmt.Errorf("dingtalk openapi %s: %w: HTTP %d with a body that is not the answer", path, ErrUnexpectedOpenAPIResponse, resp.StatusCode)
 	}
 	return nil
-}
-
-// scrub replaces the app secret and the token in s.
-func (o *OpenAPI) scrub(s, token string) string {
-	for _, secret := range []string{o.appSecret, token} {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, "REDACTED")
-		}
-	}
-	return s
-}
-
-// redact keeps the app secret and the token out of err's text, keeping the
-// chain for errors.Is.
-func (o *OpenAPI) redact(err error, token string) error {
-	if text := err.Error(); o.scrub(text, token) != text {
-		return &redactedError{text: o.scrub(text, token), err: err}
-	}
-	return err
 }
 
 func bounded(s string) string {

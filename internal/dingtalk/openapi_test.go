@@ -15,6 +15,7 @@ import (
 
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk/dingtalktest"
+	"github.com/dingtalk-llm/fcrobot/internal/retry"
 )
 
 const (
@@ -22,13 +23,19 @@ const (
 	appSecret = "app-secret-that-must-not-leak-0123456789"
 )
 
-// newOpenAPI starts a fake DingTalk for the app and a client of it.
-func newOpenAPI(t *testing.T, opts ...dingtalk.Option) (*dingtalktest.Server, *dingtalk.OpenAPI) {
+// newOpenAPI starts a fake DingTalk for the app and a client of it, with
+// fastRetries; configure changes the client's configuration before it is
+// built.
+func newOpenAPI(t *testing.T, configure ...func(*dingtalk.OpenAPIConfig)) (*dingtalktest.Server, *dingtalk.OpenAPI) {
 	t.Helper()
 	fake := dingtalktest.NewServer()
 	t.Cleanup(fake.Close)
 	fake.SetApp(appKey, appSecret)
-	return fake, dingtalk.NewOpenAPI(fake.Client(), fake.URL(), appKey, appSecret, append([]dingtalk.Option{fastRetries()}, opts...)...)
+	cfg := dingtalk.OpenAPIConfig{HTTPClient: fake.Client(), BaseURL: fake.URL(), AppKey: appKey, AppSecret: appSecret, Retry: fastRetries()}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	return fake, dingtalk.NewOpenAPI(cfg)
 }
 
 func TestOpenAPISends(t *testing.T) {
@@ -90,7 +97,7 @@ func TestOpenAPITokenIsRenewedBeforeItExpires(t *testing.T) {
 				defer mu.Unlock()
 				return now
 			}
-			fake, client := newOpenAPI(t, dingtalk.WithClock(clock))
+			fake, client := newOpenAPI(t, func(c *dingtalk.OpenAPIConfig) { c.Now = clock })
 			send := func() {
 				if err := client.SendToUser(t.Context(), appKey, []string{"u1"}, dingtalk.TextMessage("hi")); err != nil {
 					t.Fatal(err)
@@ -181,7 +188,7 @@ func TestOpenAPIWrongSecret(t *testing.T) {
 	defer fake.Close()
 	fake.SetApp(appKey, "the-right-secret")
 	logs := newLogRecorder()
-	client := dingtalk.NewOpenAPI(fake.Client(), fake.URL(), appKey, appSecret, fastRetries(), dingtalk.WithLogger(slog.New(logs)))
+	client := dingtalk.NewOpenAPI(dingtalk.OpenAPIConfig{HTTPClient: fake.Client(), BaseURL: fake.URL(), AppKey: appKey, AppSecret: appSecret, Retry: fastRetries(), Logger: slog.New(logs)})
 
 	err := client.SendToGroup(t.Context(), appKey, "cid", dingtalk.TextMessage("hi"))
 	var apiErr *dingtalk.OpenAPIError
@@ -243,7 +250,7 @@ func TestOpenAPIRetries(t *testing.T) {
 }
 
 func TestOpenAPIGivesUpAfterMaxAttempts(t *testing.T) {
-	fake, client := newOpenAPI(t, dingtalk.WithMaxAttempts(4))
+	fake, client := newOpenAPI(t, func(c *dingtalk.OpenAPIConfig) { c.Retry.Attempts = 4 })
 	fake.FailOpenAPINext(100, http.StatusBadGateway, "BadGateway")
 	err := client.SendToGroup(t.Context(), appKey, "cid", dingtalk.TextMessage("hi"))
 	var apiErr *dingtalk.OpenAPIError
@@ -321,7 +328,7 @@ func TestOpenAPIKeepsSecretsOutOfErrorsAndLogs(t *testing.T) {
 	}))
 	defer srv.Close()
 	logs := newLogRecorder()
-	client := dingtalk.NewOpenAPI(srv.Client(), srv.URL+"/", appKey, appSecret, fastRetries(), dingtalk.WithLogger(slog.New(logs)))
+	client := dingtalk.NewOpenAPI(dingtalk.OpenAPIConfig{HTTPClient: srv.Client(), BaseURL: srv.URL + "/", AppKey: appKey, AppSecret: appSecret, Retry: fastRetries(), Logger: slog.New(logs)})
 
 	err := client.SendToGroup(t.Context(), appKey, "cid", dingtalk.TextMessage("hi"))
 	var apiErr *dingtalk.OpenAPIError
@@ -367,7 +374,7 @@ func TestOpenAPIThrottledAndInvalidUsers(t *testing.T) {
 		json.NewEncoder(w).Encode(answer)
 	}))
 	defer srv.Close()
-	client := dingtalk.NewOpenAPI(srv.Client(), srv.URL, appKey, appSecret, fastRetries())
+	client := dingtalk.NewOpenAPI(dingtalk.OpenAPIConfig{HTTPClient: srv.Client(), BaseURL: srv.URL, AppKey: appKey, AppSecret: appSecret, Retry: fastRetries()})
 
 	err := client.SendToUser(t.Context(), appKey, []string{"ok", "busy", "gone"}, dingtalk.TextMessage("hi"))
 	var undelivered *dingtalk.UndeliveredError
@@ -390,7 +397,7 @@ func TestOpenAPIDefaultBaseURL(t *testing.T) {
 		got = r.URL.String()
 		return nil, errors.New("no network in tests")
 	})}
-	client := dingtalk.NewOpenAPI(hc, "", appKey, appSecret, dingtalk.WithMaxAttempts(1))
+	client := dingtalk.NewOpenAPI(dingtalk.OpenAPIConfig{HTTPClient: hc, AppKey: appKey, AppSecret: appSecret, Retry: retry.Policy{Attempts: 1}})
 	err := client.SendToGroup(t.Context(), appKey, "cid", dingtalk.TextMessage("hi"))
 	if err == nil || strings.Contains(err.Error(), appSecret) {
 		t.Fatalf("SendToGroup = %v", err)
@@ -420,7 +427,7 @@ func TestOpenAPIRetriesTheTokenRequest(t *testing.T) {
 		w.Write([]byte(`{"processQueryKey":"k"}`))
 	}))
 	defer srv.Close()
-	client := dingtalk.NewOpenAPI(srv.Client(), srv.URL, appKey, appSecret, fastRetries())
+	client := dingtalk.NewOpenAPI(dingtalk.OpenAPIConfig{HTTPClient: srv.Client(), BaseURL: srv.URL, AppKey: appKey, AppSecret: appSecret, Retry: fastRetries()})
 	if err := client.SendToGroup(t.Context(), appKey, "cid", dingtalk.TextMessage("hi")); err != nil {
 		t.Fatalf("SendToGroup = %v, want success once the token request is retried", err)
 	}

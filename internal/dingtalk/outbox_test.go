@@ -31,13 +31,13 @@ func newOutbox(t *testing.T, withAPI bool, card dingtalk.CardConfig) outboxWorld
 	fake.SetApp(appKey, appSecret)
 	fake.AddCardTemplate(templateID, contentKey)
 	cfg := dingtalk.OutboxConfig{
-		Webhooks:  dingtalk.NewWebhookClient(fake.Client(), []string{fake.Host()}, fastRetries()),
+		Webhooks:  dingtalk.NewWebhookClient(dingtalk.WebhookConfig{HTTPClient: fake.Client(), AllowedHosts: []string{fake.Host()}, Retry: fastRetries()}),
 		RobotCode: appKey,
 		Card:      card,
 		Now:       func() time.Time { return outboxClock },
 	}
 	if withAPI {
-		cfg.OpenAPI = dingtalk.NewOpenAPI(fake.Client(), fake.URL(), appKey, appSecret, fastRetries())
+		cfg.OpenAPI = dingtalk.NewOpenAPI(dingtalk.OpenAPIConfig{HTTPClient: fake.Client(), BaseURL: fake.URL(), AppKey: appKey, AppSecret: appSecret, Retry: fastRetries()})
 	}
 	return outboxWorld{fake: fake, outbox: dingtalk.NewOutbox(cfg)}
 }

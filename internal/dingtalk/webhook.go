@@ -7,10 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/dingtalk-llm/fcrobot/internal/redact"
+	"github.com/dingtalk-llm/fcrobot/internal/retry"
 )
 
 // DefaultWebhookHost is the host of DingTalk's session webhooks.
@@ -23,10 +27,7 @@ const maxResponseBytes = 64 << 10
 // maxErrorMessage bounds the text an APIError carries from the response.
 const maxErrorMessage = 256
 
-// defaultHTTPTimeout bounds a request when the caller gives no HTTP client.
-const defaultHTTPTimeout = 30 * time.Second
-
-// DingTalk's errcode values seen in practice (PROTOCOLS.md §1).
+// DingTalk's errcode values seen in practice (docs/protocols.md §3).
 const (
 	ErrcodeSessionNotFound = 300001 // the session webhook expired or never existed
 	ErrcodeTooFast         = 130101 // sending too fast
@@ -119,33 +120,49 @@ func (e *APIError) Retryable() bool {
 // retry through it can succeed.
 func (e *APIError) SessionExpired() bool { return e.Code == ErrcodeSessionNotFound }
 
+// WebhookConfig configures a WebhookClient. The zero value is usable, but
+// posts nowhere.
+type WebhookConfig struct {
+	// HTTPClient makes the requests; nil means a client with a 30 s
+	// timeout. The WebhookClient uses a copy that never follows redirects,
+	// which would lead a post past the allowed hosts.
+	HTTPClient *http.Client
+	// AllowedHosts are the host names (port ignored, case-insensitive,
+	// surrounding spaces trimmed) of the only http(s) URLs the client posts
+	// to; with none it posts nowhere. DefaultWebhookHost is DingTalk's.
+	AllowedHosts []string
+	// Retry is how a refusal worth another try is retried. Base, Max and
+	// Attempts that are zero or less take their defaults,
+	// DefaultRetryBase (1 s), DefaultRetryMax (10 s) and DefaultMaxAttempts
+	// (5); a Max below the Base is the Base; Attempts 1 turns retries off.
+	Retry retry.Policy
+	// Logger receives the retries; nil means nowhere.
+	Logger *slog.Logger
+}
+
 // WebhookClient posts messages to DingTalk session webhooks.
 type WebhookClient struct {
 	httpClient   *http.Client
 	allowedHosts map[string]bool
-	opts         clientOptions
+	retry        retry.Policy
+	logger       *slog.Logger
 }
 
-// NewWebhookClient returns a client that posts only to http(s) URLs whose
-// host name (port ignored, case-insensitive) is one of allowedHosts; with no
-// allowed host it posts nowhere. A nil httpClient means a client with a 30 s
-// timeout. The client never follows redirects, which would lead a post
-// past the allowed hosts. Options set the retry policy and the logger.
-func NewWebhookClient(httpClient *http.Client, allowedHosts []string, opts ...Option) *WebhookClient {
-	var hc http.Client
-	if httpClient != nil {
-		hc = *httpClient
-	} else {
-		hc.Timeout = defaultHTTPTimeout
-	}
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	allowed := make(map[string]bool, len(allowedHosts))
-	for _, h := range allowedHosts {
+// NewWebhookClient returns a client that posts only to http(s) URLs on
+// cfg.AllowedHosts, and never follows a redirect.
+func NewWebhookClient(cfg WebhookConfig) *WebhookClient {
+	allowed := make(map[string]bool, len(cfg.AllowedHosts))
+	for _, h := range cfg.AllowedHosts {
 		if h = strings.ToLower(strings.TrimSpace(h)); h != "" {
 			allowed[h] = true
 		}
 	}
-	return &WebhookClient{httpClient: &hc, allowedHosts: allowed, opts: newClientOptions(opts)}
+	return &WebhookClient{
+		httpClient:   noRedirects(cfg.HTTPClient),
+		allowedHosts: allowed,
+		retry:        retryPolicy(cfg.Retry),
+		logger:       orDiscard(cfg.Logger),
+	}
 }
 
 // Send posts msg to the session webhook. It returns an error wrapping
@@ -173,10 +190,10 @@ func (c *WebhookClient) Send(ctx context.Context, webhookURL string, msg Webhook
 	if err != nil {
 		return fmt.Errorf("dingtalk webhook %s: encode message: %w", where, err)
 	}
-	return c.opts.retry.Do(ctx,
+	return c.retry.Do(ctx,
 		func(ctx context.Context) error { return c.post(ctx, webhookURL, where, body) },
 		func(attempt int, wait time.Duration, err error) {
-			c.opts.logger.WarnContext(ctx, "DingTalk refused a message, sending it again",
+			c.logger.WarnContext(ctx, "DingTalk refused a message, sending it again",
 				"webhook", where, "attempt", attempt, "wait", wait.String(), "err", err)
 		})
 }
@@ -210,7 +227,7 @@ func (c *WebhookClient) post(ctx context.Context, webhookURL, where string, body
 		if decodeErr == nil && answer.Errcode != nil {
 			apiErr.Code = *answer.Errcode
 			if answer.Errmsg != "" {
-				apiErr.Message = errorMessage(answer.Errmsg, webhookURL)
+				apiErr.Message = redact.String(bounded(answer.Errmsg), webhookSecrets(webhookURL)...)
 			}
 		}
 		return fmt.Errorf("dingtalk webhook %s: %w", where, apiErr)
@@ -222,7 +239,7 @@ func (c *WebhookClient) post(ctx context.Context, webhookURL, where string, body
 		return fmt.Errorf("dingtalk webhook %s: %w", where, &APIError{
 			StatusCode: resp.StatusCode,
 			Code:       *answer.Errcode,
-			Message:    errorMessage(answer.Errmsg, webhookURL),
+			Message:    redact.String(bounded(answer.Errmsg), webhookSecrets(webhookURL)...),
 		})
 	}
 	return nil
@@ -252,7 +269,7 @@ func (c *WebhookClient) Allowed(webhookURL string) error {
 
 // RedactWebhook returns a webhook URL fit for errors and logs: scheme, host
 // and path, with every query value (the session is one) replaced by
-// "REDACTED"; user info and fragment are dropped.
+// redact.Placeholder ("REDACTED"); user info and fragment are dropped.
 func RedactWebhook(u string) string {
 	parsed, err := url.Parse(u)
 	if err != nil {
@@ -274,50 +291,29 @@ func RedactWebhook(u string) string {
 			if key, _, ok := strings.Cut(part, "="); ok {
 				b.WriteString(key + "=")
 			}
-			b.WriteString("REDACTED")
+			b.WriteString(redact.Placeholder)
 		}
 	}
 	return b.String()
 }
 
-// queryValues lists the values of a URL's query, in their raw and decoded
-// forms: the strings that must not leak.
-func queryValues(u string) []string {
+// webhookSecrets lists the values of a URL's query, in their raw and
+// decoded forms: the strings that must not leak. A part without "=" is all
+// value.
+func webhookSecrets(u string) []string {
 	parsed, err := url.Parse(u)
 	if err != nil {
 		return nil
 	}
-	var secrets []string
+	var values []string
 	for _, part := range strings.Split(parsed.RawQuery, "&") {
 		_, value, ok := strings.Cut(part, "=")
 		if !ok {
 			value = part
 		}
-		if value == "" {
-			continue
-		}
-		secrets = append(secrets, value)
-		if decoded, err := url.QueryUnescape(value); err == nil && decoded != value && decoded != "" {
-			secrets = append(secrets, decoded)
-		}
+		values = append(values, value)
 	}
-	return secrets
-}
-
-// scrub replaces every query value of webhookURL found in s.
-func scrub(s, webhookURL string) string {
-	for _, secret := range queryValues(webhookURL) {
-		s = strings.ReplaceAll(s, secret, "REDACTED")
-	}
-	return s
-}
-
-// errorMessage is DingTalk's errmsg, bounded and scrubbed.
-func errorMessage(msg, webhookURL string) string {
-	if len(msg) > maxErrorMessage {
-		msg = strings.ToValidUTF8(msg[:maxErrorMessage], "") + "..."
-	}
-	return scrub(msg, webhookURL)
+	return redact.WithDecoded(values...)
 }
 
 // redactError keeps the webhook's query out of err: the *url.Error the HTTP
@@ -328,17 +324,5 @@ func redactError(err error, webhookURL string) error {
 	if urlErr, ok := err.(*url.Error); ok {
 		err = &url.Error{Op: urlErr.Op, URL: RedactWebhook(urlErr.URL), Err: urlErr.Err}
 	}
-	if text := err.Error(); scrub(text, webhookURL) != text {
-		return &redactedError{text: scrub(text, webhookURL), err: err}
-	}
-	return err
+	return redact.Error(err, webhookSecrets(webhookURL)...)
 }
-
-// redactedError shows scrubbed text and unwraps to the original error.
-type redactedError struct {
-	text string
-	err  error
-}
-
-func (e *redactedError) Error() string { return e.text }
-func (e *redactedError) Unwrap() error { return e.err }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk/dingtalktest"
+	"github.com/dingtalk-llm/fcrobot/internal/retry"
 )
 
 // logRecorder is a slog.Handler that keeps every record as text and
@@ -60,7 +61,7 @@ func TestSendRetriesWhenTooFast(t *testing.T) {
 			fake := dingtalktest.NewServer()
 			defer fake.Close()
 			logs := newLogRecorder()
-			client := dingtalk.NewWebhookClient(fake.Client(), []string{fake.Host()}, fastRetries(), dingtalk.WithLogger(slog.New(logs)))
+			client := dingtalk.NewWebhookClient(dingtalk.WebhookConfig{HTTPClient: fake.Client(), AllowedHosts: []string{fake.Host()}, Retry: fastRetries(), Logger: slog.New(logs)})
 			session := fake.Session("cidRetry")
 
 			fake.FailNext(2, code, "send too fast")
@@ -88,7 +89,9 @@ func TestSendRetriesWhenTooFast(t *testing.T) {
 func TestSendGivesUpAfterMaxAttempts(t *testing.T) {
 	fake := dingtalktest.NewServer()
 	defer fake.Close()
-	client := dingtalk.NewWebhookClient(fake.Client(), []string{fake.Host()}, fastRetries(), dingtalk.WithMaxAttempts(3))
+	threeAttempts := fastRetries()
+	threeAttempts.Attempts = 3
+	client := dingtalk.NewWebhookClient(dingtalk.WebhookConfig{HTTPClient: fake.Client(), AllowedHosts: []string{fake.Host()}, Retry: threeAttempts})
 	session := fake.Session("cidGiveUp")
 
 	fake.FailNext(100, dingtalk.ErrcodeTooFast, "send too fast")
@@ -105,7 +108,7 @@ func TestSendGivesUpAfterMaxAttempts(t *testing.T) {
 func TestSendDefaultsToFiveAttempts(t *testing.T) {
 	fake := dingtalktest.NewServer()
 	defer fake.Close()
-	client := dingtalk.NewWebhookClient(fake.Client(), []string{fake.Host()}, fastRetries())
+	client := dingtalk.NewWebhookClient(dingtalk.WebhookConfig{HTTPClient: fake.Client(), AllowedHosts: []string{fake.Host()}, Retry: fastRetries()})
 	fake.FailNext(100, dingtalk.ErrcodeTooFastAlt, "send too fast")
 	if err := client.Send(t.Context(), fake.WebhookURL("s"), dingtalk.TextMessage("hi")); err == nil {
 		t.Fatal("Send succeeded")
@@ -130,7 +133,7 @@ func TestSendDoesNotRetryOtherRefusals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fake := dingtalktest.NewServer()
 			defer fake.Close()
-			client := dingtalk.NewWebhookClient(fake.Client(), []string{fake.Host()}, fastRetries())
+			client := dingtalk.NewWebhookClient(dingtalk.WebhookConfig{HTTPClient: fake.Client(), AllowedHosts: []string{fake.Host()}, Retry: fastRetries()})
 			session := fake.Session("cid")
 			tt.setup(fake, session)
 			err := client.Send(t.Context(), fake.WebhookURL(session), tt.msg)
@@ -167,7 +170,7 @@ func TestSendRetriesHTTPErrors(t *testing.T) {
 				w.Write([]byte(`{"errcode":0,"errmsg":"ok"}`))
 			}))
 			defer srv.Close()
-			client := dingtalk.NewWebhookClient(srv.Client(), []string{"127.0.0.1"}, fastRetries())
+			client := dingtalk.NewWebhookClient(dingtalk.WebhookConfig{HTTPClient: srv.Client(), AllowedHosts: []string{"127.0.0.1"}, Retry: fastRetries()})
 			err := client.Send(t.Context(), srv.URL+"/robot/sendBySession?session=s", dingtalk.TextMessage("hi"))
 			if got := int(requests.Load()); got != tt.attempts {
 				t.Errorf("%d requests, want %d", got, tt.attempts)
@@ -191,7 +194,7 @@ func TestSendDoesNotRetryTransportErrors(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	client := dingtalk.NewWebhookClient(srv.Client(), []string{"127.0.0.1"}, fastRetries())
+	client := dingtalk.NewWebhookClient(dingtalk.WebhookConfig{HTTPClient: srv.Client(), AllowedHosts: []string{"127.0.0.1"}, Retry: fastRetries()})
 	if err := client.Send(t.Context(), srv.URL+"/robot/sendBySession?session=s", dingtalk.TextMessage("hi")); err == nil {
 		t.Fatal("Send succeeded")
 	}
@@ -204,7 +207,7 @@ func TestSendDoesNotRetryPastTheDeadline(t *testing.T) {
 	fake := dingtalktest.NewServer()
 	defer fake.Close()
 	// The first wait is at least an hour; the deadline is 30 minutes away.
-	client := dingtalk.NewWebhookClient(fake.Client(), []string{fake.Host()}, dingtalk.WithRetryBackoff(2*time.Hour, 2*time.Hour))
+	client := dingtalk.NewWebhookClient(dingtalk.WebhookConfig{HTTPClient: fake.Client(), AllowedHosts: []string{fake.Host()}, Retry: retry.Policy{Base: 2 * time.Hour, Max: 2 * time.Hour}})
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Minute)
 	defer cancel()
 
@@ -226,8 +229,10 @@ func TestSendStopsWaitingWhenTheContextEnds(t *testing.T) {
 	fake := dingtalktest.NewServer()
 	defer fake.Close()
 	logs := newLogRecorder()
-	client := dingtalk.NewWebhookClient(fake.Client(), []string{fake.Host()},
-		dingtalk.WithRetryBackoff(time.Hour, time.Hour), dingtalk.WithLogger(slog.New(logs)))
+	client := dingtalk.NewWebhookClient(dingtalk.WebhookConfig{
+		HTTPClient: fake.Client(), AllowedHosts: []string{fake.Host()},
+		Retry: retry.Policy{Base: time.Hour, Max: time.Hour}, Logger: slog.New(logs),
+	})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 

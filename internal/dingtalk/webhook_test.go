@@ -12,12 +12,13 @@ import (
 
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk/dingtalktest"
+	"github.com/dingtalk-llm/fcrobot/internal/retry"
 )
 
 // fastRetries keeps the retry policy's shape with waits too short to slow
 // the tests down.
-func fastRetries() dingtalk.Option {
-	return dingtalk.WithRetryBackoff(time.Microsecond, 4*time.Microsecond)
+func fastRetries() retry.Policy {
+	return retry.Policy{Base: time.Microsecond, Max: 4 * time.Microsecond}
 }
 
 func TestWebhookMessageJSON(t *testing.T) {
@@ -75,7 +76,7 @@ func TestRedactWebhook(t *testing.T) {
 func TestSendDelivers(t *testing.T) {
 	fake := dingtalktest.NewServer()
 	defer fake.Close()
-	client := dingtalk.NewWebhookClient(fake.Client(), []string{fake.Host()})
+	client := dingtalk.NewWebhookClient(dingtalk.WebhookConfig{HTTPClient: fake.Client(), AllowedHosts: []string{fake.Host()}})
 	session := fake.Session("cidSingle")
 
 	msg := dingtalk.TextMessage("@manager4321 42", "manager4321")
@@ -95,7 +96,7 @@ func TestSendDelivers(t *testing.T) {
 func TestSendFailures(t *testing.T) {
 	fake := dingtalktest.NewServer()
 	defer fake.Close()
-	client := dingtalk.NewWebhookClient(fake.Client(), []string{"OAPI.dingtalk.com", fake.Host()}, fastRetries())
+	client := dingtalk.NewWebhookClient(dingtalk.WebhookConfig{HTTPClient: fake.Client(), AllowedHosts: []string{"OAPI.dingtalk.com", fake.Host()}, Retry: fastRetries()})
 	session := fake.Session("cidSecret")
 	webhook := fake.WebhookURL(session)
 	hostPort := strings.TrimPrefix(fake.URL(), "http://")
@@ -228,7 +229,7 @@ func TestSendFailures(t *testing.T) {
 func TestSendRefusedURLsAreNotRequested(t *testing.T) {
 	fake := dingtalktest.NewServer()
 	defer fake.Close()
-	client := dingtalk.NewWebhookClient(fake.Client(), nil)
+	client := dingtalk.NewWebhookClient(dingtalk.WebhookConfig{HTTPClient: fake.Client()})
 	err := client.Send(t.Context(), fake.WebhookURL("s"), dingtalk.TextMessage("hi"))
 	if !errors.Is(err, dingtalk.ErrWebhookNotAllowed) {
 		t.Fatalf("Send with no allowed host = %v, want ErrWebhookNotAllowed", err)
@@ -241,7 +242,7 @@ func TestSendRefusedURLsAreNotRequested(t *testing.T) {
 func TestSendTransportErrorsHideTheSession(t *testing.T) {
 	const session = "transport-secret-session-value"
 	fake := dingtalktest.NewServer()
-	client := dingtalk.NewWebhookClient(fake.Client(), []string{fake.Host()})
+	client := dingtalk.NewWebhookClient(dingtalk.WebhookConfig{HTTPClient: fake.Client(), AllowedHosts: []string{fake.Host()}})
 	webhook := fake.WebhookURL(session)
 	fake.Close() // nothing listens any more
 
@@ -348,7 +349,7 @@ func TestSendOddAnswers(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := httptest.NewServer(tt.handler)
 			defer srv.Close()
-			client := dingtalk.NewWebhookClient(srv.Client(), []string{"127.0.0.1"}, fastRetries())
+			client := dingtalk.NewWebhookClient(dingtalk.WebhookConfig{HTTPClient: srv.Client(), AllowedHosts: []string{"127.0.0.1"}, Retry: fastRetries()})
 			err := client.Send(t.Context(), srv.URL+"/robot/sendBySession?session="+session, dingtalk.TextMessage("hi"))
 			if err == nil {
 				t.Fatal("Send succeeded")
@@ -386,7 +387,7 @@ func TestSendPostsJSON(t *testing.T) {
 		w.Write([]byte(`{"errcode":0,"errmsg":"ok"}`))
 	}))
 	defer srv.Close()
-	client := dingtalk.NewWebhookClient(srv.Client(), []string{"127.0.0.1"})
+	client := dingtalk.NewWebhookClient(dingtalk.WebhookConfig{HTTPClient: srv.Client(), AllowedHosts: []string{"127.0.0.1"}})
 	if err := client.Send(t.Context(), srv.URL+"/robot/sendBySession?session=s", dingtalk.TextMessage("hi")); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
 	"github.com/alibabacloud-go/tea/dara"
 	"github.com/dingtalk-llm/fcrobot/internal/alicloud"
+	"github.com/dingtalk-llm/fcrobot/internal/redact"
 )
 
 // API versions and their paths. FC 3.0 is what new deployments use; FC 2.0
@@ -261,7 +262,9 @@ func (i *Invoker) invokeError(function, taskID string, creds alicloud.Credential
 		// No answer from FC: a network error or the context ended.
 		return fmt.Errorf("fc: invoke %s: %w", function, err)
 	}
-	ie.Message = redact(ie.Message, creds)
+	// Should FC ever echo a signed request back in its message, the secret
+	// and the token are not shown.
+	ie.Message = redact.String(ie.Message, creds.AccessKeySecret, creds.SecurityToken)
 	if ie.StatusCode == http.StatusConflict && taskID != "" {
 		return fmt.Errorf("fc: invoke %s: task %s: %w: %w", function, taskID, ErrTaskExists, ie)
 	}
@@ -278,17 +281,6 @@ func sdkMessage(e sdkResponseError) string {
 		}
 	}
 	return dara.StringValue(e.GetMessage())
-}
-
-// redact removes the secret and the token should FC ever echo a signed
-// request back in an error message.
-func redact(s string, creds alicloud.Credentials) string {
-	for _, secret := range []string{creds.AccessKeySecret, creds.SecurityToken} {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, "[redacted]")
-		}
-	}
-	return s
 }
 
 // resolveEndpoint turns the configuration into scheme://host[:port].

@@ -33,7 +33,7 @@ func invokeEvent(t *testing.T, h http.Handler, body string, headers map[string]s
 		req.Header.Set(k, v)
 	}
 	rec := httptest.NewRecorder()
-	New(h, Options{}).ServeHTTP(rec, req)
+	New(h, Config{}).ServeHTTP(rec, req)
 	return rec
 }
 
@@ -98,7 +98,7 @@ func TestEventsTakeOnlyPOSTInvoke(t *testing.T) {
 	h := Events(func(context.Context, order) error { return nil }, nil)
 	for _, tt := range []struct{ method, path string }{{http.MethodGet, "/invoke"}, {http.MethodPost, "/other"}} {
 		rec := httptest.NewRecorder()
-		New(h, Options{}).ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, strings.NewReader(`{"item":"tea"}`)))
+		New(h, Config{}).ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, strings.NewReader(`{"item":"tea"}`)))
 		if rec.Code == http.StatusOK || rec.Header().Get("x-fc-status") != "" {
 			t.Errorf("%s %s: %d %v", tt.method, tt.path, rec.Code, rec.Header())
 		}

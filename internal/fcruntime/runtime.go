@@ -41,8 +41,8 @@ func ListenAddr(getenv func(string) string) string {
 	return "0.0.0.0:9000"
 }
 
-// Options configure a Runtime.
-type Options struct {
+// Config configures a Runtime. The zero value is usable.
+type Config struct {
 	// Log receives FC's "FC Invoke Start/End RequestId:" markers, as plain
 	// lines because FC's log console groups a request's lines by them.
 	Log io.Writer
@@ -56,7 +56,7 @@ type Options struct {
 // Runtime serves a handler as an FC custom runtime.
 type Runtime struct {
 	handler http.Handler
-	opts    Options
+	opts    Config
 
 	mu       sync.Mutex
 	inFlight int
@@ -65,7 +65,7 @@ type Runtime struct {
 }
 
 // New wraps h.
-func New(h http.Handler, opts Options) *Runtime {
+func New(h http.Handler, opts Config) *Runtime {
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}

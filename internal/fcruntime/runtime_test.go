@@ -56,7 +56,7 @@ func TestHandlerSeesTheInvocation(t *testing.T) {
 		got, _ = FromContext(r.Context())
 		gotRequestID = logging.RequestID(r.Context())
 		w.WriteHeader(http.StatusAccepted)
-	}), Options{Log: log})
+	}), Config{Log: log})
 
 	req := httptest.NewRequest(http.MethodPost, "/invoke", strings.NewReader("{}"))
 	for k, v := range map[string]string{
@@ -94,7 +94,7 @@ func TestRequestWithoutFCHeadersGetsAnID(t *testing.T) {
 	rt := New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		inv, _ := FromContext(r.Context())
 		id = inv.RequestID
-	}), Options{})
+	}), Config{})
 	rt.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/", nil))
 	if !strings.HasPrefix(id, "local-") || len(id) < 10 {
 		t.Errorf("request id %q", id)
@@ -109,7 +109,7 @@ func TestPreStopWaitsForRequestsInFlight(t *testing.T) {
 		close(started)
 		<-release
 		close(finished)
-	}), Options{DrainTimeout: time.Minute})
+	}), Config{DrainTimeout: time.Minute})
 
 	go rt.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/invoke", nil))
 	<-started
@@ -163,7 +163,7 @@ func TestServeDrainsOnShutdown(t *testing.T) {
 		close(started)
 		<-release
 		w.Write([]byte("done"))
-	}), Options{DrainTimeout: time.Minute})
+	}), Config{DrainTimeout: time.Minute})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan net.Addr, 1)

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
+	"github.com/dingtalk-llm/fcrobot/internal/redact"
 	goopenai "github.com/sashabaranov/go-openai"
 )
 
@@ -223,25 +224,29 @@ func messageFromBody(body []byte, status int) string {
 }
 
 // scrub removes the API key from a provider's message: some providers echo
-// the key they were sent, whole or masked ("sk-abc****wxyz"). It removes
-// the pictures too: validation errors of some servers (vLLM's, for one)
-// echo the offending input, data URL and all. It also bounds the message's
-// length.
+// the key they were sent, whole or masked ("sk-abc****wxyz"), and each
+// word that looks like such an echo is replaced as a secret of its own. It
+// removes the pictures too: validation errors of some servers (vLLM's,
+// for one) echo the offending input, data URL and all. It also bounds the
+// message's length.
 func scrub(msg, apiKey string) string {
-	const redacted = "[redacted]"
-	msg = redactImageData(msg)
-	if apiKey != "" {
-		msg = strings.ReplaceAll(msg, apiKey, redacted)
-	}
+	msg = redact.String(redactImageData(msg), apiKey)
+	return truncate(redact.String(msg, keyEchoes(msg, apiKey)...), maxMessageBytes)
+}
+
+// keyEchoes lists the words of msg that look like a masked or partial echo
+// of the key: they hold "***" or a fragment of the key.
+func keyEchoes(msg, apiKey string) []string {
 	words := strings.FieldsFunc(msg, func(r rune) bool {
 		return r == ' ' || r == '\t' || r == '\n' || r == '"' || r == '\'' || r == '`' || r == ','
 	})
+	var echoes []string
 	for _, w := range words {
-		if w != redacted && (strings.Contains(w, "***") || sharesFragment(w, apiKey)) {
-			msg = strings.ReplaceAll(msg, w, redacted)
+		if w != redact.Placeholder && (strings.Contains(w, "***") || sharesFragment(w, apiKey)) {
+			echoes = append(echoes, w)
 		}
 	}
-	return truncate(msg, maxMessageBytes)
+	return echoes
 }
 
 // dataURL matches a data URL up to the end of its payload.

@@ -45,7 +45,7 @@
 //     torn by a crash still clears: the user did ask for it.
 //   - "v1" is the format version: a later layout can live beside this one.
 //
-// Every Save prunes its owner down to Options.Keep turns and every Clear
+// Every Save prunes its owner down to Config.Keep turns and every Clear
 // prunes the owner's markers down to the newest, so loading a history costs
 // the same after a year as after a day.
 package ossmount
@@ -66,7 +66,7 @@ import (
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 )
 
-// DefaultKeep is the number of turns kept per owner when Options.Keep is 0.
+// DefaultKeep is the number of turns kept per owner when Config.Keep is 0.
 const DefaultKeep = 50
 
 // ErrNoMountPoint is wrapped by NewHistory's error when the root directory
@@ -77,8 +77,9 @@ var ErrNoMountPoint = errors.New("OSS mount point is missing")
 // owner or message id, which no store could file.
 var ErrInvalidArgument = errors.New("invalid argument")
 
-// Options tune a History. The zero value is usable.
-type Options struct {
+// Config tunes a History or a Receipts store, which ignores Keep. The zero
+// value is usable.
+type Config struct {
 	// Keep is how many turns are kept per owner; older ones are deleted
 	// after each Save. 0 means DefaultKeep.
 	Keep int
@@ -100,7 +101,7 @@ type History struct {
 
 // NewHistory returns a store rooted at root, which must be an existing
 // directory: the OSS mount point.
-func NewHistory(root string, opts Options) (*History, error) {
+func NewHistory(root string, opts Config) (*History, error) {
 	if err := checkRoot(root); err != nil {
 		return nil, err
 	}
@@ -201,7 +202,7 @@ func compareTurns(a, b chat.Turn) int {
 // Save stores t as a file of its own, written once. Saving a message id
 // that owner already has stored is a no-op, so a redelivered message never
 // duplicates a turn; a torn file left by a crashed save of the same message
-// is replaced. After saving, the oldest turns beyond Options.Keep are
+// is replaced. After saving, the oldest turns beyond Config.Keep are
 // deleted; failures to delete are logged, not returned.
 func (h *History) Save(ctx context.Context, owner string, t chat.Turn) error {
 	if owner == "" {

@@ -64,7 +64,7 @@ func BenchmarkMessageWrites(b *testing.B) {
 	h, _ := newHistory(b, root, 0)
 	// The receipts' clock is the messages' own, as in the tests: on the real
 	// clock their day would be past the retention and pruned.
-	r, err := ossmount.NewReceipts(root, ossmount.Options{Now: func() time.Time { return base }})
+	r, err := ossmount.NewReceipts(root, ossmount.Config{Now: func() time.Time { return base }})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -40,7 +40,7 @@ func turn(id string, askedAt time.Time) chat.Turn {
 func newHistory(t testing.TB, root string, keep int) (*ossmount.History, *logtest.Buffer) {
 	t.Helper()
 	logs := &logtest.Buffer{}
-	h, err := ossmount.NewHistory(root, ossmount.Options{
+	h, err := ossmount.NewHistory(root, ossmount.Config{
 		Keep:   keep,
 		Now:    func() time.Time { return base },
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -119,7 +119,7 @@ func TestNewHistoryNeedsTheMountPoint(t *testing.T) {
 		"not a directory": file,
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := ossmount.NewHistory(root, ossmount.Options{})
+			_, err := ossmount.NewHistory(root, ossmount.Config{})
 			if !errors.Is(err, ossmount.ErrNoMountPoint) {
 				t.Fatalf("NewHistory(%s) error = %v, want ErrNoMountPoint", root, err)
 			}
@@ -128,11 +128,11 @@ func TestNewHistoryNeedsTheMountPoint(t *testing.T) {
 			}
 		})
 	}
-	if _, err := ossmount.NewHistory(dir, ossmount.Options{Keep: -1}); !errors.Is(err, ossmount.ErrInvalidArgument) {
+	if _, err := ossmount.NewHistory(dir, ossmount.Config{Keep: -1}); !errors.Is(err, ossmount.ErrInvalidArgument) {
 		t.Errorf("NewHistory with Keep -1: error = %v, want ErrInvalidArgument", err)
 	}
-	if _, err := ossmount.NewHistory(dir, ossmount.Options{}); err != nil {
-		t.Errorf("NewHistory with zero Options: %v", err)
+	if _, err := ossmount.NewHistory(dir, ossmount.Config{}); err != nil {
+		t.Errorf("NewHistory with a zero Config: %v", err)
 	}
 }
 

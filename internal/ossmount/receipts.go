@@ -63,7 +63,7 @@ type Receipts struct {
 const ReceiptRetention = 72 * time.Hour
 
 // NewReceipts returns the receipts kept under root, the OSS mount point.
-func NewReceipts(root string, opts Options) (*Receipts, error) {
+func NewReceipts(root string, opts Config) (*Receipts, error) {
 	if err := checkRoot(root); err != nil {
 		return nil, err
 	}

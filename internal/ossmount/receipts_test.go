@@ -21,7 +21,7 @@ var testClock = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 func newReceipts(t *testing.T, now *time.Time) (*Receipts, string) {
 	t.Helper()
 	root := t.TempDir()
-	r, err := NewReceipts(root, Options{Now: func() time.Time { return *now }})
+	r, err := NewReceipts(root, Config{Now: func() time.Time { return *now }})
 	if err != nil {
 		t.Fatal(err)
 	}

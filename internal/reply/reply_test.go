@@ -135,11 +135,11 @@ func newFixture(t *testing.T, model modelFunc, edits ...func(*Config)) *fixture 
 	t.Helper()
 	now := func() time.Time { return clock }
 	root := t.TempDir()
-	h, err := ossmount.NewHistory(root, ossmount.Options{Now: now})
+	h, err := ossmount.NewHistory(root, ossmount.Config{Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	receipts, err := ossmount.NewReceipts(root, ossmount.Options{Now: now})
+	receipts, err := ossmount.NewReceipts(root, ossmount.Config{Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk/dingtalktest"
+	"github.com/dingtalk-llm/fcrobot/internal/retry"
 )
 
 const (
@@ -255,7 +256,7 @@ func TestWaitOpenAPIPosts(t *testing.T) {
 	s.SetApp(appKey, appSecret)
 	ctx, cancel := context.WithTimeout(t.Context(), safety)
 	defer cancel()
-	client := dingtalk.NewOpenAPI(s.Client(), s.URL(), appKey, appSecret, dingtalk.WithMaxAttempts(1))
+	client := dingtalk.NewOpenAPI(dingtalk.OpenAPIConfig{HTTPClient: s.Client(), BaseURL: s.URL(), AppKey: appKey, AppSecret: appSecret, Retry: retry.Policy{Attempts: 1}})
 
 	done := make(chan []dingtalktest.OpenAPIPost, 1)
 	go func() {
@@ -309,7 +310,7 @@ func TestGroupCallbackAnsweredThroughOpenAPI(t *testing.T) {
 	if m.RobotCode != appKey {
 		t.Fatalf("callback robotCode %q, want the AppKey %q", m.RobotCode, appKey)
 	}
-	client := dingtalk.NewOpenAPI(s.Client(), s.URL(), appKey, appSecret)
+	client := dingtalk.NewOpenAPI(dingtalk.OpenAPIConfig{HTTPClient: s.Client(), BaseURL: s.URL(), AppKey: appKey, AppSecret: appSecret})
 	if err := client.SendToGroup(t.Context(), m.RobotCode, m.ConversationID, dingtalk.TextMessage("答")); err != nil {
 		t.Fatal(err)
 	}
