@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -121,63 +120,4 @@ func parseSchedstat(b []byte) (time.Duration, error) {
 		return 0, fmt.Errorf("schedstat: %w", err)
 	}
 	return time.Duration(ns), nil
-}
-
-// listeningPort looks in /proc for a TCP port the process listens on: its
-// open files (/proc/<pid>/fd) name its sockets by inode, and
-// /proc/<pid>/net/tcp6 and tcp list the sockets of its network namespace
-// with their inode, state and local address. Not found (yet) is false;
-// so is a process that has exited.
-func listeningPort(pid int) (int, bool) {
-	dir := fmt.Sprintf("/proc/%d/fd", pid)
-	fds, err := os.ReadDir(dir)
-	if err != nil {
-		return 0, false
-	}
-	inodes := map[string]bool{}
-	for _, fd := range fds {
-		link, err := os.Readlink(filepath.Join(dir, fd.Name()))
-		if err != nil {
-			continue // closed since the listing
-		}
-		if inode, ok := strings.CutPrefix(link, "socket:["); ok {
-			inodes[strings.TrimSuffix(inode, "]")] = true
-		}
-	}
-	if len(inodes) == 0 {
-		return 0, false
-	}
-	for _, table := range []string{"tcp6", "tcp"} {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, table))
-		if err != nil {
-			continue // no IPv6, or the process has exited
-		}
-		if port, ok := parseListeningSocket(b, inodes); ok {
-			return port, true
-		}
-	}
-	return 0, false
-}
-
-// parseListeningSocket finds, in a /proc/net/tcp or tcp6 table, a socket
-// in the listening state (0A) whose inode is one of inodes, and returns
-// its local port. A row reads
-// "sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ...",
-// the port in hexadecimal after the local address's colon.
-func parseListeningSocket(table []byte, inodes map[string]bool) (int, bool) {
-	sc := bufio.NewScanner(bytes.NewReader(table))
-	sc.Scan() // the header
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 10 || f[3] != "0A" || !inodes[f[9]] {
-			continue
-		}
-		_, hexPort, ok := strings.Cut(f[1], ":")
-		port, err := strconv.ParseUint(hexPort, 16, 16)
-		if !ok || err != nil || port == 0 {
-			continue
-		}
-		return int(port), true
-	}
-	return 0, false
 }

@@ -3,13 +3,11 @@ package devstack
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/dingtalk-llm/fcrobot/internal/logging"
+	"github.com/dingtalk-llm/fcrobot/internal/fcruntime"
 )
 
 // Process is one of the functions, running as its own program, as on FC.
@@ -32,12 +30,9 @@ type Process struct {
 	cmd     *exec.Cmd
 	started time.Time
 	out     *logBuffer
-	// quiet is the VERBOSE the program was given when that keeps it from
-	// logging its listening line, else "".
-	quiet  string
-	done   chan struct{}
-	err    error // valid once done is closed
-	killed atomic.Bool
+	done    chan struct{}
+	err     error // valid once done is closed
+	killed  atomic.Bool
 }
 
 // listenTimeout bounds the wait for a program to say where it listens.
@@ -83,9 +78,6 @@ func Launch(name, bin string, env map[string]string, logs io.Writer) (*Process, 
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	p := &Process{Name: name, cmd: cmd, started: started, out: out, done: make(chan struct{})}
-	if silencesListening(env) {
-		p.quiet = env["VERBOSE"]
-	}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
@@ -98,23 +90,12 @@ func Launch(name, bin string, env map[string]string, logs io.Writer) (*Process, 
 // includes everything the program has written so far. It is called once,
 // before the Process is shared.
 //
-// The programs log one JSON line when their listener is open, such as
-// {"msg":"reply function listening","addr":"[::]:41234",...}: any line
-// whose msg ends in "listening" and that has an addr is taken as that line.
-// A program given a VERBOSE that hides notices (30 and up) logs no such
-// line; on Linux its port is then found in /proc instead.
+// The programs write one plain line when their listener is open, whatever
+// their log level: fcruntime.ListeningMarker and the address they bound.
 func (p *Process) WaitListening(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, listenTimeout)
 	defer cancel()
-	var (
-		addr string
-		err  error
-	)
-	if p.quiet != "" {
-		addr, err = p.findListener(ctx)
-	} else {
-		addr, err = p.waitListeningLine(ctx)
-	}
+	addr, err := p.waitListeningLine(ctx)
 	if err == nil {
 		p.URL, err = loopbackURL(addr)
 	}
@@ -137,55 +118,13 @@ func (p *Process) waitListeningLine(ctx context.Context) (string, error) {
 	}
 }
 
-// findListener polls /proc until the process has a listening TCP socket,
-// for a program too quiet to log where it listens.
-func (p *Process) findListener(ctx context.Context) (string, error) {
-	if runtime.GOOS != "linux" {
-		return "", fmt.Errorf("VERBOSE=%s keeps it from logging where it listens, and only on Linux can devstack look the port up in /proc", p.quiet)
-	}
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if port, ok := listeningPort(p.PID()); ok {
-			return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), nil
-		}
-		select {
-		case <-p.done:
-			return "", fmt.Errorf("exited (%v) before listening", p.err)
-		case <-ctx.Done():
-			return "", fmt.Errorf("no listening socket in /proc (VERBOSE=%s keeps it from logging where it listens): %w", p.quiet, ctx.Err())
-		case <-tick.C:
-		}
-	}
-}
-
-// silencesListening reports whether env's VERBOSE makes the program log
-// only above the notice level its listening line is logged at.
-func silencesListening(env map[string]string) bool {
-	var v logging.Verbosity
-	s, ok := env["VERBOSE"]
-	if !ok || v.UnmarshalText([]byte(s)) != nil {
-		return false // the default, or a value the program will refuse
-	}
-	return v.Level() > logging.LevelNotice
-}
-
-// parseListeningLine reads the address from a program's listening line: a
-// JSON log line whose msg ends in "listening" and that has an addr
-// attribute.
+// parseListeningLine reads the address from a program's listening line.
 func parseListeningLine(line []byte) (string, bool) {
-	line = bytes.TrimSpace(line)
-	if len(line) == 0 || line[0] != '{' {
+	addr, ok := strings.CutPrefix(strings.TrimSpace(string(line)), fcruntime.ListeningMarker)
+	if !ok || addr == "" {
 		return "", false
 	}
-	var rec struct {
-		Msg  string `json:"msg"`
-		Addr string `json:"addr"`
-	}
-	if json.Unmarshal(line, &rec) != nil || !strings.HasSuffix(rec.Msg, "listening") || rec.Addr == "" {
-		return "", false
-	}
-	return rec.Addr, true
+	return addr, true
 }
 
 // loopbackURL is the URL that reaches a listener bound to addr from this

@@ -163,6 +163,11 @@ func (rt *Runtime) preStop(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
+// ListeningMarker starts the line Serve writes to Config.Log once it
+// listens, followed by the address it bound: with port 0 the kernel picks
+// the port, and a local stack reads it back from this line.
+const ListeningMarker = "FC custom runtime listening on "
+
 // Serve listens on addr and serves until ctx is done, then stops taking work
 // and drains what is in flight (bounded by DrainTimeout). ready, when not
 // nil, is called with the bound address once the listener is open.
@@ -177,6 +182,9 @@ func (rt *Runtime) Serve(ctx context.Context, addr string, ready func(net.Addr))
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		ErrorLog:          slog.NewLogLogger(rt.opts.Logger.Handler(), slog.LevelWarn),
 	}
+	// A plain line, whatever the log level, like FC's invocation markers:
+	// whoever started the program learns from it where it listens.
+	fmt.Fprintf(rt.opts.Log, "%s%s\n", ListeningMarker, ln.Addr())
 	if ready != nil {
 		ready(ln.Addr())
 	}

@@ -7,11 +7,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/logging"
+	"github.com/dingtalk-llm/fcrobot/internal/logging/logtest"
 )
 
 func TestListenAddrFollowsFC(t *testing.T) {
@@ -30,28 +30,10 @@ func TestListenAddrFollowsFC(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a server.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestHandlerSeesTheInvocation(t *testing.T) {
 	var got Invocation
 	var gotRequestID string
-	log := &syncBuffer{}
+	log := &logtest.Buffer{}
 	rt := New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, _ = FromContext(r.Context())
 		gotRequestID = logging.RequestID(r.Context())
