@@ -64,7 +64,7 @@ func measureFirstVisibleText(ctx context.Context, binDir, dataDir string) (_ fir
 	}
 	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	st, err := devstack.Start(startCtx, devstack.Options{
+	st, err := devstack.Start(startCtx, devstack.Config{
 		BinDir: binDir, DataDir: dataDir, Model: model, DingTalkApp: true,
 		ReplyEnv: map[string]string{"CARD_TEMPLATE_ID": cardTemplateID},
 	})

@@ -131,7 +131,7 @@ func startStack(ctx context.Context, binDir, dataDir string, replySink bool) (*d
 	}
 	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	return devstack.Start(startCtx, devstack.Options{
+	return devstack.Start(startCtx, devstack.Config{
 		BinDir:    binDir,
 		DataDir:   dataDir,
 		Model:     openaitest.Answer(modelAnswer()),

@@ -81,7 +81,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 
 	fmt.Fprintln(stdout, "正在启动：reply 函数、conversation 函数、本地 FC、钉钉模拟器 …")
-	st, err := devstack.Start(ctx, devstack.Options{
+	st, err := devstack.Start(ctx, devstack.Config{
 		BinDir: *bin, DataDir: *data, ReplyEnv: replyEnv, ConversationEnv: convEnv, Logs: logFile,
 		Logger: slog.New(slog.NewJSONHandler(logFile, nil)),
 	})

@@ -29,8 +29,8 @@ import (
 	"github.com/dingtalk-llm/fcrobot/internal/openai/openaitest"
 )
 
-// Options configure a Stack.
-type Options struct {
+// Config configures a Stack.
+type Config struct {
 	// BinDir holds the built programs `conversation` and `reply`.
 	BinDir string
 	// DataDir is the folder that stands for the OSS mount.
@@ -97,7 +97,7 @@ const (
 )
 
 // Start starts the stack; Close stops it.
-func Start(ctx context.Context, o Options) (_ *Stack, err error) {
+func Start(ctx context.Context, o Config) (_ *Stack, err error) {
 	s := &Stack{AppSecret: "app-secret-" + randomHex(8), env: map[string]map[string]string{}}
 	defer func() {
 		if err != nil {
@@ -302,7 +302,7 @@ func (s *Stack) String() string {
 }
 
 // sinkURL is where the local FC delivers the reply function's events with
-// Options.ReplySink; the sink transport answers for it.
+// Config.ReplySink; the sink transport answers for it.
 const sinkURL = "http://reply-sink.invalid"
 
 // sink is an http.RoundTripper that accepts every delivery at once, as a

@@ -47,9 +47,11 @@ import (
 //   - Whether a single chat needs robotCode in imRobotOpenDeliverModel: the
 //     official Python SDK sends only spaceType, while the newer SDK model and
 //     much public code send robotCode too. The client sends both.
-//   - The error codes of a bad createAndDeliver (unknown template, reused
-//     outTrackId) and of a bad streaming update are not documented in a form
-//     found here; the client treats them as plain refusals.
+//   - Field reports name the refusals of a bad createAndDeliver
+//     (param.templateNotExist, param.templateUnpublished,
+//     param.cardAlreadyExist for a reused outTrackId, param.openSpaceIdInvalid)
+//     and of too large an update (param.stream.content), docs/protocols.md
+//     §5 and §7; the client treats them all as plain refusals.
 const (
 	CardCreateAndDeliverPath = "/v1.0/card/instances/createAndDeliver"
 	CardStreamingPath        = "/v1.0/card/streaming"
@@ -71,13 +73,6 @@ const CardCallbackType = "STREAM"
 // CodePermissionDenied is DingTalk's code for a call the app has no
 // permission for (with HTTP 403).
 const CodePermissionDenied = "Forbidden.AccessDenied.AccessTokenPermissionDenied"
-
-// PermissionDenied reports whether the app lacks the permission the call
-// needs (for cards, Card.Instance.Write or Card.Streaming.Write). Calling
-// again cannot succeed until someone grants it in DingTalk's console.
-func (e *OpenAPIError) PermissionDenied() bool {
-	return e.Code == CodePermissionDenied
-}
 
 // Card is an AI card to create from a template and deliver to one
 // conversation.

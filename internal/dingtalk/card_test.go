@@ -188,7 +188,7 @@ func TestCardPermissionDenied(t *testing.T) {
 func assertPermissionDenied(t *testing.T, err error) {
 	t.Helper()
 	var apiErr *dingtalk.OpenAPIError
-	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusForbidden || !apiErr.PermissionDenied() {
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusForbidden || apiErr.Code != dingtalk.CodePermissionDenied {
 		t.Fatalf("error %v, want HTTP 403 %s", err, dingtalk.CodePermissionDenied)
 	}
 	if apiErr.Retryable() {

@@ -47,7 +47,7 @@ func answersPerQuestion(st *devstack.Stack) map[string]int {
 func TestFaultManyMessagesOfOneUserAtOnceOnSeveralInstances(t *testing.T) {
 	t.Parallel()
 	const messages = 40
-	st := start(t, devstack.Options{
+	st := start(t, devstack.Config{
 		Model: openaitest.Echo("答："), ReplyInstances: 3,
 		ReplyEnv: map[string]string{"HISTORY_LENGTH": "100"},
 	})
@@ -100,7 +100,7 @@ func TestFaultModelRateLimitsAndDropsThenAnswers(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
 	seen := map[string]int{}
-	st := start(t, devstack.Options{Model: func(_ context.Context, r openaitest.Request) openaitest.Response {
+	st := start(t, devstack.Config{Model: func(_ context.Context, r openaitest.Request) openaitest.Response {
 		mu.Lock()
 		defer mu.Unlock()
 		q := r.LastUserMessage()
@@ -132,7 +132,7 @@ func TestFaultModelRateLimitsAndDropsThenAnswers(t *testing.T) {
 
 func TestFaultModelThatNeverAnswersLeavesHistoryClean(t *testing.T) {
 	t.Parallel()
-	st := start(t, devstack.Options{
+	st := start(t, devstack.Config{
 		ReplyEnv: map[string]string{"TIMEOUT": "2"},
 		Model: func(_ context.Context, r openaitest.Request) openaitest.Response {
 			switch r.LastUserMessage() {
@@ -166,7 +166,7 @@ func TestFaultReplyInstanceDiesMidAnswer(t *testing.T) {
 	t.Parallel()
 	started := make(chan struct{}, 4)
 	release := make(chan struct{})
-	st := start(t, devstack.Options{ReplyInstances: 2, Model: func(ctx context.Context, r openaitest.Request) openaitest.Response {
+	st := start(t, devstack.Config{ReplyInstances: 2, Model: func(ctx context.Context, r openaitest.Request) openaitest.Response {
 		started <- struct{}{}
 		select {
 		case <-release:
@@ -198,7 +198,7 @@ func TestFaultSIGTERMFinishesTheAnswerInFlight(t *testing.T) {
 	t.Parallel()
 	started := make(chan struct{}, 1)
 	release := make(chan struct{})
-	st := start(t, devstack.Options{Model: func(ctx context.Context, r openaitest.Request) openaitest.Response {
+	st := start(t, devstack.Config{Model: func(ctx context.Context, r openaitest.Request) openaitest.Response {
 		started <- struct{}{}
 		<-release
 		return openaitest.Response{Content: "答完了"}
@@ -241,7 +241,7 @@ func TestFaultWebhookRateLimitsThenAccepts(t *testing.T) {
 func TestFaultBadInput(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
-	st := start(t, devstack.Options{Model: openaitest.Echo("答："), DataDir: data})
+	st := start(t, devstack.Config{Model: openaitest.Echo("答："), DataDir: data})
 	alice := single(t, st, "alice")
 	dt := st.DingTalk
 
@@ -330,7 +330,7 @@ func busyInstance(t *testing.T, st *devstack.Stack) *devstack.Process {
 
 func TestFaultExpiredWebhookIsAnsweredThroughTheOpenAPI(t *testing.T) {
 	t.Parallel()
-	st := start(t, devstack.Options{Model: openaitest.Echo("答："), DingTalkApp: true})
+	st := start(t, devstack.Config{Model: openaitest.Echo("答："), DingTalkApp: true})
 	alice, carol := single(t, st, "alice"), group(t, st, "g1", "carol")
 	for _, c := range []chat{alice, carol} {
 		st.DingTalk.ExpireSession(c.session())
@@ -372,7 +372,7 @@ func TestFaultExpiredWebhookWithoutAnAppIsLoggedClearly(t *testing.T) {
 func TestFaultAnAnswerLongerThanDingTalkTakesArrivesInPieces(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("这是一段很长的回答。", 1000) + "\n\n```go\n" + strings.Repeat("fmt.Println(\"代码\")\n", 1500) + "```\n"
-	st := start(t, devstack.Options{Model: openaitest.Answer(long)})
+	st := start(t, devstack.Config{Model: openaitest.Answer(long)})
 	alice := single(t, st, "alice")
 	alice.send("写一篇长文")
 	alice.waitAnswer(1)

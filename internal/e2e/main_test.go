@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 // start runs a stack for one test and stops it when the test ends, checking
 // on the way out that the programs exited cleanly on SIGTERM and that no
 // secret reached any log line.
-func start(t *testing.T, o devstack.Options) *devstack.Stack {
+func start(t *testing.T, o devstack.Config) *devstack.Stack {
 	t.Helper()
 	o.BinDir = binDir
 	if o.DataDir == "" {

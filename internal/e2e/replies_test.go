@@ -34,7 +34,7 @@ func atUserIDs(p dingtalktest.Post) []string {
 func TestAMarkdownAnswerInASingleChat(t *testing.T) {
 	t.Parallel()
 	answer := "## 用 Go 读文件\n先打开文件，\n再逐行读取：\n\n```go\nfor sc.Scan() {\n\tfmt.Println(sc.Text())\n}\n```"
-	st := start(t, devstack.Options{Model: openaitest.Answer(answer)})
+	st := start(t, devstack.Config{Model: openaitest.Answer(answer)})
 	alice := single(t, st, "alice")
 
 	p := alice.askPost("怎么读文件")
@@ -56,7 +56,7 @@ func TestAMarkdownAnswerInASingleChat(t *testing.T) {
 
 func TestATextAnswerIsTheModelsWords(t *testing.T) {
 	t.Parallel()
-	st := start(t, devstack.Options{Model: openaitest.Answer("第一行\n<b>第二行</b>"), ReplyEnv: map[string]string{"REPLY_FORMAT": "text"}})
+	st := start(t, devstack.Config{Model: openaitest.Answer("第一行\n<b>第二行</b>"), ReplyEnv: map[string]string{"REPLY_FORMAT": "text"}})
 	p := single(t, st, "alice").askPost("问")
 	if p.Message.MsgType != "text" || p.Content() != "第一行\n<b>第二行</b>" {
 		t.Errorf("posted %s; want the answer as plain text", p.Raw)
@@ -101,7 +101,7 @@ func chunked(answer string) []string {
 func cardStack(t *testing.T, answer string) *devstack.Stack {
 	t.Helper()
 	chunks := chunked(answer)
-	st := start(t, devstack.Options{
+	st := start(t, devstack.Config{
 		Model: openaitest.Fixed(openaitest.Response{Content: answer, Chunks: chunks, ChunkDelay: time.Second / time.Duration(len(chunks))}),
 		ReplyEnv: map[string]string{
 			"CARD_TEMPLATE_ID":     "fcrobot-test.schema",
@@ -199,7 +199,7 @@ func TestARefusedCardFallsBackToTheWebhook(t *testing.T) {
 func TestAPictureIsAnsweredByTheVisionModel(t *testing.T) {
 	t.Parallel()
 	picture := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{7}, 4096)...)
-	st := start(t, devstack.Options{
+	st := start(t, devstack.Config{
 		Model: func(_ context.Context, req openaitest.Request) openaitest.Response {
 			if req.Model == "vision-model" && len(req.Images) == 1 && bytes.Equal(req.Images[0].Data, picture) {
 				return openaitest.Response{Content: "图里是一张 PNG：" + req.LastUserMessage()}
@@ -236,7 +236,7 @@ func TestReasoningStaysHiddenUnlessAskedFor(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			st := start(t, devstack.Options{Model: openaitest.Answer(answer), ReplyEnv: map[string]string{"SHOW_THINKING": tc.show, "REPLY_FORMAT": "text"}})
+			st := start(t, devstack.Config{Model: openaitest.Answer(answer), ReplyEnv: map[string]string{"SHOW_THINKING": tc.show, "REPLY_FORMAT": "text"}})
 			alice := single(t, st, "alice")
 			if got := alice.ask("你好"); got != tc.want {
 				t.Errorf("answer %q; want %q", got, tc.want)

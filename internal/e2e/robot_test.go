@@ -16,7 +16,7 @@ import (
 )
 
 func echoStack(t *testing.T, replyEnv map[string]string) *devstack.Stack {
-	return start(t, devstack.Options{Model: openaitest.Echo("答："), ReplyEnv: replyEnv})
+	return start(t, devstack.Config{Model: openaitest.Echo("答："), ReplyEnv: replyEnv})
 }
 
 // requestsFor returns the model requests whose question was q.
@@ -255,7 +255,7 @@ func TestMalformedCallbacksAreRefused(t *testing.T) {
 
 func TestModelErrorIsExplainedAndHistoryUntouched(t *testing.T) {
 	t.Parallel()
-	st := start(t, devstack.Options{Model: func(_ context.Context, r openaitest.Request) openaitest.Response {
+	st := start(t, devstack.Config{Model: func(_ context.Context, r openaitest.Request) openaitest.Response {
 		if strings.Contains(r.LastUserMessage(), "坏") {
 			return openaitest.Response{Status: 401, ErrorMessage: "Incorrect API key provided"}
 		}
@@ -273,7 +273,7 @@ func TestModelErrorIsExplainedAndHistoryUntouched(t *testing.T) {
 
 func TestModelTimeoutIsExplained(t *testing.T) {
 	t.Parallel()
-	st := start(t, devstack.Options{
+	st := start(t, devstack.Config{
 		ReplyEnv: map[string]string{"TIMEOUT": "1"},
 		Model: func(_ context.Context, r openaitest.Request) openaitest.Response {
 			if r.LastUserMessage() == "慢问题" {
@@ -312,7 +312,7 @@ func TestWebhookHostNotAllowedIsRefused(t *testing.T) {
 func TestDingTalkIsAnsweredBeforeASlowModel(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
-	st := start(t, devstack.Options{Model: func(ctx context.Context, r openaitest.Request) openaitest.Response {
+	st := start(t, devstack.Config{Model: func(ctx context.Context, r openaitest.Request) openaitest.Response {
 		select {
 		case <-release:
 		case <-ctx.Done():

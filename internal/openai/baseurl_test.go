@@ -82,7 +82,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Model() != "deepseek-chat" || c.BaseURL() != "https://api.deepseek.com/v1" {
-		t.Errorf("Model() = %q, BaseURL() = %q", c.Model(), c.BaseURL())
+	if c.model != "deepseek-chat" || c.baseURL != "https://api.deepseek.com/v1" {
+		t.Errorf("model %q, base URL %q", c.model, c.baseURL)
 	}
 }

@@ -93,11 +93,6 @@ func New(cfg Config) (*Client, error) {
 	}, nil
 }
 
-// Model returns the name of the model the client asks.
-func (c *Client) Model() string { return c.model }
-
-// BaseURL returns the endpoint the client calls, as normalized by New.
-func (c *Client) BaseURL() string { return c.baseURL }
 
 // Complete asks the model p's question, after p's system prompt and the
 // turns of its history, oldest first, and returns the answer without
