@@ -23,6 +23,7 @@ import (
 	"github.com/dingtalk-llm/fcrobot/internal/alicloud"
 	"github.com/dingtalk-llm/fcrobot/internal/fc"
 	"github.com/dingtalk-llm/fcrobot/internal/fc/fclocal"
+	"github.com/dingtalk-llm/fcrobot/internal/logging/logtest"
 )
 
 // Generous safety limit for waits; no test depends on how fast anything is.
@@ -578,13 +579,13 @@ func TestCloseCancelsDeliveriesWhenItsContextEnds(t *testing.T) {
 }
 
 func TestLogsShowNoSecret(t *testing.T) {
-	var logs bytes.Buffer
+	var logs logtest.Buffer
 	fn := &fakeFunction{respond: func(call int, w http.ResponseWriter) {
 		if call == 1 {
 			failWith(w)
 		}
 	}}
-	srv, apiURL := setup(t, fclocal.Config{Logger: slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))}, fn)
+	srv, apiURL := setup(t, fclocal.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, fn)
 
 	invokeAsync(t, apiURL, "event", "task")
 	wrong := callerCreds
@@ -601,16 +602,4 @@ func TestLogsShowNoSecret(t *testing.T) {
 			t.Errorf("logs show %q:\n%s", secret, out)
 		}
 	}
-}
-
-// syncWriter serializes writes from the delivery goroutines.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
