@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"flag"
 	"fmt"
 	"io"
@@ -146,6 +147,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ShowThinking:    s.ShowThinking,
 		HistoryLength:   s.HistoryLength,
 		Timeout:         timeout,
+		Instance:        rand.Text(),
 		Logger:          logger,
 	}
 	if s.AppKey != "" {

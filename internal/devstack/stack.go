@@ -46,6 +46,10 @@ type Config struct {
 	// (zero values: FC's default of 3 retries, short local delays).
 	FCMaxRetries int
 	FCRetryDelay func(attempt int) time.Duration
+	// FCDuplicateDeliveries makes the local FC post every delivery of an
+	// event twice at the same time, which with several ReplyInstances go
+	// to two different instances.
+	FCDuplicateDeliveries bool
 	// DingTalkApp gives the robot an app (AppKey and AppSecret) that the fake
 	// DingTalk's OpenAPI knows, and the reply function the variables to
 	// answer through it when a session webhook has expired.
@@ -177,6 +181,7 @@ func Start(ctx context.Context, o Config) (_ *Stack, err error) {
 		Region:                "cn-local",
 		MaxAsyncRetryAttempts: o.FCMaxRetries,
 		RetryDelay:            o.FCRetryDelay,
+		DuplicateDeliveries:   o.FCDuplicateDeliveries,
 		Client:                fcClient,
 		Logger:                o.Logger,
 	})

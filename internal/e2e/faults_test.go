@@ -46,9 +46,24 @@ func answersPerQuestion(st *devstack.Stack) map[string]int {
 
 func TestFaultManyMessagesOfOneUserAtOnceOnSeveralInstances(t *testing.T) {
 	t.Parallel()
+	manyMessagesAtOnce(t, false)
+}
+
+// FC's at-least-once delivery, at its worst: every event delivered twice at
+// the same instant, to two of the three instances.
+func TestFaultEveryEventDeliveredTwiceAtOnceIsAnsweredOnce(t *testing.T) {
+	t.Parallel()
+	manyMessagesAtOnce(t, true)
+}
+
+// manyMessagesAtOnce sends 40 messages of one user at once to three reply
+// instances over one mount folder, and checks that each is answered once,
+// the model asked once for each, and the history holds every turn once, in
+// createAt order.
+func manyMessagesAtOnce(t *testing.T, twice bool) {
 	const messages = 40
 	st := start(t, devstack.Config{
-		Model: openaitest.Echo("答："), ReplyInstances: 3,
+		Model: openaitest.Echo("答："), ReplyInstances: 3, FCDuplicateDeliveries: twice,
 		ReplyEnv: map[string]string{"HISTORY_LENGTH": "100"},
 	})
 	alice := single(t, st, "alice")
@@ -76,6 +91,15 @@ func TestFaultManyMessagesOfOneUserAtOnceOnSeveralInstances(t *testing.T) {
 	duplicates := 0
 	for _, n := range counts {
 		duplicates += max(n-1, 0)
+	}
+	asked := map[string]int{}
+	for _, r := range st.Model.Requests() {
+		asked[r.LastUserMessage()]++
+	}
+	for q, n := range asked {
+		if n != 1 {
+			t.Errorf("the model was asked %q %d times", q, n)
+		}
 	}
 	// One more question shows what the history holds, in its order.
 	alice.ask("最后一问")

@@ -61,6 +61,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
@@ -88,11 +90,16 @@ type Config struct {
 	// Logger receives warnings about skipped files and failed clean-ups;
 	// nil discards them.
 	Logger *slog.Logger
+	// Objects, for Receipts, is how the bucket is read and written: nil
+	// means the mount itself (Mount); the OSS API makes a claim exclusive
+	// across instances.
+	Objects Objects
 }
 
 // History is the conversation history store over a mounted directory. It is
 // safe for concurrent use, also by several processes over the same root.
 type History struct {
+	files  fileWriter
 	root   string
 	keep   int
 	now    func() time.Time
@@ -249,7 +256,7 @@ func (h *History) Save(ctx context.Context, owner string, t chat.Turn) error {
 func (h *History) saveTurnFile(ctx context.Context, dirs ownerDirs, file turnFile, messageID string, data []byte) error {
 	path := filepath.Join(dirs.turns, file.name)
 	for attempt := 0; ; attempt++ {
-		err := createOnce(ctx, path, data)
+		err := h.files.createOnce(ctx, path, data)
 		if !errors.Is(err, fs.ErrExist) {
 			return err
 		}
@@ -288,7 +295,7 @@ func (h *History) Clear(ctx context.Context, owner string, at time.Time) error {
 		return fmt.Errorf("ossmount: clear: encode marker: %w", err)
 	}
 	// A marker of the same name is a clear at the same instant: same effect.
-	err = createOnce(ctx, filepath.Join(dirs.cleared, markerName(clearedMs)), data)
+	err = h.files.createOnce(ctx, filepath.Join(dirs.cleared, markerName(clearedMs)), data)
 	if err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("ossmount: clear: write marker: %w", err)
 	}
@@ -460,16 +467,81 @@ func readDir(ctx context.Context, dir string) ([]fs.DirEntry, error) {
 	return entries, nil
 }
 
-// createOnce writes data to a new file at path: created exclusively (an
-// existing file yields an error matching fs.ErrExist), written in full and
-// closed. On any later failure the partial file is removed, so a
-// reader never meets it after this returns. The parent directory is created
-// when missing; trying the file first saves the slow metadata calls of
-// MkdirAll on every write but the first.
-func createOnce(ctx context.Context, path string, data []byte) (err error) {
+// createOnce writes data to a new file at path, only if there is none: an
+// existing file yields an error matching fs.ErrExist. The parent directory
+// is created when missing; trying the file first saves the slow metadata
+// calls of MkdirAll on every write but the first.
+//
+// Where the file system links files (a local folder), the data is written
+// to a temporary file beside path and linked into place: the file appears
+// whole or not at all, so a reader never meets it empty, and of two
+// writers exactly one wins. ossfs does not link; there the file is created
+// exclusively and then written, a reader may meet it empty for a moment
+// (readers skip what does not parse), and exclusivity holds within one
+// instance only (docs/protocols.md §12).
+func (w *fileWriter) createOnce(ctx context.Context, path string, data []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if !w.noLinks.Load() {
+		err := createByLink(path, data)
+		if errors.Is(err, fs.ErrNotExist) {
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				return fmt.Errorf("create directory: %w", err)
+			}
+			err = createByLink(path, data)
+		}
+		if !errors.Is(err, errLinkUnsupported) {
+			return err
+		}
+		w.noLinks.Store(true)
+	}
+	return createExclusive(ctx, path, data)
+}
+
+// fileWriter creates the files of a store.
+type fileWriter struct {
+	// noLinks is set once the file system refuses a link: from then on
+	// files are created exclusively instead, without trying to link first.
+	noLinks atomic.Bool
+}
+
+var errLinkUnsupported = errors.New("the file system does not link files")
+
+// createByLink writes data to a temporary file in path's directory and
+// links it to path.
+func createByLink(path string, data []byte) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if rmErr := os.Remove(tmp.Name()); rmErr != nil && err == nil {
+			err = fmt.Errorf("remove temporary file: %w", rmErr)
+		}
+	}()
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", tmp.Name(), err)
+	}
+	// No fsync: see createExclusive.
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", tmp.Name(), err)
+	}
+	err = os.Link(tmp.Name(), path)
+	switch {
+	case err == nil, errors.Is(err, fs.ErrExist):
+		return err
+	case errors.Is(err, syscall.EPERM), errors.Is(err, syscall.ENOTSUP), errors.Is(err, syscall.ENOSYS), errors.Is(err, syscall.EXDEV):
+		return fmt.Errorf("%w: %w", errLinkUnsupported, err)
+	}
+	return fmt.Errorf("link %s: %w", path, err)
+}
+
+// createExclusive creates path exclusively, writes data and closes it. On
+// any failure after the creation the partial file is removed, so a reader
+// never meets it after this returns.
+func createExclusive(ctx context.Context, path string, data []byte) (err error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if errors.Is(err, fs.ErrNotExist) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

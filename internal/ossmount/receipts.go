@@ -9,8 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,13 +19,13 @@ import (
 )
 
 // Receipts keep, per DingTalk message, what the reply function has done for
-// it, on the mount, so that the record holds across instances and cold
+// it, in the bucket, so that the record holds across instances and cold
 // starts (a process's memory does not: FC starts and stops instances at
 // will).
 //
 // # Layout
 //
-//	<root>/messages/v1/<day>/<message>/claim.json
+//	<root>/messages/v1/<day>/<message>/claim-<generation>.json
 //	<root>/messages/v1/<day>/<message>/answer.json
 //	<root>/messages/v1/<day>/<message>/sent-<n>.json
 //	<root>/messages/v1/<day>/<message>/delivered.json
@@ -34,21 +33,25 @@ import (
 // <message> is the hex SHA-256 of the message id; <day> the UTC date of the
 // message's createAt, which a redelivery carries unchanged, so it finds the
 // same folder, and old days can be removed whole without listing them file
-// by file. Every file is written once: a claim is deleted when released and
-// may then be created anew, never rewritten.
+// by file. Every file is written once.
+//
+// # The claim
+//
+// A claim is a chain of generations, claim-000000.json, claim-000001.json
+// and so on, each created only if absent: the newest says who holds the
+// message (a chat.Attempt) or that it is free. Taking a message over, or
+// giving it up, is creating the next generation, so of two instances that
+// try at once exactly one succeeds, as long as Objects' Create is atomic:
+// through the OSS API it is across every instance; on the mount it holds
+// within one instance only (see Mount).
 //
 // # What remains
 //
-// The mount does not lock across instances, so "created exclusively" holds
-// within an instance but is only nearly true across two: two instances that
-// receive the same message in the same instant may both claim it. FC's async
-// task id, derived from msgId, keeps DingTalk's redeliveries from reaching
-// the reply function at all; these receipts cover the rest (FC's
-// at-least-once delivery, its retries after a failure). And a process that
-// dies between posting an answer and writing sent-<n> posts that piece
-// again on FC's retry: the window is one HTTP response long.
+// A process that dies between posting a piece of the answer and writing
+// sent-<n> posts that piece again on FC's retry: the window is one HTTP
+// response long.
 type Receipts struct {
-	dir       string
+	objects   Objects
 	retention time.Duration
 	now       func() time.Time
 	log       *slog.Logger
@@ -62,18 +65,27 @@ type Receipts struct {
 // at most a few hours).
 const ReceiptRetention = 72 * time.Hour
 
-// NewReceipts returns the receipts kept under root, the OSS mount point.
-func NewReceipts(root string, opts Config) (*Receipts, error) {
+// receiptsDir is where the receipts are, below the root.
+const receiptsDir = "messages/" + versionDir
+
+// NewReceipts returns the receipts kept under root, the OSS mount point,
+// read and written through cfg.Objects, or the mount itself when that is
+// nil.
+func NewReceipts(root string, cfg Config) (*Receipts, error) {
 	if err := checkRoot(root); err != nil {
 		return nil, err
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Receipts{dir: filepath.Join(root, "messages", versionDir), retention: ReceiptRetention, now: opts.Now, log: opts.Logger}, nil
+	objects := cfg.Objects
+	if objects == nil {
+		objects = NewMount(root)
+	}
+	return &Receipts{objects: objects, retention: ReceiptRetention, now: cfg.Now, log: cfg.Logger}, nil
 }
 
 func (r *Receipts) messageDir(m chat.Message) (string, error) {
@@ -85,7 +97,7 @@ func (r *Receipts) messageDir(m chat.Message) (string, error) {
 	if !m.CreatedAt.IsZero() && m.CreatedAt.Year() > 0 && m.CreatedAt.Year() < 10000 {
 		day = m.CreatedAt.UTC().Format("20060102")
 	}
-	return filepath.Join(r.dir, day, hex.EncodeToString(sum[:])), nil
+	return path.Join(receiptsDir, day, hex.EncodeToString(sum[:])), nil
 }
 
 type answerRecord struct {
@@ -95,10 +107,12 @@ type answerRecord struct {
 	SavedAt   time.Time `json:"savedAt"`
 }
 
+// claimRecord is one generation of a message's claim.
 type claimRecord struct {
-	Version   int       `json:"version"`
-	Holder    string    `json:"holder"`
-	ClaimedAt time.Time `json:"claimedAt"`
+	Version   int          `json:"version"`
+	Holder    chat.Attempt `json:"holder"`
+	Free      bool         `json:"free,omitempty"`
+	ClaimedAt time.Time    `json:"claimedAt"`
 }
 
 // Get returns what has been done for m.
@@ -107,19 +121,18 @@ func (r *Receipts) Get(ctx context.Context, m chat.Message) (chat.Receipt, error
 	if err != nil {
 		return chat.Receipt{}, err
 	}
-	entries, err := readDir(ctx, dir)
+	names, err := r.objects.List(ctx, dir, 0)
 	if err != nil {
 		return chat.Receipt{}, fmt.Errorf("ossmount: receipts: %w", err)
 	}
 	var rec chat.Receipt
-	for _, e := range entries {
-		name := e.Name()
+	for _, name := range names {
 		switch {
 		case name == "delivered.json":
 			rec.Delivered = true
 		case name == "answer.json":
 			var a answerRecord
-			if err := readJSON(ctx, filepath.Join(dir, name), &a); err != nil || a.MessageID != m.ID {
+			if err := r.readJSON(ctx, path.Join(dir, name), &a); err != nil || a.MessageID != m.ID {
 				// A torn answer is as good as none: the answer is decided
 				// again and the retried SaveAnswer replaces it.
 				r.log.WarnContext(ctx, "ossmount: unreadable answer receipt skipped", "err", err)
@@ -136,69 +149,123 @@ func (r *Receipts) Get(ctx context.Context, m chat.Message) (chat.Receipt, error
 	return rec, nil
 }
 
-// Claim takes m for holder (an invocation) unless another holder took it
-// less than ttl ago: then it reports false, and the caller leaves the
-// message to that holder. A claim older than ttl is taken over: its holder
-// died or hung. A holder may claim again what it holds (FC's retry of the
-// same invocation keeps its request id).
-func (r *Receipts) Claim(ctx context.Context, m chat.Message, holder string, ttl time.Duration) (bool, error) {
-	dir, err := r.messageDir(m)
-	if err != nil {
-		return false, err
-	}
-	path := filepath.Join(dir, "claim.json")
-	data, err := json.Marshal(claimRecord{Version: formatVersion, Holder: holder, ClaimedAt: r.now().UTC()})
-	if err != nil {
-		return false, err
-	}
-	for range 2 {
-		err = createOnce(ctx, path, data)
-		if err == nil {
-			return true, nil
-		}
-		if !errors.Is(err, fs.ErrExist) {
-			return false, fmt.Errorf("ossmount: claim: %w", err)
-		}
-		var c claimRecord
-		readErr := readJSON(ctx, path, &c)
-		switch {
-		case readErr == nil && c.Holder == holder:
-			return true, nil
-		case readErr == nil && r.now().Sub(c.ClaimedAt) < ttl:
-			return false, nil
-		case readErr != nil && !errors.Is(readErr, fs.ErrNotExist):
-			// A torn claim: judge its age by the file's own time.
-			if info, err := os.Stat(path); err == nil && r.now().Sub(info.ModTime()) < ttl {
-				return false, nil
-			}
-		}
-		// Stale, or released meanwhile: take it over.
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return false, fmt.Errorf("ossmount: claim: remove stale claim: %w", err)
-		}
-	}
-	return false, nil
+// claimPrefix and claimDigits name the generations of a claim.
+const (
+	claimPrefix = "claim-"
+	claimDigits = 6
+)
+
+func claimName(gen int) string {
+	return fmt.Sprintf("%s%0*d%s", claimPrefix, claimDigits, gen, fileSuffix)
 }
 
-// Release gives up holder's claim on m, so that FC's retry, which may run
-// as another invocation, can take the message at once.
-func (r *Receipts) Release(ctx context.Context, m chat.Message, holder string) error {
+// newestClaim finds the newest generation among names; gen is -1 when there
+// is none.
+func newestClaim(names []string) (gen int, name string) {
+	gen = -1
+	for _, n := range names {
+		digits, ok := strings.CutPrefix(strings.TrimSuffix(n, fileSuffix), claimPrefix)
+		if !ok || len(digits) != claimDigits || !strings.HasSuffix(n, fileSuffix) {
+			continue
+		}
+		if g, err := strconv.Atoi(digits); err == nil && g > gen {
+			gen, name = g, n
+		}
+	}
+	return gen, name
+}
+
+// Claim takes m for attempt a, and reports whether a holds it now. It
+// takes a free message; one a itself holds; one whose holder is an earlier
+// attempt of the same invocation (FC retries only an attempt that has
+// ended, so that one is dead); and one whose holder claimed it ttl or more
+// ago (it died or hung). Any other holder keeps it: Claim then returns that
+// holder, and the caller leaves the message to it.
+func (r *Receipts) Claim(ctx context.Context, m chat.Message, a chat.Attempt, ttl time.Duration) (holder chat.Attempt, claimed bool, err error) {
+	dir, err := r.messageDir(m)
+	if err != nil {
+		return chat.Attempt{}, false, err
+	}
+	// Each round either creates the next generation or learns who created
+	// it first; a few rounds settle any race.
+	for range 4 {
+		names, err := r.objects.List(ctx, dir, 0)
+		if err != nil {
+			return chat.Attempt{}, false, fmt.Errorf("ossmount: claim: %w", err)
+		}
+		gen, name := newestClaim(names)
+		if gen >= 0 {
+			var c claimRecord
+			switch err := r.readClaim(ctx, path.Join(dir, name), &c); {
+			case errors.Is(err, fs.ErrNotExist):
+				continue // gone since the listing: look again
+			case err != nil:
+				// A torn claim holds nobody: its writer died writing it.
+				r.log.WarnContext(ctx, "ossmount: unreadable claim taken over", "err", err)
+			case c.Holder == a && !c.Free:
+				return a, true, nil
+			case !c.Free && !a.Retries(c.Holder) && r.now().Sub(c.ClaimedAt) < ttl:
+				return c.Holder, false, nil
+			}
+		}
+		if err := r.writeClaim(ctx, dir, gen+1, claimRecord{Holder: a}); err == nil {
+			return a, true, nil
+		} else if !errors.Is(err, fs.ErrExist) {
+			return chat.Attempt{}, false, fmt.Errorf("ossmount: claim: %w", err)
+		}
+	}
+	return chat.Attempt{}, false, fmt.Errorf("ossmount: claim: %w: still contended after several rounds", ErrContended)
+}
+
+// readClaim reads a claim. Through the mount a file can be seen between
+// its creation and its content (ossfs and a local folder alike create the
+// file, then write it), so a claim that does not parse is read again a
+// little later before it counts as torn.
+func (r *Receipts) readClaim(ctx context.Context, p string, c *claimRecord) error {
+	var err error
+	for range 3 {
+		if err = r.readJSON(ctx, p, c); err == nil || errors.Is(err, fs.ErrNotExist) || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return err
+}
+
+// ErrContended is wrapped by Claim's error when others kept claiming the
+// message while it tried: trying again later settles it.
+var ErrContended = errors.New("claim contended")
+
+func (r *Receipts) writeClaim(ctx context.Context, dir string, gen int, c claimRecord) error {
+	c.Version, c.ClaimedAt = formatVersion, r.now().UTC()
+	data, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return r.objects.Create(ctx, path.Join(dir, claimName(gen)), data)
+}
+
+// Release gives up a's claim on m, so that FC's retry, or another
+// delivery, can take the message at once. A claim a does not hold is left
+// alone.
+func (r *Receipts) Release(ctx context.Context, m chat.Message, a chat.Attempt) error {
 	dir, err := r.messageDir(m)
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(dir, "claim.json")
-	var c claimRecord
-	if err := readJSON(ctx, path, &c); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
+	names, err := r.objects.List(ctx, dir, 0)
+	if err != nil {
 		return fmt.Errorf("ossmount: release: %w", err)
 	}
-	if c.Holder != holder {
+	gen, name := newestClaim(names)
+	if gen < 0 {
 		return nil
 	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	var c claimRecord
+	if err := r.readClaim(ctx, path.Join(dir, name), &c); err != nil || c.Free || c.Holder != a {
+		return nil
+	}
+	if err := r.writeClaim(ctx, dir, gen+1, claimRecord{Free: true}); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("ossmount: release: %w", err)
 	}
 	return nil
@@ -216,7 +283,7 @@ func (r *Receipts) SaveAnswer(ctx context.Context, m chat.Message, answer string
 	if err != nil {
 		return err
 	}
-	if err := createOnce(ctx, filepath.Join(dir, "answer.json"), data); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := r.objects.Create(ctx, path.Join(dir, "answer.json"), data); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("ossmount: save answer: %w", err)
 	}
 	return nil
@@ -227,11 +294,11 @@ func (r *Receipts) MarkSent(ctx context.Context, m chat.Message, n int) error {
 	return r.mark(ctx, m, "sent-"+strconv.Itoa(n)+fileSuffix)
 }
 
-// MarkDelivered records that m is answered in full. It also removes, at
-// most once an hour per instance, the receipts of days past the retention.
+// MarkDelivered records that m is answered in full, then takes one
+// bounded step of pruning (see prune).
 func (r *Receipts) MarkDelivered(ctx context.Context, m chat.Message) error {
 	err := r.mark(ctx, m, "delivered.json")
-	r.pruneNow(ctx)
+	r.prune(ctx)
 	return err
 }
 
@@ -241,16 +308,31 @@ func (r *Receipts) mark(ctx context.Context, m chat.Message, name string) error 
 		return err
 	}
 	data := []byte(`{"version":1,"at":"` + r.now().UTC().Format(time.RFC3339Nano) + `"}`)
-	if err := createOnce(ctx, filepath.Join(dir, name), data); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := r.objects.Create(ctx, path.Join(dir, name), data); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("ossmount: mark %s: %w", strings.TrimSuffix(name, fileSuffix), err)
 	}
 	return nil
 }
 
-func (r *Receipts) pruneNow(ctx context.Context) {
+// Pruning removes the receipts of days past the retention a few messages
+// at a time: on the OSS mount a busy day is tens of thousands of folders,
+// and no delivery may wait on removing them all. Each instance takes a step
+// at most every pruneInterval, of at most pruneMessages messages: a few
+// listings and a removal per file, whatever the number of messages stored.
+// Steps of all instances together outpace what a day adds, as long as the
+// robot's instances deliver at least pruneMessages messages per
+// pruneInterval for each they receive, which holds at any rate a robot
+// answers at.
+const (
+	pruneInterval = 10 * time.Second
+	pruneMessages = 4
+)
+
+// prune takes one step of pruning, when one is due.
+func (r *Receipts) prune(ctx context.Context) {
 	r.mu.Lock()
 	now := r.now()
-	due := now.Sub(r.lastPruned) >= time.Hour
+	due := now.Sub(r.lastPruned) >= pruneInterval
 	if due {
 		r.lastPruned = now
 	}
@@ -258,26 +340,57 @@ func (r *Receipts) pruneNow(ctx context.Context) {
 	if !due {
 		return
 	}
-	entries, err := readDir(ctx, r.dir)
-	if err != nil {
+	if err := r.pruneStep(ctx, now); err != nil {
 		r.log.WarnContext(ctx, "ossmount: prune receipts", "err", err)
-		return
-	}
-	oldest := now.Add(-r.retention).UTC().Format("20060102")
-	for _, e := range entries {
-		if len(e.Name()) == 8 && e.Name() < oldest {
-			if err := os.RemoveAll(filepath.Join(r.dir, e.Name())); err != nil {
-				r.log.WarnContext(ctx, "ossmount: prune receipts", "day", e.Name(), "err", err)
-			}
-		}
 	}
 }
 
-func readJSON(ctx context.Context, path string, v any) error {
-	if err := ctx.Err(); err != nil {
+// pruneStep removes the receipts of up to pruneMessages messages of the
+// oldest day past the retention, and that day's folder once it is empty.
+func (r *Receipts) pruneStep(ctx context.Context, now time.Time) error {
+	days, err := r.objects.List(ctx, receiptsDir, 0)
+	if err != nil {
 		return err
 	}
-	data, err := os.ReadFile(path)
+	oldest := now.Add(-r.retention).UTC().Format("20060102")
+	for _, day := range days {
+		if len(day) != 8 || day >= oldest {
+			continue
+		}
+		dayDir := path.Join(receiptsDir, day)
+		messages, err := r.objects.List(ctx, dayDir, pruneMessages)
+		if err != nil {
+			return err
+		}
+		if len(messages) == 0 {
+			return r.objects.Remove(ctx, dayDir)
+		}
+		for _, msg := range messages {
+			if err := r.removeMessage(ctx, path.Join(dayDir, msg)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return nil
+}
+
+// removeMessage removes one message's receipts and its folder.
+func (r *Receipts) removeMessage(ctx context.Context, dir string) error {
+	names, err := r.objects.List(ctx, dir, 0)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if err := r.objects.Remove(ctx, path.Join(dir, name)); err != nil {
+			return err
+		}
+	}
+	return r.objects.Remove(ctx, dir)
+}
+
+func (r *Receipts) readJSON(ctx context.Context, p string, v any) error {
+	data, err := r.objects.Read(ctx, p)
 	if err != nil {
 		return err
 	}

@@ -2,9 +2,14 @@ package ossmount
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -69,44 +74,87 @@ func TestReceiptsFollowAMessageToDelivery(t *testing.T) {
 	}
 }
 
-func TestClaimsKeepOneInvocationAtATime(t *testing.T) {
+func TestClaimsKeepOneAttemptAtATime(t *testing.T) {
 	now := testClock
 	r, _ := newReceipts(t, &now)
 	ctx := context.Background()
 	m := chat.Message{ID: "msg-1", CreatedAt: now}
+	first := chat.Attempt{RequestID: "req-1", Retry: 0, Instance: "i-a"}
+	duplicate := chat.Attempt{RequestID: "req-1", Retry: 0, Instance: "i-b"}
+	retry := chat.Attempt{RequestID: "req-1", Retry: 1, Instance: "i-b"}
+	other := chat.Attempt{RequestID: "req-2", Instance: "i-c"}
 
-	claim := func(holder string) bool {
+	claim := func(a chat.Attempt) (chat.Attempt, bool) {
 		t.Helper()
-		ok, err := r.Claim(ctx, m, holder, time.Minute)
+		holder, ok, err := r.Claim(ctx, m, a, time.Minute)
 		if err != nil {
-			t.Fatalf("claim for %s: %v", holder, err)
+			t.Fatalf("claim for %v: %v", a, err)
 		}
-		return ok
+		return holder, ok
 	}
-	if !claim("inv-a") {
+	if _, ok := claim(first); !ok {
 		t.Fatal("the first claim was refused")
 	}
-	if !claim("inv-a") {
-		t.Error("the holder's retry was refused")
+	if _, ok := claim(first); !ok {
+		t.Error("the holder was refused its own claim")
 	}
-	if claim("inv-b") {
-		t.Error("a second invocation took a fresh claim")
+	if holder, ok := claim(duplicate); ok || holder != first {
+		t.Errorf("a second delivery of the attempt at once: claimed %v, holder %v; want it left to %v", ok, holder, first)
+	}
+	if holder, ok := claim(other); ok || holder != first {
+		t.Errorf("another invocation took a fresh claim (holder %v)", holder)
+	}
+	// FC retries only an attempt that has ended: its retry takes over at
+	// once, without waiting for the claim to go stale.
+	if _, ok := claim(retry); !ok {
+		t.Error("FC's retry of a dead attempt was refused")
+	}
+	if _, ok := claim(first); ok {
+		t.Error("the dead attempt took its claim back from its retry")
 	}
 	now = now.Add(2 * time.Minute)
-	if !claim("inv-b") {
+	if _, ok := claim(other); !ok {
 		t.Error("a stale claim was not taken over")
 	}
-	if err := r.Release(ctx, m, "inv-a"); err != nil {
+	if err := r.Release(ctx, m, retry); err != nil {
 		t.Fatal(err)
 	}
-	if claim("inv-c") {
-		t.Error("a release by a former holder freed inv-b's claim")
+	if _, ok := claim(first); ok {
+		t.Error("a release by a former holder freed the claim")
 	}
-	if err := r.Release(ctx, m, "inv-b"); err != nil {
+	if err := r.Release(ctx, m, other); err != nil {
 		t.Fatal(err)
 	}
-	if !claim("inv-c") {
+	if _, ok := claim(duplicate); !ok {
 		t.Error("a released claim could not be taken")
+	}
+}
+
+func TestOfManyAttemptsClaimingAtOnceOneWins(t *testing.T) {
+	now := testClock
+	r, _ := newReceipts(t, &now)
+	m := chat.Message{ID: "msg-1", CreatedAt: now}
+	for round := range 20 {
+		m.ID = fmt.Sprint("msg-", round)
+		var wg sync.WaitGroup
+		var won atomic.Int32
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, ok, err := r.Claim(t.Context(), m, chat.Attempt{RequestID: "req", Instance: fmt.Sprint("i-", i)}, time.Minute)
+				if err != nil {
+					t.Error(err)
+				}
+				if ok {
+					won.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if n := won.Load(); n != 1 {
+			t.Fatalf("round %d: %d of 8 simultaneous deliveries hold the claim", round, n)
+		}
 	}
 }
 
@@ -141,5 +189,76 @@ func TestReceiptPathsAreSafeAndOldDaysPruned(t *testing.T) {
 	}
 	if rec, err := r.Get(ctx, fresh); err != nil || !rec.Answered || !rec.Delivered {
 		t.Errorf("a fresh receipt was pruned: %+v %v", rec, err)
+	}
+	// The old day's folder goes once it is empty, at the next step.
+	now = now.Add(pruneInterval)
+	if err := r.MarkDelivered(ctx, fresh); err != nil {
+		t.Fatal(err)
+	}
+	if days, err := os.ReadDir(filepath.Join(root, "messages", "v1")); err != nil || len(days) != 1 {
+		t.Errorf("days left %v (%v); want only today's", days, err)
+	}
+}
+
+func TestPruningTakesBoundedStepsUntilTheOldDaysAreGone(t *testing.T) {
+	now := testClock
+	r, root := newReceipts(t, &now)
+	ctx := context.Background()
+	const old = 3*pruneMessages + 1
+	for i := range old {
+		m := chat.Message{ID: fmt.Sprint("old-", i), CreatedAt: now.Add(-4 * 24 * time.Hour)}
+		if err := r.SaveAnswer(ctx, m, "x"); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.MarkDelivered(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oldDay := filepath.Join(root, "messages", "v1", now.Add(-4*24*time.Hour).Format("20060102"))
+	left := func() int {
+		entries, err := os.ReadDir(oldDay)
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(entries)
+	}
+	fresh := chat.Message{ID: "fresh", CreatedAt: now}
+	gone := func() bool {
+		_, err := os.Stat(oldDay)
+		return errors.Is(err, fs.ErrNotExist)
+	}
+	// Steps of pruneMessages messages, and one for the emptied folder.
+	want := (left()+pruneMessages-1)/pruneMessages + 1
+	steps := 0
+	for !gone() {
+		before := left()
+		now = now.Add(pruneInterval)
+		if err := r.MarkDelivered(ctx, fresh); err != nil {
+			t.Fatal(err)
+		}
+		steps++
+		if removed := before - left(); removed > pruneMessages || (removed == 0 && before > 0) {
+			t.Fatalf("step %d removed %d of %d messages; want some, at most %d", steps, removed, before, pruneMessages)
+		}
+		if steps > old {
+			t.Fatal("pruning does not end")
+		}
+	}
+	if steps != want {
+		t.Errorf("%d steps; want %d", steps, want)
+	}
+	// Within the interval no step is taken at all.
+	m := chat.Message{ID: "old-again", CreatedAt: now.Add(-4 * 24 * time.Hour)}
+	if err := r.SaveAnswer(ctx, m, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.MarkDelivered(ctx, fresh); err != nil {
+		t.Fatal(err)
+	}
+	if rec, err := r.Get(ctx, m); err != nil || !rec.Answered {
+		t.Errorf("a step ran within the interval: %+v %v", rec, err)
 	}
 }

@@ -13,12 +13,12 @@ import (
 // as it is written where the conversation can show it. A model that fails
 // gets its failure told to the user in words they understand, and the
 // history stays as it was, so that the question can simply be asked again.
-func (s *Service) ask(ctx context.Context, log *slog.Logger, m chat.Message, attempt string) (response, error) {
+func (s *Service) ask(ctx context.Context, log *slog.Logger, m chat.Message, attempt chat.Attempt) (response, error) {
 	p, model, refusal, err := s.prompt(ctx, log, m)
 	if err != nil || refusal != "" {
 		return response{text: refusal}, err
 	}
-	draft := s.cfg.Outbox.Open(ctx, m, attempt)
+	draft := s.cfg.Outbox.Open(ctx, m, attempt.String())
 	askCtx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	raw, err := s.complete(askCtx, model, p, draft)
 	cancel()

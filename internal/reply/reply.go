@@ -24,6 +24,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
@@ -54,7 +56,10 @@ type Config struct {
 	HistoryLength int
 	// Timeout bounds the model's answer (TIMEOUT).
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// Instance tells this process's attempts from another's: a random id
+	// made at start.
+	Instance string
+	Logger   *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -62,6 +67,9 @@ type Config struct {
 // Service answers the messages handed to the reply function.
 type Service struct {
 	cfg Config
+	// deliveries counts the deliveries this process received, which tells
+	// two deliveries of one attempt to the same instance apart.
+	deliveries atomic.Uint64
 }
 
 // New returns a Service.
@@ -89,8 +97,11 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 	}
 	m := ev.Message
 	log := s.cfg.Logger.With("msgId", m.ID)
-	// The attempt is what owns the message's claim and names its AI card.
-	attempt := inv.RequestID
+	// The attempt is what holds the message's claim and names its AI card.
+	attempt := chat.Attempt{
+		RequestID: inv.RequestID, Retry: inv.RetryCount,
+		Instance: s.cfg.Instance + "." + strconv.FormatUint(s.deliveries.Add(1), 10),
+	}
 
 	if !s.admit(ctx, log, m) {
 		return nil
@@ -108,7 +119,7 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 
 // answer decides what to say to m (unless an earlier attempt did), keeps
 // it, and delivers what has not been delivered yet.
-func (s *Service) answer(ctx context.Context, log *slog.Logger, m chat.Message, rec chat.Receipt, attempt string) error {
+func (s *Service) answer(ctx context.Context, log *slog.Logger, m chat.Message, rec chat.Receipt, attempt chat.Attempt) error {
 	a := chat.Answer{To: m, Text: rec.Answer, Delivered: rec.PartsSent}
 	if rec.Answered {
 		log.InfoContext(ctx, "delivering the answer kept from an earlier attempt", "partsSent", rec.PartsSent)

@@ -121,6 +121,7 @@ func (o *outbox) count(conversationID string) int {
 
 type fixture struct {
 	svc      *Service
+	cfg      Config
 	history  *ossmount.History
 	receipts *ossmount.Receipts
 	out      *outbox
@@ -155,20 +156,34 @@ func newFixture(t *testing.T, model modelFunc, edits ...func(*Config)) *fixture 
 	}
 	cfg := Config{
 		History: h, Receipts: receipts, Outbox: f.out, Model: modelFunc(recording),
-		HistoryLength: 2, Timeout: time.Minute, Now: now,
+		HistoryLength: 2, Timeout: time.Minute, Instance: "instance-1", Now: now,
 	}
 	for _, edit := range edits {
 		edit(&cfg)
 	}
+	f.cfg = cfg
 	f.svc = New(cfg)
 	return f
 }
 
-// handle hands ev to the service as FC's invocation requestID would.
+// handle hands ev to the service as FC's first delivery of invocation
+// requestID would.
 func (f *fixture) handle(t *testing.T, requestID string, ev chat.Event) error {
 	t.Helper()
-	ctx := fcruntime.NewContext(t.Context(), fcruntime.Invocation{RequestID: requestID})
-	return f.svc.Handle(ctx, ev)
+	return f.deliver(t, f.svc, fcruntime.Invocation{RequestID: requestID}, ev)
+}
+
+// deliver hands ev to svc as FC's delivery inv would.
+func (f *fixture) deliver(t *testing.T, svc *Service, inv fcruntime.Invocation, ev chat.Event) error {
+	t.Helper()
+	return svc.Handle(fcruntime.NewContext(t.Context(), inv), ev)
+}
+
+// instance is another process of the same function, over the same bucket.
+func (f *fixture) instance(name string) *Service {
+	cfg := f.cfg
+	cfg.Instance = name
+	return New(cfg)
 }
 
 func (f *fixture) askedCount() int {
@@ -381,7 +396,8 @@ func TestARetryDeliversTheKeptAnswerWithoutAskingAgain(t *testing.T) {
 func TestAMessageInHandIsLeftToItsHolder(t *testing.T) {
 	f := newFixture(t, nil)
 	ev := event("m1", "你好", clock)
-	if ok, err := f.receipts.Claim(t.Context(), ev.Message, "another-invocation", time.Hour); !ok || err != nil {
+	holder := chat.Attempt{RequestID: "another-invocation", Instance: "instance-2"}
+	if _, ok, err := f.receipts.Claim(t.Context(), ev.Message, holder, time.Hour); !ok || err != nil {
 		t.Fatalf("claim: %v %v", ok, err)
 	}
 	if err := f.handle(t, "r1", ev); !retry.Retryable(err) {
@@ -390,9 +406,44 @@ func TestAMessageInHandIsLeftToItsHolder(t *testing.T) {
 	if f.askedCount() != 0 {
 		t.Error("the model was asked for a message another invocation is answering")
 	}
-	// The holder itself, retried by FC with its request id, goes on.
-	if err := f.handle(t, "another-invocation", ev); err != nil || f.askedCount() != 1 {
+	// FC's retry of the holder's invocation, which has ended, takes the
+	// message over at once, on any instance.
+	if err := f.deliver(t, f.svc, fcruntime.Invocation{RequestID: holder.RequestID, RetryCount: 1}, ev); err != nil || f.askedCount() != 1 {
 		t.Errorf("the holder's retry: %v, model asked %d times", err, f.askedCount())
+	}
+}
+
+func TestTwoDeliveriesOfOneAttemptAtOnceAnswerOnce(t *testing.T) {
+	for _, sameInstance := range []bool{false, true} {
+		release := make(chan struct{})
+		f := newFixture(t, func(_ context.Context, p chat.Prompt) (string, error) {
+			<-release
+			return "答：" + p.Question, nil
+		})
+		second := f.instance("instance-2")
+		if sameInstance {
+			second = f.svc // FC may hand both to one instance
+		}
+		ev := event("m1", "你好", clock)
+		inv := fcruntime.Invocation{RequestID: "r1"}
+		errs := make(chan error, 2)
+		for _, svc := range []*Service{f.svc, second} {
+			go func() { errs <- f.deliver(t, svc, inv, ev) }()
+		}
+		// Let both find the message before the model answers.
+		for f.askedCount() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(20 * time.Millisecond)
+		close(release)
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Errorf("same instance %v: a delivery failed, which FC would retry: %v", sameInstance, err)
+			}
+		}
+		if f.askedCount() != 1 || f.out.count(conversationID) != 1 {
+			t.Errorf("same instance %v: model asked %d times, %d answers; want one of each", sameInstance, f.askedCount(), f.out.count(conversationID))
+		}
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -66,6 +67,10 @@ type Config struct {
 	// RetryDelay is the wait before retry number attempt (1, 2, ...). nil
 	// means 200ms doubling per attempt, at most 5 s.
 	RetryDelay func(attempt int) time.Duration
+	// DuplicateDeliveries posts every delivery of an async invocation
+	// twice at the same time, as FC's at-least-once delivery now and then
+	// does; the attempt fails when either post reports a failure.
+	DuplicateDeliveries bool
 	// Client makes the deliveries; nil means a client of the server's own.
 	Client *http.Client
 	// Logger gets a line per invocation and per delivery attempt; nil
@@ -116,9 +121,11 @@ type Server struct {
 	cfg     Config
 	retries int
 	delay   func(int) time.Duration
-	client  *http.Client
-	log     *slog.Logger
-	mux     *http.ServeMux
+	// duplicates is Config.DuplicateDeliveries.
+	duplicates bool
+	client     *http.Client
+	log        *slog.Logger
+	mux        *http.ServeMux
 
 	// ctx ends the deliveries when Close gives up waiting for them.
 	ctx    context.Context
@@ -136,14 +143,15 @@ type Server struct {
 // New builds a Server from cfg.
 func New(cfg Config) *Server {
 	s := &Server{
-		cfg:     cfg,
-		retries: cfg.MaxAsyncRetryAttempts,
-		delay:   cfg.RetryDelay,
-		client:  cfg.Client,
-		log:     cfg.Logger,
-		mux:     http.NewServeMux(),
-		idle:    make(chan struct{}),
-		tasks:   make(map[string]bool),
+		cfg:        cfg,
+		retries:    cfg.MaxAsyncRetryAttempts,
+		duplicates: cfg.DuplicateDeliveries,
+		delay:      cfg.RetryDelay,
+		client:     cfg.Client,
+		log:        cfg.Logger,
+		mux:        http.NewServeMux(),
+		idle:       make(chan struct{}),
+		tasks:      make(map[string]bool),
 	}
 	switch {
 	case s.retries == 0:
@@ -336,7 +344,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 func (s *Server) deliver(log *slog.Logger, baseURL string, inv *Invocation) {
 	defer s.deliveryDone()
 	for attempt := 1; ; attempt++ {
-		status, failure := s.post(s.ctx, baseURL, inv)
+		status, failure := s.postAttempt(baseURL, inv, attempt-1)
 
 		s.mu.Lock()
 		s.stats.DeliveryAttempts++
@@ -369,6 +377,31 @@ func (s *Server) deliver(log *slog.Logger, baseURL string, inv *Invocation) {
 	}
 }
 
+// postAttempt makes the delivery of one attempt, retry counting FC's
+// retries before it: one post, or two at once with DuplicateDeliveries.
+func (s *Server) postAttempt(baseURL string, inv *Invocation, retry int) (status int, failure string) {
+	if !s.duplicates {
+		return s.post(s.ctx, baseURL, inv, retry)
+	}
+	type result struct {
+		status  int
+		failure string
+	}
+	results := make(chan result, 2)
+	for range 2 {
+		go func() {
+			status, failure := s.post(s.ctx, baseURL, inv, retry)
+			results <- result{status, failure}
+		}()
+	}
+	for range 2 {
+		if r := <-results; failure == "" {
+			status, failure = r.status, r.failure
+		}
+	}
+	return status, failure
+}
+
 func (s *Server) finish(inv *Invocation, outcome Outcome) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -393,8 +426,8 @@ func (s *Server) deliveryDone() {
 // post makes one delivery and says why it failed, or "" if it did not. As
 // in FC, a failure is x-fc-status: 404 (the custom runtime's way to report
 // an error), a 5xx, or no answer; a 404 without x-fc-status is a success.
-func (s *Server) post(ctx context.Context, baseURL string, inv *Invocation) (status int, failure string) {
-	resp, err := s.send(ctx, baseURL, inv)
+func (s *Server) post(ctx context.Context, baseURL string, inv *Invocation, retry int) (status int, failure string) {
+	resp, err := s.send(ctx, baseURL, inv, retry)
 	if err != nil {
 		return 0, err.Error()
 	}
@@ -410,7 +443,7 @@ func (s *Server) post(ctx context.Context, baseURL string, inv *Invocation) (sta
 }
 
 // send posts the payload to the function's /invoke with FC's headers.
-func (s *Server) send(ctx context.Context, baseURL string, inv *Invocation) (*http.Response, error) {
+func (s *Server) send(ctx context.Context, baseURL string, inv *Invocation, retry int) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(baseURL, "/")+"/invoke", bytes.NewReader(inv.Payload))
 	if err != nil {
 		return nil, err
@@ -418,6 +451,7 @@ func (s *Server) send(ctx context.Context, baseURL string, inv *Invocation) (*ht
 	h := req.Header
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set(fc.HeaderRequestID, inv.RequestID)
+	h.Set("x-fc-retry-count", strconv.Itoa(retry))
 	h.Set("x-fc-function-name", inv.Function)
 	h.Set("x-fc-region", s.cfg.Region)
 	h.Set("x-fc-account-id", s.cfg.AccountID)
@@ -452,7 +486,7 @@ func (s *Server) invokeSync(ctx context.Context, w http.ResponseWriter, log *slo
 	s.invocations = append(s.invocations, inv)
 	s.mu.Unlock()
 
-	resp, err := s.send(ctx, baseURL, inv)
+	resp, err := s.send(ctx, baseURL, inv, 0)
 	if err != nil {
 		s.recordSync(inv, 0, err.Error(), Failed)
 		log.Warn("fclocal: sync invocation could not reach the function", "err", err)

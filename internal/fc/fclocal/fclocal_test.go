@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -220,8 +221,14 @@ func TestRetriesAFailedDeliveryUntilItSucceeds(t *testing.T) {
 	invokeAsync(t, apiURL, "event", "")
 	wait(t, srv)
 
-	if n := len(fn.deliveries()); n != 3 {
-		t.Errorf("function got %d deliveries, want 3", n)
+	got := fn.deliveries()
+	if n := len(got); n != 3 {
+		t.Fatalf("function got %d deliveries, want 3", n)
+	}
+	for i, d := range got {
+		if rc := d.header.Get("x-fc-retry-count"); rc != strconv.Itoa(i) || d.header.Get("x-fc-request-id") != got[0].header.Get("x-fc-request-id") {
+			t.Errorf("delivery %d: x-fc-retry-count %q, request id %q; want %d and the invocation's one id", i, rc, d.header.Get("x-fc-request-id"), i)
+		}
 	}
 	if c := only(t, srv); c.Attempts != 3 || c.Outcome != fclocal.Succeeded {
 		t.Errorf("invocation = %+v, want success at attempt 3", c)
@@ -601,5 +608,35 @@ func TestLogsShowNoSecret(t *testing.T) {
 		if strings.Contains(out, secret) {
 			t.Errorf("logs show %q:\n%s", secret, out)
 		}
+	}
+}
+
+func TestDuplicateDeliveriesPostEachAttemptTwiceAtOnce(t *testing.T) {
+	arrived := make(chan struct{}, 4)
+	release := make(chan struct{})
+	fn := &fakeFunction{respond: func(call int, w http.ResponseWriter) {
+		arrived <- struct{}{}
+		<-release // both posts of the attempt are in flight together
+		if call == 2 {
+			failWith(w) // one of the two fails: the attempt fails
+		}
+	}}
+	srv, apiURL := setup(t, fclocal.Config{DuplicateDeliveries: true, RetryDelay: func(int) time.Duration { return 0 }}, fn)
+	invokeAsync(t, apiURL, "event", "")
+	<-arrived
+	<-arrived
+	close(release)
+	wait(t, srv)
+	got := fn.deliveries()
+	if len(got) != 4 {
+		t.Fatalf("function got %d deliveries; want the first attempt and its retry, each twice", len(got))
+	}
+	for i, d := range got {
+		if rc := d.header.Get("x-fc-retry-count"); rc != strconv.Itoa(i/2) {
+			t.Errorf("delivery %d: x-fc-retry-count %q, want %d", i, rc, i/2)
+		}
+	}
+	if c := only(t, srv); c.Attempts != 2 || c.Outcome != fclocal.Succeeded {
+		t.Errorf("invocation = %+v, want success at attempt 2", c)
 	}
 }
