@@ -21,6 +21,8 @@ run: ## Run the whole robot here, with a DingTalk simulator in the terminal
 	@$(LOCAL)/bin/local -bin $(LOCAL)/bin -data $(LOCAL)/oss -logs $(LOCAL)/logs
 
 test: ## Run every test, offline: unit, fuzz seeds, each benchmark briefly, end-to-end with the real programs
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+		if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 10m $$($(GO) list ./... | grep -v /internal/e2e)
 	@echo "benchmarks, 100 iterations each: they must keep running; their times are not checked"

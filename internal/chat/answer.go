@@ -1,5 +1,7 @@
 package chat
 
+import "errors"
+
 // Answer is what the robot says to one message, as the reply function hands
 // it to whatever delivers it to the conversation.
 type Answer struct {
@@ -35,3 +37,7 @@ type File struct {
 	MediaType string
 	Data      []byte
 }
+
+// ErrFileTooLarge is matched by the error of a download refused because the
+// file is larger than the robot reads.
+var ErrFileTooLarge = errors.New("file too large")

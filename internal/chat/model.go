@@ -32,7 +32,3 @@ var (
 	// or too large together); nothing was sent.
 	ErrInvalidImages = errors.New("the pictures cannot be sent")
 )
-
-// ErrFileTooLarge is matched by the error of a download refused because the
-// file is larger than the robot reads.
-var ErrFileTooLarge = errors.New("file too large")

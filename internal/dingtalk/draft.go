@@ -36,7 +36,6 @@ type cardDraft struct {
 	api      *OpenAPI
 	id, key  string
 	interval time.Duration
-	now      func() time.Time
 	// render turns the text so far into the card's content.
 	render func(soFar string) string
 
@@ -55,10 +54,8 @@ type cardDraft struct {
 }
 
 // outTrackID names the card of one attempt at answering a message, so that
-// two attempts never write into one card. The attempt is the invocation's
-// request id, which FC keeps across its retries (docs/protocols.md §11): a
-// retry's card then has the id of the card the failed attempt made, which
-// DingTalk refuses as taken, and the retry answers with a message instead.
+// two attempts never write into one card: a retry's card is a new one, not
+// one DingTalk would refuse as taken (docs/protocols.md §5).
 func outTrackID(messageID, attempt string) string {
 	sum := sha256.Sum256([]byte(messageID + "\x00" + attempt))
 	return "fcrobot-" + hex.EncodeToString(sum[:16])
@@ -120,7 +117,7 @@ func (c *cardDraft) run(ctx context.Context, card Card) {
 // pause waits out what is left of the interval since the last update. It
 // reports false when stop or ctx ended the wait.
 func (c *cardDraft) pause(ctx context.Context, stop <-chan struct{}) bool {
-	wait := c.interval - c.now().Sub(c.lastSent)
+	wait := c.interval - time.Since(c.lastSent)
 	if wait <= 0 {
 		return true
 	}
@@ -137,7 +134,7 @@ func (c *cardDraft) pause(ctx context.Context, stop <-chan struct{}) bool {
 }
 
 func (c *cardDraft) update(ctx context.Context, text string, final bool) error {
-	c.lastSent = c.now()
+	c.lastSent = time.Now()
 	err := c.api.StreamCard(ctx, CardUpdate{OutTrackID: c.id, Key: c.key, Content: text, Finalize: final})
 	if err == nil {
 		c.shown = text

@@ -21,12 +21,6 @@ import (
 // fetched without the access token.
 const MessageFilesDownloadPath = "/v1.0/robot/messageFiles/download"
 
-// ErrFileTooLarge is wrapped when a message file is larger than the caller
-// accepts. The file is not read past the limit. It is the robot's own
-// chat.ErrFileTooLarge, so that the reply function need not know this
-// package.
-var ErrFileTooLarge = chat.ErrFileTooLarge
-
 // File is a downloaded message file.
 type File struct {
 	// ContentType is the download's Content-Type, or, when it names none
@@ -55,7 +49,7 @@ func (e *FileDownloadError) Retryable() bool {
 // downloadCode through POST /v1.0/robot/messageFiles/download and GETs the
 // URL DingTalk answers, without the access token (the URL is on another
 // host and carries its own signature). It reads at most maxBytes; a larger
-// file is ErrFileTooLarge (wrapped), found from Content-Length or by
+// file is chat.ErrFileTooLarge (wrapped), found from Content-Length or by
 // reading one byte past the limit, never by reading it all.
 //
 // A refusal by the OpenAPI is an *OpenAPIError, a refusal by the download
@@ -111,14 +105,14 @@ func (o *OpenAPI) fetchFile(ctx context.Context, rawURL string, maxBytes int64) 
 		return File{}, &FileDownloadError{StatusCode: resp.StatusCode}
 	}
 	if resp.ContentLength > maxBytes {
-		return File{}, fmt.Errorf("dingtalk: download message file: %w: %d bytes, at most %d", ErrFileTooLarge, resp.ContentLength, maxBytes)
+		return File{}, fmt.Errorf("dingtalk: download message file: %w: %d bytes, at most %d", chat.ErrFileTooLarge, resp.ContentLength, maxBytes)
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBytes+1))
 	if err != nil {
 		return File{}, fmt.Errorf("dingtalk: download message file from %s: %w", shown, hideURL(err, rawURL, shown))
 	}
 	if int64(len(data)) > maxBytes {
-		return File{}, fmt.Errorf("dingtalk: download message file: %w: more than %d bytes", ErrFileTooLarge, maxBytes)
+		return File{}, fmt.Errorf("dingtalk: download message file: %w: more than %d bytes", chat.ErrFileTooLarge, maxBytes)
 	}
 	return File{ContentType: contentType(resp.Header.Get("Content-Type"), data), Data: data}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dingtalk-llm/fcrobot/internal/chat"
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk/dingtalktest"
 )
@@ -84,7 +85,7 @@ func TestDownloadMessageFileTooLarge(t *testing.T) {
 	fake, client := newOpenAPI(t)
 	code := fake.AddFile(bytes.Repeat([]byte("x"), 1000), "text/plain")
 	_, err := client.DownloadMessageFile(t.Context(), appKey, code, 999)
-	if !errors.Is(err, dingtalk.ErrFileTooLarge) {
+	if !errors.Is(err, chat.ErrFileTooLarge) {
 		t.Fatalf("DownloadMessageFile = %v, want ErrFileTooLarge", err)
 	}
 	if n := fake.TokenRequests(); n != 1 {
@@ -113,7 +114,7 @@ func TestDownloadMessageFileTooLargeUnannounced(t *testing.T) {
 	})
 	client := dingtalk.NewOpenAPI(dingtalk.OpenAPIConfig{HTTPClient: srv.Client(), BaseURL: srv.URL, AppKey: appKey, AppSecret: appSecret, Retry: fastRetries()})
 	_, err := client.DownloadMessageFile(t.Context(), appKey, "code", 1<<20)
-	if !errors.Is(err, dingtalk.ErrFileTooLarge) {
+	if !errors.Is(err, chat.ErrFileTooLarge) {
 		t.Fatalf("DownloadMessageFile = %v, want ErrFileTooLarge", err)
 	}
 	select {

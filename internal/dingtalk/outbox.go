@@ -108,7 +108,6 @@ func (o *Outbox) Open(ctx context.Context, m chat.Message, attempt string) chat.
 		id:       outTrackID(m.ID, attempt),
 		key:      o.cfg.Card.ContentKey,
 		interval: o.cfg.Card.Interval,
-		now:      o.cfg.Now,
 		render: func(soFar string) string {
 			if soFar == "" {
 				return cardPlaceholder
@@ -151,7 +150,8 @@ func (o *Outbox) Deliver(ctx context.Context, a chat.Answer) error {
 	who := mention(m)
 	parts := o.cfg.Format.Parts(a.Text, who)
 	next := a.Delivered
-	if card, ok := a.Draft.(*cardDraft); ok && next == 0 {
+	// A draft is always one of Open's cards; there is no other kind.
+	if card, ok := a.Draft.(*cardDraft); ok && next == 0 && len(parts) > 0 {
 		if err := card.finish(ctx, parts[0]); err != nil {
 			log.WarnContext(ctx, "the AI card failed: answering with a message instead", "err", err, "outTrackId", card.id)
 		} else {

@@ -20,7 +20,8 @@ const MaxEventBytes = 256 << 10
 // the event as the body (docs/protocols.md §8). It reads at most
 // MaxEventBytes, decodes the JSON into an E, validates it when E has a
 // method Validate() error, and calls handle with the invocation's context
-// (FromContext gives the Invocation). What it answers is what FC acts on:
+// (FromContext gives the Invocation). Validate may have a value or a
+// pointer receiver. What it answers is what FC acts on:
 //
 //   - 200 when handle succeeds;
 //   - 413 or 400, without x-fc-status, for a payload that is too large, is
@@ -53,7 +54,7 @@ func Events[E any](handle func(context.Context, E) error, logger *slog.Logger) h
 			refuse(ctx, w, logger, http.StatusBadRequest, "event is not JSON of the expected shape", err)
 			return
 		}
-		if v, ok := any(ev).(interface{ Validate() error }); ok {
+		if v, ok := any(&ev).(interface{ Validate() error }); ok {
 			if err := v.Validate(); err != nil {
 				refuse(ctx, w, logger, http.StatusBadRequest, "event refused", err)
 				return

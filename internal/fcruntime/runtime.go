@@ -56,7 +56,7 @@ type Config struct {
 // Runtime serves a handler as an FC custom runtime.
 type Runtime struct {
 	handler http.Handler
-	opts    Config
+	cfg     Config
 
 	mu       sync.Mutex
 	inFlight int
@@ -65,17 +65,17 @@ type Runtime struct {
 }
 
 // New wraps h.
-func New(h http.Handler, opts Config) *Runtime {
-	if opts.Log == nil {
-		opts.Log = io.Discard
+func New(h http.Handler, cfg Config) *Runtime {
+	if cfg.Log == nil {
+		cfg.Log = io.Discard
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
-	if opts.DrainTimeout <= 0 {
-		opts.DrainTimeout = 30 * time.Second
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = 30 * time.Second
 	}
-	return &Runtime{handler: h, opts: opts}
+	return &Runtime{handler: h, cfg: cfg}
 }
 
 // ServeHTTP implements FC's side of each request.
@@ -100,8 +100,8 @@ func (rt *Runtime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer rt.end()
 
-	fmt.Fprintf(rt.opts.Log, "FC Invoke Start RequestId: %s\n", inv.RequestID)
-	defer fmt.Fprintf(rt.opts.Log, "FC Invoke End RequestId: %s\n", inv.RequestID)
+	fmt.Fprintf(rt.cfg.Log, "FC Invoke Start RequestId: %s\n", inv.RequestID)
+	defer fmt.Fprintf(rt.cfg.Log, "FC Invoke End RequestId: %s\n", inv.RequestID)
 
 	ctx := logging.WithRequestID(NewContext(r.Context(), inv), inv.RequestID)
 	w.Header().Set("x-fc-request-id", inv.RequestID)
@@ -139,7 +139,7 @@ func (rt *Runtime) drain(ctx context.Context) int {
 	idle := rt.idle
 	rt.mu.Unlock()
 	if idle != nil {
-		ctx, cancel := context.WithTimeout(ctx, rt.opts.DrainTimeout)
+		ctx, cancel := context.WithTimeout(ctx, rt.cfg.DrainTimeout)
 		defer cancel()
 		select {
 		case <-idle:
@@ -156,9 +156,9 @@ func (rt *Runtime) drain(ctx context.Context) int {
 func (rt *Runtime) preStop(w http.ResponseWriter, r *http.Request) {
 	left := rt.drain(r.Context())
 	if left > 0 {
-		rt.opts.Logger.Warn("pre-stop: requests still in flight after the drain timeout", "inFlight", left)
+		rt.cfg.Logger.Warn("pre-stop: requests still in flight after the drain timeout", "inFlight", left)
 	} else {
-		rt.opts.Logger.Info("pre-stop: drained")
+		rt.cfg.Logger.Info("pre-stop: drained")
 	}
 	w.WriteHeader(http.StatusOK)
 }
@@ -180,11 +180,11 @@ func (rt *Runtime) Serve(ctx context.Context, addr string, ready func(net.Addr))
 		Handler:           rt,
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-		ErrorLog:          slog.NewLogLogger(rt.opts.Logger.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(rt.cfg.Logger.Handler(), slog.LevelWarn),
 	}
 	// A plain line, whatever the log level, like FC's invocation markers:
 	// whoever started the program learns from it where it listens.
-	fmt.Fprintf(rt.opts.Log, "%s%s\n", ListeningMarker, ln.Addr())
+	fmt.Fprintf(rt.cfg.Log, "%s%s\n", ListeningMarker, ln.Addr())
 	if ready != nil {
 		ready(ln.Addr())
 	}
@@ -196,11 +196,11 @@ func (rt *Runtime) Serve(ctx context.Context, addr string, ready func(net.Addr))
 		return err
 	case <-ctx.Done():
 	}
-	rt.opts.Logger.Info("shutting down: draining requests in flight")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), rt.opts.DrainTimeout)
+	rt.cfg.Logger.Info("shutting down: draining requests in flight")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), rt.cfg.DrainTimeout)
 	defer cancel()
 	if left := rt.drain(shutdownCtx); left > 0 {
-		rt.opts.Logger.Warn("shutdown: requests still in flight after the drain timeout", "inFlight", left)
+		rt.cfg.Logger.Warn("shutdown: requests still in flight after the drain timeout", "inFlight", left)
 	}
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err

@@ -93,7 +93,6 @@ func New(cfg Config) (*Client, error) {
 	}, nil
 }
 
-
 // Complete asks the model p's question, after p's system prompt and the
 // turns of its history, oldest first, and returns the answer without
 // surrounding blank space. The deadline is ctx's. Failures are *Error,
@@ -105,8 +104,8 @@ func New(cfg Config) (*Client, error) {
 // caller's to choose, in the user's language. The caller bounds what it
 // downloads; the client refuses, without sending anything, pictures that
 // are empty, that are not pictures, or that total more than MaxImageBytes
-// (ErrInvalidImages). When the endpoint refuses pictures, as a model that
-// cannot see does, the error matches ErrImagesRefused.
+// (chat.ErrInvalidImages). When the endpoint refuses pictures, as a model that
+// cannot see does, the error matches chat.ErrImagesRefused.
 func (c *Client) Complete(ctx context.Context, p chat.Prompt) (string, error) {
 	req, err := c.request(p)
 	if err != nil {
@@ -120,12 +119,12 @@ func (c *Client) Complete(ctx context.Context, p chat.Prompt) (string, error) {
 			return "", &f
 		}
 		if len(resp.Choices) == 0 {
-			return "", &failure{err: &Error{Kind: ErrEmptyAnswer, StatusCode: http.StatusOK, Message: "the answer has no choices"}}
+			return "", &failure{err: &Error{Kind: chat.ErrModelEmptyAnswer, StatusCode: http.StatusOK, Message: "the answer has no choices"}}
 		}
 		choice := resp.Choices[0]
 		answer := strings.TrimSpace(choice.Message.Content)
 		if answer == "" {
-			return "", &failure{err: &Error{Kind: ErrEmptyAnswer, StatusCode: http.StatusOK, Message: emptyReason(string(choice.FinishReason))}}
+			return "", &failure{err: &Error{Kind: chat.ErrModelEmptyAnswer, StatusCode: http.StatusOK, Message: emptyReason(string(choice.FinishReason))}}
 		}
 		return answer, nil
 	})
@@ -178,7 +177,7 @@ func (c *Client) Stream(ctx context.Context, p chat.Prompt, onDelta func(textSoF
 		}
 		answer := strings.TrimSpace(text.String())
 		if answer == "" {
-			return "", &failure{err: &Error{Kind: ErrEmptyAnswer, StatusCode: http.StatusOK, Message: "the stream carried no text"}}
+			return "", &failure{err: &Error{Kind: chat.ErrModelEmptyAnswer, StatusCode: http.StatusOK, Message: "the stream carried no text"}}
 		}
 		return answer, nil
 	})
@@ -189,8 +188,8 @@ func (c *Client) Stream(ctx context.Context, p chat.Prompt, onDelta func(textSoF
 func (c *Client) classify(ctx context.Context, err error, withImages bool) failure {
 	f := classify(ctx, err, c.apiKey)
 	var e *Error
-	if withImages && errors.As(f.err, &e) && e.Kind == ErrRejected && e.StatusCode != 0 && refusesImages(e.Message) {
-		e.Reason = ErrImagesRefused
+	if withImages && errors.As(f.err, &e) && e.Kind == chat.ErrModelRejected && e.StatusCode != 0 && refusesImages(e.Message) {
+		e.Reason = chat.ErrImagesRefused
 	}
 	return f
 }
@@ -262,13 +261,9 @@ func (c *Client) withRetries(ctx context.Context, attempt attemptFunc) (string, 
 		c.logger.WarnContext(ctx, "model call failed, retrying",
 			"model", c.model, "attempt", n, "status", f.status, "error", f.err.Error(), "wait", wait)
 
-		timer := time.NewTimer(wait)
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
-			timer.Stop()
-			if errors.Is(ctx.Err(), context.Canceled) {
-				return "", fmt.Errorf("openai: %w", ctx.Err())
+		if err := retry.Sleep(ctx, wait); err != nil {
+			if errors.Is(err, context.Canceled) {
+				return "", fmt.Errorf("openai: %w", err)
 			}
 			return "", f.err
 		}

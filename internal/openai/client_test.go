@@ -177,8 +177,8 @@ func TestCompleteUnauthorizedNeverShowsTheKey(t *testing.T) {
 			c := newTestClient(t, srv.URL(), func(cfg *Config) { cfg.APIKey = wrongKey })
 
 			_, err := c.Complete(safeCtx(t), chat.Prompt{Question: "hi"})
-			if !errors.Is(err, ErrUnauthorized) {
-				t.Fatalf("error = %v, want ErrUnauthorized", err)
+			if !errors.Is(err, chat.ErrModelUnauthorized) {
+				t.Fatalf("error = %v, want chat.ErrModelUnauthorized", err)
 			}
 			e := asError(t, err)
 			if !strings.Contains(e.Message, tt.wantMsg) {
@@ -202,8 +202,8 @@ func TestCompleteUnknownModelIsRejectedWithTheProvidersMessage(t *testing.T) {
 	c := newTestClient(t, srv.URL(), func(cfg *Config) { cfg.Model = "xyz" })
 
 	_, err := c.Complete(safeCtx(t), chat.Prompt{Question: "hi"})
-	if !errors.Is(err, ErrRejected) {
-		t.Fatalf("error = %v, want ErrRejected", err)
+	if !errors.Is(err, chat.ErrModelRejected) {
+		t.Fatalf("error = %v, want chat.ErrModelRejected", err)
 	}
 	e := asError(t, err)
 	if e.StatusCode != 404 || e.Message != msg {
@@ -220,8 +220,8 @@ func TestCompleteRefusedBeforeSendingIsRejected(t *testing.T) {
 	c := newTestClient(t, srv.URL(), func(cfg *Config) { cfg.Model = "o3-mini"; cfg.Temperature = 0.5 })
 
 	_, err := c.Complete(safeCtx(t), chat.Prompt{Question: "hi"})
-	if !errors.Is(err, ErrRejected) {
-		t.Fatalf("error = %v, want ErrRejected", err)
+	if !errors.Is(err, chat.ErrModelRejected) {
+		t.Fatalf("error = %v, want chat.ErrModelRejected", err)
 	}
 	if n := len(srv.Requests()); n != 0 {
 		t.Errorf("%d requests sent", n)
@@ -268,13 +268,13 @@ func TestCompleteGivesUp(t *testing.T) {
 		wantStatus   int
 		wantRequests int // 0: more than one
 	}{
-		{"429 every time", openaitest.Response{Status: 429}, ErrRateLimited, 429, 6},
-		{"quota exhausted is not retried", openaitest.Response{Status: 429, ErrorCode: "insufficient_quota", ErrorMessage: "You exceeded your current quota, please check your plan and billing details."}, ErrRateLimited, 429, 1},
-		{"Retry-After beyond the deadline", openaitest.Response{Status: 429, RetryAfter: "3600"}, ErrRateLimited, 429, 1},
-		{"Retry-After as a far date", openaitest.Response{Status: 503, RetryAfter: "Wed, 21 Oct 2099 07:28:00 GMT"}, ErrUnavailable, 503, 1},
-		{"500 every time", openaitest.Response{Status: 500}, ErrUnavailable, 500, 6},
-		{"dropped every time", openaitest.Response{DropConnection: true}, ErrUnavailable, 0, 6},
-		{"400 is not retried", openaitest.Response{Status: 400, ErrorMessage: "This model's maximum context length is 8192 tokens."}, ErrRejected, 400, 1},
+		{"429 every time", openaitest.Response{Status: 429}, chat.ErrModelRateLimited, 429, 6},
+		{"quota exhausted is not retried", openaitest.Response{Status: 429, ErrorCode: "insufficient_quota", ErrorMessage: "You exceeded your current quota, please check your plan and billing details."}, chat.ErrModelRateLimited, 429, 1},
+		{"Retry-After beyond the deadline", openaitest.Response{Status: 429, RetryAfter: "3600"}, chat.ErrModelRateLimited, 429, 1},
+		{"Retry-After as a far date", openaitest.Response{Status: 503, RetryAfter: "Wed, 21 Oct 2099 07:28:00 GMT"}, chat.ErrModelUnavailable, 503, 1},
+		{"500 every time", openaitest.Response{Status: 500}, chat.ErrModelUnavailable, 500, 6},
+		{"dropped every time", openaitest.Response{DropConnection: true}, chat.ErrModelUnavailable, 0, 6},
+		{"400 is not retried", openaitest.Response{Status: 400, ErrorMessage: "This model's maximum context length is 8192 tokens."}, chat.ErrModelRejected, 400, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -308,8 +308,8 @@ func TestCompleteRetriesUntilTheDeadlineLeavesNoRoom(t *testing.T) {
 	defer cancel()
 
 	_, err := c.Complete(ctx, chat.Prompt{Question: "hi"})
-	if !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("error = %v, want ErrUnavailable: the last failure, not a timeout", err)
+	if !errors.Is(err, chat.ErrModelUnavailable) {
+		t.Fatalf("error = %v, want chat.ErrModelUnavailable: the last failure, not a timeout", err)
 	}
 	if e := asError(t, err); e.Message != "The engine is currently overloaded" {
 		t.Errorf("message = %q", e.Message)
@@ -329,8 +329,8 @@ func TestCompleteTimesOutAndTheServerSeesTheClientGo(t *testing.T) {
 	defer cancel()
 
 	_, err := c.Complete(ctx, chat.Prompt{Question: "hi"})
-	if !errors.Is(err, ErrTimeout) {
-		t.Fatalf("error = %v, want ErrTimeout", err)
+	if !errors.Is(err, chat.ErrModelTimeout) {
+		t.Fatalf("error = %v, want chat.ErrModelTimeout", err)
 	}
 	waitFor(t, "the server to see the client go", func() bool { return srv.Abandoned() == 1 })
 	if n := len(srv.Requests()); n != 1 {
@@ -343,8 +343,8 @@ func TestCompleteHTTPClientTimeoutIsATimeout(t *testing.T) {
 	c := newTestClient(t, srv.URL(), func(cfg *Config) { cfg.HTTPClient = &http.Client{Timeout: 100 * time.Millisecond} })
 
 	_, err := c.Complete(safeCtx(t), chat.Prompt{Question: "hi"})
-	if !errors.Is(err, ErrTimeout) {
-		t.Fatalf("error = %v, want ErrTimeout", err)
+	if !errors.Is(err, chat.ErrModelTimeout) {
+		t.Fatalf("error = %v, want chat.ErrModelTimeout", err)
 	}
 }
 
@@ -398,8 +398,8 @@ func TestCompleteConnectionRefusedIsUnavailable(t *testing.T) {
 	c := newTestClient(t, base, nil)
 
 	_, err := c.Complete(safeCtx(t), chat.Prompt{Question: "hi"})
-	if !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("error = %v, want ErrUnavailable", err)
+	if !errors.Is(err, chat.ErrModelUnavailable) {
+		t.Fatalf("error = %v, want chat.ErrModelUnavailable", err)
 	}
 	if strings.Contains(err.Error(), "/chat/completions") {
 		t.Errorf("error %q repeats the URL instead of the cause", err)
@@ -411,8 +411,8 @@ func TestCompleteEmptyAnswer(t *testing.T) {
 	c := newTestClient(t, srv.URL(), nil)
 
 	_, err := c.Complete(safeCtx(t), chat.Prompt{Question: "hi"})
-	if !errors.Is(err, ErrEmptyAnswer) {
-		t.Fatalf("error = %v, want ErrEmptyAnswer", err)
+	if !errors.Is(err, chat.ErrModelEmptyAnswer) {
+		t.Fatalf("error = %v, want chat.ErrModelEmptyAnswer", err)
 	}
 	if e := asError(t, err); !strings.Contains(e.Message, "content_filter") {
 		t.Errorf("message %q does not say why", e.Message)
@@ -433,11 +433,11 @@ func TestCompleteOddEndpoints(t *testing.T) {
 		want        error
 		wantMsg     string
 	}{
-		{"no choices", 200, "application/json", `{"id":"x","object":"chat.completion","choices":[]}`, ErrEmptyAnswer, "no choices"},
-		{"HTML gateway error", 502, "text/html", "<html><body><h1>502 Bad Gateway</h1></body></html>", ErrUnavailable, "Bad Gateway"},
-		{"error as a plain string", 404, "application/json", `{"error":"model 'llama9' not found, try pulling it first"}`, ErrRejected, "model 'llama9' not found"},
-		{"plain text error", 400, "text/plain", "context length exceeded\n", ErrRejected, "context length exceeded"},
-		{"HTML with 200", 200, "text/html", "<html>login page</html>", ErrUnavailable, "check the base URL"},
+		{"no choices", 200, "application/json", `{"id":"x","object":"chat.completion","choices":[]}`, chat.ErrModelEmptyAnswer, "no choices"},
+		{"HTML gateway error", 502, "text/html", "<html><body><h1>502 Bad Gateway</h1></body></html>", chat.ErrModelUnavailable, "Bad Gateway"},
+		{"error as a plain string", 404, "application/json", `{"error":"model 'llama9' not found, try pulling it first"}`, chat.ErrModelRejected, "model 'llama9' not found"},
+		{"plain text error", 400, "text/plain", "context length exceeded\n", chat.ErrModelRejected, "context length exceeded"},
+		{"HTML with 200", 200, "text/html", "<html>login page</html>", chat.ErrModelUnavailable, "check the base URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -534,8 +534,8 @@ func TestStreamIsNotRetriedOnceTextWasDelivered(t *testing.T) {
 
 	var seen []string
 	_, err := c.Stream(safeCtx(t), chat.Prompt{Question: "hi"}, func(s string) error { seen = append(seen, s); return nil })
-	if !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("error = %v, want ErrUnavailable", err)
+	if !errors.Is(err, chat.ErrModelUnavailable) {
+		t.Fatalf("error = %v, want chat.ErrModelUnavailable", err)
 	}
 	if !reflect.DeepEqual(seen, []string{"first "}) {
 		t.Errorf("deltas %q, want only the text before the break", seen)
@@ -569,11 +569,11 @@ func TestStreamFailures(t *testing.T) {
 		response openaitest.Response
 		want     error
 	}{
-		{"empty", openaitest.Response{Chunks: []string{" ", "\n"}}, ErrEmptyAnswer},
-		{"no chunks", openaitest.Response{Chunks: []string{}}, ErrEmptyAnswer},
-		{"unauthorized", openaitest.Response{Status: 401}, ErrUnauthorized},
-		{"unknown model", openaitest.Response{Status: 404, ErrorMessage: "The model `xyz` does not exist"}, ErrRejected},
-		{"unavailable", openaitest.Response{Status: 500}, ErrUnavailable},
+		{"empty", openaitest.Response{Chunks: []string{" ", "\n"}}, chat.ErrModelEmptyAnswer},
+		{"no chunks", openaitest.Response{Chunks: []string{}}, chat.ErrModelEmptyAnswer},
+		{"unauthorized", openaitest.Response{Status: 401}, chat.ErrModelUnauthorized},
+		{"unknown model", openaitest.Response{Status: 404, ErrorMessage: "The model `xyz` does not exist"}, chat.ErrModelRejected},
+		{"unavailable", openaitest.Response{Status: 500}, chat.ErrModelUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -599,8 +599,8 @@ func TestStreamTimesOutMidStream(t *testing.T) {
 
 	var seen []string
 	_, err := c.Stream(ctx, chat.Prompt{Question: "hi"}, func(s string) error { seen = append(seen, s); return nil })
-	if !errors.Is(err, ErrTimeout) {
-		t.Fatalf("error = %v, want ErrTimeout", err)
+	if !errors.Is(err, chat.ErrModelTimeout) {
+		t.Fatalf("error = %v, want chat.ErrModelTimeout", err)
 	}
 	if !reflect.DeepEqual(seen, []string{"a"}) {
 		t.Errorf("deltas %q, want the first chunk", seen)
@@ -681,24 +681,24 @@ func TestRetryAfter(t *testing.T) {
 }
 
 func TestErrorMessage(t *testing.T) {
-	err := &Error{Kind: ErrRejected, StatusCode: 404, Message: "The model `xyz` does not exist"}
+	err := &Error{Kind: chat.ErrModelRejected, StatusCode: 404, Message: "The model `xyz` does not exist"}
 	want := "openai: the model endpoint rejected the request (HTTP 404): The model `xyz` does not exist"
 	if err.Error() != want {
 		t.Errorf("Error() = %q, want %q", err.Error(), want)
 	}
-	if got := (&Error{Kind: ErrTimeout}).Error(); got != "openai: the model did not answer in time" {
+	if got := (&Error{Kind: chat.ErrModelTimeout}).Error(); got != "openai: the model did not answer in time" {
 		t.Errorf("Error() = %q", got)
 	}
-	refused := &Error{Kind: ErrRejected, Reason: ErrImagesRefused, StatusCode: 400, Message: "Invalid content type. image_url is only supported by certain models."}
+	refused := &Error{Kind: chat.ErrModelRejected, Reason: chat.ErrImagesRefused, StatusCode: 400, Message: "Invalid content type. image_url is only supported by certain models."}
 	want = "openai: the model endpoint rejected the request: the model cannot read pictures (HTTP 400): Invalid content type. image_url is only supported by certain models."
 	if refused.Error() != want {
 		t.Errorf("Error() = %q, want %q", refused.Error(), want)
 	}
-	if !errors.Is(refused, ErrRejected) || !errors.Is(refused, ErrImagesRefused) || errors.Is(refused, ErrInvalidImages) {
+	if !errors.Is(refused, chat.ErrModelRejected) || !errors.Is(refused, chat.ErrImagesRefused) || errors.Is(refused, chat.ErrInvalidImages) {
 		t.Errorf("%v matches the wrong sentinels", refused)
 	}
-	if errors.Is(err, ErrImagesRefused) {
-		t.Errorf("%v matches ErrImagesRefused without the reason", err)
+	if errors.Is(err, chat.ErrImagesRefused) {
+		t.Errorf("%v matches chat.ErrImagesRefused without the reason", err)
 	}
 }
 

@@ -19,47 +19,18 @@ import (
 	goopenai "github.com/sashabaranov/go-openai"
 )
 
-// The kinds of failure, for errors.Is: the robot's own (package chat), so
-// that the reply function tells the user what went wrong without knowing
-// this package. Each tells the user something different: wait, fix the
-// key, top up the quota, fix the request, or try again later.
-var (
-	// ErrTimeout: no answer before the deadline.
-	ErrTimeout = chat.ErrModelTimeout
-	// ErrUnauthorized: the endpoint refused the API key (401 or 403).
-	ErrUnauthorized = chat.ErrModelUnauthorized
-	// ErrRateLimited: 429 until retries ran out, or an exhausted quota.
-	ErrRateLimited = chat.ErrModelRateLimited
-	// ErrUnavailable: 5xx, a failed connection or a malformed answer.
-	ErrUnavailable = chat.ErrModelUnavailable
-	// ErrRejected: the endpoint refused the request itself (another 4xx):
-	// an unknown model, a context that is too long...
-	ErrRejected = chat.ErrModelRejected
-	// ErrEmptyAnswer: the model answered with no choice or no text.
-	ErrEmptyAnswer = chat.ErrModelEmptyAnswer
-)
-
-// The reasons, for errors.Is, that single out a failure within its kind.
-// Both come with Kind ErrRejected, so that a caller that does not know
-// them still tells the user the request was refused.
-var (
-	// ErrImagesRefused: the request carried pictures and the endpoint
-	// refused them, as it does when the model cannot see (OpenAI's
-	// "image_url is only supported by certain models", DeepSeek's
-	// "unknown variant `image_url`"...). The configured model needs to be
-	// one that reads pictures. Message is the provider's.
-	ErrImagesRefused = chat.ErrImagesRefused
-	// ErrInvalidImages: the client refused to send the pictures, and sent
-	// nothing (StatusCode 0): one is empty or not a picture, or together
-	// they exceed MaxImageBytes. Message says which.
-	ErrInvalidImages = chat.ErrInvalidImages
-)
-
 // Error is a failed call to the model.
 type Error struct {
-	// Kind is one of the Err* sentinels above the reasons.
+	// Kind is one of package chat's kinds of model failure
+	// (chat.ErrModelTimeout...), for errors.Is.
 	Kind error
-	// Reason, when not nil, is ErrImagesRefused or ErrInvalidImages.
+	// Reason, when not nil, singles out a rejection (Kind
+	// chat.ErrModelRejected): chat.ErrImagesRefused when the endpoint
+	// refused the pictures, as a model that cannot see does (OpenAI's
+	// "image_url is only supported by certain models", DeepSeek's "unknown
+	// variant `image_url`"...); chat.ErrInvalidImages when the client
+	// refused to send them and sent nothing (StatusCode 0): one is empty or
+	// not a picture, or together they exceed MaxImageBytes.
 	Reason error
 	// StatusCode is the HTTP status of the last answer, 0 when there was none.
 	StatusCode int
@@ -87,8 +58,8 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Unwrap returns Kind and Reason, so that both errors.Is(err, ErrRejected)
-// and errors.Is(err, ErrImagesRefused) work.
+// Unwrap returns Kind and Reason, so that both errors.Is(err, chat.ErrModelRejected)
+// and errors.Is(err, chat.ErrImagesRefused) work.
 func (e *Error) Unwrap() []error {
 	if e.Reason == nil {
 		return []error{e.Kind}
@@ -116,7 +87,7 @@ const maxMessageBytes = 500
 func classify(ctx context.Context, err error, apiKey string) failure {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		if errors.Is(ctxErr, context.DeadlineExceeded) {
-			return failure{err: &Error{Kind: ErrTimeout}}
+			return failure{err: &Error{Kind: chat.ErrModelTimeout}}
 		}
 		return failure{err: fmt.Errorf("openai: %w", ctxErr)}
 	}
@@ -139,7 +110,7 @@ func classify(ctx context.Context, err error, apiKey string) failure {
 	if errors.As(err, &apiErr) {
 		if apiErr.HTTPStatusCode == 0 {
 			// An error event in the middle of a stream.
-			return newFailure(ErrUnavailable, 0, apiErr.Message, true)
+			return newFailure(chat.ErrModelUnavailable, 0, apiErr.Message, true)
 		}
 		kind, retryable := kindOfStatus(apiErr.HTTPStatusCode, errorCode(apiErr))
 		return newFailure(kind, apiErr.HTTPStatusCode, apiErr.Message, retryable)
@@ -148,36 +119,36 @@ func classify(ctx context.Context, err error, apiKey string) failure {
 	var urlErr *url.Error
 	if errors.As(err, &urlErr) {
 		if urlErr.Timeout() {
-			return newFailure(ErrTimeout, 0, "", false)
+			return newFailure(chat.ErrModelTimeout, 0, "", false)
 		}
 		// url.Error repeats the URL; the cause is what helps.
-		return newFailure(ErrUnavailable, 0, urlErr.Err.Error(), true)
+		return newFailure(chat.ErrModelUnavailable, 0, urlErr.Err.Error(), true)
 	}
 	if isConnectionFailure(err) {
-		return newFailure(ErrUnavailable, 0, "connection lost while reading the answer: "+err.Error(), true)
+		return newFailure(chat.ErrModelUnavailable, 0, "connection lost while reading the answer: "+err.Error(), true)
 	}
 	var syntaxErr *json.SyntaxError
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &syntaxErr) || errors.As(err, &typeErr) || errors.Is(err, goopenai.ErrTooManyEmptyStreamMessages) {
-		return newFailure(ErrUnavailable, 0, "the endpoint's answer is not an OpenAI chat completion; check the base URL", false)
+		return newFailure(chat.ErrModelUnavailable, 0, "the endpoint's answer is not an OpenAI chat completion; check the base URL", false)
 	}
 	// What is left is go-openai refusing the request before sending it,
 	// such as a temperature that a reasoning model does not accept.
-	return newFailure(ErrRejected, 0, err.Error(), false)
+	return newFailure(chat.ErrModelRejected, 0, err.Error(), false)
 }
 
 func kindOfStatus(status int, code string) (kind error, retryable bool) {
 	switch {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return ErrUnauthorized, false
+		return chat.ErrModelUnauthorized, false
 	case status == http.StatusTooManyRequests:
 		// An exhausted quota stays exhausted: retrying only wastes the
 		// deadline.
-		return ErrRateLimited, code != "insufficient_quota"
+		return chat.ErrModelRateLimited, code != "insufficient_quota"
 	case status == http.StatusRequestTimeout || status >= 500:
-		return ErrUnavailable, true
+		return chat.ErrModelUnavailable, true
 	}
-	return ErrRejected, false
+	return chat.ErrModelRejected, false
 }
 
 func errorCode(e *goopenai.APIError) string {

@@ -50,7 +50,7 @@ func userMessage(question string, images []chat.Image) (goopenai.ChatCompletionM
 // sent. Its messages name pictures by position and never hold their data.
 func checkImages(images []chat.Image) error {
 	invalid := func(format string, args ...any) error {
-		return &Error{Kind: ErrRejected, Reason: ErrInvalidImages, Message: fmt.Sprintf(format, args...)}
+		return &Error{Kind: chat.ErrModelRejected, Reason: chat.ErrInvalidImages, Message: fmt.Sprintf(format, args...)}
 	}
 	total := 0
 	for i, img := range images {

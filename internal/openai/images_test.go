@@ -173,27 +173,27 @@ func TestImagesRefused(t *testing.T) {
 		respond openaitest.Responder
 		images  []chat.Image
 		want    error // the kind
-		refused bool  // errors.Is(err, ErrImagesRefused)
+		refused bool  // errors.Is(err, chat.ErrImagesRefused)
 		wantMsg string
 	}{
 		{"OpenAI, a model that cannot see", openaitest.Fixed(openaitest.Response{RefuseImages: true, Content: "unused"}), []chat.Image{pngImage()},
-			ErrRejected, true, "image_url is only supported by certain models"},
+			chat.ErrModelRejected, true, "image_url is only supported by certain models"},
 		{"DeepSeek", refusal(400, "Failed to deserialize the JSON body into the target type: messages[1]: unknown variant `image_url`, expected `text` at line 1 column 120"), []chat.Image{pngImage()},
-			ErrRejected, true, "unknown variant"},
+			chat.ErrModelRejected, true, "unknown variant"},
 		{"DeepSeek, earlier", refusal(422, "Failed to deserialize the JSON body into the target type: messages[0]: data did not match any variant of untagged enum ChatCompletionRequestContent at line 1 column 286"), []chat.Image{pngImage()},
-			ErrRejected, true, "untagged enum"},
+			chat.ErrModelRejected, true, "untagged enum"},
 		{"DashScope, a text-only Qwen", refusal(400, "<400> InternalError.Algo.InvalidParameter: The provided messages input is invalid. The error info is [Unexpected item type in content.]"), []chat.Image{pngImage()},
-			ErrRejected, true, "Unexpected item type"},
+			chat.ErrModelRejected, true, "Unexpected item type"},
 		{"a local server", refusal(400, "This model does not support image input."), []chat.Image{pngImage()},
-			ErrRejected, true, "does not support image input"},
+			chat.ErrModelRejected, true, "does not support image input"},
 		{"another refusal with pictures", refusal(400, "This model's maximum context length is 8192 tokens."), []chat.Image{pngImage()},
-			ErrRejected, false, "maximum context length"},
+			chat.ErrModelRejected, false, "maximum context length"},
 		{"a bad picture is not a blind model", refusal(400, "You uploaded an unsupported image. Please make sure your image has of one the following formats: ['png', 'jpeg', 'gif', 'webp']."), []chat.Image{pngImage()},
-			ErrRejected, false, "unsupported image"},
+			chat.ErrModelRejected, false, "unsupported image"},
 		{"the same words without pictures", refusal(400, "This model does not support image input."), nil,
-			ErrRejected, false, "does not support image input"},
+			chat.ErrModelRejected, false, "does not support image input"},
 		{"an outage is not a refusal", refusal(503, "vision backend does not support image input right now"), []chat.Image{pngImage()},
-			ErrUnavailable, false, "vision backend"},
+			chat.ErrModelUnavailable, false, "vision backend"},
 	}
 	for _, tt := range tests {
 		for _, stream := range []bool{false, true} {
@@ -214,13 +214,13 @@ func TestImagesRefused(t *testing.T) {
 				if !errors.Is(err, tt.want) {
 					t.Fatalf("error = %v, want %v", err, tt.want)
 				}
-				if got := errors.Is(err, ErrImagesRefused); got != tt.refused {
-					t.Errorf("errors.Is(%v, ErrImagesRefused) = %v, want %v", err, got, tt.refused)
+				if got := errors.Is(err, chat.ErrImagesRefused); got != tt.refused {
+					t.Errorf("errors.Is(%v, chat.ErrImagesRefused) = %v, want %v", err, got, tt.refused)
 				}
 				if e := asError(t, err); !strings.Contains(e.Message, tt.wantMsg) {
 					t.Errorf("message = %q, want the provider's %q", e.Message, tt.wantMsg)
 				}
-				if n := len(srv.Requests()); tt.want == ErrRejected && n != 1 {
+				if n := len(srv.Requests()); tt.want == chat.ErrModelRejected && n != 1 {
 					t.Errorf("%d requests, want 1: a refusal is not retried", n)
 				}
 			})
@@ -259,8 +259,8 @@ func TestInvalidImagesAreNotSent(t *testing.T) {
 				},
 			} {
 				err := call()
-				if !errors.Is(err, ErrInvalidImages) || !errors.Is(err, ErrRejected) {
-					t.Fatalf("error = %v, want ErrInvalidImages, a kind of ErrRejected", err)
+				if !errors.Is(err, chat.ErrInvalidImages) || !errors.Is(err, chat.ErrModelRejected) {
+					t.Fatalf("error = %v, want chat.ErrInvalidImages, a kind of chat.ErrModelRejected", err)
 				}
 				e := asError(t, err)
 				if e.StatusCode != 0 || !strings.Contains(e.Message, tt.wantMsg) {
@@ -282,8 +282,8 @@ func TestImagesUpToMaxImageBytesAreAccepted(t *testing.T) {
 	if err := checkImages([]chat.Image{{MediaType: "image/png", Data: exactly}}); err != nil {
 		t.Errorf("a picture of exactly MaxImageBytes refused: %v", err)
 	}
-	if err := checkImages([]chat.Image{{MediaType: "image/png", Data: append(exactly, 0)}}); !errors.Is(err, ErrInvalidImages) {
-		t.Errorf("a picture of MaxImageBytes+1: error %v, want ErrInvalidImages", err)
+	if err := checkImages([]chat.Image{{MediaType: "image/png", Data: append(exactly, 0)}}); !errors.Is(err, chat.ErrInvalidImages) {
+		t.Errorf("a picture of MaxImageBytes+1: error %v, want chat.ErrInvalidImages", err)
 	}
 }
 
@@ -329,9 +329,9 @@ func TestImageDataNeverShows(t *testing.T) {
 		respond openaitest.Responder
 		want    error
 	}{
-		{"data URL echoed in a refusal", echo(400, true), ErrRejected},
-		{"bare base64 echoed in a refusal", echo(400, false), ErrRejected},
-		{"data URL echoed in every retried failure", echo(503, true), ErrUnavailable},
+		{"data URL echoed in a refusal", echo(400, true), chat.ErrModelRejected},
+		{"bare base64 echoed in a refusal", echo(400, false), chat.ErrModelRejected},
+		{"data URL echoed in every retried failure", echo(503, true), chat.ErrModelUnavailable},
 	}
 	// A picture long enough that a leak cannot hide in the truncation.
 	img := chat.Image{MediaType: "image/png", Data: append(append([]byte{}, pngBytes...), bytes.Repeat([]byte("secret pixels "), 20)...)}
@@ -346,7 +346,7 @@ func TestImageDataNeverShows(t *testing.T) {
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("error = %v, want %v", err, tt.want)
 			}
-			if tt.want == ErrUnavailable && !strings.Contains(logs.String(), "retrying") {
+			if tt.want == chat.ErrModelUnavailable && !strings.Contains(logs.String(), "retrying") {
 				t.Fatalf("no retry logged: %s", logs.String())
 			}
 			for where, text := range map[string]string{"error": err.Error(), "logs": logs.String()} {

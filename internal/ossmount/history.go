@@ -108,14 +108,14 @@ type History struct {
 
 // NewHistory returns a store rooted at root, which must be an existing
 // directory: the OSS mount point.
-func NewHistory(root string, opts Config) (*History, error) {
+func NewHistory(root string, cfg Config) (*History, error) {
 	if err := checkRoot(root); err != nil {
 		return nil, err
 	}
-	if opts.Keep < 0 {
-		return nil, fmt.Errorf("ossmount: %w: Keep is %d, must not be negative", ErrInvalidArgument, opts.Keep)
+	if cfg.Keep < 0 {
+		return nil, fmt.Errorf("ossmount: %w: Keep is %d, must not be negative", ErrInvalidArgument, cfg.Keep)
 	}
-	h := &History{root: root, keep: opts.Keep, now: opts.Now, logger: opts.Logger}
+	h := &History{root: root, keep: cfg.Keep, now: cfg.Now, logger: cfg.Logger}
 	if h.keep == 0 {
 		h.keep = DefaultKeep
 	}
@@ -511,7 +511,7 @@ var errLinkUnsupported = errors.New("the file system does not link files")
 // createByLink writes data to a temporary file in path's directory and
 // links it to path.
 func createByLink(path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	tmp, err := os.CreateTemp(filepath.Dir(path), "tmp-*"+fileSuffix)
 	if err != nil {
 		return err
 	}

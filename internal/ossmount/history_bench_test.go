@@ -77,7 +77,10 @@ func BenchmarkMessageWrites(b *testing.B) {
 		t := turn(m.ID, m.CreatedAt)
 		t.Answer = answer
 		for s, write := range []func() error{
-			func() error { _, _, err := r.Claim(ctx, m, chat.Attempt{RequestID: "req", Instance: "bench"}, time.Minute); return err },
+			func() error {
+				_, _, err := r.Claim(ctx, m, chat.Attempt{RequestID: "req", Instance: "bench"}, time.Minute)
+				return err
+			},
 			func() error { return h.Save(ctx, "owner", t) },
 			func() error { return r.SaveAnswer(ctx, m, answer) },
 			func() error { return r.MarkSent(ctx, m, 0) },

@@ -7,10 +7,11 @@ import (
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 )
 
-// admit decides whether m gets an answer at all. Today that is whether an
-// answer can reach its sender: a message nobody can be answered on is
-// dropped before the model is asked. Who may ask, and how often, is decided
-// here too.
+// admit decides whether m, claimed, gets an answer at all. Today that is
+// whether an answer can reach its sender: a message nobody can be answered
+// on is dropped before the model is asked. Who may ask, and how often, is
+// decided here too: after the claim, so that a message delivered again is
+// never counted twice.
 func (s *Service) admit(ctx context.Context, log *slog.Logger, m chat.Message) bool {
 	if err := s.cfg.Outbox.Reachable(m); err != nil {
 		log.ErrorContext(ctx, "no answer can reach the sender: dropping the message", "err", err)

@@ -26,8 +26,14 @@ func (s *Service) deliver(ctx context.Context, log *slog.Logger, a chat.Answer) 
 	case err != nil:
 		log.ErrorContext(ctx, "the answer could not be delivered, and trying again cannot mend it: the answer is lost", "err", err)
 	}
-	if err := s.cfg.Receipts.MarkDelivered(ctx, a.To); err != nil {
+	s.done(ctx, log, a.To)
+	return nil
+}
+
+// done records that nothing is left to do for m, so that a later delivery
+// of it ends at once.
+func (s *Service) done(ctx context.Context, log *slog.Logger, m chat.Message) {
+	if err := s.cfg.Receipts.MarkDelivered(ctx, m); err != nil {
 		log.ErrorContext(ctx, "could not record the delivery", "err", err)
 	}
-	return nil
 }

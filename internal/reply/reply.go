@@ -3,9 +3,9 @@
 //
 // One message goes through these steps, each in a file named after it:
 //
-//  1. admission.go: whether the message gets an answer at all;
-//  2. once.go: what earlier attempts did for it, and this attempt's claim,
+//  1. once.go: what earlier attempts did for it, and this attempt's claim,
 //     so that a message delivered again is answered once;
+//  2. admission.go: whether the message gets an answer at all;
 //  3. route.go: a command (commands.go) or a question for the model;
 //  4. prompt.go: what the model is asked (system prompt, history, the
 //     question, its pictures from pictures.go);
@@ -103,12 +103,13 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 		Instance: s.cfg.Instance + "." + strconv.FormatUint(s.deliveries.Add(1), 10),
 	}
 
-	if !s.admit(ctx, log, m) {
-		return nil
-	}
 	rec, claimed, err := s.claim(ctx, log, m, attempt)
 	if err != nil || !claimed {
 		return err
+	}
+	if !s.admit(ctx, log, m) {
+		s.done(ctx, log, m)
+		return nil
 	}
 	if err := s.answer(ctx, log, m, rec, attempt); err != nil {
 		s.release(ctx, log, m, attempt)
