@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,11 +18,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dingtalk-llm/fcrobot/internal/alicloud"
 	"github.com/dingtalk-llm/fcrobot/internal/config"
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
 	"github.com/dingtalk-llm/fcrobot/internal/fcruntime"
 	"github.com/dingtalk-llm/fcrobot/internal/logging"
 	"github.com/dingtalk-llm/fcrobot/internal/openai"
+	"github.com/dingtalk-llm/fcrobot/internal/oss"
 	"github.com/dingtalk-llm/fcrobot/internal/ossmount"
 	"github.com/dingtalk-llm/fcrobot/internal/reply"
 )
@@ -47,6 +50,10 @@ type settings struct {
 	SystemPrompt  string            `env:"SYSTEM_PROMPT"`
 	HistoryLength int               `env:"HISTORY_LENGTH" envDefault:"5"`
 	OSSMountPoint string            `env:"OSS_MOUNT_POINT" envDefault:"/mnt/oss"`
+	OSSBucket     string            `env:"OSS_BUCKET"`
+	OSSBucketPath string            `env:"OSS_BUCKET_PATH" envDefault:"/"`
+	OSSEndpoint   string            `env:"OSS_ENDPOINT"`
+	Region        string            `env:"FC_REGION"`
 	Timeout       float64           `env:"TIMEOUT" envDefault:"55"`
 	WebhookHosts  config.List       `env:"SESSION_WEBHOOK_HOSTS" envDefault:"oapi.dingtalk.com"`
 	AppKey        string            `env:"DINGTALK_APP_KEY"`
@@ -89,6 +96,12 @@ Environment:
   VISION_MODEL           a model that reads pictures: pictures are answered (needs the app's key)
   MAX_PICTURE_MB         largest picture downloaded, in MB (default 10)
   SHOW_THINKING          true shows a reasoning model's <think> text, quoted (default false)
+  OSS_BUCKET             the mounted bucket: claims through OSS's API, exclusive across
+                         instances (without it, through the mount: best effort)
+  OSS_BUCKET_PATH        the bucket folder mounted at OSS_MOUNT_POINT (default /)
+  OSS_ENDPOINT           OSS endpoint (default: the region's internal one, from FC_REGION)
+  ALIBABA_CLOUD_ACCESS_KEY_ID, _SECRET, _SECURITY_TOKEN
+                         the role's credentials for OSS's API, when a request carries none
   VERBOSE                Python log level: 10 debug, 20 info, 25 default, 30, 40
 `
 
@@ -122,7 +135,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
 	}
-	receipts, err := ossmount.NewReceipts(s.OSSMountPoint, ossmount.Config{Logger: logger})
+	objects, err := s.bucketObjects(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	if objects == nil {
+		logger.WarnContext(ctx, "OSS_BUCKET is not set: messages are claimed through the mount, "+
+			"which is exclusive within one instance only; across instances it is best effort")
+	}
+	receipts, err := ossmount.NewReceipts(s.OSSMountPoint, ossmount.Config{Logger: logger, Objects: objects})
 	if err != nil {
 		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
 	}
@@ -173,9 +194,41 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return rt.Serve(ctx, fcruntime.ListenAddr(getenv), func(addr net.Addr) {
 		logger.Log(ctx, logging.LevelNotice, "reply function listening",
 			"addr", addr.String(), "model", s.Model, "endpoint", s.Endpoint, "historyLength", s.HistoryLength,
-			"timeout", timeout.String(), "ossMountPoint", s.OSSMountPoint, "replyFormat", format,
+			"timeout", timeout.String(), "ossMountPoint", s.OSSMountPoint, "ossBucket", s.OSSBucket, "replyFormat", format,
 			"card", s.CardTemplate != "", "visionModel", s.VisionModel, "showThinking", s.ShowThinking)
 	})
+}
+
+// bucketObjects is the mounted bucket folder through OSS's API, or nil
+// without OSS_BUCKET. It signs with the function role's temporary
+// credentials: those of the request when FC sends all three, else the
+// ALIBABA_CLOUD_* ones FC sets in the environment (docs/protocols.md §9).
+func (s settings) bucketObjects(getenv func(string) string) (ossmount.Objects, error) {
+	if s.OSSBucket == "" {
+		return nil, nil
+	}
+	env := alicloud.Credentials{
+		AccessKeyID:     getenv("ALIBABA_CLOUD_ACCESS_KEY_ID"),
+		AccessKeySecret: getenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+		SecurityToken:   getenv("ALIBABA_CLOUD_SECURITY_TOKEN"),
+	}
+	objects, err := oss.New(oss.Config{
+		Bucket: s.OSSBucket, Folder: s.OSSBucketPath, Endpoint: s.OSSEndpoint, Region: s.Region,
+		HTTPClient: &http.Client{Timeout: 10 * time.Second},
+		Credentials: func(ctx context.Context) (alicloud.Credentials, error) {
+			if inv, err := fcruntime.FromContext(ctx); err == nil && inv.Credentials.Complete() && inv.Credentials.SecurityToken != "" {
+				return inv.Credentials, nil
+			}
+			if !env.Complete() {
+				return alicloud.Credentials{}, errors.New("no credentials for OSS: the function needs a role (ALIBABA_CLOUD_ACCESS_KEY_ID and _SECRET)")
+			}
+			return env, nil
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("OSS_BUCKET: %w", err)
+	}
+	return objects, nil
 }
 
 // minCardInterval is the fastest a card may be updated: DingTalk allows a
@@ -207,6 +260,8 @@ func (s settings) validate() error {
 		return fmt.Errorf("CARD_UPDATE_INTERVAL must be at least %v (DingTalk throttles faster updates), got %v", minCardInterval, s.CardInterval)
 	case s.MaxPictureMB < 1 || s.MaxPictureMB > 20:
 		return fmt.Errorf("MAX_PICTURE_MB must be between 1 and 20 (models take at most 20 MB of pictures), got %d", s.MaxPictureMB)
+	case s.OSSBucket != "" && s.Region == "" && s.OSSEndpoint == "":
+		return fmt.Errorf("OSS_BUCKET is set without OSS_ENDPOINT, and FC_REGION, which FC sets, is not there to name the region's endpoint")
 	case s.isOpenAI() && s.APIKey == "":
 		return fmt.Errorf("CHATGPT_API_KEY is required for OpenAI's endpoint %s", s.Endpoint)
 	}
