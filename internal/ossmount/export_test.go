@@ -13,7 +13,7 @@ func (h *History) Has(ctx context.Context, owner, messageID string) (bool, error
 	if owner == "" || messageID == "" {
 		return false, fmt.Errorf("ossmount: has: %w: empty owner or message id", ErrInvalidArgument)
 	}
-	dirs := dirsOf(h.root, owner)
+	dirs := dirsOf(owner)
 	files, err := h.listTurns(ctx, dirs)
 	if err != nil {
 		return false, fmt.Errorf("ossmount: has: %w", err)

@@ -58,9 +58,11 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -99,11 +101,10 @@ type Config struct {
 // History is the conversation history store over a mounted directory. It is
 // safe for concurrent use, also by several processes over the same root.
 type History struct {
-	files  fileWriter
-	root   string
-	keep   int
-	now    func() time.Time
-	logger *slog.Logger
+	objects Objects
+	keep    int
+	now     func() time.Time
+	logger  *slog.Logger
 }
 
 // NewHistory returns a store rooted at root, which must be an existing
@@ -115,7 +116,10 @@ func NewHistory(root string, cfg Config) (*History, error) {
 	if cfg.Keep < 0 {
 		return nil, fmt.Errorf("ossmount: %w: Keep is %d, must not be negative", ErrInvalidArgument, cfg.Keep)
 	}
-	h := &History{root: root, keep: cfg.Keep, now: cfg.Now, logger: cfg.Logger}
+	h := &History{objects: cfg.Objects, keep: cfg.Keep, now: cfg.Now, logger: cfg.Logger}
+	if h.objects == nil {
+		h.objects = NewMount(root)
+	}
 	if h.keep == 0 {
 		h.keep = DefaultKeep
 	}
@@ -155,40 +159,51 @@ func (h *History) Load(ctx context.Context, owner string, n int) ([]chat.Turn, e
 	if owner == "" {
 		return nil, fmt.Errorf("ossmount: load: %w: empty owner", ErrInvalidArgument)
 	}
-	dirs := dirsOf(h.root, owner)
-	clearedMs, cleared, err := h.newestMarker(ctx, dirs)
-	if err != nil {
-		return nil, fmt.Errorf("ossmount: load: %w", err)
-	}
+	dirs := dirsOf(owner)
+	// The two listings at once: on the OSS API they are a round trip each.
+	var (
+		markers    []string
+		markersErr error
+		listing    sync.WaitGroup
+	)
+	listing.Add(1)
+	go func() {
+		defer listing.Done()
+		markers, markersErr = h.listMarkers(ctx, dirs)
+	}()
 	files, err := h.listTurns(ctx, dirs)
-	if err != nil {
+	listing.Wait()
+	if err = errors.Join(err, markersErr); err != nil {
 		return nil, fmt.Errorf("ossmount: load: %w", err)
 	}
+	var clearedMs int64
+	cleared := len(markers) > 0
 	if cleared {
+		clearedMs, _ = parseMarkerName(markers[len(markers)-1])
 		files = slices.DeleteFunc(files, func(f turnFile) bool { return f.askedAtMs <= clearedMs })
 	}
 
-	// Read from the newest file back, one millisecond at a time: names order
-	// by time, but within a millisecond by the message id's hash, not by
-	// the id, so a millisecond is read whole before the final sort.
-	// Reading past n files makes up for torn files and duplicates.
+	// Read back from the newest file, a batch at a time, the files of a
+	// batch at once: names order by time, but within a millisecond by the
+	// message id's hash, not by the id, so a batch ends on a millisecond's
+	// edge, and is read whole before the final sort. Another batch makes up
+	// for torn files and duplicates.
 	var turns []chat.Turn
 	seen := make(map[string]bool)
 	for end := len(files); end > 0 && len(turns) < n; {
-		start := end - 1
-		for start > 0 && files[start-1].askedAtMs == files[end-1].askedAtMs {
+		start := max(end-(n-len(turns)), 0)
+		for start > 0 && files[start-1].askedAtMs == files[start].askedAtMs {
 			start--
 		}
-		for _, f := range files[start:end] {
-			if err := ctx.Err(); err != nil {
-				return nil, fmt.Errorf("ossmount: load: %w", err)
-			}
-			t, ok := h.readTurn(ctx, dirs, f)
-			if !ok || seen[t.MessageID] || (cleared && millis(t.AskedAt) <= clearedMs) {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("ossmount: load: %w", err)
+		}
+		for _, r := range h.readTurns(ctx, dirs, files[start:end]) {
+			if !r.ok || seen[r.turn.MessageID] || (cleared && millis(r.turn.AskedAt) <= clearedMs) {
 				continue
 			}
-			seen[t.MessageID] = true
-			turns = append(turns, t)
+			seen[r.turn.MessageID] = true
+			turns = append(turns, r.turn)
 		}
 		end = start
 	}
@@ -218,7 +233,7 @@ func (h *History) Save(ctx context.Context, owner string, t chat.Turn) error {
 	if t.MessageID == "" {
 		return fmt.Errorf("ossmount: save: %w: empty message id", ErrInvalidArgument)
 	}
-	dirs := dirsOf(h.root, owner)
+	dirs := dirsOf(owner)
 	files, err := h.listTurns(ctx, dirs)
 	if err != nil {
 		return fmt.Errorf("ossmount: save: %w", err)
@@ -254,9 +269,9 @@ func (h *History) Save(ctx context.Context, owner string, t chat.Turn) error {
 // same name: the same message saved concurrently (fine), or a file torn by
 // a crashed save of it (replaced, so the turn is not lost).
 func (h *History) saveTurnFile(ctx context.Context, dirs ownerDirs, file turnFile, messageID string, data []byte) error {
-	path := filepath.Join(dirs.turns, file.name)
+	path := path.Join(dirs.turns, file.name)
 	for attempt := 0; ; attempt++ {
-		err := h.files.createOnce(ctx, path, data)
+		err := h.objects.Create(ctx, path, data)
 		if !errors.Is(err, fs.ErrExist) {
 			return err
 		}
@@ -273,7 +288,7 @@ func (h *History) saveTurnFile(ctx context.Context, dirs ownerDirs, file turnFil
 			// writing this very turn now.
 			return nil
 		}
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := h.objects.Remove(ctx, path); err != nil {
 			return fmt.Errorf("replace torn turn file: %w", err)
 		}
 	}
@@ -288,14 +303,14 @@ func (h *History) Clear(ctx context.Context, owner string, at time.Time) error {
 	if owner == "" {
 		return fmt.Errorf("ossmount: clear: %w: empty owner", ErrInvalidArgument)
 	}
-	dirs := dirsOf(h.root, owner)
+	dirs := dirsOf(owner)
 	clearedMs := millis(at)
 	data, err := json.Marshal(markerRecord{Version: formatVersion, Owner: dirs.key, ClearedAt: at, WrittenAt: h.now()})
 	if err != nil {
 		return fmt.Errorf("ossmount: clear: encode marker: %w", err)
 	}
 	// A marker of the same name is a clear at the same instant: same effect.
-	err = h.files.createOnce(ctx, filepath.Join(dirs.cleared, markerName(clearedMs)), data)
+	err = h.objects.Create(ctx, path.Join(dirs.cleared, markerName(clearedMs)), data)
 	if err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("ossmount: clear: write marker: %w", err)
 	}
@@ -335,7 +350,7 @@ func (h *History) prune(ctx context.Context, dir string, sorted []string, keep i
 			// The next Save or Clear finishes the job.
 			return
 		}
-		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := h.objects.Remove(ctx, path.Join(dir, name)); err != nil {
 			h.logger.WarnContext(ctx, "pruning history file failed", "dir", dir, "file", name, "err", err)
 		}
 	}
@@ -362,8 +377,8 @@ func (h *History) findTurn(ctx context.Context, dirs ownerDirs, files []turnFile
 // logged and reported as !ok: one bad file must not cost a user the rest of
 // the history.
 func (h *History) readTurn(ctx context.Context, dirs ownerDirs, f turnFile) (chat.Turn, bool) {
-	path := filepath.Join(dirs.turns, f.name)
-	data, err := os.ReadFile(path)
+	path := path.Join(dirs.turns, f.name)
+	data, err := h.objects.Read(ctx, path)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Pruned or cleared by another instance since the listing.
 		return chat.Turn{}, false
@@ -388,16 +403,38 @@ func (h *History) readTurn(ctx context.Context, dirs ownerDirs, f turnFile) (cha
 	return rec.Turn, true
 }
 
+// readResult is one turn file read.
+type readResult struct {
+	turn chat.Turn
+	ok   bool
+}
+
+// readTurns reads files at once, as readTurn does each: on the OSS API a
+// batch costs one round trip, not one per file.
+func (h *History) readTurns(ctx context.Context, dirs ownerDirs, files []turnFile) []readResult {
+	results := make([]readResult, len(files))
+	var reading sync.WaitGroup
+	for i, f := range files {
+		reading.Add(1)
+		go func() {
+			defer reading.Done()
+			results[i].turn, results[i].ok = h.readTurn(ctx, dirs, f)
+		}()
+	}
+	reading.Wait()
+	return results
+}
+
 // listTurns lists the turn files of an owner, sorted by name (so by time).
 // An owner without a directory has no turns.
 func (h *History) listTurns(ctx context.Context, dirs ownerDirs) ([]turnFile, error) {
-	entries, err := readDir(ctx, dirs.turns)
+	names, err := h.objects.List(ctx, dirs.turns, 0)
 	if err != nil {
 		return nil, err
 	}
-	files := make([]turnFile, 0, len(entries))
-	for _, e := range entries {
-		if f, ok := parseTurnFile(e.Name()); ok && e.Type().IsRegular() {
+	files := make([]turnFile, 0, len(names))
+	for _, name := range names {
+		if f, ok := parseTurnFile(name); ok {
 			files = append(files, f)
 		}
 	}
@@ -406,27 +443,17 @@ func (h *History) listTurns(ctx context.Context, dirs ownerDirs) ([]turnFile, er
 
 // listMarkers lists the clear marker names of an owner, sorted by time.
 func (h *History) listMarkers(ctx context.Context, dirs ownerDirs) ([]string, error) {
-	entries, err := readDir(ctx, dirs.cleared)
+	names, err := h.objects.List(ctx, dirs.cleared, 0)
 	if err != nil {
 		return nil, err
 	}
 	var markers []string
-	for _, e := range entries {
-		if _, ok := parseMarkerName(e.Name()); ok && e.Type().IsRegular() {
-			markers = append(markers, e.Name())
+	for _, name := range names {
+		if _, ok := parseMarkerName(name); ok {
+			markers = append(markers, name)
 		}
 	}
 	return markers, nil
-}
-
-// newestMarker returns the time of the owner's latest clear, if any.
-func (h *History) newestMarker(ctx context.Context, dirs ownerDirs) (ms int64, ok bool, err error) {
-	markers, err := h.listMarkers(ctx, dirs)
-	if err != nil || len(markers) == 0 {
-		return 0, false, err
-	}
-	ms, _ = parseMarkerName(markers[len(markers)-1])
-	return ms, true, nil
 }
 
 // checkRoot makes sure the mount point is there: a function whose OSS
@@ -449,22 +476,6 @@ func names(files []turnFile) []string {
 		out[i] = f.name
 	}
 	return out
-}
-
-// readDir is os.ReadDir (sorted by name) that treats a missing directory as
-// empty: directories are created on first write only.
-func readDir(ctx context.Context, dir string) ([]fs.DirEntry, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", dir, err)
-	}
-	return entries, nil
 }
 
 // createOnce writes data to a new file at path, only if there is none: an

@@ -78,7 +78,7 @@ func BenchmarkMessageWrites(b *testing.B) {
 		t.Answer = answer
 		for s, write := range []func() error{
 			func() error {
-				_, _, err := r.Claim(ctx, m, chat.Attempt{RequestID: "req", Instance: "bench"}, time.Minute)
+				_, _, _, err := r.Claim(ctx, m, chat.Attempt{RequestID: "req", Instance: "bench"}, time.Minute)
 				return err
 			},
 			func() error { return h.Save(ctx, "owner", t) },

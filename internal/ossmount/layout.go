@@ -4,7 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"path/filepath"
+	"path"
 	"strconv"
 	"time"
 )
@@ -133,8 +133,8 @@ type ownerDirs struct {
 	cleared string
 }
 
-func dirsOf(root, owner string) ownerDirs {
+func dirsOf(owner string) ownerDirs {
 	key := ownerKey(owner)
-	base := filepath.Join(root, historyDir, versionDir, key)
-	return ownerDirs{key: key, turns: filepath.Join(base, turnsDir), cleared: filepath.Join(base, clearedDir)}
+	base := path.Join(historyDir, versionDir, key)
+	return ownerDirs{key: key, turns: path.Join(base, turnsDir), cleared: path.Join(base, clearedDir)}
 }

@@ -125,6 +125,11 @@ func (r *Receipts) Get(ctx context.Context, m chat.Message) (chat.Receipt, error
 	if err != nil {
 		return chat.Receipt{}, fmt.Errorf("ossmount: receipts: %w", err)
 	}
+	return r.receipt(ctx, m, dir, names), nil
+}
+
+// receipt reads the receipt of m out of the listing of its folder.
+func (r *Receipts) receipt(ctx context.Context, m chat.Message, dir string, names []string) chat.Receipt {
 	var rec chat.Receipt
 	for _, name := range names {
 		switch {
@@ -146,7 +151,7 @@ func (r *Receipts) Get(ctx context.Context, m chat.Message) (chat.Receipt, error
 			}
 		}
 	}
-	return rec, nil
+	return rec
 }
 
 // claimPrefix and claimDigits name the generations of a claim.
@@ -175,23 +180,30 @@ func newestClaim(names []string) (gen int, name string) {
 	return gen, name
 }
 
-// Claim takes m for attempt a, and reports whether a holds it now. It
-// takes a free message; one a itself holds; one whose holder is an earlier
+// Claim reads what has been done for m, as Get does, and, unless m is
+// delivered already, takes it for attempt a and reports whether a holds it
+// now: the receipt and the claim in one listing of m's folder. It takes a
+// free message; one a itself holds; one whose holder is an earlier
 // attempt of the same invocation (FC retries only an attempt that has
 // ended, so that one is dead); and one whose holder claimed it ttl or more
 // ago (it died or hung). Any other holder keeps it: Claim then returns that
 // holder, and the caller leaves the message to it.
-func (r *Receipts) Claim(ctx context.Context, m chat.Message, a chat.Attempt, ttl time.Duration) (holder chat.Attempt, claimed bool, err error) {
+func (r *Receipts) Claim(ctx context.Context, m chat.Message, a chat.Attempt, ttl time.Duration) (rec chat.Receipt, holder chat.Attempt, claimed bool, err error) {
 	dir, err := r.messageDir(m)
 	if err != nil {
-		return chat.Attempt{}, false, err
+		return rec, chat.Attempt{}, false, err
 	}
 	// Each round either creates the next generation or learns who created
 	// it first; a few rounds settle any race.
-	for range 4 {
+	for round := range 4 {
 		names, err := r.objects.List(ctx, dir, 0)
 		if err != nil {
-			return chat.Attempt{}, false, fmt.Errorf("ossmount: claim: %w", err)
+			return rec, chat.Attempt{}, false, fmt.Errorf("ossmount: claim: %w", err)
+		}
+		if round == 0 {
+			if rec = r.receipt(ctx, m, dir, names); rec.Delivered {
+				return rec, chat.Attempt{}, false, nil
+			}
 		}
 		gen, name := newestClaim(names)
 		if gen >= 0 {
@@ -203,18 +215,18 @@ func (r *Receipts) Claim(ctx context.Context, m chat.Message, a chat.Attempt, tt
 				// A torn claim holds nobody: its writer died writing it.
 				r.log.WarnContext(ctx, "ossmount: unreadable claim taken over", "err", err)
 			case c.Holder == a && !c.Free:
-				return a, true, nil
+				return rec, a, true, nil
 			case !c.Free && !a.Retries(c.Holder) && r.now().Sub(c.ClaimedAt) < ttl:
-				return c.Holder, false, nil
+				return rec, c.Holder, false, nil
 			}
 		}
 		if err := r.writeClaim(ctx, dir, gen+1, claimRecord{Holder: a}); err == nil {
-			return a, true, nil
+			return rec, a, true, nil
 		} else if !errors.Is(err, fs.ErrExist) {
-			return chat.Attempt{}, false, fmt.Errorf("ossmount: claim: %w", err)
+			return rec, chat.Attempt{}, false, fmt.Errorf("ossmount: claim: %w", err)
 		}
 	}
-	return chat.Attempt{}, false, fmt.Errorf("ossmount: claim: %w: still contended after several rounds", ErrContended)
+	return rec, chat.Attempt{}, false, fmt.Errorf("ossmount: claim: %w: still contended after several rounds", ErrContended)
 }
 
 // readClaim reads a claim. Through the mount a file can be seen between

@@ -86,7 +86,7 @@ func TestClaimsKeepOneAttemptAtATime(t *testing.T) {
 
 	claim := func(a chat.Attempt) (chat.Attempt, bool) {
 		t.Helper()
-		holder, ok, err := r.Claim(ctx, m, a, time.Minute)
+		_, holder, ok, err := r.Claim(ctx, m, a, time.Minute)
 		if err != nil {
 			t.Fatalf("claim for %v: %v", a, err)
 		}
@@ -142,7 +142,7 @@ func TestOfManyAttemptsClaimingAtOnceOneWins(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, ok, err := r.Claim(t.Context(), m, chat.Attempt{RequestID: "req", Instance: fmt.Sprint("i-", i)}, time.Minute)
+				_, _, ok, err := r.Claim(t.Context(), m, chat.Attempt{RequestID: "req", Instance: fmt.Sprint("i-", i)}, time.Minute)
 				if err != nil {
 					t.Error(err)
 				}

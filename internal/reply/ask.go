@@ -2,7 +2,6 @@ package reply
 
 import (
 	"context"
-	"log/slog"
 	"strings"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
@@ -13,12 +12,13 @@ import (
 // as it is written where the conversation can show it. A model that fails
 // gets its failure told to the user in words they understand, and the
 // history stays as it was, so that the question can simply be asked again.
-func (s *Service) ask(ctx context.Context, log *slog.Logger, m chat.Message, attempt chat.Attempt) (response, error) {
-	p, model, refusal, err := s.prompt(ctx, log, m)
+func (s *Service) ask(ctx context.Context, j *job) (response, error) {
+	m, log := j.m, j.log
+	p, model, refusal, err := s.prompt(ctx, j)
 	if err != nil || refusal != "" {
 		return response{text: refusal}, err
 	}
-	draft := s.cfg.Outbox.Open(ctx, m, attempt.String())
+	draft := s.cfg.Outbox.Open(ctx, m, j.attempt.String())
 	askCtx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	raw, err := s.complete(askCtx, model, p, draft)
 	cancel()

@@ -33,18 +33,14 @@ const duplicatePoll = time.Second
 func (s *Service) claim(ctx context.Context, log *slog.Logger, m chat.Message, a chat.Attempt) (rec chat.Receipt, claimed bool, err error) {
 	ttl := s.cfg.Timeout + claimMargin
 	for waited := time.Duration(0); ; waited += duplicatePoll {
-		rec, err = s.cfg.Receipts.Get(ctx, m)
-		if err != nil {
-			return rec, false, retry.Mark(fmt.Errorf("read the message's receipt: %w", err))
-		}
-		if rec.Delivered {
-			log.Log(ctx, logging.LevelNotice, "message already answered; duplicate delivery ignored")
-			return rec, false, nil
-		}
-		holder, claimed, err := s.cfg.Receipts.Claim(ctx, m, a, ttl)
+		var holder chat.Attempt
+		rec, holder, claimed, err = s.cfg.Receipts.Claim(ctx, m, a, ttl)
 		switch {
 		case err != nil:
 			return rec, false, retry.Mark(fmt.Errorf("claim the message: %w", err))
+		case rec.Delivered:
+			log.Log(ctx, logging.LevelNotice, "message already answered; duplicate delivery ignored")
+			return rec, false, nil
 		case claimed:
 			return rec, true, nil
 		case !a.Duplicates(holder) || waited > ttl:

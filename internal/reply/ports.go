@@ -22,10 +22,10 @@ type History interface {
 
 // Receipts record what was done for each message (ossmount.Receipts).
 type Receipts interface {
-	Get(ctx context.Context, m chat.Message) (chat.Receipt, error)
-	// Claim takes m for attempt a unless another live attempt holds it:
-	// then it returns that holder.
-	Claim(ctx context.Context, m chat.Message, a chat.Attempt, ttl time.Duration) (holder chat.Attempt, claimed bool, err error)
+	// Claim returns what has been done for m and, unless m is delivered
+	// already, takes it for attempt a, unless another live attempt holds
+	// it: then it returns that holder.
+	Claim(ctx context.Context, m chat.Message, a chat.Attempt, ttl time.Duration) (rec chat.Receipt, holder chat.Attempt, claimed bool, err error)
 	Release(ctx context.Context, m chat.Message, a chat.Attempt) error
 	SaveAnswer(ctx context.Context, m chat.Message, answer string) error
 	MarkSent(ctx context.Context, m chat.Message, part int) error

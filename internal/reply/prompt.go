@@ -3,7 +3,6 @@ package reply
 import (
 	"context"
 	"fmt"
-	"log/slog"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 	"github.com/dingtalk-llm/fcrobot/internal/retry"
@@ -16,15 +15,16 @@ const describePictureQuestion = "请描述这张图片。"
 // asker's history, the question and its pictures, and which model reads
 // them. refusal, when not empty, is what to tell the user instead of asking
 // (a picture the robot cannot read, a message with nothing to ask).
-func (s *Service) prompt(ctx context.Context, log *slog.Logger, m chat.Message) (p chat.Prompt, model Model, refusal string, err error) {
-	images, refusal, err := s.pictures(ctx, log, m)
+func (s *Service) prompt(ctx context.Context, j *job) (p chat.Prompt, model Model, refusal string, err error) {
+	m := j.m
+	images, refusal, err := s.pictures(ctx, j.log, m)
 	switch {
 	case err != nil || refusal != "":
 		return p, nil, refusal, err
 	case m.Text == "" && len(images) == 0:
 		return p, nil, unsupportedText(m.Type), nil
 	}
-	history, err := s.cfg.History.Load(ctx, m.HistoryOwner(), s.cfg.HistoryLength)
+	history, err := j.history.wait(ctx)
 	if err != nil {
 		return p, nil, "", retry.Mark(fmt.Errorf("load history: %w", err))
 	}
@@ -53,5 +53,34 @@ func unsupportedText(msgtype string) string {
 		return "抱歉，我目前只能阅读文字，打不开文件。请把内容以文字发给我。"
 	default:
 		return "抱歉，这类消息我还不能处理。我能阅读文字消息和语音转写的文字。"
+	}
+}
+
+// loading is a history being loaded.
+type loading struct {
+	done   chan struct{}
+	turns  []chat.Turn
+	err    error
+	cancel context.CancelFunc
+}
+
+// loadHistory starts loading the last HistoryLength turns of m's asker.
+func (s *Service) loadHistory(ctx context.Context, m chat.Message) *loading {
+	ctx, cancel := context.WithCancel(ctx)
+	l := &loading{done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(l.done)
+		l.turns, l.err = s.cfg.History.Load(ctx, m.HistoryOwner(), s.cfg.HistoryLength)
+	}()
+	return l
+}
+
+// wait returns the history loaded.
+func (l *loading) wait(ctx context.Context) ([]chat.Turn, error) {
+	select {
+	case <-l.done:
+		return l.turns, l.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 }

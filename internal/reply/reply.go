@@ -103,6 +103,13 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 		Instance: s.cfg.Instance + "." + strconv.FormatUint(s.deliveries.Add(1), 10),
 	}
 
+	// A question needs its asker's history: loading it while the message
+	// is claimed saves its round trips to the bucket.
+	j := &job{m: m, attempt: attempt, log: log}
+	if _, isCommand := s.command(m.Text); !isCommand {
+		j.history = s.loadHistory(ctx, m)
+		defer j.history.cancel()
+	}
 	rec, claimed, err := s.claim(ctx, log, m, attempt)
 	if err != nil || !claimed {
 		return err
@@ -111,7 +118,7 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 		s.done(ctx, log, m)
 		return nil
 	}
-	if err := s.answer(ctx, log, m, rec, attempt); err != nil {
+	if err := s.answer(ctx, j, rec); err != nil {
 		s.release(ctx, log, m, attempt)
 		return err
 	}
@@ -120,19 +127,29 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 
 // answer decides what to say to m (unless an earlier attempt did), keeps
 // it, and delivers what has not been delivered yet.
-func (s *Service) answer(ctx context.Context, log *slog.Logger, m chat.Message, rec chat.Receipt, attempt chat.Attempt) error {
-	a := chat.Answer{To: m, Text: rec.Answer, Delivered: rec.PartsSent}
+func (s *Service) answer(ctx context.Context, j *job, rec chat.Receipt) error {
+	a := chat.Answer{To: j.m, Text: rec.Answer, Delivered: rec.PartsSent}
 	if rec.Answered {
-		log.InfoContext(ctx, "delivering the answer kept from an earlier attempt", "partsSent", rec.PartsSent)
+		j.log.InfoContext(ctx, "delivering the answer kept from an earlier attempt", "partsSent", rec.PartsSent)
 	} else {
-		r, err := s.respond(ctx, log, m, attempt)
+		r, err := s.respond(ctx, j)
 		if err != nil {
 			return err
 		}
-		s.record(ctx, log, m, r)
+		s.record(ctx, j.log, j.m, r)
 		a.Text, a.Draft = r.text, r.draft
 	}
-	return s.deliver(ctx, log, a)
+	return s.deliver(ctx, j.log, a)
+}
+
+// job is one message being answered by one attempt.
+type job struct {
+	m       chat.Message
+	attempt chat.Attempt
+	log     *slog.Logger
+	// history is the asker's history, loading since the message came;
+	// nil for a command.
+	history *loading
 }
 
 // response is what the robot decided to say to a message.

@@ -397,7 +397,7 @@ func TestAMessageInHandIsLeftToItsHolder(t *testing.T) {
 	f := newFixture(t, nil)
 	ev := event("m1", "你好", clock)
 	holder := chat.Attempt{RequestID: "another-invocation", Instance: "instance-2"}
-	if _, ok, err := f.receipts.Claim(t.Context(), ev.Message, holder, time.Hour); !ok || err != nil {
+	if _, _, ok, err := f.receipts.Claim(t.Context(), ev.Message, holder, time.Hour); !ok || err != nil {
 		t.Fatalf("claim: %v %v", ok, err)
 	}
 	if err := f.handle(t, "r1", ev); !retry.Retryable(err) {
