@@ -131,10 +131,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("configuration: ENDPOINT: %w", err)
 	}
-	history, err := ossmount.NewHistory(s.OSSMountPoint, ossmount.Config{Logger: logger})
-	if err != nil {
-		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
-	}
+	// With OSS_BUCKET the history and the receipts go through OSS's API on
+	// the objects the mount shows: its create-if-absent holds across
+	// instances, and each call is one round trip where the mount makes
+	// several.
 	objects, err := s.bucketObjects(getenv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
@@ -142,6 +142,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if objects == nil {
 		logger.WarnContext(ctx, "OSS_BUCKET is not set: messages are claimed through the mount, "+
 			"which is exclusive within one instance only; across instances it is best effort")
+	}
+	history, err := ossmount.NewHistory(s.OSSMountPoint, ossmount.Config{Logger: logger, Objects: objects})
+	if err != nil {
+		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
 	}
 	receipts, err := ossmount.NewReceipts(s.OSSMountPoint, ossmount.Config{Logger: logger, Objects: objects})
 	if err != nil {

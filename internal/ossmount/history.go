@@ -92,9 +92,9 @@ type Config struct {
 	// Logger receives warnings about skipped files and failed clean-ups;
 	// nil discards them.
 	Logger *slog.Logger
-	// Objects, for Receipts, is how the bucket is read and written: nil
-	// means the mount itself (Mount); the OSS API makes a claim exclusive
-	// across instances.
+	// Objects is how the bucket is read and written: nil means the mount
+	// itself (Mount); the OSS API makes a claim exclusive across instances,
+	// and costs one round trip a call.
 	Objects Objects
 }
 
