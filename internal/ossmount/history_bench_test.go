@@ -3,6 +3,7 @@ package ossmount_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -97,4 +98,64 @@ func BenchmarkMessageWrites(b *testing.B) {
 	for s, name := range steps {
 		b.ReportMetric(float64(spent[s].Nanoseconds())/float64(i), name+"-ns")
 	}
+}
+
+// BenchmarkReceiptsPerMessage is the cost of one message's receipts (claim,
+// answer, part sent, delivered) with a step of pruning each time, as the
+// receipts of days past the retention grow from 10 to 100,000 messages: a
+// bounded step costs the same whatever is stored.
+func BenchmarkReceiptsPerMessage(b *testing.B) {
+	for _, stored := range []int{10, 1_000, 100_000} {
+		b.Run(fmt.Sprintf("stored=%d", stored), func(b *testing.B) {
+			root := memoryDir(b)
+			now := base
+			old := now.Add(-4 * 24 * time.Hour).Format("20060102")
+			for i := range stored {
+				dir := filepath.Join(root, "messages", "v1", old, fmt.Sprintf("%064x", i))
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					b.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, "delivered.json"), []byte(`{"version":1}`), 0o644); err != nil {
+					b.Fatal(err)
+				}
+			}
+			r, err := ossmount.NewReceipts(root, ossmount.Config{Now: func() time.Time { return now }})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			i := 0
+			for b.Loop() {
+				// Every message finds a step of pruning due.
+				now = now.Add(10 * time.Second)
+				m := chat.Message{ID: fmt.Sprint("msg", i), CreatedAt: now}
+				if _, _, ok, err := r.Claim(ctx, m, chat.Attempt{RequestID: "req", Instance: "bench"}, time.Minute); err != nil || !ok {
+					b.Fatalf("claim: %v %v", ok, err)
+				}
+				for _, write := range []func() error{
+					func() error { return r.SaveAnswer(ctx, m, "答") },
+					func() error { return r.MarkSent(ctx, m, 0) },
+					func() error { return r.MarkDelivered(ctx, m) },
+				} {
+					if err := write(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				i++
+			}
+		})
+	}
+}
+
+// memoryDir is a fresh folder in memory where the machine has one
+// (/dev/shm), else on disk: setting up 100,000 stored messages on a slow
+// disk would take longer than what is measured.
+func memoryDir(b *testing.B) string {
+	b.Helper()
+	dir, err := os.MkdirTemp("/dev/shm", "ossmount-bench-")
+	if err != nil {
+		return b.TempDir()
+	}
+	b.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
