@@ -27,6 +27,7 @@ import (
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk/dingtalktest"
 	"github.com/dingtalk-llm/fcrobot/internal/fc/fclocal"
 	"github.com/dingtalk-llm/fcrobot/internal/openai/openaitest"
+	"github.com/dingtalk-llm/fcrobot/internal/oss/osstest"
 )
 
 // Config configures a Stack.
@@ -58,6 +59,13 @@ type Config struct {
 	// FC's instances share the mount; the local FC spreads invocations over
 	// them in turn. Zero means one.
 	ReplyInstances int
+	// MountOnly leaves out the local OSS API: the reply function then reads
+	// and writes the bucket through the mount folder alone, as it does
+	// without OSS_BUCKET.
+	MountOnly bool
+	// OSSDelay is added to every request of the local OSS API: a bucket
+	// round trip.
+	OSSDelay time.Duration
 	// ReplySink makes the local FC hand the reply function's events to a
 	// sink that accepts each at once, without a network hop, instead of
 	// delivering them to the reply processes (which still start, and get no
@@ -79,6 +87,9 @@ type Stack struct {
 	Replies  []*Process
 	FC       *fclocal.Server
 	DingTalk *dingtalktest.Server
+	// OSS is the local OSS API over DataDir (nil with MountOnly): its
+	// objects are the files of the mount folder.
+	OSS *osstest.Server
 	// Model is the fake model, or nil when a real endpoint is used.
 	Model *openaitest.Server
 	// AppSecret is the robot's AppSecret the conversation function checks
@@ -93,6 +104,12 @@ type Stack struct {
 	// env is what each function was started with, by function name.
 	env map[string]map[string]string
 }
+
+// The region and the bucket of the local stack.
+const (
+	localRegion = "cn-local"
+	localBucket = "fcrobot-local"
+)
 
 // Function names as they would be deployed.
 const (
@@ -112,11 +129,31 @@ func Start(ctx context.Context, o Config) (_ *Stack, err error) {
 		o.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
 
+	// The conversation function signs its InvokeFunction calls with a RAM
+	// user's key; the local FC checks the signature and hands the reply
+	// function its role's temporary credentials, as FC does, which also
+	// sign its calls to the OSS API.
+	caller := alicloud.Credentials{AccessKeyID: "LTAI" + randomHex(8), AccessKeySecret: randomHex(15)}
+	role := alicloud.Credentials{AccessKeyID: "STS." + randomHex(8), AccessKeySecret: randomHex(15), SecurityToken: randomHex(24)}
+	s.Secrets = append(s.Secrets, s.AppSecret, caller.AccessKeySecret, role.AccessKeySecret, role.SecurityToken)
+
 	s.DingTalk = dingtalktest.NewServer()
 	replyEnv := map[string]string{
 		"OSS_MOUNT_POINT":       o.DataDir,
 		"SESSION_WEBHOOK_HOSTS": s.DingTalk.Host(),
 		"FC_FUNCTION_NAME":      ReplyFunction,
+		"FC_REGION":             localRegion,
+	}
+	if !o.MountOnly {
+		s.OSS = osstest.NewServer(osstest.Config{
+			Dir: o.DataDir, Bucket: localBucket, Region: localRegion, Delay: o.OSSDelay,
+			AccessKeyID: role.AccessKeyID, AccessKeySecret: role.AccessKeySecret, SecurityToken: role.SecurityToken,
+		})
+		replyEnv["OSS_BUCKET"] = localBucket
+		replyEnv["OSS_ENDPOINT"] = s.OSS.URL()
+		replyEnv["ALIBABA_CLOUD_ACCESS_KEY_ID"] = role.AccessKeyID
+		replyEnv["ALIBABA_CLOUD_ACCESS_KEY_SECRET"] = role.AccessKeySecret
+		replyEnv["ALIBABA_CLOUD_SECURITY_TOKEN"] = role.SecurityToken
 	}
 	if o.DingTalkApp {
 		key, secret := "ding"+randomHex(8), randomHex(16)
@@ -167,18 +204,12 @@ func Start(ctx context.Context, o Config) (_ *Stack, err error) {
 		fcClient = &http.Client{Transport: sink{}}
 	}
 
-	// The conversation function signs its InvokeFunction calls with a RAM
-	// user's key; the local FC checks the signature and hands the reply
-	// function its role's temporary credentials, as FC does.
-	caller := alicloud.Credentials{AccessKeyID: "LTAI" + randomHex(8), AccessKeySecret: randomHex(15)}
-	role := alicloud.Credentials{AccessKeyID: "STS." + randomHex(8), AccessKeySecret: randomHex(15), SecurityToken: randomHex(24)}
-	s.Secrets = append(s.Secrets, s.AppSecret, caller.AccessKeySecret, role.AccessKeySecret, role.SecurityToken)
 	s.FC = fclocal.New(fclocal.Config{
 		Functions:             map[string]string{ReplyFunction: replyURL},
 		AccessKeys:            map[string]string{caller.AccessKeyID: caller.AccessKeySecret},
 		RoleCredentials:       role,
 		AccountID:             "1234567890",
-		Region:                "cn-local",
+		Region:                localRegion,
 		MaxAsyncRetryAttempts: o.FCMaxRetries,
 		RetryDelay:            o.FCRetryDelay,
 		DuplicateDeliveries:   o.FCDuplicateDeliveries,
@@ -277,6 +308,9 @@ func (s *Stack) Close() error {
 	}
 	if s.DingTalk != nil {
 		s.DingTalk.Close()
+	}
+	if s.OSS != nil {
+		s.OSS.Close()
 	}
 	return errors.Join(errs...)
 }
