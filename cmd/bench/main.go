@@ -36,7 +36,9 @@ type options struct {
 	ColdRuns      int
 	Benchtime     string
 	ReplyMessages int
-	GoCmd         string
+	// BucketMessages are timed at each injected bucket round trip.
+	BucketMessages int
+	GoCmd          string
 }
 
 const usage = `bench: measure the robot's speed, memory and cost on this machine.
@@ -61,6 +63,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	flags.IntVar(&o.ColdRuns, "runs", 20, "cold starts measured per function")
 	flags.StringVar(&o.Benchtime, "benchtime", "1s", "go test -benchtime for the in-process benchmarks")
 	flags.IntVar(&o.ReplyMessages, "reply-messages", 1000, "messages timed one at a time through the reply function")
+	flags.IntVar(&o.BucketMessages, "bucket-messages", 20, "messages timed at each injected bucket round trip")
 	flags.Usage = func() {
 		fmt.Fprint(stderr, usage)
 		flags.PrintDefaults()
@@ -74,8 +77,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if flags.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", flags.Args())
 	}
-	if o.LoadDuration <= 0 || o.ColdRuns <= 0 || o.ReplyMessages < 4 {
-		return errors.New("-load and -runs must be positive and -reply-messages at least 4")
+	if o.LoadDuration <= 0 || o.ColdRuns <= 0 || o.ReplyMessages < 4 || o.BucketMessages < 1 {
+		return errors.New("-load, -runs and -bucket-messages must be positive and -reply-messages at least 4")
 	}
 	o.GoCmd = getenv("GO")
 	if o.GoCmd == "" {

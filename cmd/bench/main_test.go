@@ -312,3 +312,32 @@ func TestRunRefusesBadFlags(t *testing.T) {
 		t.Errorf("-h: %v\n%s", err, help.String())
 	}
 }
+
+func TestBucketRoundTripsAreTheSlopeOfTheTimes(t *testing.T) {
+	ms := func(n float64) time.Duration { return time.Duration(n * float64(time.Millisecond)) }
+	run := func(rt time.Duration, toModel, toWebhook time.Duration, requests float64) bucketRun {
+		return bucketRun{RoundTrip: rt, Messages: 1, Requests: map[string]float64{"GetObject": requests},
+			ToModel: []time.Duration{toModel}, ToWebhook: []time.Duration{toWebhook}}
+	}
+	b := bucketPath{HistoryTurns: 5, Runs: []bucketRun{
+		run(0, ms(4), ms(8), 14),
+		run(10*time.Millisecond, ms(24), ms(48), 14),
+		run(30*time.Millisecond, ms(64), ms(128), 14),
+	}}
+	if got := b.SerialBeforeModel(); got < 1.99 || got > 2.01 {
+		t.Errorf("before the model: %.2f round trips, want 2", got)
+	}
+	if got := b.SerialToAnswer(); got < 3.99 || got > 4.01 {
+		t.Errorf("to the answer: %.2f round trips, want 4", got)
+	}
+	if f := bucketFigure(b); f.Verdict != met || !strings.Contains(f.Measured, "14.0 requests per message") {
+		t.Errorf("figure %+v", f)
+	}
+	b.Runs[2].ToModel = []time.Duration{ms(4 + 30*4)} // 4 round trips before the model
+	if f := bucketFigure(b); f.Verdict != missed {
+		t.Errorf("4 round trips before the model met the budget: %+v", f)
+	}
+	if f := bucketFigure(bucketPath{}); f.Verdict != notMeasured {
+		t.Errorf("no runs: %+v", f)
+	}
+}

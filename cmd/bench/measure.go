@@ -28,6 +28,9 @@ type results struct {
 	Reply         replyOverhead
 	ReplyInMemory *replyOverhead
 	ReplyLoad     replyLoad
+	// Bucket is the answer path through the local OSS API at injected
+	// bucket round trips.
+	Bucket bucketPath
 	// Cold starts by function.
 	ColdStarts map[string]coldStarts
 	// Memory by function, before any traffic and after the load runs.
@@ -106,6 +109,10 @@ func measure(ctx context.Context, o options, p *progress) (results, error) {
 		res.ReplyInMemory = &overhead
 	}
 
+	if res.Bucket, err = measureBucketPath(ctx, binDir, work, o.BucketMessages, p); err != nil {
+		return res, err
+	}
+
 	p.step("time to first visible text: %d answers streamed onto AI cards over %s at once", cardMessages, streamTime)
 	// The card is the newest feature: should it fail here, the rest of the
 	// run still stands, and the row says why it is missing.
@@ -125,19 +132,27 @@ func measure(ctx context.Context, o options, p *progress) (results, error) {
 // startStack starts the robot from the programs in binDir, at the default
 // verbosity (the lines an operator gets in production are part of the
 // cost), with a model that answers at once.
+// startStack starts the robot with the mount's folder alone, as the
+// figures before the OSS API were taken: the reply function reads and
+// writes the folder as files.
 func startStack(ctx context.Context, binDir, dataDir string, replySink bool) (*devstack.Stack, error) {
-	if err := os.MkdirAll(dataDir, 0o755); err != nil {
-		return nil, err
-	}
-	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	return devstack.Start(startCtx, devstack.Config{
+	return startStackWith(ctx, devstack.Config{
 		BinDir:    binDir,
 		DataDir:   dataDir,
 		Model:     openaitest.Answer(modelAnswer()),
 		ReplySink: replySink,
-		Logger:    slog.New(slog.DiscardHandler),
+		MountOnly: true,
 	})
+}
+
+func startStackWith(ctx context.Context, cfg devstack.Config) (*devstack.Stack, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, err
+	}
+	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	return devstack.Start(startCtx, cfg)
 }
 
 // measureConversation takes the conversation function's figures: memory

@@ -55,6 +55,10 @@ const (
 	targetHistoryRatio  = 1.5
 	targetPackageSize   = 15_000_000
 	targetFirstTextSlip = 300 * time.Millisecond
+	// Issue 10's budget of bucket round trips on the answer path.
+	targetBucketRequests      = 20.0
+	targetSerialBeforeModel   = 3.0
+	targetSerialAfterTheModel = 2.0
 )
 
 // historySizes are the sub-benchmarks of BenchmarkHistoryRead, smallest
@@ -85,6 +89,7 @@ func figures(res results) []figure {
 	})
 	rows = append(rows, replyOverheadFigure("reply overhead, mount folder on disk", &res.Reply))
 	rows = append(rows, replyOverheadFigure("reply overhead, mount folder in memory", res.ReplyInMemory))
+	rows = append(rows, bucketFigure(res.Bucket))
 	for _, f := range functions() {
 		times := res.ColdStarts[f].Wall
 		rows = append(rows, figure{
@@ -253,4 +258,23 @@ func thousands(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// bucketFigure is the answer path's bucket round trips through the OSS API.
+func bucketFigure(b bucketPath) figure {
+	f := figure{Name: "bucket round trips on the answer path", Target: "at most 20 requests per message, 3 one after another before the model, 2 between its answer and the post"}
+	if len(b.Runs) < 2 {
+		f.Measured = "(not measured)"
+		return f
+	}
+	before, all := b.SerialBeforeModel(), b.SerialToAnswer()
+	var times []string
+	for _, r := range b.Runs {
+		times = append(times, fmt.Sprintf("%s: %s", r.RoundTrip, ms(percentile(r.ToWebhook, 0.5))))
+	}
+	f.Measured = fmt.Sprintf("%.1f requests per message; %.1f one after another before the model, %.1f after it (slopes over injected round trips; answer at DingTalk p50 %s; %d turns of history)",
+		b.MeanRequests(), before, all-before, strings.Join(times, ", "), b.HistoryTurns)
+	// A slope is a count measured in time: half a round trip is noise.
+	f.Verdict = judge(b.MeanRequests() <= targetBucketRequests && before <= targetSerialBeforeModel+0.5 && all-before <= targetSerialAfterTheModel+0.5)
+	return f
 }

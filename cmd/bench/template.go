@@ -125,7 +125,17 @@ markers are written, as in production). The fake model answers at once with a ty
   delivered one at a time as FC delivers them (` + "`POST /invoke`" + ` with FC's headers), from 10 users so that
   each history grows past HISTORY_LENGTH. The time runs from sending ` + "`/invoke`" + ` to the answer's arrival
   at the fake DingTalk, noted by a pass-through proxy in front of it. Measured twice: with the
-  folder that stands for the OSS mount on this machine's disk (ext4), and on tmpfs (memory).
+  folder that stands for the OSS mount on this machine's disk (ext4), and on tmpfs (memory). Both
+  read and write the folder as files alone (as without ` + "`OSS_BUCKET`" + `), the figures the robot had before it
+  used OSS's API.
+- **bucket round trips on the answer path**: the real ` + "`reply`" + ` process with ` + "`OSS_BUCKET`" + ` set, reading and
+  writing the bucket through the local OSS-compatible server (` + "`internal/oss/osstest`" + `, its objects the files
+  of a folder), which delays every request by an injected round trip of 0, 10 and 30 ms. One user
+  asks {{.Opt.BucketMessages}} questions one at a time, each with 5 turns of history; the server counts the bucket
+  requests of each, and the time runs from sending ` + "`/invoke`" + ` to the model's request and to the answer at
+  the fake DingTalk. How many round trips are made one after another is the slope of those times
+  against the injected round trip (from 0 to 30 ms). On FC the same calls go to the region's internal
+  OSS endpoint; the mount is not on the answer's path at all.
 - **cold start**: a new process of each function is executed {{.Opt.ColdRuns}} times; the time runs from the exec
   to its first successful answer, asked for as soon as it logs that it listens and again every 0.5 ms
   until one comes: for conversation a signed callback answered 200 (the local FC accepted the
