@@ -424,3 +424,35 @@ func TestFaultAnAnswerLongerThanDingTalkTakesArrivesInPieces(t *testing.T) {
 	}
 	t.Logf("%s: 1 message, a %d-byte answer in %d pieces, %d fences, 0 refused", t.Name(), len(long), len(posts), fences)
 }
+
+// A \clear that one instance handles holds for every instance: the clear
+// marker is in the bucket, not in a process.
+func TestFaultClearOnOneInstanceIsSeenByAll(t *testing.T) {
+	t.Parallel()
+	st := start(t, devstack.Config{Model: openaitest.Echo("答："), ReplyInstances: 3})
+	alice := single(t, st, "alice")
+	// FC spreads the invocations over the instances in turn: the two
+	// questions, the \clear and the last question land on different ones.
+	alice.ask("第一问")
+	alice.ask("第二问")
+	if got := alice.ask(`\clear`); !strings.Contains(got, "已清除") {
+		t.Fatalf("\\clear answered %q", got)
+	}
+	alice.ask("清除之后")
+	r := requestsFor(st, "清除之后")
+	if len(r) != 1 {
+		t.Fatalf("the model was asked %d times", len(r))
+	}
+	if n := r[0].EarlierTurns(); n != 0 {
+		t.Errorf("after \\clear on another instance the model saw %d earlier turns; want none", n)
+	}
+	busy := 0
+	for _, p := range st.Replies {
+		if strings.Contains(p.Output(), "FC Invoke Start") {
+			busy++
+		}
+	}
+	if busy < 3 {
+		t.Errorf("only %d of 3 instances answered: the case does not show what it means to", busy)
+	}
+}
