@@ -15,10 +15,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"time"
@@ -63,6 +65,14 @@ type Config struct {
 	// and writes the bucket through the mount folder alone, as it does
 	// without OSS_BUCKET.
 	MountOnly bool
+	// FUSE gives each reply instance its own FUSE mount of the local OSS
+	// API's bucket, as FC gives each instance its ossfs mount: s3fs-fuse
+	// over the API's S3 mode, at a fresh folder beside DataDir
+	// (<DataDir>-mnt-<n>), which is the instance's OSS_MOUNT_POINT. It needs
+	// the local OSS API (not MountOnly), /dev/fuse, s3fs and the right to
+	// mount: FUSEAvailable says whether this machine has them. Close
+	// unmounts.
+	FUSE bool
 	// OSSDelay is added to every request of the local OSS API: a bucket
 	// round trip.
 	OSSDelay time.Duration
@@ -90,6 +100,9 @@ type Stack struct {
 	// OSS is the local OSS API over DataDir (nil with MountOnly): its
 	// objects are the files of the mount folder.
 	OSS *osstest.Server
+	// Mounts holds, with Config.FUSE, the mount point of each reply
+	// instance, in the order of Replies.
+	Mounts []string
 	// Model is the fake model, or nil when a real endpoint is used.
 	Model *openaitest.Server
 	// AppSecret is the robot's AppSecret the conversation function checks
@@ -101,6 +114,7 @@ type Stack struct {
 
 	fcHTTP   *httptest.Server
 	balancer *httptest.Server
+	mounts   []*fuseMount
 	// env is what each function was started with, by function name.
 	env map[string]map[string]string
 }
@@ -144,9 +158,12 @@ func Start(ctx context.Context, o Config) (_ *Stack, err error) {
 		"FC_FUNCTION_NAME":      ReplyFunction,
 		"FC_REGION":             localRegion,
 	}
+	if o.FUSE && o.MountOnly {
+		return nil, errors.New("devstack: FUSE mounts the local OSS API's bucket, which MountOnly leaves out")
+	}
 	if !o.MountOnly {
 		s.OSS = osstest.NewServer(osstest.Config{
-			Dir: o.DataDir, Bucket: localBucket, Region: localRegion, Delay: o.OSSDelay,
+			Dir: o.DataDir, Bucket: localBucket, Region: localRegion, Delay: o.OSSDelay, S3: o.FUSE,
 			AccessKeyID: role.AccessKeyID, AccessKeySecret: role.AccessKeySecret, SecurityToken: role.SecurityToken,
 		})
 		replyEnv["OSS_BUCKET"] = localBucket
@@ -186,7 +203,26 @@ func Start(ctx context.Context, o Config) (_ *Stack, err error) {
 		if i > 0 {
 			name = fmt.Sprintf("%s#%d", ReplyFunction, i+1)
 		}
-		p, err := startProcess(ctx, name, filepath.Join(o.BinDir, ReplyFunction), replyEnv, o.Logs)
+		env := replyEnv
+		if o.FUSE {
+			dir, err := mountPoint(o.DataDir, i+1)
+			if err != nil {
+				return nil, fmt.Errorf("devstack: mount point of %s: %w", name, err)
+			}
+			m, err := mountS3FS(ctx, name, dir, s.OSS.URL(), localBucket, localRegion, role, o.Logs)
+			if err != nil {
+				_ = os.Remove(dir)
+				return nil, fmt.Errorf("devstack: %w", err)
+			}
+			s.mounts = append(s.mounts, m)
+			s.Mounts = append(s.Mounts, dir)
+			env = maps.Clone(replyEnv)
+			env["OSS_MOUNT_POINT"] = dir
+			if i == 0 {
+				s.env[ReplyFunction] = env // Launch shares the first instance's mount
+			}
+		}
+		p, err := startProcess(ctx, name, filepath.Join(o.BinDir, ReplyFunction), env, o.Logs)
 		if err != nil {
 			return nil, err
 		}
@@ -308,6 +344,10 @@ func (s *Stack) Close() error {
 	}
 	if s.DingTalk != nil {
 		s.DingTalk.Close()
+	}
+	// The mounts once no instance uses them, before the API they speak to.
+	for _, m := range s.mounts {
+		errs = append(errs, m.unmount())
 	}
 	if s.OSS != nil {
 		s.OSS.Close()

@@ -24,6 +24,9 @@ const (
 // does: nil when they are the Server's.
 func (rq *request) authenticate() *ossError {
 	r := rq.r
+	if rq.s3 {
+		return rq.authenticateS3()
+	}
 	if _, ok := rq.query["x-oss-signature"]; ok {
 		return notImplemented("osstest does not emulate signatures in the URL (presigned requests).")
 	}
@@ -51,11 +54,15 @@ func (rq *request) checkCredentials(accessKeyID string) *ossError {
 			msg:   "The OSS Access Key Id you provided does not exist in our records.",
 			extra: [][2]string{{"OSSAccessKeyId", accessKeyID}}}
 	}
-	token := rq.r.Header.Get("x-oss-security-token")
+	tokenHeader := "x-oss-security-token"
+	if rq.s3 {
+		tokenHeader = "x-amz-security-token"
+	}
+	token := rq.r.Header.Get(tokenHeader)
 	switch {
 	case cfg.SecurityToken != "" && token == "":
 		return &ossError{status: http.StatusForbidden, code: "InvalidSecurityToken",
-			msg: "The security token you provided is invalid: these are temporary credentials, and the request carries no x-oss-security-token."}
+			msg: "The security token you provided is invalid: these are temporary credentials, and the request carries no " + tokenHeader + "."}
 	case subtle.ConstantTimeCompare([]byte(token), []byte(cfg.SecurityToken)) != 1:
 		return &ossError{status: http.StatusForbidden, code: "InvalidSecurityToken", msg: "The security token you provided is invalid."}
 	}

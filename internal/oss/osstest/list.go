@@ -18,6 +18,7 @@ const (
 
 type listResultV2 struct {
 	XMLName               xml.Name     `xml:"ListBucketResult"`
+	XMLNS                 string       `xml:"xmlns,attr,omitempty"` // S3's namespace, for S3 requests
 	Name                  string       `xml:"Name"`
 	Prefix                string       `xml:"Prefix"`
 	ContinuationToken     string       `xml:"ContinuationToken,omitempty"`
@@ -34,6 +35,7 @@ type listResultV2 struct {
 
 type listResultV1 struct {
 	XMLName        xml.Name     `xml:"ListBucketResult"`
+	XMLNS          string       `xml:"xmlns,attr,omitempty"`
 	Name           string       `xml:"Name"`
 	Prefix         string       `xml:"Prefix"`
 	Marker         string       `xml:"Marker"`
@@ -196,7 +198,7 @@ func (rq *request) listObjects(v2 bool) {
 		}
 	}
 
-	keys, err := rq.s.keys(prefix)
+	keys, err := rq.s.keys(prefix, rq.s3)
 	if err != nil {
 		rq.fail(internalError(err))
 		return
@@ -204,7 +206,11 @@ func (rq *request) listObjects(v2 bool) {
 	p := paginate(keys, prefix, delimiter, marker, maxKeys)
 	var contents []contentXML
 	for _, k := range p.contents {
-		o, err := rq.s.stat(k)
+		stat := rq.s.stat
+		if strings.HasSuffix(k, "/") {
+			stat = rq.s.statDir // S3 requests list directories as "dir/" objects
+		}
+		o, err := stat(k)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // deleted since listed
 		}
@@ -233,10 +239,14 @@ func (rq *request) listObjects(v2 bool) {
 	if encodeURL {
 		encoding = "url"
 	}
+	xmlns := ""
+	if rq.s3 {
+		xmlns = s3Namespace
+	}
 
 	if !v2 {
 		res := listResultV1{
-			Name: rq.s.cfg.Bucket, Prefix: enc(prefix), Marker: enc(marker), MaxKeys: maxKeys,
+			XMLNS: xmlns, Name: rq.s.cfg.Bucket, Prefix: enc(prefix), Marker: enc(marker), MaxKeys: maxKeys,
 			Delimiter: enc(delimiter), EncodingType: encoding, IsTruncated: p.truncated,
 			Contents: contents, CommonPrefixes: prefixes,
 		}
@@ -247,7 +257,7 @@ func (rq *request) listObjects(v2 bool) {
 		return
 	}
 	res := listResultV2{
-		Name: rq.s.cfg.Bucket, Prefix: enc(prefix), StartAfter: enc(q["start-after"]), MaxKeys: maxKeys,
+		XMLNS: xmlns, Name: rq.s.cfg.Bucket, Prefix: enc(prefix), StartAfter: enc(q["start-after"]), MaxKeys: maxKeys,
 		Delimiter: enc(delimiter), EncodingType: encoding, IsTruncated: p.truncated,
 		Contents: contents, CommonPrefixes: prefixes, KeyCount: len(contents) + len(prefixes),
 	}

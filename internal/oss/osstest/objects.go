@@ -230,7 +230,9 @@ func (rq *request) getObject(head bool) {
 			}
 		}
 		var e *ossError
-		if start, n, status, e = byteRange(h.Get("Range"), strings.EqualFold(h.Get("x-oss-range-behavior"), "standard"), size); e != nil {
+		// S3 answers ranges as OSS does with x-oss-range-behavior: standard.
+		standard := rq.s3 || strings.EqualFold(h.Get("x-oss-range-behavior"), "standard")
+		if start, n, status, e = byteRange(h.Get("Range"), standard, size); e != nil {
 			rh.Set("Content-Range", fmt.Sprintf("bytes */%d", size))
 			rq.fail(e)
 			return
@@ -238,6 +240,9 @@ func (rq *request) getObject(head bool) {
 		if status == http.StatusPartialContent {
 			rh.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, start+n-1, size))
 		}
+	}
+	if rq.s3 {
+		rq.s.writeMeta(rh, rq.key, o.info)
 	}
 	rh.Set("Content-Length", strconv.FormatInt(n, 10))
 	rq.w.WriteHeader(status)
@@ -359,7 +364,7 @@ func (rq *request) deleteObject() {
 		rq.fail(e)
 		return
 	}
-	if err := rq.s.remove(rq.key); err != nil {
+	if err := rq.s.remove(rq.key, true); err != nil {
 		rq.fail(internalError(err))
 		return
 	}
@@ -463,7 +468,7 @@ func (rq *request) deleteMultipleObjects() {
 		res.EncodingType = "url"
 	}
 	for _, k := range keys {
-		if err := rq.s.remove(k); err != nil {
+		if err := rq.s.remove(k, true); err != nil {
 			rq.fail(internalError(err))
 			return
 		}

@@ -11,6 +11,14 @@
 // verified V4 (or V1) signature by the one set of credentials it is given.
 // Any other operation is refused with 501 NotImplemented, never answered
 // with a silent success.
+//
+// With Config.S3 it also answers, on the same URL and the same folder, the
+// S3 requests of s3fs-fuse, which stands in for the ossfs mount FC gives
+// the reply function: AWS Signature Version 4 by the same credentials
+// (unsigned requests are always refused), directories as "dir/" objects,
+// and x-amz-meta-* metadata kept in memory only, lost on a restart or when
+// the file is rewritten. s3.go tells what the mode emulates and what not.
+// OSS requests are answered as without it.
 package osstest
 
 import (
@@ -44,6 +52,11 @@ type Config struct {
 	// Delay is added to every request before it is answered: a bucket round
 	// trip, for benchmarks.
 	Delay time.Duration
+	// S3 makes the server also answer, on the same URL and the same folder,
+	// the S3 requests of a FUSE file system such as s3fs-fuse, which stands
+	// in for FC's ossfs mount: requests signed AWS4-HMAC-SHA256 by the same
+	// credentials (see the S3 mode in the package documentation).
+	S3 bool
 }
 
 // Server is a fake OSS endpoint listening on 127.0.0.1.
@@ -57,6 +70,10 @@ type Server struct {
 
 	idPrefix string
 	seq      atomic.Uint64
+
+	// meta is what S3 requests asked to keep beside the files.
+	metaMu sync.Mutex
+	meta   map[string]s3Meta
 }
 
 // maxClockSkew is how far a request's signing time may be from the server's
@@ -86,7 +103,7 @@ func NewServer(cfg Config) *Server {
 	}
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	s := &Server{cfg: cfg, dir: dir, reqs: map[string]int{}, idPrefix: strings.ToUpper(hex.EncodeToString(b[:]))}
+	s := &Server{cfg: cfg, dir: dir, reqs: map[string]int{}, idPrefix: strings.ToUpper(hex.EncodeToString(b[:])), meta: map[string]s3Meta{}}
 	s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -150,6 +167,7 @@ type request struct {
 	vhost     bool
 	query     map[string]string // decoded; the last value of a repeated name
 	rawQuery  []queryParam      // in order, decoded
+	s3        bool              // an S3 request (Config.S3), signed AWS4-HMAC-SHA256 or AWS
 }
 
 type queryParam struct {
@@ -162,9 +180,21 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Server", "AliyunOSS")
 	h.Set("x-oss-request-id", rq.id)
+	if s.cfg.S3 {
+		auth := r.Header.Get("Authorization")
+		rq.s3 = strings.HasPrefix(auth, algorithmS3V4+" ") || strings.HasPrefix(auth, "AWS ")
+	}
+	copySource := "x-oss-copy-source"
+	if rq.s3 {
+		h.Set("x-amz-request-id", rq.id)
+		copySource = "x-amz-copy-source"
+	}
 
 	qerr := rq.parseTarget()
-	rq.op = operationName(r.Method, rq.hasBucket, rq.hasKey, rq.query, r.Header)
+	rq.op = operationName(r.Method, rq.hasBucket, rq.hasKey, rq.query, r.Header.Get(copySource) != "")
+	if rq.s3 && rq.op == "Unknown" && r.Method == http.MethodHead && rq.hasBucket && !rq.hasKey {
+		rq.op = "HeadBucket" // S3's probe of a bucket
+	}
 	s.count(rq.op)
 
 	if d := s.cfg.Delay; d > 0 {
@@ -238,8 +268,9 @@ func (rq *request) parseTarget() *ossError {
 }
 
 // operationName names the operation a request asks for, as OSS's API
-// reference names it.
-func operationName(method string, hasBucket, hasKey bool, q map[string]string, h http.Header) string {
+// reference names it; copySource tells whether the request names a source
+// to copy from (x-oss-copy-source, or x-amz-copy-source for S3).
+func operationName(method string, hasBucket, hasKey bool, q map[string]string, copySource bool) string {
 	has := func(name string) bool { _, ok := q[name]; return ok }
 	switch {
 	case !hasBucket:
@@ -304,11 +335,11 @@ func operationName(method string, hasBucket, hasKey bool, q map[string]string, h
 				return "PutObjectTagging"
 			case has("symlink"):
 				return "PutSymlink"
-			case has("uploadId") && h.Get("x-oss-copy-source") != "":
+			case has("uploadId") && copySource:
 				return "UploadPartCopy"
 			case has("uploadId"):
 				return "UploadPart"
-			case h.Get("x-oss-copy-source") != "":
+			case copySource:
 				return "CopyObject"
 			}
 			return "PutObject"
@@ -358,6 +389,10 @@ func upperFirst(s string) string {
 
 // dispatch answers an authenticated request.
 func (rq *request) dispatch() {
+	if rq.s3 {
+		rq.dispatchS3()
+		return
+	}
 	switch rq.op {
 	case "PutObject":
 		rq.putObject()

@@ -282,9 +282,10 @@ func (s *Server) put(key string, body io.Reader, forbidOverwrite bool, wantMD5 [
 	return &object{key: key, info: fi, md5: sum, crc64: c.Sum64()}, nil
 }
 
-// remove deletes key's object, if there is one, and the parents it leaves
-// empty: OSS has no folders.
-func (s *Server) remove(key string) error {
+// remove deletes key's object, if there is one, and with prune the parents
+// it leaves empty: OSS has no folders. (S3 requests do not prune: there a
+// directory is a "dir/" object of its own.)
+func (s *Server) remove(key string, prune bool) error {
 	if s.checkParents(key) != nil {
 		return nil
 	}
@@ -296,6 +297,10 @@ func (s *Server) remove(key string) error {
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
+	s.forgetMeta(key)
+	if !prune {
+		return nil
+	}
 	for dir := path.Dir(key); dir != "."; dir = path.Dir(dir) {
 		if syscall.Rmdir(s.file(dir)) != nil {
 			break // not empty (or gone)
@@ -305,8 +310,9 @@ func (s *Server) remove(key string) error {
 }
 
 // keys lists the keys of the objects whose key starts with prefix, in byte
-// order.
-func (s *Server) keys(prefix string) ([]string, error) {
+// order; with dirs (S3 requests), each directory is an object too, named
+// "dir/".
+func (s *Server) keys(prefix string, dirs bool) ([]string, error) {
 	base := ""
 	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
 		base = prefix[:i]
@@ -330,6 +336,9 @@ func (s *Server) keys(prefix string) ([]string, error) {
 			if !d.IsDir() {
 				return fs.SkipAll
 			}
+			if dirs && base != "" && strings.HasPrefix(base+"/", prefix) {
+				keys = append(keys, base+"/")
+			}
 			return nil
 		}
 		rel, err := filepath.Rel(s.dir, p)
@@ -341,6 +350,9 @@ func (s *Server) keys(prefix string) ([]string, error) {
 			dk := key + "/"
 			if key == tmpDirName || !strings.HasPrefix(dk, prefix) && !strings.HasPrefix(prefix, dk) {
 				return fs.SkipDir
+			}
+			if dirs && strings.HasPrefix(dk, prefix) && keyProblem(key) == "" {
+				keys = append(keys, dk)
 			}
 			return nil
 		}
