@@ -30,7 +30,7 @@ test: ## Run every test, offline: unit, fuzz seeds, each benchmark briefly, end-
 	@echo "end-to-end: the real programs, the local FC, fake DingTalk and model"
 	$(GO) test -count=1 -timeout 10m -v ./internal/e2e/
 
-bench: ## Measure speed, memory and cost here (about a minute); prints the table, writes docs/performance.md
+bench: ## Measure speed, memory and cost here (about two minutes); prints the table, writes docs/performance.md
 	GO=$(GO) $(GO) run ./cmd/bench
 
 vet: ## go vet

@@ -41,11 +41,16 @@ func (r bucketRun) TotalRequests() float64 {
 	return n
 }
 
-// bucketPath is the answer path measured on the local OSS API.
+// bucketPath is the answer path measured over the local OSS-compatible
+// server.
 type bucketPath struct {
 	Runs []bucketRun
 	// HistoryTurns is the history each message is asked with.
 	HistoryTurns int
+	// FUSE tells whether each reply instance had its s3fs-fuse mount of
+	// the bucket; ThroughMount whether it read and wrote through it (no
+	// OSS_BUCKET) rather than through the API.
+	FUSE, ThroughMount bool
 }
 
 // slope is how many round trips a span makes one after another: the
@@ -80,14 +85,23 @@ func (b bucketPath) MeanRequests() float64 {
 }
 
 // measureBucketPath times the answer path with the reply function reading
-// and writing the bucket through the local OSS API, at each injected round
-// trip, one message at a time, each asked with a full history.
-func measureBucketPath(ctx context.Context, binDir, work string, messages int, p *progress) (bucketPath, error) {
+// and writing the bucket through the local OSS API (throughMount false) or
+// through its FUSE mount alone, at each injected round trip, one message at
+// a time, each asked with a full history. The reply instance has its
+// s3fs-fuse mount when the machine can mount one.
+func measureBucketPath(ctx context.Context, binDir, work string, messages int, throughMount bool, p *progress) (bucketPath, error) {
 	const historyTurns = 5 // HISTORY_LENGTH's default
-	res := bucketPath{HistoryTurns: historyTurns}
+	res := bucketPath{HistoryTurns: historyTurns, FUSE: devstack.FUSEAvailable() == nil, ThroughMount: throughMount}
+	if throughMount && !res.FUSE {
+		return res, nil
+	}
+	way := "the OSS API"
+	if throughMount {
+		way = "its s3fs-fuse mount alone"
+	}
 	for _, rt := range bucketRoundTrips() {
-		p.step("reply: %d messages through the OSS API, each request delayed %s", messages, rt)
-		run, err := measureBucketRun(ctx, binDir, work, rt, historyTurns, messages)
+		p.step("reply: %d messages through %s, each bucket request delayed %s", messages, way, rt)
+		run, err := measureBucketRun(ctx, binDir, work, res, rt, messages)
 		if err != nil {
 			return res, err
 		}
@@ -98,15 +112,20 @@ func measureBucketPath(ctx context.Context, binDir, work string, messages int, p
 	return res, nil
 }
 
-func measureBucketRun(ctx context.Context, binDir, work string, rt time.Duration, historyTurns, messages int) (_ bucketRun, err error) {
+func measureBucketRun(ctx context.Context, binDir, work string, path bucketPath, rt time.Duration, messages int) (_ bucketRun, err error) {
+	historyTurns := path.HistoryTurns
 	dataDir, err := os.MkdirTemp(work, "oss-bucket-")
 	if err != nil {
 		return bucketRun{}, err
 	}
 	var mu sync.Mutex
 	var asked []time.Time
+	var replyEnv map[string]string
+	if path.ThroughMount {
+		replyEnv = map[string]string{"OSS_BUCKET": ""} // the mount alone, as without OSS_BUCKET
+	}
 	st, err := startStackWith(ctx, devstack.Config{
-		BinDir: binDir, DataDir: dataDir, OSSDelay: rt,
+		BinDir: binDir, DataDir: dataDir, OSSDelay: rt, FUSE: path.FUSE, ReplyEnv: replyEnv,
 		Model: func(_ context.Context, _ openaitest.Request) openaitest.Response {
 			mu.Lock()
 			asked = append(asked, time.Now())

@@ -90,6 +90,9 @@ func figures(res results) []figure {
 	rows = append(rows, replyOverheadFigure("reply overhead, mount folder on disk", &res.Reply))
 	rows = append(rows, replyOverheadFigure("reply overhead, mount folder in memory", res.ReplyInMemory))
 	rows = append(rows, bucketFigure(res.Bucket))
+	if len(res.BucketMount.Runs) > 0 {
+		rows = append(rows, bucketFigure(res.BucketMount))
+	}
 	for _, f := range functions() {
 		times := res.ColdStarts[f].Wall
 		rows = append(rows, figure{
@@ -263,6 +266,14 @@ func thousands(n int) string {
 // bucketFigure is the answer path's bucket round trips through the OSS API.
 func bucketFigure(b bucketPath) figure {
 	f := figure{Name: "bucket round trips on the answer path", Target: "at most 20 requests per message, 3 one after another before the model, 2 between its answer and the post"}
+	switch {
+	case b.ThroughMount:
+		f.Name += ", through the s3fs-fuse mount alone (no OSS_BUCKET)"
+	case b.FUSE:
+		f.Name += ", through the OSS API beside an s3fs-fuse mount"
+	default:
+		f.Name += ", through the OSS API (no FUSE here)"
+	}
 	if len(b.Runs) < 2 {
 		f.Measured = "(not measured)"
 		return f

@@ -300,7 +300,7 @@ spread over a day that touch both functions every hour cost 2 × 24 × 0.01 = 0.
 
 ## Reproduce
 
-    make bench                      # builds, measures (about a minute), writes this file
+    make bench                      # builds, measures (about two minutes), writes this file
     go run ./cmd/bench -h           # the flags: shorter runs, another output file
 
 The in-process benchmarks also run in ` + "`make test`" + ` with ` + "`-benchtime 100x`" + `, so that they keep compiling
