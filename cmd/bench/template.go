@@ -134,8 +134,12 @@ markers are written, as in production). The fake model answers at once with a ty
   asks {{.Opt.BucketMessages}} questions one at a time, each with 5 turns of history; the server counts the bucket
   requests of each, and the time runs from sending ` + "`/invoke`" + ` to the model's request and to the answer at
   the fake DingTalk. How many round trips are made one after another is the slope of those times
-  against the injected round trip (from 0 to 30 ms). On FC the same calls go to the region's internal
-  OSS endpoint; the mount is not on the answer's path at all.
+  against the injected round trip (from 0 to 30 ms). The reply instance has its own s3fs-fuse mount of
+  the bucket where the machine can mount one (` + "`devstack.Config.FUSE`" + `), as FC gives it ossfs, but with
+  ` + "`OSS_BUCKET`" + ` set the answer path does not touch the mount. For comparison the same is measured with the
+  reply function reading and writing through that mount alone ({{.Opt.BucketMessages}}/4 questions), as it did before
+  it used OSS's API: every new file there is a lookup (HEAD of the name, of the name with a slash, a
+  listing) and an upload. On FC the API calls go to the region's internal OSS endpoint.
 - **cold start**: a new process of each function is executed {{.Opt.ColdRuns}} times; the time runs from the exec
   to its first successful answer, asked for as soon as it logs that it listens and again every 0.5 ms
   until one comes: for conversation a signed callback answered 200 (the local FC accepted the
