@@ -60,7 +60,8 @@ Environment:
   SERVICE_NAME         call the FC 2.0 function of this service instead
   VERBOSE              Python log level: 10 debug, 20 info, 25 default, 30, 40
   ALIBABA_CLOUD_ACCESS_KEY_ID, _SECRET, _SECURITY_TOKEN
-                       credentials used when FC passes none with a request
+                       credentials used unless FC passes all three with a request
+                       (a Debian 11 or newer runtime never passes the token)
 `
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

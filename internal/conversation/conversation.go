@@ -115,10 +115,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	creds := h.fallback
-	if inv, err := fcruntime.FromContext(ctx); err == nil && inv.Credentials.Complete() {
-		creds = inv.Credentials
-	}
+	creds, source := h.credentials(ctx)
 	// The reply function runs longer than DingTalk waits; the invocation must
 	// not be cut off when DingTalk hangs up, only by its own timeout.
 	invokeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 8*time.Second)
@@ -135,10 +132,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.logger.Log(ctx, logging.LevelNotice, "message handed to the reply function",
 			"msgId", msg.ID, "msgtype", msg.Type, "conversationType", msg.ConversationType,
-			"replyFunction", h.function, "replyRequestId", replyRequestID)
+			"replyFunction", h.function, "replyRequestId", replyRequestID, "credentials", source)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	io.WriteString(w, emptyReply)
+}
+
+// credentials are what InvokeFunction is signed with, and where they came
+// from. The function role's credentials are temporary, so they are the
+// request's only when FC passed all three, token included: a Debian 11 or
+// newer custom runtime passes the key id and secret but no token, and an
+// STS key signed without its token is refused. Else they are the
+// environment's ALIBABA_CLOUD_* triple, which FC sets for the role
+// (docs/protocols.md §9).
+func (h *Handler) credentials(ctx context.Context) (alicloud.Credentials, string) {
+	if inv, err := fcruntime.FromContext(ctx); err == nil && inv.Credentials.Complete() && inv.Credentials.SecurityToken != "" {
+		return inv.Credentials, "request"
+	}
+	return h.fallback, "environment"
 }
 
 // TaskID is the FC async task id for a DingTalk message: derived from msgId

@@ -91,13 +91,40 @@ func TestAcceptedMessageIsHandedOverAndDingTalkAnsweredEmpty(t *testing.T) {
 }
 
 func TestTheRoleCredentialsOfTheRequestComeFirst(t *testing.T) {
-	inv := &recordingInvoker{}
 	role := alicloud.Credentials{AccessKeyID: "STS.role", AccessKeySecret: "role-secret", SecurityToken: "tok"}
-	req := signed(callback("msg-1"))
-	req = req.WithContext(fcruntime.NewContext(req.Context(), fcruntime.Invocation{RequestID: "r", Credentials: role}))
-	newHandler(inv, io.Discard).ServeHTTP(httptest.NewRecorder(), req)
-	if len(inv.calls) != 1 || inv.calls[0].creds != role {
-		t.Errorf("invoked with %+v, want the role's credentials", inv.calls)
+	// A Debian 11 or newer runtime passes the key id and secret without the
+	// token: signing with them would be refused, so the environment's
+	// triple is used.
+	debian12 := role
+	debian12.SecurityToken = ""
+	for _, tt := range []struct {
+		name    string
+		headers alicloud.Credentials
+		want    alicloud.Credentials
+		source  string
+	}{
+		{"all three in the request", role, role, `"credentials":"request"`},
+		{"no token in the request", debian12, envCreds, `"credentials":"environment"`},
+		{"none in the request", alicloud.Credentials{}, envCreds, `"credentials":"environment"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := &recordingInvoker{}
+			var logs strings.Builder
+			req := signed(callback("msg-1"))
+			req = req.WithContext(fcruntime.NewContext(req.Context(), fcruntime.Invocation{RequestID: "r", Credentials: tt.headers}))
+			newHandler(inv, &logs).ServeHTTP(httptest.NewRecorder(), req)
+			if len(inv.calls) != 1 || inv.calls[0].creds != tt.want {
+				t.Errorf("invoked with %+v, want %v", inv.calls, tt.want)
+			}
+			if !strings.Contains(logs.String(), tt.source) {
+				t.Errorf("the log does not say %s: %s", tt.source, logs.String())
+			}
+			for _, secret := range []string{role.AccessKeySecret, role.SecurityToken, envCreds.AccessKeySecret} {
+				if strings.Contains(logs.String(), secret) {
+					t.Errorf("the log shows a secret: %s", logs.String())
+				}
+			}
+		})
 	}
 }
 

@@ -59,8 +59,15 @@ type Config struct {
 	// x-fc-access-key-id, x-fc-access-key-secret and x-fc-security-token
 	// headers, as FC passes the function role's credentials.
 	RoleCredentials alicloud.Credentials
-	AccountID       string
-	Region          string
+	// SecurityTokenHeader sends the role's token in x-fc-security-token, as
+	// FC does on a Debian 10 custom runtime. Debian 11 and newer (s.yaml's
+	// custom.debian12) no longer do: the function then has the key id and
+	// secret in headers but must take the whole triple from its
+	// ALIBABA_CLOUD_* environment (docs/protocols.md §9). The default is
+	// Debian 12's.
+	SecurityTokenHeader bool
+	AccountID           string
+	Region              string
 	// MaxAsyncRetryAttempts is how often a failed async delivery is retried:
 	// -1 means never, 0 means FC's default of 3.
 	MaxAsyncRetryAttempts int
@@ -458,7 +465,9 @@ func (s *Server) send(ctx context.Context, baseURL string, inv *Invocation, retr
 	h.Set("x-fc-qualifier", inv.Qualifier)
 	h.Set("x-fc-access-key-id", s.cfg.RoleCredentials.AccessKeyID)
 	h.Set("x-fc-access-key-secret", s.cfg.RoleCredentials.AccessKeySecret)
-	h.Set("x-fc-security-token", s.cfg.RoleCredentials.SecurityToken)
+	if s.cfg.SecurityTokenHeader {
+		h.Set("x-fc-security-token", s.cfg.RoleCredentials.SecurityToken)
+	}
 	if inv.Service != "" {
 		h.Set("x-fc-service-name", inv.Service)
 	}

@@ -168,7 +168,6 @@ func TestDeliveryCarriesPayloadAndFCHeaders(t *testing.T) {
 		"x-fc-qualifier":         "LATEST",
 		"x-fc-access-key-id":     roleCreds.AccessKeyID,
 		"x-fc-access-key-secret": roleCreds.AccessKeySecret,
-		"x-fc-security-token":    roleCreds.SecurityToken,
 		"x-fc-async-task-id":     "msg-m1",
 	}
 	for k, v := range want {
@@ -638,5 +637,27 @@ func TestDuplicateDeliveriesPostEachAttemptTwiceAtOnce(t *testing.T) {
 	}
 	if c := only(t, srv); c.Attempts != 2 || c.Outcome != fclocal.Succeeded {
 		t.Errorf("invocation = %+v, want success at attempt 2", c)
+	}
+}
+
+// FC's Debian 11 and newer custom runtimes pass the role's key id and secret
+// but no token; a Debian 10 runtime passes all three.
+func TestTheSecurityTokenHeaderIsDebian10s(t *testing.T) {
+	for _, debian10 := range []bool{false, true} {
+		fn := &fakeFunction{}
+		srv, apiURL := setup(t, fclocal.Config{SecurityTokenHeader: debian10}, fn)
+		invokeAsync(t, apiURL, "event", "")
+		wait(t, srv)
+		got := fn.deliveries()
+		if len(got) != 1 {
+			t.Fatalf("function got %d deliveries", len(got))
+		}
+		want := ""
+		if debian10 {
+			want = roleCreds.SecurityToken
+		}
+		if tok := got[0].header.Get("x-fc-security-token"); tok != want || got[0].header.Get("x-fc-access-key-secret") != roleCreds.AccessKeySecret {
+			t.Errorf("Debian 10 %v: x-fc-security-token %q, want %q, with the key id and secret", debian10, tok, want)
+		}
 	}
 }
