@@ -60,6 +60,7 @@ type settings struct {
 	AppSecret     string            `env:"DINGTALK_APP_SECRET"`
 	APIEndpoint   string            `env:"DINGTALK_API_ENDPOINT" envDefault:"https://api.dingtalk.com"`
 	ReplyFormat   string            `env:"REPLY_FORMAT" envDefault:"markdown"`
+	MarkdownChars int               `env:"MARKDOWN_MAX_CHARS" envDefault:"3500"`
 	CardTemplate  string            `env:"CARD_TEMPLATE_ID"`
 	CardKey       string            `env:"CARD_CONTENT_KEY" envDefault:"content"`
 	CardInterval  time.Duration     `env:"CARD_UPDATE_INTERVAL" envDefault:"300ms"`
@@ -90,6 +91,7 @@ Environment:
   DINGTALK_APP_SECRET    whose session webhook expired go through the robot OpenAPI
   DINGTALK_API_ENDPOINT  DingTalk's OpenAPI (default https://api.dingtalk.com)
   REPLY_FORMAT           markdown (default) or text
+  MARKDOWN_MAX_CHARS     most characters of one markdown message (default 3500)
   CARD_TEMPLATE_ID       an AI card template: answers stream into a card (needs the app's key)
   CARD_CONTENT_KEY       the template's markdown variable for the answer (default content)
   CARD_UPDATE_INTERVAL   least time between two card updates (default 300ms)
@@ -159,9 +161,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	outbox := dingtalk.OutboxConfig{
 		Webhooks:  webhooks,
 		RobotCode: s.AppKey,
-		Format:    format,
-		Card:      dingtalk.CardConfig{TemplateID: s.CardTemplate, ContentKey: s.CardKey, Interval: s.CardInterval},
-		Logger:    logger,
+		Format:    format, MarkdownMaxChars: s.MarkdownChars,
+		Card:   dingtalk.CardConfig{TemplateID: s.CardTemplate, ContentKey: s.CardKey, Interval: s.CardInterval},
+		Logger: logger,
 	}
 	cfg := reply.Config{
 		History:         history,
@@ -260,6 +262,8 @@ func (s settings) validate() error {
 		return fmt.Errorf("VISION_MODEL is set without DINGTALK_APP_KEY and DINGTALK_APP_SECRET: pictures are downloaded through the app's OpenAPI")
 	case s.CardTemplate != "" && strings.TrimSpace(s.CardKey) == "":
 		return fmt.Errorf("CARD_CONTENT_KEY must name the card template's variable for the answer")
+	case s.MarkdownChars < 500 || s.MarkdownChars > dingtalk.MaxMessageBytes:
+		return fmt.Errorf("MARKDOWN_MAX_CHARS must be between 500 and %d, got %d", dingtalk.MaxMessageBytes, s.MarkdownChars)
 	case s.CardInterval < minCardInterval:
 		return fmt.Errorf("CARD_UPDATE_INTERVAL must be at least %v (DingTalk throttles faster updates), got %v", minCardInterval, s.CardInterval)
 	case s.MaxPictureMB < 1 || s.MaxPictureMB > 20:

@@ -76,13 +76,20 @@ func (f Format) Message(part string, who Mention) WebhookMessage {
 
 // Parts splits an answer into the pieces that are posted one message each,
 // so that every message, rendered in format f and with who's mention on the
-// first, fits DingTalk's limit. The split depends only on its arguments, so
-// a retry finds the same parts and can post just the ones not yet posted.
-func (f Format) Parts(answer string, who Mention) []string {
+// first, fits DingTalk's limits: MaxMessageBytes, and for markdown at most
+// maxChars characters, past which DingTalk shows a markdown message as
+// nothing (docs/protocols.md §7; maxChars 0 or less: no such limit). Cuts
+// fall on paragraph and line breaks where they can, and code blocks stay
+// balanced (SplitMessage). The split depends only on its arguments, so a
+// retry finds the same parts and can post just the ones not yet posted.
+func (f Format) Parts(answer string, who Mention, maxChars int) []string {
+	if f == FormatMarkdown && maxChars > 0 {
+		return f.partsByChars(answer, who, maxChars)
+	}
 	limit := MaxMessageBytes - len(who.tag()) - len("\n\n")
 	for {
 		parts := SplitMessage(answer, limit)
-		if f == FormatText || limit <= minPartBytes || f.fit(parts, who) {
+		if f == FormatText || limit <= minPartBytes || f.fit(parts, who, 0) {
 			return parts
 		}
 		// Rendering grew a part past the limit (escaped < and >, kept
@@ -91,17 +98,33 @@ func (f Format) Parts(answer string, who Mention) []string {
 	}
 }
 
+// partsByChars is Parts for markdown with a limit in characters.
+func (f Format) partsByChars(answer string, who Mention, maxChars int) []string {
+	floor := max(maxChars/8, MinSplitLimit)
+	limit := max(maxChars-utf8.RuneCountInString(who.tag())-len("\n\n"), floor)
+	for {
+		parts := SplitMessageChars(answer, limit)
+		if limit <= floor || f.fit(parts, who, maxChars) {
+			return parts
+		}
+		limit = max(limit*3/4, floor)
+	}
+}
+
 // minPartBytes stops Parts from splitting ever finer: no rendering grows a
 // part of this size by more than six times, which is how much an escaped
 // '<' grows.
 const minPartBytes = MaxMessageBytes / 8
 
-func (f Format) fit(parts []string, who Mention) bool {
+// fit reports whether every part, rendered, fits MaxMessageBytes and, when
+// maxChars is above 0, maxChars characters.
+func (f Format) fit(parts []string, who Mention, maxChars int) bool {
 	for i, p := range parts {
 		if i > 0 {
 			who = Mention{}
 		}
-		if m := f.Message(p, who); len(m.Markdown.Text) > MaxMessageBytes {
+		text := f.Message(p, who).Markdown.Text
+		if len(text) > MaxMessageBytes || (maxChars > 0 && utf8.RuneCountInString(text) > maxChars) {
 			return false
 		}
 	}

@@ -1,9 +1,11 @@
 package dingtalk
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestParseFormat(t *testing.T) {
@@ -108,7 +110,7 @@ func TestPartsFitAfterRendering(t *testing.T) {
 	// for the raw size alone, the rendered parts would be refused.
 	answer := strings.Repeat("<>", MaxMessageBytes)
 	who := Mention{StaffID: "manager4321"}
-	parts := FormatMarkdown.Parts(answer, who)
+	parts := FormatMarkdown.Parts(answer, who, 0)
 	if strings.Join(parts, "") != answer {
 		t.Fatal("the parts do not make up the answer")
 	}
@@ -121,10 +123,51 @@ func TestPartsFitAfterRendering(t *testing.T) {
 			t.Errorf("part %d renders to %d bytes; DingTalk takes %d", i, n, MaxMessageBytes)
 		}
 	}
-	if got := FormatMarkdown.Parts(answer, who); !slices.Equal(got, parts) {
+	if got := FormatMarkdown.Parts(answer, who, 0); !slices.Equal(got, parts) {
 		t.Error("splitting the same answer again gave other parts: a retry would post the wrong ones")
 	}
-	if got := FormatText.Parts("短", who); !slices.Equal(got, []string{"短"}) {
+	if got := FormatText.Parts("短", who, 3500); !slices.Equal(got, []string{"短"}) {
 		t.Errorf("a short answer is split into %q", got)
+	}
+}
+
+func TestMarkdownPartsStayWithinTheCharacters(t *testing.T) {
+	para := strings.Repeat("这是一段很长的回答。", 30) // 300 characters
+	var answer strings.Builder
+	for i := range 30 {
+		fmt.Fprintf(&answer, "第 %d 段：%s\n\n", i, para)
+	}
+	answer.WriteString("```go\n" + strings.Repeat("fmt.Println(\"<你好>\")\n", 200) + "```\n")
+	who := Mention{StaffID: "manager4321"}
+	const maxChars = 3500
+	parts := FormatMarkdown.Parts(answer.String(), who, maxChars)
+	if len(parts) < 3 {
+		t.Fatalf("%d parts for %d characters", len(parts), utf8.RuneCountInString(answer.String()))
+	}
+	for i, p := range parts {
+		w := who
+		if i > 0 {
+			w = Mention{}
+		}
+		text := FormatMarkdown.Message(p, w).Markdown.Text
+		if n := utf8.RuneCountInString(text); n > maxChars {
+			t.Errorf("part %d renders to %d characters; want at most %d", i, n, maxChars)
+		}
+		if strings.Count(p, "```")%2 != 0 {
+			t.Errorf("part %d leaves a code block open", i)
+		}
+		if i < len(parts)-1 && !strings.HasSuffix(p, "\n") && !strings.HasSuffix(p, "```") {
+			t.Errorf("part %d ends mid-line: %q", i, p[max(len(p)-20, 0):])
+		}
+	}
+	// Every paragraph arrives whole, in one part.
+	for i := range 30 {
+		if want := fmt.Sprintf("第 %d 段：%s", i, para); !slices.ContainsFunc(parts, func(p string) bool { return strings.Contains(p, want) }) {
+			t.Errorf("paragraph %d is cut or missing", i)
+		}
+	}
+	// Plain text keeps DingTalk's byte limit.
+	if got := FormatText.Parts(answer.String(), who, maxChars); len(got) >= len(parts) {
+		t.Errorf("text split into %d parts, as many as markdown's %d: the character limit is markdown's", len(got), len(parts))
 	}
 }

@@ -26,6 +26,10 @@ type OutboxConfig struct {
 	// Format is how answers are posted (REPLY_FORMAT); empty means
 	// markdown.
 	Format Format
+	// MarkdownMaxChars bounds a markdown message in characters
+	// (MARKDOWN_MAX_CHARS): DingTalk shows a longer one as nothing. 0
+	// means DefaultMarkdownMaxChars; plain text keeps MaxMessageBytes.
+	MarkdownMaxChars int
 	// Card, with a TemplateID and an OpenAPI, streams answers into AI
 	// cards.
 	Card   CardConfig
@@ -50,6 +54,9 @@ func NewOutbox(cfg OutboxConfig) *Outbox {
 	if cfg.Format == "" {
 		cfg.Format = FormatMarkdown
 	}
+	if cfg.MarkdownMaxChars <= 0 {
+		cfg.MarkdownMaxChars = DefaultMarkdownMaxChars
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -58,6 +65,11 @@ func NewOutbox(cfg OutboxConfig) *Outbox {
 	}
 	return &Outbox{cfg: cfg}
 }
+
+// DefaultMarkdownMaxChars is MARKDOWN_MAX_CHARS's default: field reports
+// put DingTalk's limit on a markdown message that still renders at about
+// 3,500 characters (docs/protocols.md §7).
+const DefaultMarkdownMaxChars = 3500
 
 // errNoOpenAPI explains why an answer cannot go another way than the
 // session webhook.
@@ -112,7 +124,7 @@ func (o *Outbox) Open(ctx context.Context, m chat.Message, attempt string) chat.
 			if soFar == "" {
 				return cardPlaceholder
 			}
-			return o.cfg.Format.Parts(soFar, who)[0]
+			return o.cfg.Format.Parts(soFar, who, o.cfg.MarkdownMaxChars)[0]
 		},
 	}
 	card := Card{
@@ -148,7 +160,7 @@ func (o *Outbox) Deliver(ctx context.Context, a chat.Answer) error {
 		}
 	}
 	who := mention(m)
-	parts := o.cfg.Format.Parts(a.Text, who)
+	parts := o.cfg.Format.Parts(a.Text, who, o.cfg.MarkdownMaxChars)
 	next := a.Delivered
 	// A draft is always one of Open's cards; there is no other kind.
 	if card, ok := a.Draft.(*cardDraft); ok && next == 0 && len(parts) > 0 {

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
@@ -187,22 +188,23 @@ func TestOutboxDeliversALongAnswerInPiecesAndOnlyWhatIsMissing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(pieces) != 3 {
-		t.Fatalf("pieces %v; want 3", pieces)
+	// 14,002 characters, in markdown messages of at most 3,500.
+	if len(pieces) != 5 {
+		t.Fatalf("pieces %v; want 5", pieces)
 	}
 	first := w.posted(m)
-	// A retry that finds two pieces delivered delivers the third alone.
-	again, err := w.deliver(t, chat.Answer{To: m, Text: long, Delivered: 2})
-	if err != nil || len(again) != 1 || again[0] != 2 {
-		t.Fatalf("the retry delivered pieces %v (%v); want piece 2 alone", again, err)
+	// A retry that finds four pieces delivered delivers the fifth alone.
+	again, err := w.deliver(t, chat.Answer{To: m, Text: long, Delivered: 4})
+	if err != nil || len(again) != 1 || again[0] != 4 {
+		t.Fatalf("the retry delivered pieces %v (%v); want piece 4 alone", again, err)
 	}
 	all := w.posted(m)
-	if strings.Join(first, "") != long || len(all) != 4 || all[3] != all[2] {
+	if strings.Join(first, "") != long || len(all) != 6 || all[5] != all[4] {
 		t.Errorf("the pieces do not carry the whole answer (%d posts)", len(all))
 	}
 	for i, p := range all {
-		if len(p) > dingtalk.MaxMessageBytes {
-			t.Errorf("piece %d is %d bytes", i, len(p))
+		if n := utf8.RuneCountInString(p); len(p) > dingtalk.MaxMessageBytes || n > dingtalk.DefaultMarkdownMaxChars {
+			t.Errorf("piece %d is %d bytes, %d characters", i, len(p), n)
 		}
 	}
 }

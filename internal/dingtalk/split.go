@@ -44,16 +44,28 @@ const MinSplitLimit = 16
 // The added fences count toward limit. SplitMessage panics if limit is less
 // than MinSplitLimit. The result depends only on text and limit.
 func SplitMessage(text string, limit int) []string {
+	return split(text, limit, false)
+}
+
+// SplitMessageChars is SplitMessage with limit counted in characters
+// (runes) rather than bytes: DingTalk's markdown messages stop rendering
+// past a number of characters, whatever their bytes (docs/protocols.md §7).
+func SplitMessageChars(text string, limit int) []string {
+	return split(text, limit, true)
+}
+
+func split(text string, limit int, chars bool) []string {
 	if limit < MinSplitLimit {
 		panic(fmt.Sprintf("dingtalk: SplitMessage limit %d is less than MinSplitLimit (%d)", limit, MinSplitLimit))
 	}
 	if text == "" {
 		return nil
 	}
-	if len(text) <= limit {
+	sp := newSplitter(text, limit, chars)
+	if sp.units(0, len(text)) <= limit {
 		return []string{text}
 	}
-	spans := splitSpans(text, limit)
+	spans := sp.spans()
 	pieces := make([]string, len(spans))
 	for i, s := range spans {
 		pieces[i] = s.reopen + text[s.start:s.end] + s.close
@@ -204,10 +216,57 @@ type splitter struct {
 	maxOpening int
 	lines      []textLine
 	endOpen    *codeFence // the block open at the end of the text
+	// runesBefore, when the limit counts characters, holds for each byte
+	// offset the number of characters before it; nil counts bytes.
+	runesBefore []int32
 }
 
-func splitSpans(text string, limit int) []span {
+func newSplitter(text string, limit int, chars bool) *splitter {
 	sp := &splitter{text: text, limit: limit, maxOpening: limit / 4}
+	if chars {
+		sp.runesBefore = make([]int32, len(text)+1)
+		n := int32(0)
+		for i := range len(text) {
+			sp.runesBefore[i] = n
+			if utf8.RuneStart(text[i]) {
+				n++
+			}
+		}
+		sp.runesBefore[len(text)] = n
+	}
+	return sp
+}
+
+// units measures text[a:b] in what the limit counts: bytes or characters.
+func (sp *splitter) units(a, b int) int {
+	if sp.runesBefore == nil {
+		return b - a
+	}
+	return int(sp.runesBefore[b] - sp.runesBefore[a])
+}
+
+// unitsOf measures an added string (a fence line) the same way.
+func (sp *splitter) unitsOf(s string) int {
+	if sp.runesBefore == nil {
+		return len(s)
+	}
+	return runeStarts(s)
+}
+
+// runeStarts counts the characters of s as the limit does: the bytes that
+// start one, so that an invalid byte inside a character adds nothing.
+func runeStarts(s string) int {
+	n := 0
+	for i := range len(s) {
+		if utf8.RuneStart(s[i]) {
+			n++
+		}
+	}
+	return n
+}
+
+func (sp *splitter) spans() []span {
+	text := sp.text
 	var open *codeFence
 	for start := 0; start < len(text); {
 		end := lineEnd(text, start)
@@ -249,7 +308,7 @@ func (sp *splitter) piece(start int) span {
 	if first.open != nil {
 		reopen = first.open.opening + "\n"
 	}
-	room := sp.limit - len(reopen)
+	room := sp.limit - sp.unitsOf(reopen)
 
 	var best [numCutKinds]span
 	consider := func(kind, c int, open *codeFence) {
@@ -260,7 +319,7 @@ func (sp *splitter) piece(start int) span {
 				closing = "\n" + closing
 			}
 		}
-		if len(reopen)+c-start+len(closing) <= sp.limit {
+		if sp.unitsOf(reopen)+sp.units(start, c)+sp.unitsOf(closing) <= sp.limit {
 			best[kind] = span{start: start, end: c, reopen: reopen, close: closing}
 		}
 	}
@@ -269,7 +328,7 @@ func (sp *splitter) piece(start int) span {
 	origStart := first.start
 	afterBreak := false // the line before pos was blank or closed a block
 	afterOpen := false  // the line before pos opened a block
-	for pos := start; pos <= start+room && pos < len(text); {
+	for pos := start; pos < len(text) && sp.units(start, pos) <= room; {
 		end := lineEnd(text, pos)
 		shape := shapeLine(text, pos, end)
 		if pos > start {
@@ -284,7 +343,7 @@ func (sp *splitter) piece(start int) span {
 			consider(kind, pos, open)
 		}
 		lineIsFence := fenceLike(text, pos, end) || fenceLike(text, origStart, end)
-		for c := pos; c < end && c-start < room; {
+		for c := pos; c < end && sp.units(start, c) < room; {
 			_, size := utf8.DecodeRuneInString(text[c:end])
 			c += size
 			kind := cutForced
@@ -321,7 +380,7 @@ func (sp *splitter) choose(best [numCutKinds]span, start, room int) span {
 	}
 	breaks := []int{cutParagraph, cutLine, cutWord}
 	for _, kind := range breaks {
-		if found(kind) && best[kind].end-start >= room/2 {
+		if found(kind) && sp.units(start, best[kind].end) >= room/2 {
 			return best[kind]
 		}
 	}
@@ -332,7 +391,7 @@ func (sp *splitter) choose(best [numCutKinds]span, start, room int) span {
 		}
 	}
 	switch {
-	case furthest >= 0 && best[furthest].end-start >= room/4:
+	case furthest >= 0 && sp.units(start, best[furthest].end) >= room/4:
 		return best[furthest]
 	case found(cutChar):
 		return best[cutChar]

@@ -42,24 +42,29 @@ func blockOpenAtEnd(s string, maxOpening int) openBlock {
 	return open
 }
 
-// checkSplit asserts everything SplitMessage promises about its pieces.
-func checkSplit(t *testing.T, text string, limit int) {
+// checkSplit asserts everything SplitMessage (or SplitMessageChars, with
+// chars) promises about its pieces.
+func checkSplit(t *testing.T, text string, limit int, chars bool) {
 	t.Helper()
-	pieces := SplitMessage(text, limit)
+	pieces := split(text, limit, chars)
+	measure := func(s string) int { return len(s) }
+	if chars {
+		measure = runeStarts
+	}
 	switch {
 	case text == "":
 		if pieces != nil {
 			t.Fatalf("SplitMessage(\"\") = %q, want nil", pieces)
 		}
 		return
-	case len(text) <= limit:
+	case measure(text) <= limit:
 		if len(pieces) != 1 || pieces[0] != text {
 			t.Fatalf("text within the limit split into %q", pieces)
 		}
 		return
 	}
 
-	spans := splitSpans(text, limit)
+	spans := newSplitter(text, limit, chars).spans()
 	if len(spans) != len(pieces) {
 		t.Fatalf("%d spans for %d pieces", len(spans), len(pieces))
 	}
@@ -69,8 +74,8 @@ func checkSplit(t *testing.T, text string, limit int) {
 	for i, s := range spans {
 		last := i == len(spans)-1
 		piece := pieces[i]
-		if len(piece) > limit {
-			t.Fatalf("piece %d is %d bytes, over the limit %d: %q", i, len(piece), limit, piece)
+		if measure(piece) > limit {
+			t.Fatalf("piece %d is %d long, over the limit %d (chars %v): %q", i, measure(piece), limit, chars, piece)
 		}
 		if utf8.ValidString(text) && !utf8.ValidString(piece) {
 			t.Fatalf("piece %d is not valid UTF-8: %q", i, piece)
@@ -114,7 +119,7 @@ func checkSplit(t *testing.T, text string, limit int) {
 	if joined.String() != text {
 		t.Fatalf("the pieces without their added fences are %q, want %q", joined.String(), text)
 	}
-	if again := SplitMessage(text, limit); !reflect.DeepEqual(again, pieces) {
+	if again := split(text, limit, chars); !reflect.DeepEqual(again, pieces) {
 		t.Fatalf("a second split differs: %q, then %q", pieces, again)
 	}
 }
@@ -147,7 +152,8 @@ func FuzzSplitMessage(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text string, limit int) {
 		// Any limit from the minimum to a little over the text's length.
 		limit = MinSplitLimit + int(uint(limit)%uint(len(text)+64))
-		checkSplit(t, text, limit)
+		checkSplit(t, text, limit, false)
+		checkSplit(t, text, limit, true)
 	})
 }
 
@@ -155,6 +161,7 @@ func TestSplitMessageLimits(t *testing.T) {
 	text := "```go\n" + strings.Repeat("fmt.Println(\"你好，世界\")\n", 40) + "```\n\n" +
 		strings.Repeat("段落里的文字，没有空格。", 30) + "\n\nword word word\n"
 	for limit := MinSplitLimit; limit <= len(text)+1; limit++ {
-		checkSplit(t, text, limit)
+		checkSplit(t, text, limit, false)
+		checkSplit(t, text, limit, true)
 	}
 }

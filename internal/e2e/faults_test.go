@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dingtalk-llm/fcrobot/internal/devstack"
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk/dingtalktest"
@@ -414,6 +415,9 @@ func TestFaultAnAnswerLongerThanDingTalkTakesArrivesInPieces(t *testing.T) {
 	for _, p := range st.DingTalk.Posts() {
 		if p.Errcode != 0 {
 			t.Errorf("DingTalk refused a piece: %d %s", p.Errcode, p.Errmsg)
+		}
+		if p.Blank {
+			t.Errorf("DingTalk took a piece of %d characters and shows it as nothing", utf8.RuneCountInString(p.Content()))
 		}
 	}
 	// Stripping the fences added at the cuts gives back the whole answer.

@@ -22,6 +22,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
 )
@@ -31,6 +32,11 @@ const WebhookPath = "/robot/sendBySession"
 
 // MaxContentBytes is DingTalk's limit on a message's content.
 const MaxContentBytes = 20000
+
+// MarkdownRenderChars is about where DingTalk stops rendering a markdown
+// message: it takes a longer one (errcode 0) and shows nothing
+// (docs/protocols.md §7).
+const MarkdownRenderChars = 3500
 
 // ErrcodeMissingParameter answers a text or markdown message without its
 // content. docs/protocols.md §3 does not list this case; 40035 is DingTalk's
@@ -55,9 +61,12 @@ type Post struct {
 	// Raw is the body as received.
 	Raw []byte
 	// Errcode and Errmsg are what the fake answered; 0 and "ok" for a
-	// message DingTalk would have shown.
+	// message DingTalk took.
 	Errcode int
 	Errmsg  string
+	// Blank is set for a markdown message DingTalk took but shows as
+	// nothing: longer than MarkdownRenderChars characters.
+	Blank bool
 }
 
 // Content is the text the user would see: the text of a text message or
@@ -308,6 +317,8 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	post.Errcode, post.Errmsg = s.judgeLocked(post, decodeErr)
+	post.Blank = post.Errcode == 0 && post.Message.Markdown != nil &&
+		utf8.RuneCountInString(post.Message.Markdown.Text) > MarkdownRenderChars
 	s.posts = append(s.posts, post)
 	s.changed.Broadcast()
 	s.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk/dingtalktest"
 )
 
@@ -304,5 +305,21 @@ func TestBodyLargerThanTheFakeReads(t *testing.T) {
 	var a answer
 	if err := json.Unmarshal(b, &a); err != nil || a.Errcode != 460101 {
 		t.Fatalf("answer %s, want errcode 460101", b)
+	}
+}
+
+func TestALongMarkdownMessageIsTakenButShowsNothing(t *testing.T) {
+	s := dingtalktest.NewServer()
+	defer s.Close()
+	session := s.Session("cid")
+	client := dingtalk.NewWebhookClient(dingtalk.WebhookConfig{HTTPClient: s.Client(), AllowedHosts: []string{s.Host()}})
+	for _, n := range []int{dingtalktest.MarkdownRenderChars, dingtalktest.MarkdownRenderChars + 1} {
+		if err := client.Send(t.Context(), s.WebhookURL(session), dingtalk.MarkdownMessage("标题", strings.Repeat("字", n))); err != nil {
+			t.Fatalf("%d characters: %v", n, err)
+		}
+	}
+	posts := s.Posts()
+	if len(posts) != 2 || posts[0].Blank || !posts[1].Blank || posts[1].Errcode != 0 {
+		t.Errorf("posts %+v; want the first shown, the second taken (errcode 0) and shown blank", posts)
 	}
 }
