@@ -76,14 +76,14 @@ func (f Format) Message(part string, who Mention) WebhookMessage {
 
 // Parts splits an answer into the pieces that are posted one message each,
 // so that every message, rendered in format f and with who's mention on the
-// first, fits DingTalk's limits: MaxMessageBytes, and for markdown at most
-// maxChars characters, past which DingTalk shows a markdown message as
-// nothing (docs/protocols.md §7; maxChars 0 or less: no such limit). Cuts
+// first, fits DingTalk's limits: MaxMessageBytes, and, when maxChars is
+// above 0, at most maxChars characters, past which DingTalk shows a
+// markdown message, or an AI card, as nothing (docs/protocols.md §7). Cuts
 // fall on paragraph and line breaks where they can, and code blocks stay
 // balanced (SplitMessage). The split depends only on its arguments, so a
 // retry finds the same parts and can post just the ones not yet posted.
 func (f Format) Parts(answer string, who Mention, maxChars int) []string {
-	if f == FormatMarkdown && maxChars > 0 {
+	if maxChars > 0 {
 		return f.partsByChars(answer, who, maxChars)
 	}
 	limit := MaxMessageBytes - len(who.tag()) - len("\n\n")
@@ -116,6 +116,17 @@ func (f Format) partsByChars(answer string, who Mention, maxChars int) []string 
 // '<' grows.
 const minPartBytes = MaxMessageBytes / 8
 
+// content is what a message shows: its markdown or its text.
+func (m WebhookMessage) content() string {
+	if m.Markdown != nil {
+		return m.Markdown.Text
+	}
+	if m.Text != nil {
+		return m.Text.Content
+	}
+	return ""
+}
+
 // fit reports whether every part, rendered, fits MaxMessageBytes and, when
 // maxChars is above 0, maxChars characters.
 func (f Format) fit(parts []string, who Mention, maxChars int) bool {
@@ -123,7 +134,7 @@ func (f Format) fit(parts []string, who Mention, maxChars int) bool {
 		if i > 0 {
 			who = Mention{}
 		}
-		text := f.Message(p, who).Markdown.Text
+		text := f.Message(p, who).content()
 		if len(text) > MaxMessageBytes || (maxChars > 0 && utf8.RuneCountInString(text) > maxChars) {
 			return false
 		}

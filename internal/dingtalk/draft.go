@@ -20,7 +20,17 @@ type CardConfig struct {
 	// Interval is the least time between two updates of a card
 	// (CARD_UPDATE_INTERVAL): DingTalk throttles a card updated faster.
 	Interval time.Duration
+	// MaxChars is the most characters a card holds (CARD_MAX_CHARS): a
+	// card much longer than 3,000 shows blank, and DingTalk refuses larger
+	// content (docs/protocols.md §5, §7). 0 means DefaultCardMaxChars.
+	MaxChars int
 }
+
+// DefaultCardMaxChars is CARD_MAX_CHARS's default.
+const DefaultCardMaxChars = 3000
+
+// cardContinuedText ends a card whose answer goes on in messages below it.
+const cardContinuedText = "（回答较长，后续内容见下方消息。）"
 
 // cardPlaceholder fills a card until the first words of the answer come.
 const cardPlaceholder = "思考中…"

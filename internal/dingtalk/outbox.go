@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 	"github.com/dingtalk-llm/fcrobot/internal/retry"
@@ -57,6 +58,9 @@ func NewOutbox(cfg OutboxConfig) *Outbox {
 	if cfg.MarkdownMaxChars <= 0 {
 		cfg.MarkdownMaxChars = DefaultMarkdownMaxChars
 	}
+	if cfg.Card.MaxChars <= 0 {
+		cfg.Card.MaxChars = DefaultCardMaxChars
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -97,6 +101,28 @@ func (o *Outbox) webhookExpired(m chat.Message) bool {
 
 func (o *Outbox) robotCode(m chat.Message) string { return cmp.Or(m.RobotCode, o.cfg.RobotCode) }
 
+// cards reports whether answers stream into AI cards.
+func (o *Outbox) cards() bool { return o.cfg.Card.TemplateID != "" && o.cfg.OpenAPI != nil }
+
+// parts splits an answer into what is delivered one piece at a time. With
+// cards every piece fits a card, the note that the answer goes on
+// included, so that the pieces are the same whether the first went into a
+// card or, on a retry, into a message: the count of pieces delivered means
+// the same to both.
+func (o *Outbox) parts(text string, who Mention) []string {
+	maxChars := 0
+	if o.cfg.Format == FormatMarkdown {
+		maxChars = o.cfg.MarkdownMaxChars
+	}
+	if o.cards() {
+		card := o.cfg.Card.MaxChars - utf8.RuneCountInString("\n\n"+cardContinuedText)
+		if maxChars == 0 || card < maxChars {
+			maxChars = card
+		}
+	}
+	return o.cfg.Format.Parts(text, who, maxChars)
+}
+
 // mention is whom an answer to m @s: the asker, in a group.
 func mention(m chat.Message) Mention {
 	if !m.IsGroup() {
@@ -111,7 +137,7 @@ func mention(m chat.Message) Mention {
 // user in a single chat: DingTalk delivers a card to a single chat by the
 // user's staff id, which external users have not.
 func (o *Outbox) Open(ctx context.Context, m chat.Message, attempt string) chat.Draft {
-	if o.cfg.Card.TemplateID == "" || o.cfg.OpenAPI == nil || (!m.IsGroup() && m.SenderStaffID == "") {
+	if !o.cards() || (!m.IsGroup() && m.SenderStaffID == "") {
 		return nil
 	}
 	who := mention(m)
@@ -124,7 +150,7 @@ func (o *Outbox) Open(ctx context.Context, m chat.Message, attempt string) chat.
 			if soFar == "" {
 				return cardPlaceholder
 			}
-			return o.cfg.Format.Parts(soFar, who, o.cfg.MarkdownMaxChars)[0]
+			return o.parts(soFar, who)[0]
 		},
 	}
 	card := Card{
@@ -160,11 +186,15 @@ func (o *Outbox) Deliver(ctx context.Context, a chat.Answer) error {
 		}
 	}
 	who := mention(m)
-	parts := o.cfg.Format.Parts(a.Text, who, o.cfg.MarkdownMaxChars)
+	parts := o.parts(a.Text, who)
 	next := a.Delivered
 	// A draft is always one of Open's cards; there is no other kind.
 	if card, ok := a.Draft.(*cardDraft); ok && next == 0 && len(parts) > 0 {
-		if err := card.finish(ctx, parts[0]); err != nil {
+		content := parts[0]
+		if len(parts) > 1 {
+			content += "\n\n" + cardContinuedText
+		}
+		if err := card.finish(ctx, content); err != nil {
 			log.WarnContext(ctx, "the AI card failed: answering with a message instead", "err", err, "outTrackId", card.id)
 		} else {
 			log.InfoContext(ctx, "answered in an AI card", "outTrackId", card.id)

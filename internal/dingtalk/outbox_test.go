@@ -352,3 +352,36 @@ func TestOutboxCardsOfTwoAttemptsAreTwoCards(t *testing.T) {
 		t.Errorf("cards %+v; want one per attempt", cards)
 	}
 }
+
+func TestOutboxALongAnswerFillsOneCardAndGoesOnInMessages(t *testing.T) {
+	answer := strings.Repeat("这是一段很长的回答。\n\n", 1000) // 12,000 characters
+	w := newOutbox(t, true, cardConfig)
+	m := w.message(false)
+	d := w.outbox.Open(t.Context(), m, "attempt-1")
+	write(d, answer[:3000], 0)
+	pieces, err := w.deliver(t, chat.Answer{To: m, Text: answer, Draft: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	card := w.fake.Cards()[0]
+	content := card.Content(contentKey)
+	if card.Blank(contentKey) || !strings.HasSuffix(content, "后续内容见下方消息。）") {
+		t.Errorf("the card holds %d characters ending %q; want at most %d, saying the answer goes on", utf8.RuneCountInString(content), content[max(len(content)-30, 0):], dingtalktest.CardRenderChars)
+	}
+	posts := w.posted(m)
+	if len(pieces) != len(posts)+1 || len(posts) < 3 {
+		t.Fatalf("%d pieces, %d messages; want the card and then messages", len(pieces), len(posts))
+	}
+	whole := strings.TrimSuffix(content, "\n\n（回答较长，后续内容见下方消息。）") + strings.Join(posts, "")
+	if whole != answer {
+		t.Error("the card and the messages do not carry the whole answer, character for character")
+	}
+	// A retry without the card (it finished, the first message failed)
+	// posts the same pieces as messages: none is lost, none repeated.
+	w2 := newOutbox(t, true, cardConfig)
+	m2 := w2.message(false)
+	again, err := w2.deliver(t, chat.Answer{To: m2, Text: answer, Delivered: 1})
+	if err != nil || len(again) != len(pieces)-1 || strings.Join(w2.posted(m2), "") != strings.Join(posts, "") {
+		t.Errorf("the retry delivered pieces %v (%v); want the card's followers, the same messages", again, err)
+	}
+}

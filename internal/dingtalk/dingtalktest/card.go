@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
 )
@@ -75,6 +76,14 @@ func (c Card) Finalized() bool {
 func (c Card) Failed() bool {
 	return slices.ContainsFunc(c.Updates, func(u CardUpdate) bool { return u.IsError })
 }
+
+// CardRenderChars is about where a card stops rendering: a finished card
+// over about 3,000 characters shows blank (docs/protocols.md §5, §7).
+const CardRenderChars = 3000
+
+// Blank reports whether the card shows nothing of key: its content is over
+// CardRenderChars characters.
+func (c Card) Blank(key string) bool { return utf8.RuneCountInString(c.Content(key)) > CardRenderChars }
 
 // Content is what the card shows of a variable: its latest update, or its
 // value at creation.
