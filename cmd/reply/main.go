@@ -224,7 +224,9 @@ func (s settings) bucketObjects(getenv func(string) string) (ossmount.Objects, e
 	}
 	objects, err := oss.New(oss.Config{
 		Bucket: s.OSSBucket, Folder: s.OSSBucketPath, Endpoint: s.OSSEndpoint, Region: s.Region,
-		HTTPClient: &http.Client{Timeout: 10 * time.Second},
+		// An instance answers up to instanceConcurrency messages at once,
+		// each reading a history's turns at once: keep their connections.
+		HTTPClient: &http.Client{Timeout: 10 * time.Second, Transport: bucketTransport()},
 		Credentials: func(ctx context.Context) (alicloud.Credentials, error) {
 			if inv, err := fcruntime.FromContext(ctx); err == nil && inv.Credentials.Complete() && inv.Credentials.SecurityToken != "" {
 				return inv.Credentials, nil
@@ -300,4 +302,11 @@ func (s settings) apiKey() string {
 		return s.UserAPIKey
 	}
 	return s.APIKey
+}
+
+// bucketTransport is the HTTP transport of the calls to OSS's API.
+func bucketTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return t
 }

@@ -99,26 +99,25 @@ func New(cfg Config) (*Objects, error) {
 	return &Objects{client: sdk.NewClient(sdkCfg), bucket: cfg.Bucket, prefix: prefix, endpoint: endpoint}, nil
 }
 
-// Endpoint is the endpoint the calls go to.
-func (o *Objects) Endpoint() string { return o.endpoint }
-
 // pathStyle tells whether endpoint is addressed path-style
 // (<endpoint>/<bucket>/<key>) rather than with the bucket in the host name:
 // an http:// endpoint, or one whose host is an IP address or localhost, is a
 // local OSS-compatible server that has no names per bucket.
 func pathStyle(endpoint string) bool {
-	host := endpoint
+	host, scheme := endpoint, ""
 	if u, err := url.Parse(endpoint); err == nil && u.Host != "" {
-		if u.Scheme == "http" {
-			return true
-		}
-		host = u.Host
+		host, scheme = u.Host, u.Scheme
 	}
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
 	host = strings.Trim(host, "[]")
-	return host == "localhost" || net.ParseIP(host) != nil
+	// OSS's own hosts take the bucket in the host name, http:// or not
+	// (s.yaml names the mount's endpoint with http://).
+	if strings.HasSuffix(host, ".aliyuncs.com") {
+		return false
+	}
+	return scheme == "http" || host == "localhost" || net.ParseIP(host) != nil
 }
 
 // regionOf reads the region out of an Alibaba endpoint
@@ -214,11 +213,34 @@ func (o *Objects) Create(ctx context.Context, path string, data []byte) error {
 }
 
 // Remove implements ossmount.Objects. OSS has no folders, only keys that
-// share a prefix: removing a folder's path removes nothing, and the folder
-// goes with its last object.
+// share a prefix, and the marker object "<folder>/" that ossfs writes for
+// each folder it makes: removing a path removes the object and such a
+// marker, so that a folder goes with its last object.
 func (o *Objects) Remove(ctx context.Context, path string) error {
-	if _, err := o.client.DeleteObject(ctx, &sdk.DeleteObjectRequest{Bucket: &o.bucket, Key: sdk.Ptr(o.key(path))}); err != nil {
+	key := o.key(path)
+	_, err := o.client.DeleteMultipleObjects(ctx, &sdk.DeleteMultipleObjectsRequest{
+		Bucket: &o.bucket, Objects: []sdk.DeleteObject{{Key: sdk.Ptr(key)}, {Key: sdk.Ptr(key + "/")}}, Quiet: true,
+	})
+	if err != nil {
 		return fmt.Errorf("oss: remove %s: %w", path, err)
+	}
+	return nil
+}
+
+// RemoveAll implements ossmount.Objects: one listing of up to 1,000 keys
+// below dir, markers included, and one DeleteMultipleObjects.
+func (o *Objects) RemoveAll(ctx context.Context, dir string) error {
+	prefix := o.key(dir) + "/"
+	res, err := o.client.ListObjectsV2(ctx, &sdk.ListObjectsV2Request{Bucket: &o.bucket, Prefix: &prefix, MaxKeys: 1000})
+	if err != nil {
+		return fmt.Errorf("oss: remove %s: %w", dir, err)
+	}
+	keys := []sdk.DeleteObject{{Key: sdk.Ptr(prefix)}}
+	for _, c := range res.Contents {
+		keys = append(keys, sdk.DeleteObject{Key: c.Key})
+	}
+	if _, err := o.client.DeleteMultipleObjects(ctx, &sdk.DeleteMultipleObjectsRequest{Bucket: &o.bucket, Objects: keys, Quiet: true}); err != nil {
+		return fmt.Errorf("oss: remove %s: %w", dir, err)
 	}
 	return nil
 }

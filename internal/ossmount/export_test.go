@@ -24,3 +24,6 @@ func (h *History) Has(ctx context.Context, owner, messageID string) (bool, error
 	}
 	return found, nil
 }
+
+// WaitPruning waits for the prunings Save started.
+func (h *History) WaitPruning() { h.pruning.Wait() }

@@ -102,6 +102,8 @@ type Config struct {
 // safe for concurrent use, also by several processes over the same root.
 type History struct {
 	objects Objects
+	// pruning counts the prunings under way, which Save does not wait for.
+	pruning sync.WaitGroup
 	keep    int
 	now     func() time.Time
 	logger  *slog.Logger
@@ -261,7 +263,14 @@ func (h *History) Save(ctx context.Context, owner string, t chat.Turn) error {
 		files = append(files, file)
 		slices.SortFunc(files, func(a, b turnFile) int { return strings.Compare(a.name, b.name) })
 	}
-	h.prune(ctx, dirs.turns, names(files), h.keep)
+	// Pruning past Keep waits for nobody: the answer is posted meanwhile.
+	if len(files) > h.keep {
+		h.pruning.Add(1)
+		go func() {
+			defer h.pruning.Done()
+			h.prune(context.WithoutCancel(ctx), dirs.turns, names(files), h.keep)
+		}()
+	}
 	return nil
 }
 

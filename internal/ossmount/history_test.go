@@ -57,6 +57,8 @@ func mustSave(t testing.TB, h *ossmount.History, owner string, turns ...chat.Tur
 		if err := h.Save(context.Background(), owner, tr); err != nil {
 			t.Fatalf("Save(%q, %q): %v", owner, tr.MessageID, err)
 		}
+		// Save prunes in the background: the files are counted after it.
+		h.WaitPruning()
 	}
 }
 

@@ -34,6 +34,10 @@ type Objects interface {
 	// Remove removes the object at path, or the folder at path once it is
 	// empty; a missing one is no error.
 	Remove(ctx context.Context, path string) error
+	// RemoveAll removes the folder at dir and everything below it, in a
+	// request or two whatever it holds: its objects are few (a message's
+	// receipts).
+	RemoveAll(ctx context.Context, dir string) error
 }
 
 // Mount is Objects over the mount point itself. On a local folder its
@@ -100,4 +104,15 @@ func (m *Mount) Remove(ctx context.Context, path string) error {
 // isNotEmpty reports whether err says a folder still holds something.
 func isNotEmpty(err error) bool {
 	return errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST)
+}
+
+// RemoveAll implements Objects.
+func (m *Mount) RemoveAll(ctx context.Context, dir string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(m.path(dir)); err != nil {
+		return fmt.Errorf("remove %s: %w", dir, err)
+	}
+	return nil
 }

@@ -7,15 +7,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
+	"github.com/dingtalk-llm/fcrobot/internal/retry"
 )
 
 // Receipts keep, per DingTalk message, what the reply function has done for
@@ -56,8 +59,10 @@ type Receipts struct {
 	now       func() time.Time
 	log       *slog.Logger
 
-	mu         sync.Mutex
-	lastPruned time.Time
+	mu sync.Mutex
+	// days is the listing of the day folders, taken at daysListed.
+	days       []string
+	daysListed time.Time
 }
 
 // ReceiptRetention is how long receipts are kept: far longer than DingTalk
@@ -125,11 +130,13 @@ func (r *Receipts) Get(ctx context.Context, m chat.Message) (chat.Receipt, error
 	if err != nil {
 		return chat.Receipt{}, fmt.Errorf("ossmount: receipts: %w", err)
 	}
-	return r.receipt(ctx, m, dir, names), nil
+	return r.receipt(ctx, m, dir, names)
 }
 
 // receipt reads the receipt of m out of the listing of its folder.
-func (r *Receipts) receipt(ctx context.Context, m chat.Message, dir string, names []string) chat.Receipt {
+// An answer that cannot be read for now is an error (retryable, as every
+// error here): taking it for none would ask the model again.
+func (r *Receipts) receipt(ctx context.Context, m chat.Message, dir string, names []string) (chat.Receipt, error) {
 	var rec chat.Receipt
 	for _, name := range names {
 		switch {
@@ -137,7 +144,13 @@ func (r *Receipts) receipt(ctx context.Context, m chat.Message, dir string, name
 			rec.Delivered = true
 		case name == "answer.json":
 			var a answerRecord
-			if err := r.readJSON(ctx, path.Join(dir, name), &a); err != nil || a.MessageID != m.ID {
+			err := r.readJSON(ctx, path.Join(dir, name), &a)
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				continue // removed since the listing
+			case err != nil && !isTorn(err):
+				return rec, fmt.Errorf("ossmount: read the answer: %w", err)
+			case err != nil || a.MessageID != m.ID:
 				// A torn answer is as good as none: the answer is decided
 				// again and the retried SaveAnswer replaces it.
 				r.log.WarnContext(ctx, "ossmount: unreadable answer receipt skipped", "err", err)
@@ -151,7 +164,7 @@ func (r *Receipts) receipt(ctx context.Context, m chat.Message, dir string, name
 			}
 		}
 	}
-	return rec
+	return rec, nil
 }
 
 // claimPrefix and claimDigits name the generations of a claim.
@@ -201,8 +214,8 @@ func (r *Receipts) Claim(ctx context.Context, m chat.Message, a chat.Attempt, tt
 			return rec, chat.Attempt{}, false, fmt.Errorf("ossmount: claim: %w", err)
 		}
 		if round == 0 {
-			if rec = r.receipt(ctx, m, dir, names); rec.Delivered {
-				return rec, chat.Attempt{}, false, nil
+			if rec, err = r.receipt(ctx, m, dir, names); err != nil || rec.Delivered {
+				return rec, chat.Attempt{}, false, err
 			}
 		}
 		gen, name := newestClaim(names)
@@ -211,6 +224,9 @@ func (r *Receipts) Claim(ctx context.Context, m chat.Message, a chat.Attempt, tt
 			switch err := r.readClaim(ctx, path.Join(dir, name), &c); {
 			case errors.Is(err, fs.ErrNotExist):
 				continue // gone since the listing: look again
+			case err != nil && !isTorn(err):
+				// Not knowing who holds it is no reason to take it.
+				return rec, chat.Attempt{}, false, fmt.Errorf("ossmount: claim: %w", err)
 			case err != nil:
 				// A torn claim holds nobody: its writer died writing it.
 				r.log.WarnContext(ctx, "ossmount: unreadable claim taken over", "err", err)
@@ -229,6 +245,40 @@ func (r *Receipts) Claim(ctx context.Context, m chat.Message, a chat.Attempt, tt
 	return rec, chat.Attempt{}, false, fmt.Errorf("ossmount: claim: %w: still contended after several rounds", ErrContended)
 }
 
+// Holder returns what has been done for m, as Get does, and who holds it,
+// if anyone, without claiming it.
+func (r *Receipts) Holder(ctx context.Context, m chat.Message) (rec chat.Receipt, holder chat.Attempt, held bool, err error) {
+	dir, err := r.messageDir(m)
+	if err != nil {
+		return rec, holder, false, err
+	}
+	names, err := r.objects.List(ctx, dir, 0)
+	if err != nil {
+		return rec, holder, false, fmt.Errorf("ossmount: holder: %w", err)
+	}
+	if rec, err = r.receipt(ctx, m, dir, names); err != nil {
+		return rec, holder, false, err
+	}
+	gen, name := newestClaim(names)
+	if gen < 0 {
+		return rec, holder, false, nil
+	}
+	var c claimRecord
+	if err := r.readClaim(ctx, path.Join(dir, name), &c); err != nil {
+		return rec, holder, false, fmt.Errorf("ossmount: holder: %w", err)
+	}
+	return rec, c.Holder, !c.Free, nil
+}
+
+// isTorn reports whether err says a file's content is not whole: it does
+// not parse. Any other error (a passing failure of the bucket) says nothing
+// about the file.
+func isTorn(err error) bool {
+	var syntax *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	return errors.As(err, &syntax) || errors.As(err, &typeErr) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
 // readClaim reads a claim. Through the mount a file can be seen between
 // its creation and its content (ossfs and a local folder alike create the
 // file, then write it), so a claim that does not parse is read again a
@@ -236,10 +286,12 @@ func (r *Receipts) Claim(ctx context.Context, m chat.Message, a chat.Attempt, tt
 func (r *Receipts) readClaim(ctx context.Context, p string, c *claimRecord) error {
 	var err error
 	for range 3 {
-		if err = r.readJSON(ctx, p, c); err == nil || errors.Is(err, fs.ErrNotExist) || ctx.Err() != nil {
+		if err = r.readJSON(ctx, p, c); err == nil || !isTorn(err) {
 			return err
 		}
-		time.Sleep(20 * time.Millisecond)
+		if retry.Sleep(ctx, 20*time.Millisecond) != nil {
+			break
+		}
 	}
 	return err
 }
@@ -306,8 +358,8 @@ func (r *Receipts) MarkSent(ctx context.Context, m chat.Message, n int) error {
 	return r.mark(ctx, m, "sent-"+strconv.Itoa(n)+fileSuffix)
 }
 
-// MarkDelivered records that m is answered in full, then takes one
-// bounded step of pruning (see prune).
+// MarkDelivered records that m is answered in full, then removes one old
+// message (see prune).
 func (r *Receipts) MarkDelivered(ctx context.Context, m chat.Message) error {
 	err := r.mark(ctx, m, "delivered.json")
 	r.prune(ctx)
@@ -326,79 +378,70 @@ func (r *Receipts) mark(ctx context.Context, m chat.Message, name string) error 
 	return nil
 }
 
-// Pruning removes the receipts of days past the retention a few messages
-// at a time: on the OSS mount a busy day is tens of thousands of folders,
-// and no delivery may wait on removing them all. Each instance takes a step
-// at most every pruneInterval, of at most pruneMessages messages: a few
-// listings and a removal per file, whatever the number of messages stored.
-// Steps of all instances together outpace what a day adds, as long as the
-// robot's instances deliver at least pruneMessages messages per
-// pruneInterval for each they receive, which holds at any rate a robot
-// answers at.
-const (
-	pruneInterval = 10 * time.Second
-	pruneMessages = 4
-)
+// Pruning removes the receipts of days past the retention one message at
+// a time: on the OSS mount a busy day is tens of thousands of folders, and
+// no delivery may wait on removing them all. Each delivery removes one old
+// message (one listing and one removal of a few objects, two requests
+// through the API, whatever the number stored), so that what is removed
+// keeps up with what was written a retention ago; the listing of the days
+// is taken again once a minute. Day 00000000, a message without a createAt,
+// is never pruned: its age is not known.
+const pruneDaysEvery = time.Minute
 
-// prune takes one step of pruning, when one is due.
+// prune removes the receipts of one message of the oldest day past the
+// retention, or that day's folder once it is empty.
 func (r *Receipts) prune(ctx context.Context) {
-	r.mu.Lock()
-	now := r.now()
-	due := now.Sub(r.lastPruned) >= pruneInterval
-	if due {
-		r.lastPruned = now
-	}
-	r.mu.Unlock()
-	if !due {
-		return
-	}
-	if err := r.pruneStep(ctx, now); err != nil {
+	if err := r.pruneStep(ctx, r.now()); err != nil {
 		r.log.WarnContext(ctx, "ossmount: prune receipts", "err", err)
 	}
 }
 
-// pruneStep removes the receipts of up to pruneMessages messages of the
-// oldest day past the retention, and that day's folder once it is empty.
 func (r *Receipts) pruneStep(ctx context.Context, now time.Time) error {
-	days, err := r.objects.List(ctx, receiptsDir, 0)
+	oldest := now.Add(-r.retention).UTC().Format("20060102")
+	day, err := r.oldDay(ctx, now, oldest)
+	if err != nil || day == "" {
+		return err
+	}
+	dayDir := path.Join(receiptsDir, day)
+	messages, err := r.objects.List(ctx, dayDir, 1)
 	if err != nil {
 		return err
 	}
-	oldest := now.Add(-r.retention).UTC().Format("20060102")
-	for _, day := range days {
-		if len(day) != 8 || day >= oldest {
-			continue
-		}
-		dayDir := path.Join(receiptsDir, day)
-		messages, err := r.objects.List(ctx, dayDir, pruneMessages)
-		if err != nil {
-			return err
-		}
-		if len(messages) == 0 {
-			return r.objects.Remove(ctx, dayDir)
-		}
-		for _, msg := range messages {
-			if err := r.removeMessage(ctx, path.Join(dayDir, msg)); err != nil {
-				return err
-			}
-		}
-		return nil
+	if len(messages) == 0 {
+		r.mu.Lock()
+		r.days = slices.DeleteFunc(r.days, func(d string) bool { return d == day })
+		r.mu.Unlock()
+		return r.objects.RemoveAll(ctx, dayDir)
 	}
-	return nil
+	return r.objects.RemoveAll(ctx, path.Join(dayDir, messages[0]))
 }
 
-// removeMessage removes one message's receipts and its folder.
-func (r *Receipts) removeMessage(ctx context.Context, dir string) error {
-	names, err := r.objects.List(ctx, dir, 0)
-	if err != nil {
-		return err
+// oldDay is the oldest day folder past the retention, from a listing of
+// the days taken at most pruneDaysEvery ago; "" when there is none.
+func (r *Receipts) oldDay(ctx context.Context, now time.Time, oldest string) (string, error) {
+	r.mu.Lock()
+	due := now.Sub(r.daysListed) >= pruneDaysEvery
+	if due {
+		r.daysListed = now
 	}
-	for _, name := range names {
-		if err := r.objects.Remove(ctx, path.Join(dir, name)); err != nil {
-			return err
+	r.mu.Unlock()
+	if due {
+		days, err := r.objects.List(ctx, receiptsDir, 0)
+		if err != nil {
+			return "", err
+		}
+		r.mu.Lock()
+		r.days = days
+		r.mu.Unlock()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, day := range r.days {
+		if len(day) == 8 && day != "00000000" && day < oldest {
+			return day, nil
 		}
 	}
-	return r.objects.Remove(ctx, dir)
+	return "", nil
 }
 
 func (r *Receipts) readJSON(ctx context.Context, p string, v any) error {

@@ -190,8 +190,7 @@ func TestReceiptPathsAreSafeAndOldDaysPruned(t *testing.T) {
 	if rec, err := r.Get(ctx, fresh); err != nil || !rec.Answered || !rec.Delivered {
 		t.Errorf("a fresh receipt was pruned: %+v %v", rec, err)
 	}
-	// The old day's folder goes once it is empty, at the next step.
-	now = now.Add(pruneInterval)
+	// The old day's folder goes once it is empty, at the next delivery.
 	if err := r.MarkDelivered(ctx, fresh); err != nil {
 		t.Fatal(err)
 	}
@@ -200,19 +199,21 @@ func TestReceiptPathsAreSafeAndOldDaysPruned(t *testing.T) {
 	}
 }
 
-func TestPruningTakesBoundedStepsUntilTheOldDaysAreGone(t *testing.T) {
+func TestPruningRemovesOneOldMessagePerDeliveryUntilTheOldDaysAreGone(t *testing.T) {
 	now := testClock
 	r, root := newReceipts(t, &now)
 	ctx := context.Background()
-	const old = 3*pruneMessages + 1
+	const old = 13
 	for i := range old {
 		m := chat.Message{ID: fmt.Sprint("old-", i), CreatedAt: now.Add(-4 * 24 * time.Hour)}
 		if err := r.SaveAnswer(ctx, m, "x"); err != nil {
 			t.Fatal(err)
 		}
-		if err := r.MarkDelivered(ctx, m); err != nil {
-			t.Fatal(err)
-		}
+	}
+	// A message without a createAt: its age is not known, so it stays.
+	undated := chat.Message{ID: "undated"}
+	if err := r.SaveAnswer(ctx, undated, "x"); err != nil {
+		t.Fatal(err)
 	}
 	oldDay := filepath.Join(root, "messages", "v1", now.Add(-4*24*time.Hour).Format("20060102"))
 	left := func() int {
@@ -226,39 +227,66 @@ func TestPruningTakesBoundedStepsUntilTheOldDaysAreGone(t *testing.T) {
 		return len(entries)
 	}
 	fresh := chat.Message{ID: "fresh", CreatedAt: now}
-	gone := func() bool {
-		_, err := os.Stat(oldDay)
-		return errors.Is(err, fs.ErrNotExist)
-	}
-	// Steps of pruneMessages messages, and one for the emptied folder.
-	want := (left()+pruneMessages-1)/pruneMessages + 1
-	steps := 0
-	for !gone() {
+	for delivery := 1; delivery <= old; delivery++ {
 		before := left()
-		now = now.Add(pruneInterval)
 		if err := r.MarkDelivered(ctx, fresh); err != nil {
 			t.Fatal(err)
 		}
-		steps++
-		if removed := before - left(); removed > pruneMessages || (removed == 0 && before > 0) {
-			t.Fatalf("step %d removed %d of %d messages; want some, at most %d", steps, removed, before, pruneMessages)
+		if removed := before - left(); removed != 1 {
+			t.Fatalf("delivery %d removed %d old messages; want exactly one", delivery, removed)
 		}
-		if steps > old {
-			t.Fatal("pruning does not end")
-		}
-	}
-	if steps != want {
-		t.Errorf("%d steps; want %d", steps, want)
-	}
-	// Within the interval no step is taken at all.
-	m := chat.Message{ID: "old-again", CreatedAt: now.Add(-4 * 24 * time.Hour)}
-	if err := r.SaveAnswer(ctx, m, "x"); err != nil {
-		t.Fatal(err)
 	}
 	if err := r.MarkDelivered(ctx, fresh); err != nil {
 		t.Fatal(err)
 	}
-	if rec, err := r.Get(ctx, m); err != nil || !rec.Answered {
-		t.Errorf("a step ran within the interval: %+v %v", rec, err)
+	if _, err := os.Stat(oldDay); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the emptied day's folder stays: %v", err)
+	}
+	if rec, err := r.Get(ctx, undated); err != nil || !rec.Answered {
+		t.Errorf("the undated message was pruned: %+v %v", rec, err)
+	}
+}
+
+// flakyObjects fails every read with a passing error while failing is set.
+type flakyObjects struct {
+	Objects
+	failing bool
+}
+
+func (f *flakyObjects) Read(ctx context.Context, p string) ([]byte, error) {
+	if f.failing {
+		return nil, errors.New("HTTP 503: service unavailable")
+	}
+	return f.Objects.Read(ctx, p)
+}
+
+func TestAClaimThatCannotBeReadForNowIsNotTaken(t *testing.T) {
+	now := testClock
+	root := t.TempDir()
+	objects := &flakyObjects{Objects: NewMount(root)}
+	r, err := NewReceipts(root, Config{Now: func() time.Time { return now }, Objects: objects})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	m := chat.Message{ID: "msg-1", CreatedAt: now}
+	first := chat.Attempt{RequestID: "req-1", Instance: "i-a"}
+	if _, _, ok, err := r.Claim(ctx, m, first, time.Minute); !ok || err != nil {
+		t.Fatalf("first claim: %v %v", ok, err)
+	}
+	if err := r.SaveAnswer(ctx, m, "答"); err != nil {
+		t.Fatal(err)
+	}
+	objects.failing = true
+	_, _, ok, err := r.Claim(ctx, m, chat.Attempt{RequestID: "req-2", Instance: "i-b"}, time.Minute)
+	if ok || err == nil {
+		t.Errorf("with the claim unreadable for now: claimed %v, err %v; want an error and the claim left alone", ok, err)
+	}
+	if _, err := r.Get(ctx, m); err == nil {
+		t.Error("an answer unreadable for now was taken for none: the model would be asked again")
+	}
+	objects.failing = false
+	if _, holder, ok, err := r.Claim(ctx, m, chat.Attempt{RequestID: "req-2", Instance: "i-b"}, time.Minute); ok || err != nil || holder != first {
+		t.Errorf("after the failure: claimed %v, holder %v, %v; want the first attempt still holding", ok, holder, err)
 	}
 }

@@ -26,6 +26,9 @@ type Receipts interface {
 	// already, takes it for attempt a, unless another live attempt holds
 	// it: then it returns that holder.
 	Claim(ctx context.Context, m chat.Message, a chat.Attempt, ttl time.Duration) (rec chat.Receipt, holder chat.Attempt, claimed bool, err error)
+	// Holder returns what has been done for m and who holds it, if
+	// anyone, without claiming it.
+	Holder(ctx context.Context, m chat.Message) (rec chat.Receipt, holder chat.Attempt, held bool, err error)
 	Release(ctx context.Context, m chat.Message, a chat.Attempt) error
 	SaveAnswer(ctx context.Context, m chat.Message, answer string) error
 	MarkSent(ctx context.Context, m chat.Message, part int) error

@@ -476,3 +476,47 @@ func TestALongAnswerGoesOutInPiecesAndARetryDeliversOnlyWhatIsMissing(t *testing
 		t.Errorf("model asked %d times; want one model call", f.askedCount())
 	}
 }
+
+// The first delivery of an attempt fails and gives the message up while
+// its twin waits: the twin must neither answer nor fail, for FC's retry,
+// which the first's failure brings, answers the message.
+func TestATwinNeverTakesWhatTheFirstDeliveryGaveUp(t *testing.T) {
+	release := make(chan struct{})
+	failing := true
+	f := newFixture(t, func(_ context.Context, p chat.Prompt) (string, error) {
+		<-release
+		return "答：" + p.Question, nil
+	})
+	f.out.fail = func(int) error {
+		if failing {
+			return retry.Mark(errors.New("sending too fast"))
+		}
+		return nil
+	}
+	ev := event("m1", "你好", clock)
+	first := make(chan error, 1)
+	go func() { first <- f.deliver(t, f.svc, fcruntime.Invocation{RequestID: "r1"}, ev) }()
+	for f.askedCount() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	twin := make(chan error, 1)
+	go func() { twin <- f.deliver(t, f.instance("instance-2"), fcruntime.Invocation{RequestID: "r1"}, ev) }()
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	if err := <-first; !retry.Retryable(err) {
+		t.Fatalf("the first delivery: %v, want a retryable failure", err)
+	}
+	if err := <-twin; err != nil {
+		t.Errorf("the twin: %v; it must not fail, which would bring another retry", err)
+	}
+	if n := f.askedCount(); n != 1 {
+		t.Errorf("the model was asked %d times; the twin must leave the message to FC's retry", n)
+	}
+	failing = false
+	if err := f.deliver(t, f.instance("instance-3"), fcruntime.Invocation{RequestID: "r1", RetryCount: 1}, ev); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.out.last(conversationID); got != "答：你好" || f.out.count(conversationID) != 1 {
+		t.Errorf("delivered %d answers, the last %q; want the one answer, by FC's retry", f.out.count(conversationID), got)
+	}
+}

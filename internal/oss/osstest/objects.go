@@ -13,6 +13,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -457,7 +458,9 @@ func (rq *request) deleteMultipleObjects() {
 			rq.fail(notImplemented("osstest does not emulate versioning: DeleteMultipleObjects with a VersionId."))
 			return
 		}
-		if why := keyProblem(*o.Key); why != "" {
+		// A folder marker ("dir/", which ossfs writes) may be named in a
+		// delete: OSS deletes it, or nothing, as it deletes a missing key.
+		if why := keyProblem(strings.TrimSuffix(*o.Key, "/")); why != "" {
 			rq.fail(invalidObjectName(*o.Key, why))
 			return
 		}
@@ -468,7 +471,21 @@ func (rq *request) deleteMultipleObjects() {
 		res.EncodingType = "url"
 	}
 	for _, k := range keys {
-		if err := rq.s.remove(k, true); err != nil {
+		var err error
+		if dir, ok := strings.CutSuffix(k, "/"); ok {
+			// The folder goes once nothing is left in it, as in OSS, where
+			// it is only the keys below it.
+			if rmErr := syscall.Rmdir(rq.s.file(dir)); rmErr == nil {
+				for d := path.Dir(dir); d != "."; d = path.Dir(d) {
+					if syscall.Rmdir(rq.s.file(d)) != nil {
+						break
+					}
+				}
+			}
+		} else {
+			err = rq.s.remove(k, true)
+		}
+		if err != nil {
 			rq.fail(internalError(err))
 			return
 		}
