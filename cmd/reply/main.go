@@ -143,15 +143,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
+	if objects != nil {
+		checkCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := objects.CheckExclusive(checkCtx)
+		cancel()
+		switch {
+		case errors.Is(err, oss.ErrVersioned):
+			return fmt.Errorf("configuration: OSS_BUCKET %s: %w; use a bucket without versioning", s.OSSBucket, err)
+		case err != nil:
+			logger.ErrorContext(ctx, "could not ask whether OSS_BUCKET has versioning, which would make claims not exclusive "+
+				"(the role needs oss:GetBucketVersioning)", "err", err)
+		}
+	}
 	if objects == nil {
 		logger.WarnContext(ctx, "OSS_BUCKET is not set: messages are claimed through the mount, "+
 			"which is exclusive within one instance only; across instances it is best effort")
 	}
-	history, err := ossmount.NewHistory(s.OSSMountPoint, ossmount.Config{Logger: logger, Objects: objects})
+	history, err := ossmount.NewHistory(s.OSSMountPoint, ossmount.Config{Logger: logger, Objects: bucket(objects)})
 	if err != nil {
 		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
 	}
-	receipts, err := ossmount.NewReceipts(s.OSSMountPoint, ossmount.Config{Logger: logger, Objects: objects})
+	receipts, err := ossmount.NewReceipts(s.OSSMountPoint, ossmount.Config{Logger: logger, Objects: bucket(objects)})
 	if err != nil {
 		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
 	}
@@ -213,7 +225,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // without OSS_BUCKET. It signs with the function role's temporary
 // credentials: those of the request when FC sends all three, else the
 // ALIBABA_CLOUD_* ones FC sets in the environment (docs/protocols.md §9).
-func (s settings) bucketObjects(getenv func(string) string) (ossmount.Objects, error) {
+func (s settings) bucketObjects(getenv func(string) string) (*oss.Objects, error) {
 	if s.OSSBucket == "" {
 		return nil, nil
 	}
@@ -309,4 +321,13 @@ func bucketTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 64
 	return t
+}
+
+// bucket is objects as the stores take them: nil (the mount) without
+// OSS_BUCKET.
+func bucket(objects *oss.Objects) ossmount.Objects {
+	if objects == nil {
+		return nil
+	}
+	return objects
 }

@@ -245,6 +245,26 @@ func (o *Objects) RemoveAll(ctx context.Context, dir string) error {
 	return nil
 }
 
+// ErrVersioned is wrapped by CheckExclusive's error for a bucket with
+// versioning enabled or suspended: OSS then keeps every PutObject as a new
+// version, x-oss-forbid-overwrite refuses nothing, and two instances would
+// both hold a claim.
+var ErrVersioned = errors.New("oss: the bucket has versioning: x-oss-forbid-overwrite does not hold on it")
+
+// CheckExclusive asks whether create-if-absent holds on the bucket: it does
+// unless the bucket has versioning (GetBucketVersioning, one request, which
+// the function's role must be allowed).
+func (o *Objects) CheckExclusive(ctx context.Context) error {
+	res, err := o.client.GetBucketVersioning(ctx, &sdk.GetBucketVersioningRequest{Bucket: &o.bucket})
+	if err != nil {
+		return fmt.Errorf("oss: ask for the bucket's versioning: %w", err)
+	}
+	if status := sdk.ToString(res.VersionStatus); status != "" {
+		return fmt.Errorf("%w (versioning %s)", ErrVersioned, status)
+	}
+	return nil
+}
+
 // hasCode reports whether err is OSS's refusal with code.
 func hasCode(err error, code string) bool {
 	var se *sdk.ServiceError

@@ -182,3 +182,25 @@ func TestNewNeedsABucketARegionAndCredentials(t *testing.T) {
 		t.Errorf("the region's internal endpoint by default: %v", err)
 	}
 }
+
+func TestAVersionedBucketIsRefusedForClaims(t *testing.T) {
+	if err := newBucket(t, role).api.CheckExclusive(t.Context()); err != nil {
+		t.Errorf("an unversioned bucket: %v", err)
+	}
+	dir := t.TempDir()
+	srv := osstest.NewServer(osstest.Config{
+		Dir: dir, Bucket: "fcrobot-test", Region: "cn-hangzhou", Versioning: "Enabled",
+		AccessKeyID: role.AccessKeyID, AccessKeySecret: role.AccessKeySecret, SecurityToken: role.SecurityToken,
+	})
+	defer srv.Close()
+	api, err := oss.New(oss.Config{
+		Bucket: "fcrobot-test", Endpoint: srv.URL(), Region: "cn-hangzhou",
+		Credentials: func(context.Context) (alicloud.Credentials, error) { return role, nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := api.CheckExclusive(t.Context()); !errors.Is(err, oss.ErrVersioned) {
+		t.Errorf("a versioned bucket: %v, want ErrVersioned", err)
+	}
+}

@@ -3,6 +3,11 @@
 // function as a directory (docs/protocols.md §12). It reads and writes
 // below its root alone and knows nothing of DingTalk, FC or the model.
 //
+// The files are objects (Objects): read and written through the mount
+// itself (Mount), or through OSS's API on the same keys (package oss),
+// which is one round trip a call and whose create-if-absent holds across
+// instances. The rules below hold either way.
+//
 // The mount is a FUSE file system over OSS objects: rename is not atomic,
 // rewriting or appending to a file uploads the whole object again, metadata
 // operations (stat, readdir, mkdir) are slow, and nothing locks a file

@@ -52,7 +52,13 @@ import (
 //
 // A process that dies between posting a piece of the answer and writing
 // sent-<n> posts that piece again on FC's retry: the window is one HTTP
-// response long.
+// response long. Through the mount alone (Mount, no OSS API) the claim is
+// exclusive within one instance only. And the reply function leaves a
+// message delivered twice at once to the delivery that claimed it; should
+// that one's instance die and FC count the other delivery's success for
+// the attempt, FC does not retry and the message goes unanswered: it needs
+// FC to deliver one attempt twice at the same instant and lose an instance
+// during it.
 type Receipts struct {
 	objects   Objects
 	retention time.Duration

@@ -25,6 +25,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"net"
@@ -52,6 +53,10 @@ type Config struct {
 	// Delay is added to every request before it is answered: a bucket round
 	// trip, for benchmarks.
 	Delay time.Duration
+	// Versioning is what GetBucketVersioning answers: "" for a bucket
+	// whose versioning was never enabled, "Enabled" or "Suspended". The
+	// fake's objects stay unversioned whatever it says.
+	Versioning string
 	// S3 makes the server also answer, on the same URL and the same folder,
 	// the S3 requests of a FUSE file system such as s3fs-fuse, which stands
 	// in for FC's ossfs mount: requests signed AWS4-HMAC-SHA256 by the same
@@ -410,6 +415,12 @@ func (rq *request) dispatch() {
 		rq.listObjects(true)
 	case "ListObjects":
 		rq.listObjects(false)
+	case "GetBucketVersioning":
+		// A bucket whose versioning was never enabled answers no Status.
+		rq.reply(struct {
+			XMLName xml.Name `xml:"VersioningConfiguration"`
+			Status  string   `xml:"Status,omitempty"`
+		}{Status: rq.s.cfg.Versioning})
 	default:
 		rq.fail(notImplemented(fmt.Sprintf("osstest does not emulate %s (%s %s).", rq.op, rq.r.Method, rq.r.URL.RequestURI())))
 	}
