@@ -126,8 +126,8 @@ type claimRecord struct {
 	ClaimedAt time.Time    `json:"claimedAt"`
 }
 
-// Get returns what has been done for m.
-func (r *Receipts) Get(ctx context.Context, m chat.Message) (chat.Receipt, error) {
+// get returns what has been done for m (Claim and Holder return it too).
+func (r *Receipts) get(ctx context.Context, m chat.Message) (chat.Receipt, error) {
 	dir, err := r.messageDir(m)
 	if err != nil {
 		return chat.Receipt{}, err
@@ -199,7 +199,7 @@ func newestClaim(names []string) (gen int, name string) {
 	return gen, name
 }
 
-// Claim reads what has been done for m, as Get does, and, unless m is
+// Claim reads what has been done for m, as get does, and, unless m is
 // delivered already, takes it for attempt a and reports whether a holds it
 // now: the receipt and the claim in one listing of m's folder. It takes a
 // free message; one a itself holds; one whose holder is an earlier
@@ -248,10 +248,10 @@ func (r *Receipts) Claim(ctx context.Context, m chat.Message, a chat.Attempt, tt
 			return rec, chat.Attempt{}, false, fmt.Errorf("ossmount: claim: %w", err)
 		}
 	}
-	return rec, chat.Attempt{}, false, fmt.Errorf("ossmount: claim: %w: still contended after several rounds", ErrContended)
+	return rec, chat.Attempt{}, false, fmt.Errorf("ossmount: claim: %w: still contended after several rounds", errContended)
 }
 
-// Holder returns what has been done for m, as Get does, and who holds it,
+// Holder returns what has been done for m, as get does, and who holds it,
 // if anyone, without claiming it.
 func (r *Receipts) Holder(ctx context.Context, m chat.Message) (rec chat.Receipt, holder chat.Attempt, held bool, err error) {
 	dir, err := r.messageDir(m)
@@ -302,9 +302,9 @@ func (r *Receipts) readClaim(ctx context.Context, p string, c *claimRecord) erro
 	return err
 }
 
-// ErrContended is wrapped by Claim's error when others kept claiming the
+// errContended is wrapped by Claim's error when others kept claiming the
 // message while it tried: trying again later settles it.
-var ErrContended = errors.New("claim contended")
+var errContended = errors.New("claim contended")
 
 func (r *Receipts) writeClaim(ctx context.Context, dir string, gen int, c claimRecord) error {
 	c.Version, c.ClaimedAt = formatVersion, r.now().UTC()

@@ -39,7 +39,7 @@ func TestReceiptsFollowAMessageToDelivery(t *testing.T) {
 	ctx := context.Background()
 	m := chat.Message{ID: "msg-1", CreatedAt: now.Add(-time.Minute)}
 
-	if rec, err := r.Get(ctx, m); err != nil || rec != (chat.Receipt{}) {
+	if rec, err := r.get(ctx, m); err != nil || rec != (chat.Receipt{}) {
 		t.Fatalf("new message: %+v %v", rec, err)
 	}
 	if err := r.SaveAnswer(ctx, m, "答案"); err != nil {
@@ -53,7 +53,7 @@ func TestReceiptsFollowAMessageToDelivery(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rec, err := r.Get(ctx, m)
+	rec, err := r.get(ctx, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,13 +63,13 @@ func TestReceiptsFollowAMessageToDelivery(t *testing.T) {
 	if err := r.MarkDelivered(ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	if rec, err := r.Get(ctx, m); err != nil || !rec.Delivered {
+	if rec, err := r.get(ctx, m); err != nil || !rec.Delivered {
 		t.Errorf("not delivered: %+v %v", rec, err)
 	}
 	// The same id on another day is another message.
 	other := m
 	other.CreatedAt = m.CreatedAt.Add(-48 * time.Hour)
-	if rec, err := r.Get(ctx, other); err != nil || rec.Answered {
+	if rec, err := r.get(ctx, other); err != nil || rec.Answered {
 		t.Errorf("receipts leak across days: %+v %v", rec, err)
 	}
 }
@@ -184,10 +184,10 @@ func TestReceiptPathsAreSafeAndOldDaysPruned(t *testing.T) {
 	if err := r.MarkDelivered(ctx, fresh); err != nil {
 		t.Fatal(err)
 	}
-	if rec, err := r.Get(ctx, old); err != nil || rec.Answered {
+	if rec, err := r.get(ctx, old); err != nil || rec.Answered {
 		t.Errorf("receipts older than the retention were kept: %+v %v", rec, err)
 	}
-	if rec, err := r.Get(ctx, fresh); err != nil || !rec.Answered || !rec.Delivered {
+	if rec, err := r.get(ctx, fresh); err != nil || !rec.Answered || !rec.Delivered {
 		t.Errorf("a fresh receipt was pruned: %+v %v", rec, err)
 	}
 	// The old day's folder goes once it is empty, at the next delivery.
@@ -242,7 +242,7 @@ func TestPruningRemovesOneOldMessagePerDeliveryUntilTheOldDaysAreGone(t *testing
 	if _, err := os.Stat(oldDay); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the emptied day's folder stays: %v", err)
 	}
-	if rec, err := r.Get(ctx, undated); err != nil || !rec.Answered {
+	if rec, err := r.get(ctx, undated); err != nil || !rec.Answered {
 		t.Errorf("the undated message was pruned: %+v %v", rec, err)
 	}
 }
@@ -282,7 +282,7 @@ func TestAClaimThatCannotBeReadForNowIsNotTaken(t *testing.T) {
 	if ok || err == nil {
 		t.Errorf("with the claim unreadable for now: claimed %v, err %v; want an error and the claim left alone", ok, err)
 	}
-	if _, err := r.Get(ctx, m); err == nil {
+	if _, err := r.get(ctx, m); err == nil {
 		t.Error("an answer unreadable for now was taken for none: the model would be asked again")
 	}
 	objects.failing = false

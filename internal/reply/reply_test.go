@@ -328,7 +328,7 @@ func TestDeliveryFailuresThatARetryMends(t *testing.T) {
 			if retry.Retryable(err) != tt.retry || (!tt.retry && err != nil) {
 				t.Errorf("Handle = %v, retryable %v, want %v", err, retry.Retryable(err), tt.retry)
 			}
-			rec, err := f.receipts.Get(t.Context(), ev.Message)
+			rec, _, _, err := f.receipts.Holder(t.Context(), ev.Message)
 			if err != nil {
 				t.Fatal(err)
 			}
