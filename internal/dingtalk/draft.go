@@ -5,8 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
+
+	"github.com/dingtalk-llm/fcrobot/internal/chat"
 )
 
 // CardConfig says which AI card template answers stream into, and how.
@@ -63,13 +66,18 @@ type cardDraft struct {
 	err      error     // why the card failed, nil while it works
 }
 
-// outTrackID names the card of one attempt at answering a message, so that
-// two attempts never write into one card: a retry's card is a new one, not
-// one DingTalk would refuse as taken (docs/protocols.md §5).
-func outTrackID(messageID, attempt string) string {
-	sum := sha256.Sum256([]byte(messageID + "\x00" + attempt))
+// outTrackID names the card of one attempt at answering a message: FC's
+// request id and retry count, so that a retry's card is a new one, not one
+// DingTalk would refuse as taken (docs/protocols.md §5), and so that a
+// retry can name the cards of the attempts before it.
+func outTrackID(messageID string, a chat.Attempt) string {
+	sum := sha256.Sum256([]byte(messageID + "\x00" + a.RequestID + "\x00" + strconv.Itoa(a.Retry)))
 	return "fcrobot-" + hex.EncodeToString(sum[:16])
 }
+
+// cardInterruptedText finishes the card of an attempt that died: FC's retry
+// answers below it.
+const cardInterruptedText = "（这次回答中断了，完整的回答见下方。）"
 
 // start creates and delivers the card in the background.
 func (c *cardDraft) start(ctx context.Context, card Card) {

@@ -136,7 +136,7 @@ func mention(m chat.Message) Mention {
 // it. There is no card without a card template, and none for an external
 // user in a single chat: DingTalk delivers a card to a single chat by the
 // user's staff id, which external users have not.
-func (o *Outbox) Open(ctx context.Context, m chat.Message, attempt string) chat.Draft {
+func (o *Outbox) Open(ctx context.Context, m chat.Message, attempt chat.Attempt) chat.Draft {
 	if !o.cards() || (!m.IsGroup() && m.SenderStaffID == "") {
 		return nil
 	}
@@ -166,6 +166,26 @@ func (o *Outbox) Open(ctx context.Context, m chat.Message, attempt string) chat.
 	}
 	d.start(ctx, card)
 	return d
+}
+
+// Recover finishes the cards that the attempts before a, of a's invocation,
+// may have left open when they died, so that no card stays "typing": each
+// gets a last update pointing below, where a's answer goes. A card that
+// does not exist, or was finished, refuses the update, which is fine. It
+// costs an OpenAPI call per earlier attempt, on FC's retries only.
+func (o *Outbox) Recover(ctx context.Context, m chat.Message, a chat.Attempt) {
+	if !o.cards() {
+		return
+	}
+	for retry := range a.Retry {
+		earlier := chat.Attempt{RequestID: a.RequestID, Retry: retry}
+		err := o.cfg.OpenAPI.StreamCard(ctx, CardUpdate{
+			OutTrackID: outTrackID(m.ID, earlier), Key: o.cfg.Card.ContentKey, Content: cardInterruptedText, Finalize: true,
+		})
+		if err == nil {
+			o.cfg.Logger.InfoContext(ctx, "finished the card an earlier attempt left open", "msgId", m.ID, "retry", retry)
+		}
+	}
 }
 
 // Deliver delivers what a.Delivered says is left of a.Text: split once into

@@ -209,6 +209,9 @@ func TestOutboxDeliversALongAnswerInPiecesAndOnlyWhatIsMissing(t *testing.T) {
 	}
 }
 
+// attempt1 is the first delivery of an invocation.
+var attempt1 = chat.Attempt{RequestID: "req-1", Instance: "i-1"}
+
 // cardConfig is an AI card that is updated at most every 20 ms.
 var cardConfig = dingtalk.CardConfig{TemplateID: templateID, ContentKey: contentKey, Interval: 20 * time.Millisecond}
 
@@ -227,7 +230,7 @@ func TestOutboxStreamsAnAnswerIntoACardWhoseLastUpdateHoldsItAll(t *testing.T) {
 	for _, group := range []bool{true, false} {
 		w := newOutbox(t, true, cardConfig)
 		m := w.message(group)
-		d := w.outbox.Open(t.Context(), m, "attempt-1")
+		d := w.outbox.Open(t.Context(), m, attempt1)
 		if d == nil {
 			t.Fatal("no card for a member of the company")
 		}
@@ -269,7 +272,7 @@ func TestOutboxStreamsAnAnswerIntoACardWhoseLastUpdateHoldsItAll(t *testing.T) {
 func TestOutboxShowsAPlaceholderUntilTheAnswerComes(t *testing.T) {
 	w := newOutbox(t, true, cardConfig)
 	m := w.message(false)
-	d := w.outbox.Open(t.Context(), m, "attempt-1")
+	d := w.outbox.Open(t.Context(), m, attempt1)
 	// While the model only thinks, nothing new is shown: the card keeps
 	// the placeholder it was created with, and no update blanks it.
 	for range 5 {
@@ -303,7 +306,7 @@ func TestOutboxFallsBackToTheWebhookWhenTheCardFails(t *testing.T) {
 			w := newOutbox(t, true, cardConfig)
 			fail(w.fake)
 			m := w.message(false)
-			d := w.outbox.Open(t.Context(), m, "attempt-1")
+			d := w.outbox.Open(t.Context(), m, attempt1)
 			write(d, answer, 5*time.Millisecond)
 			pieces, err := w.deliver(t, chat.Answer{To: m, Text: answer, Draft: d})
 			if err != nil || len(pieces) != 1 {
@@ -325,10 +328,10 @@ func TestOutboxOpensNoCardForAnExternalUserInASingleChat(t *testing.T) {
 	w := newOutbox(t, true, cardConfig)
 	m := w.message(false)
 	m.SenderStaffID = "" // DingTalk cannot deliver them a card
-	if d := w.outbox.Open(t.Context(), m, "attempt-1"); d != nil {
+	if d := w.outbox.Open(t.Context(), m, attempt1); d != nil {
 		t.Errorf("Open = %v; want no card", d)
 	}
-	if d := newOutbox(t, false, cardConfig).outbox.Open(t.Context(), w.message(true), "attempt-1"); d != nil {
+	if d := newOutbox(t, false, cardConfig).outbox.Open(t.Context(), w.message(true), attempt1); d != nil {
 		t.Errorf("Open without the OpenAPI = %v; want no card", d)
 	}
 }
@@ -337,7 +340,7 @@ func TestOutboxCardsOfTwoAttemptsAreTwoCards(t *testing.T) {
 	w := newOutbox(t, true, cardConfig)
 	m := w.message(false)
 	var wg sync.WaitGroup
-	for _, attempt := range []string{"attempt-1", "attempt-2"} {
+	for _, attempt := range []chat.Attempt{attempt1, {RequestID: "req-1", Retry: 1, Instance: "i-2"}} {
 		d := w.outbox.Open(t.Context(), m, attempt)
 		wg.Add(1)
 		go func() {
@@ -357,7 +360,7 @@ func TestOutboxALongAnswerFillsOneCardAndGoesOnInMessages(t *testing.T) {
 	answer := strings.Repeat("这是一段很长的回答。\n\n", 1000) // 12,000 characters
 	w := newOutbox(t, true, cardConfig)
 	m := w.message(false)
-	d := w.outbox.Open(t.Context(), m, "attempt-1")
+	d := w.outbox.Open(t.Context(), m, attempt1)
 	write(d, answer[:3000], 0)
 	pieces, err := w.deliver(t, chat.Answer{To: m, Text: answer, Draft: d})
 	if err != nil {
@@ -383,5 +386,32 @@ func TestOutboxALongAnswerFillsOneCardAndGoesOnInMessages(t *testing.T) {
 	again, err := w2.deliver(t, chat.Answer{To: m2, Text: answer, Delivered: 1})
 	if err != nil || len(again) != len(pieces)-1 || strings.Join(w2.posted(m2), "") != strings.Join(posts, "") {
 		t.Errorf("the retry delivered pieces %v (%v); want the card's followers, the same messages", again, err)
+	}
+}
+
+func TestOutboxFinishesTheCardADeadAttemptLeftOpen(t *testing.T) {
+	w := newOutbox(t, true, cardConfig)
+	m := w.message(false)
+	d := w.outbox.Open(t.Context(), m, attempt1)
+	write(d, "写到一半", time.Millisecond)
+	if _, err := w.fake.WaitCards(t.Context(), 1, false); err != nil {
+		t.Fatal(err)
+	}
+	// The attempt dies here, its card unfinished; FC's retry, on another
+	// instance, finishes it before answering.
+	retry := chat.Attempt{RequestID: attempt1.RequestID, Retry: 1, Instance: "i-2"}
+	w.outbox.Recover(t.Context(), m, retry)
+	c := w.fake.Cards()[0]
+	if !c.Finalized() || !strings.Contains(c.Content(contentKey), "完整的回答见下方") {
+		t.Errorf("the dead attempt's card: finalized %v, showing %q; want it finished, pointing below", c.Finalized(), c.Content(contentKey))
+	}
+	// The retry's own card is a new one.
+	d2 := w.outbox.Open(t.Context(), m, retry)
+	if _, err := w.deliver(t, chat.Answer{To: m, Text: "完整的回答", Draft: d2}); err != nil {
+		t.Fatal(err)
+	}
+	cards := w.fake.Cards()
+	if len(cards) != 2 || cards[1].Content(contentKey) != "完整的回答" || cards[0].OutTrackID == cards[1].OutTrackID {
+		t.Errorf("cards %+v; want the retry's answer in a card of its own", cards)
 	}
 }

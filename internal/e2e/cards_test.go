@@ -3,11 +3,14 @@ package e2e
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"github.com/dingtalk-llm/fcrobot/internal/devstack"
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk/dingtalktest"
+	"github.com/dingtalk-llm/fcrobot/internal/openai/openaitest"
 )
 
 // An answer longer than a card holds fills the card, which says the rest
@@ -51,5 +54,59 @@ func TestALongAnswerFillsTheCardAndGoesOnInMessages(t *testing.T) {
 	if shown != strings.TrimSpace(answer) {
 		t.Errorf("the card and %d messages show %d characters; want the whole %d-character answer",
 			len(alice.posts()), utf8.RuneCountInString(shown), utf8.RuneCountInString(answer))
+	}
+}
+
+// An instance that dies while its answer streams into a card leaves the
+// card "typing"; FC's retry finishes that card, pointing below, and answers
+// in a card of its own.
+func TestACardADeadInstanceLeftOpenIsFinishedByFCsRetry(t *testing.T) {
+	t.Parallel()
+	answer := "函数计算按调用计费，空闲不收费，冷启动很快，适合钉钉机器人。"
+	var calls atomic.Int32
+	st := start(t, devstack.Config{
+		ReplyInstances: 2, DingTalkApp: true,
+		Model: func(ctx context.Context, r openaitest.Request) openaitest.Response {
+			if calls.Add(1) == 1 {
+				// The first attempt streams slowly: it dies on the way.
+				return openaitest.Response{Content: answer, Chunks: chunked(answer), ChunkDelay: time.Second}
+			}
+			return openaitest.Response{Content: answer, Chunks: chunked(answer), ChunkDelay: 10 * time.Millisecond}
+		},
+		ReplyEnv: map[string]string{"CARD_TEMPLATE_ID": "fcrobot-test.schema", "CARD_CONTENT_KEY": "answer", "CARD_UPDATE_INTERVAL": "100ms"},
+	})
+	st.DingTalk.AddCardTemplate("fcrobot-test.schema", "answer")
+	alice := single(t, st, "alice")
+	if resp := alice.send("介绍一下函数计算"); resp.Status != 200 {
+		t.Fatalf("callback answered %d", resp.Status)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// Once the first card shows some of the answer, its instance dies.
+	for {
+		cards, err := st.DingTalk.WaitCards(ctx, 1, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := cards[0]; len(c.Updates) > 0 && c.Content("answer") != "思考中…" {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	busyInstance(t, st).Kill()
+	cards, err := st.DingTalk.WaitCards(ctx, 2, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFC(t, st)
+	cards = st.DingTalk.Cards()
+	if len(cards) != 2 {
+		t.Fatalf("%d cards; want the dead attempt's and the retry's", len(cards))
+	}
+	if !cards[0].Finalized() || !strings.Contains(cards[0].Content("answer"), "完整的回答见下方") {
+		t.Errorf("the dead attempt's card: finalized %v, showing %q; want it finished, pointing below", cards[0].Finalized(), cards[0].Content("answer"))
+	}
+	if !cards[1].Finalized() || cards[1].Content("answer") != answer {
+		t.Errorf("the retry's card shows %q; want the whole answer", cards[1].Content("answer"))
 	}
 }

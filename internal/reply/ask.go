@@ -18,7 +18,7 @@ func (s *Service) ask(ctx context.Context, j *job) (response, error) {
 	if err != nil || refusal != "" {
 		return response{text: refusal}, err
 	}
-	draft := s.cfg.Outbox.Open(ctx, m, j.attempt.String())
+	draft := s.cfg.Outbox.Open(ctx, m, j.attempt)
 	askCtx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	raw, err := s.complete(askCtx, model, p, draft)
 	cancel()

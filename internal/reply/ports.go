@@ -55,9 +55,12 @@ type Outbox interface {
 	// dropped before any work is done for it.
 	Reachable(m chat.Message) error
 	// Open starts showing the answer to m while the model writes it (an AI
-	// card), or returns nil where the conversation cannot show one. attempt
-	// names this attempt at answering m.
-	Open(ctx context.Context, m chat.Message, attempt string) chat.Draft
+	// card), or returns nil where the conversation cannot show one, for
+	// this attempt at answering m.
+	Open(ctx context.Context, m chat.Message, attempt chat.Attempt) chat.Draft
+	// Recover finishes what the attempts before a, of a's invocation, may
+	// have left unfinished when they died (an AI card still "typing").
+	Recover(ctx context.Context, m chat.Message, a chat.Attempt)
 	// Deliver delivers an answer, or what an earlier attempt left of it. A
 	// failure that trying again cannot mend is an error retry.Retryable
 	// does not accept; the answer is then lost, and the error says why.

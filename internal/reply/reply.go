@@ -128,6 +128,11 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 // answer decides what to say to m (unless an earlier attempt did), keeps
 // it, and delivers what has not been delivered yet.
 func (s *Service) answer(ctx context.Context, j *job, rec chat.Receipt) error {
+	if j.attempt.Retry > 0 {
+		// FC retries an attempt that ended; one that died may have left
+		// its card open.
+		s.cfg.Outbox.Recover(ctx, j.m, j.attempt)
+	}
 	a := chat.Answer{To: j.m, Text: rec.Answer, Delivered: rec.PartsSent}
 	if rec.Answered {
 		j.log.InfoContext(ctx, "delivering the answer kept from an earlier attempt", "partsSent", rec.PartsSent)

@@ -49,6 +49,7 @@ type outbox struct {
 	delivered map[string][]string // conversation id: the pieces delivered
 	answers   []chat.Answer
 	opened    []*draft
+	recovered []chat.Attempt
 }
 
 // draft records what it was shown.
@@ -65,7 +66,13 @@ func (d *draft) Show(soFar string) {
 
 func (o *outbox) Reachable(chat.Message) error { return o.unreachable }
 
-func (o *outbox) Open(_ context.Context, _ chat.Message, _ string) chat.Draft {
+func (o *outbox) Recover(_ context.Context, _ chat.Message, a chat.Attempt) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.recovered = append(o.recovered, a)
+}
+
+func (o *outbox) Open(_ context.Context, _ chat.Message, _ chat.Attempt) chat.Draft {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if !o.drafts {
@@ -410,6 +417,9 @@ func TestAMessageInHandIsLeftToItsHolder(t *testing.T) {
 	// message over at once, on any instance.
 	if err := f.deliver(t, f.svc, fcruntime.Invocation{RequestID: holder.RequestID, RetryCount: 1}, ev); err != nil || f.askedCount() != 1 {
 		t.Errorf("the holder's retry: %v, model asked %d times", err, f.askedCount())
+	}
+	if len(f.out.recovered) != 1 || f.out.recovered[0].Retry != 1 {
+		t.Errorf("recovered %v; FC's retry must finish what the dead attempt left open", f.out.recovered)
 	}
 }
 
