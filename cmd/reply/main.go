@@ -65,6 +65,7 @@ type settings struct {
 	CardKey       string            `env:"CARD_CONTENT_KEY" envDefault:"content"`
 	CardInterval  time.Duration     `env:"CARD_UPDATE_INTERVAL" envDefault:"300ms"`
 	CardMaxChars  int               `env:"CARD_MAX_CHARS" envDefault:"3000"`
+	CardUpdates   int               `env:"CARD_MAX_UPDATES" envDefault:"20"`
 	VisionModel   string            `env:"VISION_MODEL"`
 	MaxPictureMB  int               `env:"MAX_PICTURE_MB" envDefault:"10"`
 	ShowThinking  bool              `env:"SHOW_THINKING" envDefault:"false"`
@@ -97,6 +98,7 @@ Environment:
   CARD_CONTENT_KEY       the template's markdown variable for the answer (default content)
   CARD_UPDATE_INTERVAL   least time between two card updates (default 300ms)
   CARD_MAX_CHARS         most characters of a card; the rest follows in messages (default 3000)
+  CARD_MAX_UPDATES       most streaming updates of a card, its final one aside (default 20)
   VISION_MODEL           a model that reads pictures: pictures are answered (needs the app's key)
   MAX_PICTURE_MB         largest picture downloaded, in MB (default 10)
   SHOW_THINKING          true shows a reasoning model's <think> text, quoted (default false)
@@ -178,6 +180,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Format:    format, MarkdownMaxChars: s.MarkdownChars,
 		Card: dingtalk.CardConfig{
 			TemplateID: s.CardTemplate, ContentKey: s.CardKey, Interval: s.CardInterval, MaxChars: s.CardMaxChars,
+			MaxUpdates: s.CardUpdates,
 		},
 		Logger: logger,
 	}
@@ -280,6 +283,8 @@ func (s settings) validate() error {
 		return fmt.Errorf("VISION_MODEL is set without DINGTALK_APP_KEY and DINGTALK_APP_SECRET: pictures are downloaded through the app's OpenAPI")
 	case s.CardTemplate != "" && strings.TrimSpace(s.CardKey) == "":
 		return fmt.Errorf("CARD_CONTENT_KEY must name the card template's variable for the answer")
+	case s.CardUpdates < 1 || s.CardUpdates > 1000:
+		return fmt.Errorf("CARD_MAX_UPDATES must be between 1 and 1000, got %d", s.CardUpdates)
 	case s.CardMaxChars < 500 || s.CardMaxChars > dingtalk.MaxMessageBytes:
 		return fmt.Errorf("CARD_MAX_CHARS must be between 500 and %d, got %d", dingtalk.MaxMessageBytes, s.CardMaxChars)
 	case s.MarkdownChars < 500 || s.MarkdownChars > dingtalk.MaxMessageBytes:

@@ -29,7 +29,7 @@ func TestAPIKeyChoice(t *testing.T) {
 func TestSettingsAreValidated(t *testing.T) {
 	good := settings{
 		Endpoint: "http://localhost:11434", HistoryLength: 5, Timeout: 55, Temperature: 0.7, WebhookHosts: []string{"oapi.dingtalk.com"},
-		ReplyFormat: "markdown", MarkdownChars: 3500, CardMaxChars: 3000, CardKey: "content", CardInterval: 300 * time.Millisecond, MaxPictureMB: 10,
+		ReplyFormat: "markdown", MarkdownChars: 3500, CardMaxChars: 3000, CardUpdates: 20, CardKey: "content", CardInterval: 300 * time.Millisecond, MaxPictureMB: 10,
 	}
 	if err := good.validate(); err != nil {
 		t.Fatal(err)
@@ -49,6 +49,7 @@ func TestSettingsAreValidated(t *testing.T) {
 		"MAX_PICTURE_MB":        func(s *settings) { s.MaxPictureMB = 0 },
 		"MARKDOWN_MAX_CHARS":    func(s *settings) { s.MarkdownChars = 100 },
 		"CARD_MAX_CHARS":        func(s *settings) { s.CardMaxChars = 100000 },
+		"CARD_MAX_UPDATES":      func(s *settings) { s.CardUpdates = 0 },
 		"OSS_ENDPOINT":          func(s *settings) { s.OSSBucket = "robot-bucket" },
 	} {
 		s := good

@@ -23,6 +23,12 @@ type CardConfig struct {
 	// Interval is the least time between two updates of a card
 	// (CARD_UPDATE_INTERVAL): DingTalk throttles a card updated faster.
 	Interval time.Duration
+	// MaxUpdates bounds the streaming updates of one card, its final one
+	// aside (CARD_MAX_UPDATES): each is a metered OpenAPI call
+	// (docs/protocols.md §4). The interval between updates grows by a
+	// quarter after each, so that the updates spread over the whole answer
+	// however long the model writes. 0 means DefaultCardMaxUpdates.
+	MaxUpdates int
 	// MaxChars is the most characters a card holds (CARD_MAX_CHARS): a
 	// card much longer than 3,000 shows blank, and DingTalk refuses larger
 	// content (docs/protocols.md §5, §7). 0 means DefaultCardMaxChars.
@@ -31,6 +37,11 @@ type CardConfig struct {
 
 // DefaultCardMaxChars is CARD_MAX_CHARS's default.
 const DefaultCardMaxChars = 3000
+
+// DefaultCardMaxUpdates is CARD_MAX_UPDATES's default: with the interval
+// growing by a quarter from 300 ms, 20 updates span about 100 s, past
+// TIMEOUT's 55 s.
+const DefaultCardMaxUpdates = 20
 
 // cardContinuedText ends a card whose answer goes on in messages below it.
 const cardContinuedText = "（回答较长，后续内容见下方消息。）"
@@ -49,6 +60,9 @@ type cardDraft struct {
 	api      *OpenAPI
 	id, key  string
 	interval time.Duration
+	// updatesLeft counts the streaming updates the card may still get,
+	// its final one aside.
+	updatesLeft int
 	// render turns the text so far into the card's content.
 	render func(soFar string) string
 
@@ -115,6 +129,9 @@ func (c *cardDraft) run(ctx context.Context, card Card) {
 		case <-ctx.Done():
 			return
 		}
+		if c.updatesLeft <= 0 {
+			continue // the budget is spent: the final update shows the rest
+		}
 		if !c.pause(ctx, c.stop) {
 			return
 		}
@@ -129,6 +146,8 @@ func (c *cardDraft) run(ctx context.Context, card Card) {
 			c.err = fmt.Errorf("update the card: %w", err)
 			return
 		}
+		c.updatesLeft--
+		c.interval += c.interval / 4
 	}
 }
 

@@ -61,6 +61,9 @@ func NewOutbox(cfg OutboxConfig) *Outbox {
 	if cfg.Card.MaxChars <= 0 {
 		cfg.Card.MaxChars = DefaultCardMaxChars
 	}
+	if cfg.Card.MaxUpdates <= 0 {
+		cfg.Card.MaxUpdates = DefaultCardMaxUpdates
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -142,10 +145,11 @@ func (o *Outbox) Open(ctx context.Context, m chat.Message, attempt chat.Attempt)
 	}
 	who := mention(m)
 	d := &cardDraft{
-		api:      o.cfg.OpenAPI,
-		id:       outTrackID(m.ID, attempt),
-		key:      o.cfg.Card.ContentKey,
-		interval: o.cfg.Card.Interval,
+		api:         o.cfg.OpenAPI,
+		id:          outTrackID(m.ID, attempt),
+		key:         o.cfg.Card.ContentKey,
+		interval:    o.cfg.Card.Interval,
+		updatesLeft: o.cfg.Card.MaxUpdates,
 		render: func(soFar string) string {
 			if soFar == "" {
 				return cardPlaceholder

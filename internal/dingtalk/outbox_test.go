@@ -415,3 +415,23 @@ func TestOutboxFinishesTheCardADeadAttemptLeftOpen(t *testing.T) {
 		t.Errorf("cards %+v; want the retry's answer in a card of its own", cards)
 	}
 }
+
+func TestOutboxUpdatesACardAtMostMaxUpdatesTimes(t *testing.T) {
+	cfg := cardConfig
+	cfg.Interval, cfg.MaxUpdates = 10*time.Millisecond, 4
+	w := newOutbox(t, true, cfg)
+	m := w.message(false)
+	d := w.outbox.Open(t.Context(), m, attempt1)
+	answer := strings.Repeat("很长的回答，", 60)
+	write(d, answer, 2*time.Millisecond) // about 0.7 s of writing
+	if _, err := w.deliver(t, chat.Answer{To: m, Text: answer, Draft: d}); err != nil {
+		t.Fatal(err)
+	}
+	c := w.fake.Cards()[0]
+	if n := len(c.Updates); n != cfg.MaxUpdates+1 {
+		t.Errorf("%d updates; want %d streaming ones and the final", n, cfg.MaxUpdates)
+	}
+	if c.Content(contentKey) != answer || !c.Finalized() {
+		t.Error("the final update does not show the whole answer")
+	}
+}
