@@ -47,26 +47,30 @@ func answersPerQuestion(st *devstack.Stack) map[string]int {
 
 func TestFaultManyMessagesOfOneUserAtOnceOnSeveralInstances(t *testing.T) {
 	t.Parallel()
-	manyMessagesAtOnce(t, false)
+	manyMessagesAtOnce(t, start(t, manyMessagesStack(false)))
 }
 
 // FC's at-least-once delivery, at its worst: every event delivered twice at
 // the same instant, to two of the three instances.
 func TestFaultEveryEventDeliveredTwiceAtOnceIsAnsweredOnce(t *testing.T) {
 	t.Parallel()
-	manyMessagesAtOnce(t, true)
+	manyMessagesAtOnce(t, start(t, manyMessagesStack(true)))
 }
 
-// manyMessagesAtOnce sends 40 messages of one user at once to three reply
-// instances over one mount folder, and checks that each is answered once,
-// the model asked once for each, and the history holds every turn once, in
-// createAt order.
-func manyMessagesAtOnce(t *testing.T, twice bool) {
-	const messages = 40
-	st := start(t, devstack.Config{
+// manyMessagesStack is three reply instances over one bucket, the local FC
+// delivering every event twice at once when twice.
+func manyMessagesStack(twice bool) devstack.Config {
+	return devstack.Config{
 		Model: openaitest.Echo("答："), ReplyInstances: 3, FCDuplicateDeliveries: twice,
 		ReplyEnv: map[string]string{"HISTORY_LENGTH": "100"},
-	})
+	}
+}
+
+// manyMessagesAtOnce sends 40 messages of one user at once to st's reply
+// instances, and checks that each is answered once, the model asked once
+// for each, and the history holds every turn once, in createAt order.
+func manyMessagesAtOnce(t *testing.T, st *devstack.Stack) {
+	const messages = 40
 	alice := single(t, st, "alice")
 	var cbs []dingtalktest.Callback
 	for i := range messages {
@@ -93,11 +97,7 @@ func manyMessagesAtOnce(t *testing.T, twice bool) {
 	for _, n := range counts {
 		duplicates += max(n-1, 0)
 	}
-	asked := map[string]int{}
-	for _, r := range st.Model.Requests() {
-		asked[r.LastUserMessage()]++
-	}
-	for q, n := range asked {
+	for q, n := range askedPerQuestion(st) {
 		if n != 1 {
 			t.Errorf("the model was asked %q %d times", q, n)
 		}

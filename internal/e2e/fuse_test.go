@@ -2,19 +2,15 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/devstack"
-	"github.com/dingtalk-llm/fcrobot/internal/dingtalk/dingtalktest"
 	"github.com/dingtalk-llm/fcrobot/internal/openai/openaitest"
 )
 
@@ -77,61 +73,11 @@ func askOn(t *testing.T, st *devstack.Stack, c chat, text string) (answer string
 // history holds every turn once, in createAt order.
 func TestFuseEveryEventDeliveredTwiceAtOnceOnOwnMounts(t *testing.T) {
 	t.Parallel()
-	const messages = 40
-	st := fuseStack(t, devstack.Config{
-		Model: openaitest.Echo("答："), ReplyInstances: 3, FCDuplicateDeliveries: true,
-		ReplyEnv: map[string]string{"HISTORY_LENGTH": "100"},
-	})
-	alice := single(t, st, "alice")
-	var cbs []dingtalktest.Callback
-	for i := range messages {
-		cbs = append(cbs, st.DingTalk.TextCallback(alice.conv, alice.from, fmt.Sprintf("第 %02d 问", i)))
-		time.Sleep(2 * time.Millisecond) // distinct createAt: the history's order
-	}
-	rand.Shuffle(len(cbs), func(i, j int) { cbs[i], cbs[j] = cbs[j], cbs[i] })
-	var wg sync.WaitGroup
-	for _, cb := range cbs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if resp, err := st.Deliver(context.Background(), cb.Body, time.Now()); err != nil || resp.Status != 200 {
-				t.Errorf("callback: %v %+v", err, resp)
-			}
-		}()
-	}
-	wg.Wait()
-	alice.waitAnswer(messages)
-	waitFC(t, st)
-
-	counts := answersPerQuestion(st)
-	duplicates := 0
-	for _, n := range counts {
-		duplicates += max(n-1, 0)
-	}
-	for q, n := range askedPerQuestion(st) {
-		if n != 1 {
-			t.Errorf("the model was asked %q %d times", q, n)
-		}
-	}
-	alice.ask("最后一问")
-	r := requestsFor(st, "最后一问")[0]
-	var stored []string
-	for _, m := range r.Messages {
-		if m.Role == "user" && m.Content != "最后一问" {
-			stored = append(stored, m.Content)
-		}
-	}
-	lost := messages - len(stored)
-	for i, q := range stored {
-		if want := fmt.Sprintf("第 %02d 问", i); q != want && lost == 0 {
-			t.Errorf("history out of createAt order at %d: %q, want %q", i, q, want)
-			break
-		}
-	}
+	st := fuseStack(t, manyMessagesStack(true))
+	manyMessagesAtOnce(t, st)
 	if busy := countBusy(invokes(st)); busy < 3 {
 		t.Errorf("only %d of 3 instances worked: the case does not show what it means to", busy)
 	}
-	report(t, messages, len(counts), duplicates, lost)
 }
 
 func askedPerQuestion(st *devstack.Stack) map[string]int {
