@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -66,6 +67,7 @@ type settings struct {
 	CardInterval  time.Duration     `env:"CARD_UPDATE_INTERVAL" envDefault:"300ms"`
 	CardMaxChars  int               `env:"CARD_MAX_CHARS" envDefault:"3000"`
 	CardUpdates   int               `env:"CARD_MAX_UPDATES" envDefault:"20"`
+	MonthlyCalls  int               `env:"DINGTALK_MONTHLY_API_CALLS"`
 	VisionModel   string            `env:"VISION_MODEL"`
 	MaxPictureMB  int               `env:"MAX_PICTURE_MB" envDefault:"10"`
 	ShowThinking  bool              `env:"SHOW_THINKING" envDefault:"false"`
@@ -99,6 +101,9 @@ Environment:
   CARD_UPDATE_INTERVAL   least time between two card updates (default 300ms)
   CARD_MAX_CHARS         most characters of a card; the rest follows in messages (default 3000)
   CARD_MAX_UPDATES       most streaming updates of a card, its final one aside (default 20)
+  DINGTALK_MONTHLY_API_CALLS
+                         the month's budget of metered OpenAPI calls, counted across
+                         instances in the bucket (default: none)
   VISION_MODEL           a model that reads pictures: pictures are answered (needs the app's key)
   MAX_PICTURE_MB         largest picture downloaded, in MB (default 10)
   SHOW_THINKING          true shows a reasoning model's <think> text, quoted (default false)
@@ -170,6 +175,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
 	}
 	timeout := time.Duration(s.Timeout * float64(time.Second))
+	instance := rand.Text()                          // tells this process's attempts and tallies from others'
 	format, _ := dingtalk.ParseFormat(s.ReplyFormat) // validated
 	webhooks := dingtalk.NewWebhookClient(dingtalk.WebhookConfig{
 		HTTPClient: &http.Client{Timeout: 15 * time.Second}, AllowedHosts: s.WebhookHosts, Logger: logger,
@@ -193,8 +199,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ShowThinking:    s.ShowThinking,
 		HistoryLength:   s.HistoryLength,
 		Timeout:         timeout,
-		Instance:        rand.Text(),
+		Instance:        instance,
 		Logger:          logger,
+	}
+	var tally *ossmount.Tally
+	if s.MonthlyCalls > 0 {
+		if tally, err = ossmount.NewTally(s.OSSMountPoint, ossmount.TallyConfig{Objects: bucket(objects), Instance: instance}); err != nil {
+			return fmt.Errorf("configuration: %w", err)
+		}
+		outbox.CallsLeft = func() (int, bool) { return s.MonthlyCalls - tally.Used(), true }
 	}
 	if s.AppKey != "" {
 		// One client, so that the robot messages, the cards and the
@@ -202,6 +215,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		api := dingtalk.NewOpenAPI(dingtalk.OpenAPIConfig{
 			HTTPClient: &http.Client{Timeout: 15 * time.Second}, BaseURL: s.APIEndpoint,
 			AppKey: s.AppKey, AppSecret: s.AppSecret, Logger: logger,
+			OnCall: func() {
+				if tally != nil {
+					tally.Add(1)
+				}
+			},
 		})
 		outbox.OpenAPI = api
 		cfg.Files = dingtalk.Attachments{OpenAPI: api, RobotCode: s.AppKey}
@@ -213,6 +231,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}); err != nil {
 			return fmt.Errorf("configuration: ENDPOINT: %w", err)
 		}
+	}
+	if tally != nil {
+		// The month's count is kept in the bucket off the answer's path:
+		// what this instance spent goes out, and the others' comes in, every
+		// tallyEvery, and once more at the end.
+		go syncTally(ctx, tally, logger)
+		defer func() {
+			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := tally.Sync(final); err != nil {
+				logger.Warn("could not keep the month's OpenAPI calls in the bucket", "err", err)
+			}
+		}()
 	}
 	svc := reply.New(cfg)
 	rt := fcruntime.New(fcruntime.Events(svc.Handle, logger), fcruntime.Config{Log: stdout, Logger: logger})
@@ -283,6 +314,8 @@ func (s settings) validate() error {
 		return fmt.Errorf("VISION_MODEL is set without DINGTALK_APP_KEY and DINGTALK_APP_SECRET: pictures are downloaded through the app's OpenAPI")
 	case s.CardTemplate != "" && strings.TrimSpace(s.CardKey) == "":
 		return fmt.Errorf("CARD_CONTENT_KEY must name the card template's variable for the answer")
+	case s.MonthlyCalls < 0:
+		return fmt.Errorf("DINGTALK_MONTHLY_API_CALLS must be a number of calls, got %d", s.MonthlyCalls)
 	case s.CardUpdates < 1 || s.CardUpdates > 1000:
 		return fmt.Errorf("CARD_MAX_UPDATES must be between 1 and 1000, got %d", s.CardUpdates)
 	case s.CardMaxChars < 500 || s.CardMaxChars > dingtalk.MaxMessageBytes:
@@ -335,4 +368,27 @@ func bucket(objects *oss.Objects) ossmount.Objects {
 		return nil
 	}
 	return objects
+}
+
+// tallyEvery is how often an instance writes its OpenAPI calls to the
+// bucket and reads the others': a budget may be overshot by what the other
+// instances spend in that time.
+const tallyEvery = 30 * time.Second
+
+func syncTally(ctx context.Context, tally *ossmount.Tally, logger *slog.Logger) {
+	if err := tally.Sync(ctx); err != nil {
+		logger.WarnContext(ctx, "could not read the month's OpenAPI calls from the bucket", "err", err)
+	}
+	tick := time.NewTicker(tallyEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if err := tally.Sync(ctx); err != nil {
+				logger.WarnContext(ctx, "could not keep the month's OpenAPI calls in the bucket", "err", err)
+			}
+		}
+	}
 }

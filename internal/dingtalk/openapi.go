@@ -149,6 +149,10 @@ type OpenAPIConfig struct {
 	// Now is the clock the access token's age is judged by; nil means
 	// time.Now.
 	Now func() time.Time
+	// OnCall, when not nil, is told of every request the client makes to
+	// the OpenAPI, retries and token requests included: each is a metered
+	// call (docs/protocols.md §4).
+	OnCall func()
 }
 
 // OpenAPI sends robot messages through DingTalk's OpenAPI, which needs no
@@ -162,6 +166,7 @@ type OpenAPI struct {
 	retry      retry.Policy
 	logger     *slog.Logger
 	now        func() time.Time
+	onCall     func()
 
 	mu       sync.Mutex
 	token    string
@@ -195,6 +200,7 @@ func NewOpenAPI(cfg OpenAPIConfig) *OpenAPI {
 		retry:      retryPolicy(cfg.Retry),
 		logger:     orDiscard(cfg.Logger),
 		now:        now,
+		onCall:     cfg.OnCall,
 	}
 }
 
@@ -431,6 +437,9 @@ func (o *OpenAPI) send(ctx context.Context, method, path, token string, payload 
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
 		req.Header.Set(AccessTokenHeader, token)
+	}
+	if o.onCall != nil {
+		o.onCall()
 	}
 	resp, err := o.httpClient.Do(req)
 	if err != nil {

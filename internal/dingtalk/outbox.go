@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -33,8 +34,14 @@ type OutboxConfig struct {
 	MarkdownMaxChars int
 	// Card, with a TemplateID and an OpenAPI, streams answers into AI
 	// cards.
-	Card   CardConfig
-	Logger *slog.Logger
+	Card CardConfig
+	// CallsLeft, when not nil, says how many metered OpenAPI calls are left
+	// of the month's budget (DINGTALK_MONTHLY_API_CALLS), and whether there
+	// is a budget: with fewer left than one card answer costs, answers go
+	// as messages through the session webhook, which is no OpenAPI call;
+	// with none left, nothing goes through the OpenAPI.
+	CallsLeft func() (left int, budgeted bool)
+	Logger    *slog.Logger
 	// Now is the clock webhooks expire by; nil means time.Now.
 	Now func() time.Time
 }
@@ -48,6 +55,9 @@ type OutboxConfig struct {
 // DingTalk's refusals are worth a retry (docs/protocols.md §3, §4, §5).
 type Outbox struct {
 	cfg OutboxConfig
+	// budgetLogged is set once the log has said that the month's budget
+	// keeps answers out of cards.
+	budgetLogged atomic.Bool
 }
 
 // NewOutbox returns an Outbox.
@@ -141,6 +151,13 @@ func mention(m chat.Message) Mention {
 // user's staff id, which external users have not.
 func (o *Outbox) Open(ctx context.Context, m chat.Message, attempt chat.Attempt) chat.Draft {
 	if !o.cards() || (!m.IsGroup() && m.SenderStaffID == "") {
+		return nil
+	}
+	// A card answer costs its creation, its updates and its last one.
+	if left, budgeted := o.callsLeft(); budgeted && left < 2+o.cfg.Card.MaxUpdates {
+		if !o.budgetLogged.Swap(true) {
+			o.cfg.Logger.WarnContext(ctx, "the month's DINGTALK_MONTHLY_API_CALLS are nearly spent: answers go as messages, not cards", "callsLeft", left)
+		}
 		return nil
 	}
 	who := mention(m)
@@ -272,7 +289,19 @@ func (o *Outbox) send(ctx context.Context, log *slog.Logger, m chat.Message, par
 	return o.sendByOpenAPI(ctx, log, m, o.cfg.Format.Message(part, Mention{Nick: who.Nick}))
 }
 
+// callsLeft is what is left of the month's OpenAPI budget, if there is one.
+func (o *Outbox) callsLeft() (int, bool) {
+	if o.cfg.CallsLeft == nil {
+		return 0, false
+	}
+	return o.cfg.CallsLeft()
+}
+
 func (o *Outbox) sendByOpenAPI(ctx context.Context, log *slog.Logger, m chat.Message, msg WebhookMessage) error {
+	if left, budgeted := o.callsLeft(); budgeted && left <= 0 {
+		return errors.New("the session webhook has expired and the month's DINGTALK_MONTHLY_API_CALLS are spent: " +
+			"the robot OpenAPI is not called")
+	}
 	var err error
 	switch {
 	case m.IsGroup():

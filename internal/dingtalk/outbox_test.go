@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -433,5 +434,52 @@ func TestOutboxUpdatesACardAtMostMaxUpdatesTimes(t *testing.T) {
 	}
 	if c.Content(contentKey) != answer || !c.Finalized() {
 		t.Error("the final update does not show the whole answer")
+	}
+}
+
+func TestOutboxKeepsWithinTheMonthsOpenAPICalls(t *testing.T) {
+	fake := dingtalktest.NewServer(dingtalktest.WithClock(func() time.Time { return outboxClock }))
+	t.Cleanup(fake.Close)
+	fake.SetApp(appKey, appSecret)
+	fake.AddCardTemplate(templateID, contentKey)
+	var calls atomic.Int64
+	const budget = 25
+	outbox := dingtalk.NewOutbox(dingtalk.OutboxConfig{
+		Webhooks: dingtalk.NewWebhookClient(dingtalk.WebhookConfig{HTTPClient: fake.Client(), AllowedHosts: []string{fake.Host()}, Retry: fastRetries()}),
+		OpenAPI: dingtalk.NewOpenAPI(dingtalk.OpenAPIConfig{
+			HTTPClient: fake.Client(), BaseURL: fake.URL(), AppKey: appKey, AppSecret: appSecret,
+			Retry: fastRetries(), OnCall: func() { calls.Add(1) },
+		}),
+		RobotCode: appKey, Card: cardConfig, Now: func() time.Time { return outboxClock },
+		CallsLeft: func() (int, bool) { return budget - int(calls.Load()), true },
+	})
+	w := outboxWorld{fake: fake, outbox: outbox}
+	m := w.message(false)
+	// The first answer fits the budget: a card.
+	d := outbox.Open(t.Context(), m, attempt1)
+	if d == nil {
+		t.Fatal("no card with the whole budget left")
+	}
+	write(d, "第一个回答", time.Millisecond)
+	if _, err := w.deliver(t, chat.Answer{To: m, Text: "第一个回答", Draft: d}); err != nil {
+		t.Fatal(err)
+	}
+	if n := calls.Load(); n < 3 || n > 3+dingtalk.DefaultCardMaxUpdates {
+		t.Errorf("the card cost %d calls", n)
+	}
+	// Fewer calls left than a card costs: a message, no OpenAPI call.
+	before := calls.Load()
+	if d := outbox.Open(t.Context(), m, chat.Attempt{RequestID: "req-2"}); d != nil {
+		t.Fatalf("a card with %d calls left", budget-calls.Load())
+	}
+	if _, err := w.deliver(t, chat.Answer{To: m, Text: "第二个回答"}); err != nil || calls.Load() != before {
+		t.Errorf("the message cost %d OpenAPI calls (%v); want none", calls.Load()-before, err)
+	}
+	// None left: an expired webhook's answer is not sent through the OpenAPI.
+	calls.Store(budget)
+	expired := m
+	expired.WebhookExpiresAt = outboxClock.Add(-time.Minute)
+	if _, err := w.deliver(t, chat.Answer{To: expired, Text: "过期"}); err == nil || calls.Load() != budget {
+		t.Errorf("with the budget spent: %v, %d calls; want the answer refused, no call", err, calls.Load()-budget)
 	}
 }

@@ -110,3 +110,35 @@ func TestACardADeadInstanceLeftOpenIsFinishedByFCsRetry(t *testing.T) {
 		t.Errorf("the retry's card shows %q; want the whole answer", cards[1].Content("answer"))
 	}
 }
+
+// With the month's OpenAPI budget nearly spent, answers go as messages,
+// which cost no OpenAPI call, instead of cards.
+func TestNearTheMonthsOpenAPIBudgetAnswersGoAsMessages(t *testing.T) {
+	t.Parallel()
+	answer := "函数计算按调用计费。"
+	st := start(t, devstack.Config{
+		Model: openaitest.Fixed(openaitest.Response{Content: answer, Chunks: chunked(answer), ChunkDelay: 20 * time.Millisecond}),
+		ReplyEnv: map[string]string{
+			"CARD_TEMPLATE_ID": "fcrobot-test.schema", "CARD_CONTENT_KEY": "answer", "CARD_UPDATE_INTERVAL": "100ms",
+			// A card answer is allowed while 2 + CARD_MAX_UPDATES calls are left.
+			"CARD_MAX_UPDATES": "5", "DINGTALK_MONTHLY_API_CALLS": "10",
+		},
+		DingTalkApp: true,
+	})
+	st.DingTalk.AddCardTemplate("fcrobot-test.schema", "answer")
+	alice := single(t, st, "alice")
+	alice.send("第一问")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := st.DingTalk.WaitCards(ctx, 1, true); err != nil {
+		t.Fatal(err)
+	}
+	waitFC(t, st)
+	if got := alice.ask("第二问"); got != answer {
+		t.Errorf("the second answer came as %q; want a message with the answer", got)
+	}
+	if n := len(st.DingTalk.Cards()); n != 1 {
+		t.Errorf("%d cards; the budget allowed one", n)
+	}
+	waitOutput(t, st.Reply, "DINGTALK_MONTHLY_API_CALLS are nearly spent")
+}
