@@ -125,3 +125,75 @@ func firstTextAt(c dingtalktest.Card) (time.Time, bool) {
 	}
 	return time.Time{}, false
 }
+
+// cardCalls is the metered OpenAPI calls of one card answer, by its length.
+type cardCalls struct {
+	Name     string
+	Chars    int
+	Duration time.Duration
+	// Calls are the card's creation and its updates, the last included;
+	// the access token, shared by an instance's calls, is not counted.
+	Calls int
+}
+
+// measureCardCalls streams a short, a typical and a long answer onto AI
+// cards at once and counts each card's OpenAPI calls: however long the
+// model writes, an answer costs at most 2 + CARD_MAX_UPDATES.
+func measureCardCalls(ctx context.Context, binDir, dataDir string) (_ []cardCalls, err error) {
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return nil, err
+	}
+	answers := []cardCalls{
+		{Name: "short", Chars: 40, Duration: time.Second},
+		{Name: "typical", Chars: 600, Duration: 5 * time.Second},
+		{Name: "long", Chars: 2500, Duration: 20 * time.Second},
+	}
+	texts := map[string]cardCalls{}
+	model := func(_ context.Context, req openaitest.Request) openaitest.Response {
+		a := texts[req.LastUserMessage()]
+		answer := strings.Repeat("函", a.Chars)
+		var chunks []string
+		for r := []rune(answer); len(r) > 0; r = r[min(4, len(r)):] {
+			chunks = append(chunks, string(r[:min(4, len(r))]))
+		}
+		return openaitest.Response{Content: answer, Chunks: chunks, ChunkDelay: a.Duration / time.Duration(len(chunks))}
+	}
+	for _, a := range answers {
+		texts["写一个"+a.Name+"的回答"] = a
+	}
+	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	st, err := devstack.Start(startCtx, devstack.Config{
+		BinDir: binDir, DataDir: dataDir, Model: model, DingTalkApp: true,
+		ReplyEnv: map[string]string{"CARD_TEMPLATE_ID": cardTemplateID},
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, closeStack(st)) }()
+	st.DingTalk.AddCardTemplate(cardTemplateID, cardContentKey)
+	for i, a := range answers {
+		cb := st.DingTalk.TextCallback(dingtalktest.Conversation{ID: "cid-calls-" + a.Name},
+			dingtalktest.Sender{ID: "sender-" + a.Name, StaffID: fmt.Sprint("staff-calls-", i), Nick: a.Name}, "写一个"+a.Name+"的回答")
+		if resp, err := st.Deliver(ctx, cb.Body, time.Now()); err != nil || resp.Status != http.StatusOK {
+			return nil, fmt.Errorf("callback: %v %+v", err, resp)
+		}
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	cards, err := st.DingTalk.WaitCards(waitCtx, len(answers), true)
+	if err != nil {
+		return nil, err
+	}
+	for i, a := range answers {
+		for _, c := range cards {
+			if strings.HasSuffix(c.OpenSpaceID, fmt.Sprint("staff-calls-", i)) {
+				answers[i].Calls = 1 + len(c.Updates)
+			}
+		}
+		if answers[i].Calls == 0 {
+			return nil, fmt.Errorf("no card for the %s answer", a.Name)
+		}
+	}
+	return answers, nil
+}

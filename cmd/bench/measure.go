@@ -41,6 +41,8 @@ type results struct {
 	// Sizes of the stripped programs by function, in bytes.
 	Sizes     map[string]int64
 	FirstText firstText
+	// CardCalls are the OpenAPI calls of card answers of three lengths.
+	CardCalls []cardCalls
 	// SYAML are the functions' sizes as s.yaml deploys them.
 	SYAML map[string]functionSpec
 }
@@ -119,6 +121,15 @@ func measure(ctx context.Context, o options, p *progress) (results, error) {
 	// lookup and an upload through ossfs's kind of mount.
 	if res.BucketMount, err = measureBucketPath(ctx, binDir, work, max(o.BucketMessages/4, 1), true, p); err != nil {
 		return res, err
+	}
+
+	p.step("OpenAPI calls of a short, a typical and a long answer on AI cards")
+	if res.CardCalls, err = measureCardCalls(ctx, binDir, filepath.Join(work, "oss-calls")); err != nil {
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		p.step("card calls NOT measured: %s", first)
 	}
 
 	p.step("time to first visible text: %d answers streamed onto AI cards over %s at once", cardMessages, streamTime)

@@ -89,6 +89,7 @@ func figures(res results) []figure {
 	})
 	rows = append(rows, replyOverheadFigure("reply overhead, mount folder on disk", &res.Reply))
 	rows = append(rows, replyOverheadFigure("reply overhead, mount folder in memory", res.ReplyInMemory))
+	rows = append(rows, cardCallsFigure(res.CardCalls))
 	rows = append(rows, bucketFigure(res.Bucket))
 	if len(res.BucketMount.Runs) > 0 {
 		rows = append(rows, bucketFigure(res.BucketMount))
@@ -287,5 +288,23 @@ func bucketFigure(b bucketPath) figure {
 		b.MeanRequests(), before, all-before, strings.Join(times, ", "), b.HistoryTurns)
 	// A slope is a count measured in time: half a round trip is noise.
 	f.Verdict = judge(b.MeanRequests() <= targetBucketRequests && before <= targetSerialBeforeModel+0.5 && all-before <= targetSerialAfterTheModel+0.5)
+	return f
+}
+
+// cardCallsFigure is the OpenAPI calls of card answers of three lengths.
+func cardCallsFigure(calls []cardCalls) figure {
+	f := figure{Name: "OpenAPI calls per card answer", Target: fmt.Sprintf("at most 2 + CARD_MAX_UPDATES (%d)", 2+20)}
+	if len(calls) == 0 {
+		f.Measured = "(not measured)"
+		return f
+	}
+	ok := true
+	var parts []string
+	for _, c := range calls {
+		parts = append(parts, fmt.Sprintf("%s (%d characters over %s): %d", c.Name, c.Chars, c.Duration, c.Calls))
+		ok = ok && c.Calls <= 2+20
+	}
+	f.Measured = strings.Join(parts, "; ") + " (the card's creation and updates; the access token, shared, aside)"
+	f.Verdict = judge(ok)
 	return f
 }
