@@ -25,6 +25,7 @@ import (
 
 	"github.com/dingtalk-llm/fcrobot/internal/devstack"
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk/dingtalktest"
+	"github.com/dingtalk-llm/fcrobot/internal/openai/openaitest"
 )
 
 func main() {
@@ -64,7 +65,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	// talk to a real model.
 	replyEnv := map[string]string{}
 	for _, k := range []string{"ENDPOINT", "CHATGPT_API_KEY", "USER_API_KEY", "MODEL", "TEMPERATURE",
-		"SYSTEM_PROMPT", "HISTORY_LENGTH", "TIMEOUT", "VERBOSE"} {
+		"SYSTEM_PROMPT", "HISTORY_LENGTH", "TIMEOUT", "VERBOSE", "MARKDOWN_MAX_CHARS",
+		"CARD_TEMPLATE_ID", "CARD_CONTENT_KEY", "CARD_UPDATE_INTERVAL", "CARD_MAX_CHARS", "CARD_MAX_UPDATES",
+		"DINGTALK_MONTHLY_API_CALLS"} {
 		if v := getenv(k); v != "" {
 			replyEnv[k] = v
 		}
@@ -80,10 +83,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		convEnv["DINGTALK_APP_SECRET"] = v
 	}
 
+	// With CARD_TEMPLATE_ID the simulator knows that template, and the
+	// robot an app to create its cards with: answers stream into AI cards.
+	cardTemplate, cardKey := replyEnv["CARD_TEMPLATE_ID"], replyEnv["CARD_CONTENT_KEY"]
+	if cardKey == "" {
+		cardKey = defaultCardKey
+	}
+
 	fmt.Fprintln(stdout, "正在启动：reply 函数、conversation 函数、本地 FC、钉钉模拟器 …")
 	st, err := devstack.Start(ctx, devstack.Config{
 		BinDir: *bin, DataDir: *data, ReplyEnv: replyEnv, ConversationEnv: convEnv, Logs: logFile,
-		Logger: slog.New(slog.NewJSONHandler(logFile, nil)),
+		Logger:      slog.New(slog.NewJSONHandler(logFile, nil)),
+		Model:       streamedSlowly(openaitest.Offline()),
+		DingTalkApp: cardTemplate != "",
 	})
 	if err != nil {
 		return err
@@ -96,6 +108,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}()
 	if v := getenv("DINGTALK_APP_SECRET"); v != "" {
 		st.AppSecret = v
+	}
+	answers := "消息"
+	if cardTemplate != "" {
+		st.DingTalk.AddCardTemplate(cardTemplate, cardKey)
+		answers = "AI 卡片（模板 " + cardTemplate + "）"
 	}
 
 	model := "内置离线模型（设置 ENDPOINT 等变量可接入真实模型）"
@@ -110,23 +127,51 @@ conversation 函数：%s （监听所有网卡，端口 %s；可用内网穿透�
 reply 函数：      %s
 本地 FC：         %s
 模型：            %s
+回答方式：        %s（设置 CARD_TEMPLATE_ID 可看 AI 卡片）
 历史记录目录：    %s
 函数日志：        %s
 
-`, st.Conversation.URL, port(st.Conversation.URL), st.Reply.URL, st.FCURL(), model, *data, logPath)
+`, st.Conversation.URL, port(st.Conversation.URL), st.Reply.URL, st.FCURL(), model, answers, *data, logPath)
 
-	sim := &simulator{st: st, out: stdout, who: "张三", group: false}
+	sim := &simulator{st: st, out: stdout, cardKey: cardKey, terminal: isTerminal(stdout), who: "张三", group: false}
 	return sim.loop(ctx, stdin)
 }
 
 func port(u string) string { return u[strings.LastIndex(u, ":")+1:] }
 
+// defaultCardKey is CARD_CONTENT_KEY's default in the reply function.
+const defaultCardKey = "content"
+
+// streamedSlowly streams a responder's answers a few characters at a time,
+// about as fast as a model writes, so that a card is seen growing.
+func streamedSlowly(r openaitest.Responder) openaitest.Responder {
+	return func(ctx context.Context, req openaitest.Request) openaitest.Response {
+		resp := r(ctx, req)
+		resp.ChunkDelay = 30 * time.Millisecond
+		return resp
+	}
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}
+
 // simulator is the DingTalk side of the terminal: who is typing, where.
 type simulator struct {
-	st    *devstack.Stack
-	out   io.Writer
-	who   string
-	group bool
+	st  *devstack.Stack
+	out io.Writer
+	// cardKey is the card variable of the answer; terminal is set when out
+	// is a terminal (see screen).
+	cardKey  string
+	terminal bool
+	who      string
+	group    bool
 }
 
 const simHelp = `输入消息发给机器人；机器人的命令：\clear 清除历史，\help 帮助。
@@ -193,7 +238,9 @@ func (s *simulator) loop(ctx context.Context, stdin io.Reader) error {
 	}
 }
 
-// say sends one message as the current user and prints the robot's answer.
+// say sends one message as the current user and prints what DingTalk then
+// shows, as it shows it, until the robot's work for the message is over
+// (FC's deliveries of it, retries included, have ended).
 func (s *simulator) say(ctx context.Context, text string) {
 	conv := dingtalktest.Conversation{ID: "local-single-" + s.who}
 	if s.group {
@@ -202,16 +249,9 @@ func (s *simulator) say(ctx context.Context, text string) {
 		text = " " + text
 	}
 	from := dingtalktest.Sender{ID: "local-user-" + s.who, StaffID: "staff-" + s.who, Nick: s.who}
-	session := s.st.DingTalk.Session(conv.ID)
-	before := 0
-	for _, p := range s.st.DingTalk.Posts() {
-		if p.Session == session && p.Errcode == 0 {
-			before++
-		}
-	}
+	scr := newScreen(s.out, s.st.DingTalk, s.cardKey, s.terminal, time.Now)
 
 	cb := s.st.DingTalk.TextCallback(conv, from, text)
-	started := time.Now()
 	resp, err := s.st.Deliver(ctx, cb.Body, time.Now())
 	if err != nil {
 		fmt.Fprintf(s.out, "  ✗ 回调失败：%v\n", err)
@@ -221,19 +261,31 @@ func (s *simulator) say(ctx context.Context, text string) {
 		fmt.Fprintf(s.out, "  ✗ conversation 函数回答 %d：%s\n", resp.Status, strings.TrimSpace(resp.Body))
 		return
 	}
-	fmt.Fprintf(s.out, "  ✓ conversation 函数已在 %s 内应答钉钉，等待机器人回复 …\n", time.Since(started).Round(time.Millisecond))
+	fmt.Fprintf(s.out, "  ✓ conversation 函数已在 %s 内应答钉钉，等待机器人回复 …\n", scr.elapsed())
 
 	waitCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	posts, err := s.st.DingTalk.WaitPosts(waitCtx, session, before+1)
-	if err != nil {
-		fmt.Fprintf(s.out, "  ✗ 没有等到回复（%v）；详情见函数日志。\n", err)
-		return
+	// The watch ends when FC has no delivery left, or at the deadline.
+	watchCtx, stopWatching := context.WithCancel(waitCtx)
+	defer stopWatching()
+	go func() {
+		s.st.FC.Wait(watchCtx)
+		stopWatching()
+	}()
+	for version := uint64(0); ; {
+		var err error
+		version, err = s.st.DingTalk.WaitChange(watchCtx, version)
+		scr.update()
+		if err != nil {
+			break
+		}
 	}
-	answer := posts[before].Content()
-	fmt.Fprintf(s.out, "机器人（%s）：\n%s\n\n", time.Since(started).Round(time.Millisecond), indent(answer))
-}
-
-func indent(s string) string {
-	return "  " + strings.ReplaceAll(s, "\n", "\n  ")
+	scr.update()
+	scr.end()
+	switch {
+	case waitCtx.Err() != nil && ctx.Err() == nil:
+		fmt.Fprintf(s.out, "  ✗ 两分钟内机器人没有答完；详情见函数日志。\n")
+	case scr.shown == 0 && ctx.Err() == nil:
+		fmt.Fprintf(s.out, "  ✗ 机器人没有回复；详情见函数日志。\n")
+	}
 }

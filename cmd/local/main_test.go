@@ -42,12 +42,46 @@ func TestATerminalConversation(t *testing.T) {
 		"[群聊「测试群」 · 李四] >",
 		"你的问题是：「群里的问题」",
 		"已清除你与我的对话记录",
+		// The group's answer @-mentions its asker by name, as DingTalk shows it.
+		"@李四",
 	} {
 		if !strings.Contains(screen, want) {
 			t.Errorf("the terminal does not show %q:\n%s", want, screen)
 		}
 	}
+	if strings.Contains(screen, "@staff-") {
+		t.Errorf("the terminal shows a staff id where DingTalk shows the member's name:\n%s", screen)
+	}
 	if log, err := os.ReadFile(filepath.Join(logs, "functions.log")); err != nil || !bytes.Contains(log, []byte("FC Invoke Start RequestId:")) {
 		t.Errorf("functions' log missing or empty (%v)", err)
+	}
+}
+
+// With CARD_TEMPLATE_ID the terminal shows the answer's AI card: created
+// with its placeholder, growing as the model writes, and its final text.
+func TestATerminalShowsACardGrowing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the real programs")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	bin := t.TempDir()
+	if err := devstack.BuildFunctions(ctx, bin); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"CARD_TEMPLATE_ID": "fcrobot-local.schema", "CARD_UPDATE_INTERVAL": "100ms"}
+	var out, errOut bytes.Buffer
+	args := []string{"local", "-bin", bin, "-data", t.TempDir(), "-logs", t.TempDir()}
+	if err := run(ctx, args, func(k string) string { return env[k] }, strings.NewReader("你好\n/quit\n"), &out, &errOut); err != nil {
+		t.Fatalf("run: %v\n%s", err, errOut.String())
+	}
+	screen := out.String()
+	for _, want := range []string{"回答方式：        AI 卡片（模板 fcrobot-local.schema）", "AI 卡片）：\n  思考中…\n", "你的问题是：「你好」", "这是我们对话的第一轮", "卡片已完成"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("the terminal does not show %q:\n%s", want, screen)
+		}
+	}
+	if strings.Contains(screen, "机器人（") && strings.Count(screen, "机器人（") != 1 {
+		t.Errorf("want one answer, a card, on screen:\n%s", screen)
 	}
 }

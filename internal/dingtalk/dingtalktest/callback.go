@@ -132,6 +132,11 @@ func (s *Server) UnknownCallback(conv Conversation, from Sender) Callback {
 func (s *Server) callback(conv Conversation, from Sender, msgType, field string, payload any) Callback {
 	createdAt := s.now().Truncate(time.Millisecond)
 	session := s.Session(conv.ID)
+	if from.StaffID != "" {
+		s.mu.Lock()
+		s.members[from.StaffID] = from.Nick
+		s.mu.Unlock()
+	}
 	msgID := newMsgID()
 	body := map[string]any{
 		"msgtype":                   msgType,

@@ -283,7 +283,7 @@ func (s *Server) serveCreateAndDeliver(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	card, spaceID, refused := s.createCardLocked(r.Header.Get(dingtalk.AccessTokenHeader), req, decodeErr)
 	if refused == nil {
-		s.changed.Broadcast()
+		s.changedLocked()
 	}
 	s.mu.Unlock()
 
@@ -474,6 +474,6 @@ func (s *Server) streamLocked(token string, req streamingRequest, decodeErr erro
 		IsFull: req.IsFull, IsFinalize: req.IsFinalize, IsError: req.IsError,
 		At: s.now(),
 	})
-	s.changed.Broadcast()
+	s.changedLocked()
 	return nil
 }

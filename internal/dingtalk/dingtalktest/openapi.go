@@ -211,7 +211,7 @@ func (s *Server) serveRobotSend(kind string) http.HandlerFunc {
 		status, code, message := s.judgeSendLocked(kind, r.Header.Get(dingtalk.AccessTokenHeader), req, decodeErr)
 		post.Status, post.Code = status, code
 		s.openAPI.posts = append(s.openAPI.posts, post)
-		s.changed.Broadcast()
+		s.changedLocked()
 		s.mu.Unlock()
 
 		if status != http.StatusOK {

@@ -20,6 +20,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -98,6 +99,11 @@ type Server struct {
 	failCode int
 	failMsg  string
 	closed   bool
+	// version counts the changes a user could see: posts and cards.
+	version uint64
+	// members maps the staff id of each sender a callback was built for to
+	// the name DingTalk shows for it.
+	members map[string]string
 
 	openAPI openAPIState
 	cards   cardState
@@ -120,6 +126,8 @@ func NewServer(opts ...Option) *Server {
 		done:     make(chan struct{}),
 		expired:  make(map[string]bool),
 		sessions: make(map[string]string),
+		members:  make(map[string]string),
+		version:  1, // 0 is WaitChange's "now"
 		openAPI:  openAPIState{appKey: RobotCode, tokens: make(map[string]time.Time)},
 		cards:    newCardState(),
 		files:    newFileState(),
@@ -285,6 +293,52 @@ func (s *Server) postAt(ctx context.Context, i int) (Post, bool) {
 	return s.posts[i], true
 }
 
+// changedLocked records a change a user could see and wakes the waiters.
+func (s *Server) changedLocked() {
+	s.version++
+	s.changed.Broadcast()
+}
+
+// WaitChange waits until something a user could see has changed since
+// version (a post, OpenAPI message, card or card update was received) and
+// returns the new version; 0 asks for the current one at once. It returns an
+// error when ctx ends or the server closes first.
+func (s *Server) WaitChange(ctx context.Context, version uint64) (uint64, error) {
+	stop := context.AfterFunc(ctx, s.wake)
+	defer stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for version != 0 && s.version <= version {
+		switch {
+		case ctx.Err() != nil:
+			return s.version, context.Cause(ctx)
+		case s.closed:
+			return s.version, ErrClosed
+		}
+		s.changed.Wait()
+	}
+	return s.version, nil
+}
+
+// Shown is a post's content as DingTalk shows it: each "@<staffId>" of a
+// member the message @-mentions reads "@<name>", the member's name.
+// A "@<staffId>" the message does not list in atUserIds stays as it is, as
+// it does in DingTalk (docs/protocols.md §3).
+func (s *Server) Shown(p Post) string {
+	content := p.Content()
+	if p.Message.At == nil {
+		return content
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range p.Message.At.AtUserIDs {
+		if name, ok := s.members[id]; ok && id != "" {
+			content = strings.ReplaceAll(content, "@"+id, "@"+name)
+		}
+	}
+	return content
+}
+
 // wake lets waiters recheck their context. It takes the lock so that a
 // waiter between its check and its Wait cannot miss the broadcast.
 func (s *Server) wake() {
@@ -320,7 +374,7 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	post.Blank = post.Errcode == 0 && post.Message.Markdown != nil &&
 		utf8.RuneCountInString(post.Message.Markdown.Text) > MarkdownRenderChars
 	s.posts = append(s.posts, post)
-	s.changed.Broadcast()
+	s.changedLocked()
 	s.mu.Unlock()
 
 	w.Header().Set("Content-Type", "application/json;charset=utf-8")

@@ -323,3 +323,50 @@ func TestALongMarkdownMessageIsTakenButShowsNothing(t *testing.T) {
 		t.Errorf("posts %+v; want the first shown, the second taken (errcode 0) and shown blank", posts)
 	}
 }
+
+// A member the message @-mentions is shown by name, as DingTalk shows it; a
+// staff id the message does not list, or of nobody the fake knows, stays.
+func TestShownRendersMentionsByName(t *testing.T) {
+	s := dingtalktest.NewServer()
+	defer s.Close()
+	group := dingtalktest.Conversation{ID: "cid-group", Group: true, Title: "g"}
+	s.TextCallback(group, dingtalktest.Sender{ID: "u1", StaffID: "staff-1", Nick: "张三"}, "hi")
+	s.TextCallback(group, dingtalktest.Sender{ID: "u2", StaffID: "staff-2", Nick: "李四"}, "hi")
+	webhook := s.WebhookURL(s.Session(group.ID))
+	post(t, s, webhook, `{"msgtype":"text","text":{"content":"@staff-1 答案；@staff-2 没被 @；@staff-9 不认识"},"at":{"atUserIds":["staff-1","staff-9"]}}`)
+	post(t, s, webhook, `{"msgtype":"markdown","markdown":{"title":"t","text":"@staff-2 好"}}`)
+	posts := s.Posts()
+	if len(posts) != 2 {
+		t.Fatalf("%d posts", len(posts))
+	}
+	if got, want := s.Shown(posts[0]), "@张三 答案；@staff-2 没被 @；@staff-9 不认识"; got != want {
+		t.Errorf("shown %q, want %q", got, want)
+	}
+	if got, want := s.Shown(posts[1]), "@staff-2 好"; got != want {
+		t.Errorf("a message without at shows %q, want %q", got, want)
+	}
+}
+
+// WaitChange wakes for a post, and gives up when its context ends.
+func TestWaitChange(t *testing.T) {
+	s := dingtalktest.NewServer()
+	defer s.Close()
+	v, err := s.WaitChange(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := s.WaitChange(ctx, v); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("nothing changed: %v, want the context's error", err)
+	}
+	post(t, s, s.WebhookURL("x"), `{"msgtype":"text","text":{"content":"a"}}`)
+	next, err := s.WaitChange(context.Background(), v)
+	if err != nil || next <= v {
+		t.Fatalf("after a post: version %d (was %d), %v", next, v, err)
+	}
+	s.Close()
+	if _, err := s.WaitChange(context.Background(), next); !errors.Is(err, dingtalktest.ErrClosed) {
+		t.Fatalf("closed server: %v", err)
+	}
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/dingtalk-llm/fcrobot/internal/dingtalk/dingtalktest"
+)
+
+// screen prints what a DingTalk user sees of the robot's answer to one
+// message, as it happens: its messages, with each @-mention showing the
+// member's name, and its AI cards growing in place until they are final.
+// update is called whenever the fake DingTalk changes; it prints only what
+// is new since the last call.
+type screen struct {
+	out io.Writer
+	dt  *dingtalktest.Server
+	// cardKey is the card variable that holds the answer (CARD_CONTENT_KEY).
+	cardKey string
+	// terminal is set when out is a terminal: a card whose text changes
+	// other than by growing is then redrawn over its line when it has one.
+	terminal bool
+	now      func() time.Time
+	started  time.Time
+
+	// Where this message's answers start in the fake's records, then how
+	// far they have been shown.
+	posts, openAPIPosts, cards int
+	seen                       map[string]cardView // by outTrackId
+	// open is the card whose text ends the screen, still growing; "" when
+	// the last thing printed ended its line.
+	open string
+	// shown counts the messages and cards printed.
+	shown int
+}
+
+// cardView is what the screen shows of one card.
+type cardView struct {
+	text  string
+	final bool
+}
+
+// newScreen starts a screen for a message about to be sent: what DingTalk
+// holds already is not this message's answer.
+func newScreen(out io.Writer, dt *dingtalktest.Server, cardKey string, terminal bool, now func() time.Time) *screen {
+	return &screen{
+		out: out, dt: dt, cardKey: cardKey, terminal: terminal, now: now, started: now(),
+		posts: len(dt.Posts()), openAPIPosts: len(dt.OpenAPIPosts()), cards: len(dt.Cards()),
+		seen: make(map[string]cardView),
+	}
+}
+
+func (s *screen) elapsed() time.Duration { return s.now().Sub(s.started).Round(time.Millisecond) }
+
+// endLine ends the line of a growing card before something else is printed.
+func (s *screen) endLine() {
+	if s.open != "" {
+		fmt.Fprintln(s.out)
+		s.open = ""
+	}
+}
+
+// update prints what changed: new messages (only those DingTalk took: a
+// refused one shows nothing) and new or changed cards (only delivered ones).
+func (s *screen) update() {
+	posts := s.dt.Posts()
+	for _, p := range posts[s.posts:] {
+		if p.Errcode == 0 {
+			s.message("", s.dt.Shown(p))
+		}
+	}
+	s.posts = len(posts)
+	sent := s.dt.OpenAPIPosts()
+	for _, p := range sent[s.openAPIPosts:] {
+		if p.Code == "" && p.Status == 200 {
+			s.message("，经 OpenAPI 发送", p.Content)
+		}
+	}
+	s.openAPIPosts = len(sent)
+	for _, c := range s.dt.Cards()[s.cards:] {
+		if c.Delivered {
+			s.card(c)
+		}
+	}
+}
+
+func (s *screen) message(how, text string) {
+	s.endLine()
+	fmt.Fprintf(s.out, "机器人（%s%s）：\n%s\n\n", s.elapsed(), how, indent(text))
+	s.shown++
+}
+
+// card shows a card's change: the text it grew by, or the whole text when it
+// changed otherwise, and a closing line once it is final.
+func (s *screen) card(c dingtalktest.Card) {
+	id, text := c.OutTrackID, c.Content(s.cardKey)
+	was, known := s.seen[id]
+	switch {
+	case !known:
+		s.endLine()
+		fmt.Fprintf(s.out, "机器人（%s，AI 卡片）：\n%s", s.elapsed(), indent(text))
+		s.open = id
+		s.shown++
+	case was.final || text == was.text:
+	case s.open == id && strings.HasPrefix(text, was.text):
+		fmt.Fprint(s.out, strings.ReplaceAll(text[len(was.text):], "\n", "\n  "))
+	case s.open == id && s.terminal && !strings.Contains(was.text, "\n"):
+		// Back to the start of the card's only line, cleared, as the card
+		// is redrawn in DingTalk.
+		fmt.Fprintf(s.out, "\r\033[K%s", indent(text))
+	default:
+		s.endLine()
+		fmt.Fprintf(s.out, "  ↻ 卡片（%s）改为：\n%s", s.elapsed(), indent(text))
+		s.open = id
+	}
+	view := cardView{text: text, final: was.final}
+	if c.Finalized() && !was.final {
+		s.endLine()
+		state := "已完成"
+		if c.Failed() {
+			state = "以错误结束"
+		}
+		fmt.Fprintf(s.out, "  └─ 卡片%s（%s，%d 次更新）\n\n", state, s.elapsed(), len(c.Updates))
+		view.final = true
+	}
+	s.seen[id] = view
+}
+
+// end finishes the screen once the robot's work for the message is over.
+func (s *screen) end() {
+	s.endLine()
+	for id, v := range s.seen {
+		if !v.final {
+			fmt.Fprintf(s.out, "  ✗ 卡片 %s 停在了“输入中”，没有完成。\n\n", id)
+		}
+	}
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(s, "\n", "\n  ")
+}

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/dingtalk-llm/fcrobot/internal/dingtalk/dingtalktest"
+)
+
+// playCard plays a card's life on a screen: each step is the card's content
+// after one more update, the last one final. The clock moves 100 ms each
+// time the screen reads it.
+func playCard(terminal bool, contents ...string) string {
+	var out bytes.Buffer
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	scr := &screen{out: &out, cardKey: "content", terminal: terminal, started: at,
+		now: func() time.Time { at = at.Add(100 * time.Millisecond); return at }, seen: map[string]cardView{}}
+	card := dingtalktest.Card{OutTrackID: "t1", Delivered: true, Data: map[string]string{"content": contents[0]}}
+	scr.card(card)
+	for i, c := range contents[1:] {
+		card.Updates = append(card.Updates, dingtalktest.CardUpdate{Key: "content", Content: c, IsFull: true, IsFinalize: i == len(contents)-2})
+		scr.card(card)
+	}
+	scr.end()
+	return out.String()
+}
+
+// A card's placeholder is replaced by the answer's start, which then grows
+// in place: only the new characters are printed, then a closing line.
+func TestScreenShowsACardGrowingInPlace(t *testing.T) {
+	got := playCard(false, "思考中…", "函数", "函数计算\n是", "函数计算\n是服务。")
+	want := "机器人（100ms，AI 卡片）：\n  思考中…\n  ↻ 卡片（200ms）改为：\n  函数计算\n  是服务。\n  └─ 卡片已完成（300ms，3 次更新）\n\n"
+	if got != want {
+		t.Errorf("screen:\n%q\nwant\n%q", got, want)
+	}
+}
+
+// On a terminal a one-line card is redrawn over its line, as DingTalk
+// redraws it.
+func TestScreenRedrawsAOneLineCardOnATerminal(t *testing.T) {
+	got := playCard(true, "思考中…", "函数", "函数计算。")
+	want := "机器人（100ms，AI 卡片）：\n  思考中…\r\033[K  函数计算。\n  └─ 卡片已完成（200ms，2 次更新）\n\n"
+	if got != want {
+		t.Errorf("screen:\n%q\nwant\n%q", got, want)
+	}
+}
+
+// A card left streaming when the robot's work ends is said to be stuck.
+func TestScreenSaysACardWasLeftTyping(t *testing.T) {
+	var out bytes.Buffer
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	scr := &screen{out: &out, cardKey: "content", now: func() time.Time { return at }, started: at, seen: map[string]cardView{}}
+	scr.card(dingtalktest.Card{OutTrackID: "t1", Delivered: true, Data: map[string]string{"content": "思考中…"}})
+	scr.end()
+	if want := "机器人（0s，AI 卡片）：\n  思考中…\n  ✗ 卡片 t1 停在了“输入中”，没有完成。\n\n"; out.String() != want {
+		t.Errorf("screen:\n%q\nwant\n%q", out.String(), want)
+	}
+}
