@@ -142,3 +142,34 @@ func TestNearTheMonthsOpenAPIBudgetAnswersGoAsMessages(t *testing.T) {
 	}
 	waitOutput(t, st.Reply, "DINGTALK_MONTHLY_API_CALLS are nearly spent")
 }
+
+// A card whose model fails mid-answer is finished with the message that
+// says so, never left "typing".
+func TestACardWhoseModelFailedIsFinishedWithTheError(t *testing.T) {
+	t.Parallel()
+	st := start(t, devstack.Config{
+		// The model starts answering, then its connection drops.
+		Model: openaitest.Fixed(openaitest.Response{Content: "函数计算是一种", Chunks: []string{"函数", "计算", "是一种"},
+			ChunkDelay: 300 * time.Millisecond, DropAfterChunks: 2}),
+		ReplyEnv:    map[string]string{"CARD_TEMPLATE_ID": "fcrobot-test.schema", "CARD_CONTENT_KEY": "answer", "CARD_UPDATE_INTERVAL": "100ms"},
+		DingTalkApp: true,
+	})
+	st.DingTalk.AddCardTemplate("fcrobot-test.schema", "answer")
+	alice := single(t, st, "alice")
+	if resp := alice.send("介绍一下函数计算"); resp.Status != 200 {
+		t.Fatalf("callback answered %d", resp.Status)
+	}
+	waitFC(t, st)
+	cards := st.DingTalk.Cards()
+	if len(cards) != 1 {
+		t.Fatalf("%d cards; want the answer's one", len(cards))
+	}
+	for i, c := range cards {
+		if !c.Finalized() {
+			t.Errorf("card %d is left typing, showing %q", i, c.Content("answer"))
+		}
+	}
+	if got := cards[0].Content("answer"); !strings.Contains(got, "大模型服务暂时不可用") {
+		t.Errorf("the card shows %q; want the message that the model failed", got)
+	}
+}
