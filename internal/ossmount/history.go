@@ -423,15 +423,24 @@ type readResult struct {
 	ok   bool
 }
 
-// readTurns reads files at once, as readTurn does each: on the OSS API a
-// batch costs one round trip, not one per file.
+// maxConcurrentReads bounds the turn files one load reads at once.
+const maxConcurrentReads = 16
+
+// readTurns reads files at once, as readTurn does each (at most
+// maxConcurrentReads at a time): on the OSS API a batch costs one round
+// trip, not one per file.
 func (h *History) readTurns(ctx context.Context, dirs ownerDirs, files []turnFile) []readResult {
 	results := make([]readResult, len(files))
 	var reading sync.WaitGroup
+	// A batch is about HISTORY_LENGTH files, more when many share a
+	// millisecond: the reads in flight are bounded all the same, which
+	// also bounds the connections one load opens.
+	slots := make(chan struct{}, maxConcurrentReads)
 	for i, f := range files {
 		reading.Add(1)
+		slots <- struct{}{}
 		go func() {
-			defer reading.Done()
+			defer func() { <-slots; reading.Done() }()
 			results[i].turn, results[i].ok = h.readTurn(ctx, dirs, f)
 		}()
 	}
