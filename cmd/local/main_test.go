@@ -12,10 +12,11 @@ import (
 	"github.com/dingtalk-llm/fcrobot/internal/devstack"
 )
 
-// TestATerminalConversation is what `make run` shows a newcomer: the real
-// programs started, the port printed, an answer from the offline model that
-// remembers the previous turn, a group message, and \clear.
-func TestATerminalConversation(t *testing.T) {
+// runLocal builds the functions and runs `make run`'s program with env as
+// its environment, logging to logs, as a user typing typed; it returns the
+// screen.
+func runLocal(t *testing.T, env map[string]string, logs, typed string) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts the real programs")
 	}
@@ -25,14 +26,20 @@ func TestATerminalConversation(t *testing.T) {
 	if err := devstack.BuildFunctions(ctx, bin); err != nil {
 		t.Fatal(err)
 	}
-	data, logs := t.TempDir(), t.TempDir()
-	typed := "你好\n我叫小明\n/group\n/user 李四\n群里的问题\n\\clear\n/quit\n"
 	var out, errOut bytes.Buffer
-	args := []string{"local", "-bin", bin, "-data", data, "-logs", logs}
-	if err := run(ctx, args, func(string) string { return "" }, strings.NewReader(typed), &out, &errOut); err != nil {
+	args := []string{"local", "-bin", bin, "-data", t.TempDir(), "-logs", logs}
+	if err := run(ctx, args, func(k string) string { return env[k] }, strings.NewReader(typed), &out, &errOut); err != nil {
 		t.Fatalf("run: %v\n%s", err, errOut.String())
 	}
-	screen := out.String()
+	return out.String()
+}
+
+// TestATerminalConversation is what `make run` shows a newcomer: the real
+// programs started, the port printed, an answer from the offline model that
+// remembers the previous turn, a group message, and \clear.
+func TestATerminalConversation(t *testing.T) {
+	logs := t.TempDir()
+	screen := runLocal(t, nil, logs, "你好\n我叫小明\n/group\n/user 李四\n群里的问题\n\\clear\n/quit\n")
 	for _, want := range []string{
 		"conversation 函数：http://127.0.0.1:",
 		"你的问题是：「你好」",
@@ -60,28 +67,14 @@ func TestATerminalConversation(t *testing.T) {
 // With CARD_TEMPLATE_ID the terminal shows the answer's AI card: created
 // with its placeholder, growing as the model writes, and its final text.
 func TestATerminalShowsACardGrowing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the real programs")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	bin := t.TempDir()
-	if err := devstack.BuildFunctions(ctx, bin); err != nil {
-		t.Fatal(err)
-	}
 	env := map[string]string{"CARD_TEMPLATE_ID": "fcrobot-local.schema", "CARD_UPDATE_INTERVAL": "100ms"}
-	var out, errOut bytes.Buffer
-	args := []string{"local", "-bin", bin, "-data", t.TempDir(), "-logs", t.TempDir()}
-	if err := run(ctx, args, func(k string) string { return env[k] }, strings.NewReader("你好\n/quit\n"), &out, &errOut); err != nil {
-		t.Fatalf("run: %v\n%s", err, errOut.String())
-	}
-	screen := out.String()
+	screen := runLocal(t, env, t.TempDir(), "你好\n/quit\n")
 	for _, want := range []string{"回答方式：        AI 卡片（模板 fcrobot-local.schema）", "AI 卡片）：\n  思考中…\n", "你的问题是：「你好」", "这是我们对话的第一轮", "卡片已完成"} {
 		if !strings.Contains(screen, want) {
 			t.Errorf("the terminal does not show %q:\n%s", want, screen)
 		}
 	}
-	if strings.Contains(screen, "机器人（") && strings.Count(screen, "机器人（") != 1 {
-		t.Errorf("want one answer, a card, on screen:\n%s", screen)
+	if n := strings.Count(screen, "机器人（"); n != 1 {
+		t.Errorf("%d answers on screen; want one, the card:\n%s", n, screen)
 	}
 }
