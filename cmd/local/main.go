@@ -274,13 +274,12 @@ func (s *simulator) say(ctx context.Context, text string) {
 	}()
 	for version := uint64(0); ; {
 		var err error
-		version, err = s.st.DingTalk.WaitChange(watchCtx, version)
-		scr.update()
-		if err != nil {
+		if version, err = s.st.DingTalk.WaitChange(watchCtx, version); err != nil {
 			break
 		}
+		scr.update()
 	}
-	scr.update()
+	scr.update() // what changed as the watch ended
 	scr.end()
 	switch {
 	case waitCtx.Err() != nil && ctx.Err() == nil:

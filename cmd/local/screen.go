@@ -29,6 +29,7 @@ type screen struct {
 	// far they have been shown.
 	posts, openAPIPosts, cards int
 	seen                       map[string]cardView // by outTrackId
+	order                      []string            // outTrackIds, as first seen
 	// open is the card whose text ends the screen, still growing; "" when
 	// the last thing printed ended its line.
 	open string
@@ -68,7 +69,7 @@ func (s *screen) update() {
 	posts := s.dt.Posts()
 	for _, p := range posts[s.posts:] {
 		if p.Errcode == 0 {
-			s.message("", s.dt.Shown(p))
+			s.message(blankNote(p.Blank), s.dt.Shown(p))
 		}
 	}
 	s.posts = len(posts)
@@ -102,11 +103,12 @@ func (s *screen) card(c dingtalktest.Card) {
 		s.endLine()
 		fmt.Fprintf(s.out, "机器人（%s，AI 卡片）：\n%s", s.elapsed(), indent(text))
 		s.open = id
+		s.order = append(s.order, id)
 		s.shown++
 	case was.final || text == was.text:
 	case s.open == id && strings.HasPrefix(text, was.text):
 		fmt.Fprint(s.out, strings.ReplaceAll(text[len(was.text):], "\n", "\n  "))
-	case s.open == id && s.terminal && !strings.Contains(was.text, "\n"):
+	case s.open == id && s.terminal && oneRow(was.text):
 		// Back to the start of the card's only line, cleared, as the card
 		// is redrawn in DingTalk.
 		fmt.Fprintf(s.out, "\r\033[K%s", indent(text))
@@ -122,7 +124,7 @@ func (s *screen) card(c dingtalktest.Card) {
 		if c.Failed() {
 			state = "以错误结束"
 		}
-		fmt.Fprintf(s.out, "  └─ 卡片%s（%s，%d 次更新）\n\n", state, s.elapsed(), len(c.Updates))
+		fmt.Fprintf(s.out, "  └─ 卡片%s（%s，%d 次更新）%s\n\n", state, s.elapsed(), len(c.Updates), blankNote(c.Blank(s.cardKey)))
 		view.final = true
 	}
 	s.seen[id] = view
@@ -131,11 +133,37 @@ func (s *screen) card(c dingtalktest.Card) {
 // end finishes the screen once the robot's work for the message is over.
 func (s *screen) end() {
 	s.endLine()
-	for id, v := range s.seen {
-		if !v.final {
+	for _, id := range s.order {
+		if !s.seen[id].final {
 			fmt.Fprintf(s.out, "  ✗ 卡片 %s 停在了“输入中”，没有完成。\n\n", id)
 		}
 	}
+}
+
+// blankNote says that DingTalk shows a message or card as blank: it took
+// one longer than it renders.
+func blankNote(blank bool) string {
+	if blank {
+		return "，钉钉里显示为空白：太长了"
+	}
+	return ""
+}
+
+// oneRow reports whether a card's text, indented, surely fits one row of a
+// terminal (at least 80 columns; a CJK character takes two): only then can
+// "\r\033[K" clear all of it.
+func oneRow(text string) bool {
+	if strings.Contains(text, "\n") {
+		return false
+	}
+	width := 2
+	for _, r := range text {
+		width++
+		if r >= 0x1100 {
+			width++ // wide, or to be safe counted so
+		}
+	}
+	return width < 80
 }
 
 func indent(s string) string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,5 +56,24 @@ func TestScreenSaysACardWasLeftTyping(t *testing.T) {
 	scr.end()
 	if want := "机器人（0s，AI 卡片）：\n  思考中…\n  ✗ 卡片 t1 停在了“输入中”，没有完成。\n\n"; out.String() != want {
 		t.Errorf("screen:\n%q\nwant\n%q", out.String(), want)
+	}
+}
+
+// A one-line card too wide for a terminal row is not redrawn over its line,
+// which "\r\033[K" could not clear whole: it is shown again below.
+func TestScreenShowsAWideCardAgainRatherThanRedrawingIt(t *testing.T) {
+	wide := "函数计算按调用计费，空闲不收费，冷启动很快，适合钉钉机器人，也适合其他事件驱动的程序"
+	got := playCard(true, wide, "出错了。")
+	want := "机器人（100ms，AI 卡片）：\n  " + wide + "\n  ↻ 卡片（200ms）改为：\n  出错了。\n  └─ 卡片已完成（300ms，1 次更新）\n\n"
+	if got != want {
+		t.Errorf("screen:\n%q\nwant\n%q", got, want)
+	}
+}
+
+// A card DingTalk would show blank, being too long, is said to be so.
+func TestScreenSaysACardShowsBlank(t *testing.T) {
+	long := strings.Repeat("长", dingtalktest.CardRenderChars+1)
+	if got := playCard(false, "思考中…", long); !strings.Contains(got, "卡片已完成（300ms，1 次更新），钉钉里显示为空白：太长了") {
+		t.Errorf("screen:\n%q", got)
 	}
 }

@@ -426,9 +426,9 @@ type readResult struct {
 // maxConcurrentReads bounds the turn files one load reads at once.
 const maxConcurrentReads = 16
 
-// readTurns reads files at once, as readTurn does each (at most
-// maxConcurrentReads at a time): on the OSS API a batch costs one round
-// trip, not one per file.
+// readTurns reads files at once, as readTurn does each, at most
+// maxConcurrentReads at a time: on the OSS API a batch of up to that many
+// costs one round trip, not one per file.
 func (h *History) readTurns(ctx context.Context, dirs ownerDirs, files []turnFile) []readResult {
 	results := make([]readResult, len(files))
 	var reading sync.WaitGroup

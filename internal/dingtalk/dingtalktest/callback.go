@@ -132,7 +132,7 @@ func (s *Server) UnknownCallback(conv Conversation, from Sender) Callback {
 func (s *Server) callback(conv Conversation, from Sender, msgType, field string, payload any) Callback {
 	createdAt := s.now().Truncate(time.Millisecond)
 	session := s.Session(conv.ID)
-	if from.StaffID != "" {
+	if from.StaffID != "" && from.Nick != "" {
 		s.mu.Lock()
 		s.members[from.StaffID] = from.Nick
 		s.mu.Unlock()

@@ -153,7 +153,7 @@ func NewServer(opts ...Option) *Server {
 }
 
 // Close stops the server and wakes every WaitPosts, WaitOpenAPIPosts,
-// WaitCards and Subscribe. It may be called more than once.
+// WaitCards, WaitChange and Subscribe. It may be called more than once.
 func (s *Server) Close() {
 	s.mu.Lock()
 	if s.closed {
@@ -329,9 +329,13 @@ func (s *Server) Shown(p Post) string {
 	if p.Message.At == nil {
 		return content
 	}
+	// Longer ids first, so that "@staff-10" is not read as "@staff-1"
+	// followed by "0".
+	ids := slices.Clone(p.Message.At.AtUserIDs)
+	slices.SortFunc(ids, func(a, b string) int { return len(b) - len(a) })
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, id := range p.Message.At.AtUserIDs {
+	for _, id := range ids {
 		if name, ok := s.members[id]; ok && id != "" {
 			content = strings.ReplaceAll(content, "@"+id, "@"+name)
 		}

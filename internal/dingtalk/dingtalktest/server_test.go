@@ -332,14 +332,15 @@ func TestShownRendersMentionsByName(t *testing.T) {
 	group := dingtalktest.Conversation{ID: "cid-group", Group: true, Title: "g"}
 	s.TextCallback(group, dingtalktest.Sender{ID: "u1", StaffID: "staff-1", Nick: "张三"}, "hi")
 	s.TextCallback(group, dingtalktest.Sender{ID: "u2", StaffID: "staff-2", Nick: "李四"}, "hi")
+	s.TextCallback(group, dingtalktest.Sender{ID: "u10", StaffID: "staff-10", Nick: "王五"}, "hi")
 	webhook := s.WebhookURL(s.Session(group.ID))
-	post(t, s, webhook, `{"msgtype":"text","text":{"content":"@staff-1 答案；@staff-2 没被 @；@staff-9 不认识"},"at":{"atUserIds":["staff-1","staff-9"]}}`)
+	post(t, s, webhook, `{"msgtype":"text","text":{"content":"@staff-1 答案；@staff-10 也是；@staff-2 没被 @；@staff-9 不认识"},"at":{"atUserIds":["staff-1","staff-9","staff-10"]}}`)
 	post(t, s, webhook, `{"msgtype":"markdown","markdown":{"title":"t","text":"@staff-2 好"}}`)
 	posts := s.Posts()
 	if len(posts) != 2 {
 		t.Fatalf("%d posts", len(posts))
 	}
-	if got, want := s.Shown(posts[0]), "@张三 答案；@staff-2 没被 @；@staff-9 不认识"; got != want {
+	if got, want := s.Shown(posts[0]), "@张三 答案；@王五 也是；@staff-2 没被 @；@staff-9 不认识"; got != want {
 		t.Errorf("shown %q, want %q", got, want)
 	}
 	if got, want := s.Shown(posts[1]), "@staff-2 好"; got != want {
@@ -360,10 +361,19 @@ func TestWaitChange(t *testing.T) {
 	if _, err := s.WaitChange(ctx, v); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("nothing changed: %v, want the context's error", err)
 	}
+	// A waiter already waiting is woken by the post.
+	woken := make(chan uint64, 1)
+	go func() {
+		next, err := s.WaitChange(context.Background(), v)
+		if err != nil {
+			t.Errorf("WaitChange: %v", err)
+		}
+		woken <- next
+	}()
 	post(t, s, s.WebhookURL("x"), `{"msgtype":"text","text":{"content":"a"}}`)
-	next, err := s.WaitChange(context.Background(), v)
-	if err != nil || next <= v {
-		t.Fatalf("after a post: version %d (was %d), %v", next, v, err)
+	next := <-woken
+	if next <= v {
+		t.Fatalf("after a post: version %d, was %d", next, v)
 	}
 	s.Close()
 	if _, err := s.WaitChange(context.Background(), next); !errors.Is(err, dingtalktest.ErrClosed) {
