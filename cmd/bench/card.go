@@ -62,17 +62,11 @@ func measureFirstVisibleText(ctx context.Context, binDir, dataDir string) (_ fir
 		return openaitest.Response{Content: answer, Chunks: chunks, Delay: timeToFirstToken,
 			ChunkDelay: streamTime / time.Duration(len(chunks))}
 	}
-	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	st, err := devstack.Start(startCtx, devstack.Config{
-		BinDir: binDir, DataDir: dataDir, Model: model, DingTalkApp: true,
-		ReplyEnv: map[string]string{"CARD_TEMPLATE_ID": cardTemplateID},
-	})
+	st, err := startCardStack(ctx, binDir, dataDir, model)
 	if err != nil {
 		return firstText{}, err
 	}
 	defer func() { err = errors.Join(err, closeStack(st)) }()
-	st.DingTalk.AddCardTemplate(cardTemplateID, cardContentKey)
 
 	question := func(i int) string { return fmt.Sprintf("第 %d 个问题：帮我总结一下今天的会议", i) }
 	for i := range cardMessages {
@@ -161,17 +155,11 @@ func measureCardCalls(ctx context.Context, binDir, dataDir string) (_ []cardCall
 	for _, a := range answers {
 		texts["写一个"+a.Name+"的回答"] = a
 	}
-	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	st, err := devstack.Start(startCtx, devstack.Config{
-		BinDir: binDir, DataDir: dataDir, Model: model, DingTalkApp: true,
-		ReplyEnv: map[string]string{"CARD_TEMPLATE_ID": cardTemplateID},
-	})
+	st, err := startCardStack(ctx, binDir, dataDir, model)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, closeStack(st)) }()
-	st.DingTalk.AddCardTemplate(cardTemplateID, cardContentKey)
 	for i, a := range answers {
 		cb := st.DingTalk.TextCallback(dingtalktest.Conversation{ID: "cid-calls-" + a.Name},
 			dingtalktest.Sender{ID: "sender-" + a.Name, StaffID: fmt.Sprint("staff-calls-", i), Nick: a.Name}, "写一个"+a.Name+"的回答")
@@ -196,4 +184,20 @@ func measureCardCalls(ctx context.Context, binDir, dataDir string) (_ []cardCall
 		}
 	}
 	return answers, nil
+}
+
+// startCardStack starts the robot answering on AI cards of the template
+// the fake DingTalk knows, with model as the model.
+func startCardStack(ctx context.Context, binDir, dataDir string, model openaitest.Responder) (*devstack.Stack, error) {
+	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	st, err := devstack.Start(startCtx, devstack.Config{
+		BinDir: binDir, DataDir: dataDir, Model: model, DingTalkApp: true,
+		ReplyEnv: map[string]string{"CARD_TEMPLATE_ID": cardTemplateID},
+	})
+	if err != nil {
+		return nil, err
+	}
+	st.DingTalk.AddCardTemplate(cardTemplateID, cardContentKey)
+	return st, nil
 }
