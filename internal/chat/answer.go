@@ -17,9 +17,9 @@ type Answer struct {
 	// (a long answer goes out in several messages); they are not delivered
 	// again.
 	Delivered int
-	// OnDelivered, when not nil, is told each piece (from 0) once it has
-	// reached the conversation, so that a retry after a failure delivers
-	// only what is missing.
+	// OnDelivered, when not nil, is told each piece (from 0) once delivery
+	// is done with it: delivered, or lost to a refusal no retry can mend.
+	// A retry after a failure then delivers only what is missing.
 	OnDelivered func(piece int)
 }
 

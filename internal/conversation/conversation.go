@@ -141,7 +141,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // credentials are what InvokeFunction is signed with, and where they came
 // from. The function role's credentials are temporary, so they are the
 // request's only when FC passed all three, token included: a Debian 11 or
-// newer custom runtime passes the key id and secret but no token, and an
+// newer custom runtime passes no token (and may pass the key id and
+// secret all the same), and an
 // STS key signed without its token is refused. Else they are the
 // environment's ALIBABA_CLOUD_* triple, which FC sets for the role
 // (docs/protocols.md §9).

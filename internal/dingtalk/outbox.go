@@ -74,9 +74,7 @@ func NewOutbox(cfg OutboxConfig) *Outbox {
 	if cfg.Card.MaxUpdates <= 0 {
 		cfg.Card.MaxUpdates = DefaultCardMaxUpdates
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
+	cfg.Logger = orDiscard(cfg.Logger)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -198,13 +196,13 @@ func (o *Outbox) Recover(ctx context.Context, m chat.Message, a chat.Attempt) {
 	if !o.cards() {
 		return
 	}
-	for retry := range a.Retry {
-		earlier := chat.Attempt{RequestID: a.RequestID, Retry: retry}
+	for n := range a.Retry {
+		earlier := chat.Attempt{RequestID: a.RequestID, Retry: n}
 		err := o.cfg.OpenAPI.StreamCard(ctx, CardUpdate{
 			OutTrackID: outTrackID(m.ID, earlier), Key: o.cfg.Card.ContentKey, Content: cardInterruptedText, Finalize: true,
 		})
 		if err == nil {
-			o.cfg.Logger.InfoContext(ctx, "finished the card an earlier attempt left open", "msgId", m.ID, "retry", retry)
+			o.cfg.Logger.InfoContext(ctx, "finished the card an earlier attempt left open", "msgId", m.ID, "retry", n)
 		}
 	}
 }

@@ -28,8 +28,9 @@ type Invocation struct {
 	// AsyncTaskID is set on an asynchronous invocation made with a task id.
 	AsyncTaskID string
 	// Credentials are the temporary credentials of the function's role that
-	// came with the request; empty when FC sent none (a function without a
-	// role, a Debian 11 or newer runtime, or outside FC).
+	// came with the request, as far as FC sent them: none for a function
+	// without a role or outside FC; on a Debian 11 or newer runtime no
+	// token, and maybe no key either (docs/protocols.md §9).
 	Credentials alicloud.Credentials
 }
 

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"path"
@@ -282,7 +281,7 @@ func (r *Receipts) Holder(ctx context.Context, m chat.Message) (rec chat.Receipt
 func isTorn(err error) bool {
 	var syntax *json.SyntaxError
 	var typeErr *json.UnmarshalTypeError
-	return errors.As(err, &syntax) || errors.As(err, &typeErr) || errors.Is(err, io.ErrUnexpectedEOF)
+	return errors.As(err, &syntax) || errors.As(err, &typeErr)
 }
 
 // readClaim reads a claim. Through the mount a file can be seen between

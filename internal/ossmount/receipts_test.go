@@ -247,14 +247,15 @@ func TestPruningRemovesOneOldMessagePerDeliveryUntilTheOldDaysAreGone(t *testing
 	}
 }
 
-// flakyObjects fails every read with a passing error while failing is set.
+// flakyObjects fails with a passing error every read of a path that holds
+// failing, while failing is set.
 type flakyObjects struct {
 	Objects
-	failing bool
+	failing string
 }
 
 func (f *flakyObjects) Read(ctx context.Context, p string) ([]byte, error) {
-	if f.failing {
+	if f.failing != "" && strings.Contains(p, f.failing) {
 		return nil, errors.New("HTTP 503: service unavailable")
 	}
 	return f.Objects.Read(ctx, p)
@@ -277,15 +278,16 @@ func TestAClaimThatCannotBeReadForNowIsNotTaken(t *testing.T) {
 	if err := r.SaveAnswer(ctx, m, "答"); err != nil {
 		t.Fatal(err)
 	}
-	objects.failing = true
+	objects.failing = "/claim-"
 	_, _, ok, err := r.Claim(ctx, m, chat.Attempt{RequestID: "req-2", Instance: "i-b"}, time.Minute)
 	if ok || err == nil {
 		t.Errorf("with the claim unreadable for now: claimed %v, err %v; want an error and the claim left alone", ok, err)
 	}
+	objects.failing = "/"
 	if _, err := r.get(ctx, m); err == nil {
 		t.Error("an answer unreadable for now was taken for none: the model would be asked again")
 	}
-	objects.failing = false
+	objects.failing = ""
 	if _, holder, ok, err := r.Claim(ctx, m, chat.Attempt{RequestID: "req-2", Instance: "i-b"}, time.Minute); ok || err != nil || holder != first {
 		t.Errorf("after the failure: claimed %v, holder %v, %v; want the first attempt still holding", ok, holder, err)
 	}
