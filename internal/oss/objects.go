@@ -53,10 +53,9 @@ type Config struct {
 
 // Objects is the bucket folder through OSS's API: an ossmount.Objects.
 type Objects struct {
-	client   *sdk.Client
-	bucket   string
-	prefix   string // the folder's key prefix, "" or ending in "/"
-	endpoint string
+	client *sdk.Client
+	bucket string
+	prefix string // the folder's key prefix, "" or ending in "/"
 }
 
 // New returns the Objects of cfg's bucket folder. It makes no request.
@@ -96,7 +95,7 @@ func New(cfg Config) (*Objects, error) {
 	if prefix != "" {
 		prefix += "/"
 	}
-	return &Objects{client: sdk.NewClient(sdkCfg), bucket: cfg.Bucket, prefix: prefix, endpoint: endpoint}, nil
+	return &Objects{client: sdk.NewClient(sdkCfg), bucket: cfg.Bucket, prefix: prefix}, nil
 }
 
 // pathStyle tells whether endpoint is addressed path-style
@@ -104,10 +103,7 @@ func New(cfg Config) (*Objects, error) {
 // an http:// endpoint, or one whose host is an IP address or localhost, is a
 // local OSS-compatible server that has no names per bucket.
 func pathStyle(endpoint string) bool {
-	host, scheme := endpoint, ""
-	if u, err := url.Parse(endpoint); err == nil && u.Host != "" {
-		host, scheme = u.Host, u.Scheme
-	}
+	host, scheme := hostOf(endpoint)
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
@@ -120,14 +116,20 @@ func pathStyle(endpoint string) bool {
 	return scheme == "http" || host == "localhost" || net.ParseIP(host) != nil
 }
 
+// hostOf is the host (and port) of endpoint, a URL or a bare host, and
+// the URL's scheme, if any.
+func hostOf(endpoint string) (host, scheme string) {
+	if u, err := url.Parse(endpoint); err == nil && u.Host != "" {
+		return u.Host, u.Scheme
+	}
+	return endpoint, ""
+}
+
 // regionOf reads the region out of an Alibaba endpoint
 // (oss-cn-hangzhou[-internal].aliyuncs.com); elsewhere, a local server's, any
 // region signs.
 func regionOf(endpoint string) string {
-	host := endpoint
-	if u, err := url.Parse(endpoint); err == nil && u.Host != "" {
-		host = u.Host
-	}
+	host, _ := hostOf(endpoint)
 	if r, ok := strings.CutPrefix(host, "oss-"); ok {
 		r, _, _ = strings.Cut(r, ".")
 		return strings.TrimSuffix(r, "-internal")

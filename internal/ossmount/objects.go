@@ -67,7 +67,7 @@ func (m *Mount) List(ctx context.Context, dir string, limit int) ([]string, erro
 		return nil, fmt.Errorf("list %s: %w", dir, err)
 	}
 	defer f.Close()
-	names, err := f.Readdirnames(max(limit, -1))
+	names, err := f.Readdirnames(limit)
 	if err != nil && !(errors.Is(err, io.EOF) && limit > 0) {
 		return nil, fmt.Errorf("list %s: %w", dir, err)
 	}

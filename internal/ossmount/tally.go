@@ -102,8 +102,11 @@ func (t *Tally) Used() int {
 func (t *Tally) Sync(ctx context.Context) error {
 	t.mu.Lock()
 	month, pending := t.month, t.pending
-	t.seq++
-	name := fmt.Sprintf("%s-%d-%d%s", t.instance, t.seq, pending, fileSuffix)
+	var name string
+	if pending > 0 {
+		t.seq++
+		name = fmt.Sprintf("%s-%d-%d%s", t.instance, t.seq, pending, fileSuffix)
+	}
 	t.pending = 0
 	t.mu.Unlock()
 	if pending > 0 {
@@ -131,9 +134,7 @@ func (t *Tally) Sync(ctx context.Context) error {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if current != t.month {
-		t.month = current // what was pending went to the month it was counted in
-	}
+	t.month = current // what was pending went to the month it was counted in
 	t.listed = sum
 	return nil
 }
