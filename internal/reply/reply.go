@@ -106,7 +106,8 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 	// A question needs its asker's history: loading it while the message
 	// is claimed saves its round trips to the bucket.
 	j := &job{m: m, attempt: attempt, log: log}
-	if _, isCommand := s.command(m.Text); !isCommand {
+	j.cmd, j.isCommand = s.command(m.Text)
+	if !j.isCommand {
 		j.history = s.loadHistory(ctx, m)
 		defer j.history.cancel()
 	}
@@ -152,6 +153,9 @@ type job struct {
 	m       chat.Message
 	attempt chat.Attempt
 	log     *slog.Logger
+	// cmd is the command m is, when isCommand.
+	cmd       command
+	isCommand bool
 	// history is the asker's history, loading since the message came;
 	// nil for a command.
 	history *loading

@@ -7,8 +7,8 @@ import (
 // respond decides what to say to m: a command's answer when m is one, else
 // the model's answer to the question it asks.
 func (s *Service) respond(ctx context.Context, j *job) (response, error) {
-	if cmd, ok := s.command(j.m.Text); ok {
-		text, err := cmd.run(ctx, j.log, j.m)
+	if j.isCommand {
+		text, err := j.cmd.run(ctx, j.log, j.m)
 		return response{text: text}, err
 	}
 	return s.ask(ctx, j)
