@@ -133,12 +133,12 @@ func TestListPagesAndLimits(t *testing.T) {
 	b := newBucket(t, role)
 	ctx := t.Context()
 	var want []string
+	if err := os.MkdirAll(filepath.Join(b.mount, "many"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for i := range 1005 {
 		name := fmt.Sprintf("%04d.json", i)
 		want = append(want, name)
-		if err := os.MkdirAll(filepath.Join(b.mount, "many"), 0o755); err != nil {
-			t.Fatal(err)
-		}
 		if err := os.WriteFile(filepath.Join(b.mount, "many", name), []byte("x"), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -113,6 +114,120 @@ func (m *Mount) RemoveAll(ctx context.Context, dir string) error {
 	}
 	if err := os.RemoveAll(m.path(dir)); err != nil {
 		return fmt.Errorf("remove %s: %w", dir, err)
+	}
+	return nil
+}
+
+// createOnce writes data to a new file at path, only if there is none: an
+// existing file yields an error matching fs.ErrExist. The parent directory
+// is created when missing; trying the file first saves the slow metadata
+// calls of MkdirAll on every write but the first.
+//
+// Where the file system links files (a local folder), the data is written
+// to a temporary file beside path and linked into place: the file appears
+// whole or not at all, so a reader never meets it empty, and of two
+// writers exactly one wins. ossfs does not link; there the file is created
+// exclusively and then written, a reader may meet it empty for a moment
+// (readers skip what does not parse), and exclusivity holds within one
+// instance only (docs/protocols.md §12).
+func (w *fileWriter) createOnce(ctx context.Context, path string, data []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !w.noLinks.Load() {
+		err := createByLink(path, data)
+		if errors.Is(err, fs.ErrNotExist) {
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				return fmt.Errorf("create directory: %w", err)
+			}
+			err = createByLink(path, data)
+		}
+		if !errors.Is(err, errLinkUnsupported) {
+			return err
+		}
+		w.noLinks.Store(true)
+	}
+	return createExclusive(ctx, path, data)
+}
+
+// fileWriter creates the files of a store.
+type fileWriter struct {
+	// noLinks is set once the file system refuses a link: from then on
+	// files are created exclusively instead, without trying to link first.
+	noLinks atomic.Bool
+}
+
+var errLinkUnsupported = errors.New("the file system does not link files")
+
+// createByLink writes data to a temporary file in path's directory and
+// links it to path.
+func createByLink(path string, data []byte) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "tmp-*"+fileSuffix)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if rmErr := os.Remove(tmp.Name()); rmErr != nil && err == nil {
+			err = fmt.Errorf("remove temporary file: %w", rmErr)
+		}
+	}()
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", tmp.Name(), err)
+	}
+	// No fsync: see createExclusive.
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", tmp.Name(), err)
+	}
+	err = os.Link(tmp.Name(), path)
+	switch {
+	case err == nil, errors.Is(err, fs.ErrExist):
+		return err
+	case errors.Is(err, syscall.EPERM), errors.Is(err, syscall.ENOTSUP), errors.Is(err, syscall.ENOSYS), errors.Is(err, syscall.EXDEV):
+		return fmt.Errorf("%w: %w", errLinkUnsupported, err)
+	}
+	return fmt.Errorf("link %s: %w", path, err)
+}
+
+// createExclusive creates path exclusively, writes data and closes it. On
+// any failure after the creation the partial file is removed, so a reader
+// never meets it after this returns.
+func createExclusive(ctx context.Context, path string, data []byte) (err error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("create directory: %w", err)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	}
+	if err != nil {
+		return err
+	}
+	closed := false
+	defer func() {
+		if err == nil {
+			return
+		}
+		if !closed {
+			_ = f.Close() // the write already failed; that error is the one to report
+		}
+		if rmErr := os.Remove(path); rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {
+			err = errors.Join(err, fmt.Errorf("remove partial file: %w", rmErr))
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	// No fsync: on the OSS mount close is what uploads the object and
+	// reports a failed upload, and an fsync first would only add a flush.
+	// What an fsync protects, a local disk's blocks through a power cut,
+	// the function does not have: its instance's disk is thrown away.
+	closed = true
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", path, err)
 	}
 	return nil
 }
