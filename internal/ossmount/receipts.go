@@ -223,10 +223,9 @@ func (r *Receipts) Claim(ctx context.Context, m chat.Message, a chat.Attempt, tt
 				return rec, chat.Attempt{}, false, err
 			}
 		}
-		gen, name := newestClaim(names)
+		gen, c, err := r.currentClaim(ctx, dir, names)
 		if gen >= 0 {
-			var c claimRecord
-			switch err := r.readClaim(ctx, path.Join(dir, name), &c); {
+			switch {
 			case errors.Is(err, fs.ErrNotExist):
 				continue // gone since the listing: look again
 			case err != nil && !isTorn(err):
@@ -264,15 +263,24 @@ func (r *Receipts) Holder(ctx context.Context, m chat.Message) (rec chat.Receipt
 	if rec, err = r.receipt(ctx, m, dir, names); err != nil {
 		return rec, holder, false, err
 	}
-	gen, name := newestClaim(names)
-	if gen < 0 {
+	gen, c, err := r.currentClaim(ctx, dir, names)
+	switch {
+	case gen < 0:
 		return rec, holder, false, nil
-	}
-	var c claimRecord
-	if err := r.readClaim(ctx, path.Join(dir, name), &c); err != nil {
+	case err != nil:
 		return rec, holder, false, fmt.Errorf("ossmount: holder: %w", err)
 	}
 	return rec, c.Holder, !c.Free, nil
+}
+
+// currentClaim reads the newest generation of the claims among names, the
+// listing of a message's folder; gen is -1 when there is none.
+func (r *Receipts) currentClaim(ctx context.Context, dir string, names []string) (gen int, c claimRecord, err error) {
+	gen, name := newestClaim(names)
+	if gen >= 0 {
+		err = r.readClaim(ctx, path.Join(dir, name), &c)
+	}
+	return gen, c, err
 }
 
 // isTorn reports whether err says a file's content is not whole: it does
@@ -326,12 +334,8 @@ func (r *Receipts) Release(ctx context.Context, m chat.Message, a chat.Attempt) 
 	if err != nil {
 		return fmt.Errorf("ossmount: release: %w", err)
 	}
-	gen, name := newestClaim(names)
-	if gen < 0 {
-		return nil
-	}
-	var c claimRecord
-	if err := r.readClaim(ctx, path.Join(dir, name), &c); err != nil || c.Free || c.Holder != a {
+	gen, c, err := r.currentClaim(ctx, dir, names)
+	if gen < 0 || err != nil || c.Free || c.Holder != a {
 		return nil
 	}
 	if err := r.writeClaim(ctx, dir, gen+1, claimRecord{Free: true}); err != nil && !errors.Is(err, fs.ErrExist) {
