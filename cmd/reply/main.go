@@ -165,11 +165,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		logger.WarnContext(ctx, "OSS_BUCKET is not set: messages are claimed through the mount, "+
 			"which is exclusive within one instance only; across instances it is best effort")
 	}
-	history, err := ossmount.NewHistory(s.OSSMountPoint, ossmount.Config{Logger: logger, Objects: bucket(objects)})
+	// The stores share one view of the bucket: the API's, or the mount's.
+	var store ossmount.Objects = ossmount.NewMount(s.OSSMountPoint)
+	if objects != nil {
+		store = objects
+	}
+	history, err := ossmount.NewHistory(s.OSSMountPoint, ossmount.Config{Logger: logger, Objects: store})
 	if err != nil {
 		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
 	}
-	receipts, err := ossmount.NewReceipts(s.OSSMountPoint, ossmount.Config{Logger: logger, Objects: bucket(objects)})
+	receipts, err := ossmount.NewReceipts(s.OSSMountPoint, ossmount.Config{Logger: logger, Objects: store})
 	if err != nil {
 		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
 	}
@@ -203,7 +208,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	var tally *ossmount.Tally
 	if s.MonthlyCalls > 0 {
-		if tally, err = ossmount.NewTally(s.OSSMountPoint, ossmount.TallyConfig{Objects: bucket(objects), Instance: instance}); err != nil {
+		if tally, err = ossmount.NewTally(s.OSSMountPoint, ossmount.TallyConfig{Objects: store, Instance: instance}); err != nil {
 			return fmt.Errorf("configuration: %w", err)
 		}
 		outbox.CallsLeft = func() (int, bool) { return s.MonthlyCalls - tally.Used(), true }
@@ -353,15 +358,6 @@ func bucketTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 64
 	return t
-}
-
-// bucket is objects as the stores take them: nil (the mount) without
-// OSS_BUCKET.
-func bucket(objects *oss.Objects) ossmount.Objects {
-	if objects == nil {
-		return nil
-	}
-	return objects
 }
 
 // tallyEvery is how often an instance writes its OpenAPI calls to the
