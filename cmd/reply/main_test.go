@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dingtalk-llm/fcrobot/internal/config"
+	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
 )
 
 // The key follows the original's intent: CHATGPT_API_KEY for OpenAI,
@@ -58,5 +61,18 @@ func TestSettingsAreValidated(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: got %v, want an error naming it", name, err)
 		}
+	}
+}
+
+// The variables' defaults are the ones the dingtalk package documents and
+// falls back to: they are written twice, so this keeps them one.
+func TestDefaultsAgreeWithDingTalks(t *testing.T) {
+	var s settings
+	if err := config.Parse(func(string) string { return "" }, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.MarkdownChars != dingtalk.DefaultMarkdownMaxChars || s.CardMaxChars != dingtalk.DefaultCardMaxChars || s.CardUpdates != dingtalk.DefaultCardMaxUpdates {
+		t.Errorf("defaults MARKDOWN_MAX_CHARS %d, CARD_MAX_CHARS %d, CARD_MAX_UPDATES %d; dingtalk's are %d, %d, %d",
+			s.MarkdownChars, s.CardMaxChars, s.CardUpdates, dingtalk.DefaultMarkdownMaxChars, dingtalk.DefaultCardMaxChars, dingtalk.DefaultCardMaxUpdates)
 	}
 }
