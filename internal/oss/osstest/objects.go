@@ -78,12 +78,7 @@ var unemulatedPutHeaders = []string{
 
 func (rq *request) putObject() {
 	r := rq.r
-	if e := rq.allowParams(); e != nil {
-		rq.fail(e)
-		return
-	}
-	if e := rq.checkKey(); e != nil {
-		rq.fail(e)
+	if !rq.admitObject(rq.checkKey) {
 		return
 	}
 	h := r.Header
@@ -159,12 +154,7 @@ func (rq *request) getObject(head bool) {
 			allowed = append(allowed, p)
 		}
 	}
-	if e := rq.allowParams(allowed...); e != nil {
-		rq.fail(e)
-		return
-	}
-	if e := rq.checkKey(); e != nil {
-		rq.fail(e)
+	if !rq.admitObject(rq.checkKey, allowed...) {
 		return
 	}
 	f, o, err := rq.s.open(rq.key)
@@ -331,12 +321,7 @@ func byteRange(spec string, standard bool, size int64) (start, n int64, status i
 }
 
 func (rq *request) getObjectMeta() {
-	if e := rq.allowParams("objectMeta"); e != nil {
-		rq.fail(e)
-		return
-	}
-	if e := rq.checkKey(); e != nil {
-		rq.fail(e)
+	if !rq.admitObject(rq.checkKey, "objectMeta") {
 		return
 	}
 	o, err := rq.s.stat(rq.key)
@@ -357,12 +342,7 @@ func (rq *request) getObjectMeta() {
 }
 
 func (rq *request) deleteObject() {
-	if e := rq.allowParams(); e != nil {
-		rq.fail(e)
-		return
-	}
-	if e := rq.checkKey(); e != nil {
-		rq.fail(e)
+	if !rq.admitObject(rq.checkKey) {
 		return
 	}
 	if err := rq.s.remove(rq.key, true); err != nil {

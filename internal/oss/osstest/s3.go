@@ -449,12 +449,7 @@ func (rq *request) putObjectS3() {
 }
 
 func (rq *request) getDirS3() {
-	if e := rq.allowParams(); e != nil {
-		rq.fail(e)
-		return
-	}
-	if e := rq.checkKeyS3(); e != nil {
-		rq.fail(e)
+	if !rq.admitObject(rq.checkKeyS3) {
 		return
 	}
 	o, err := rq.s.statDir(rq.key)
@@ -575,12 +570,7 @@ func (rq *request) copyObjectS3() {
 }
 
 func (rq *request) deleteObjectS3() {
-	if e := rq.allowParams(); e != nil {
-		rq.fail(e)
-		return
-	}
-	if e := rq.checkKeyS3(); e != nil {
-		rq.fail(e)
+	if !rq.admitObject(rq.checkKeyS3) {
 		return
 	}
 	if strings.HasSuffix(rq.key, "/") {

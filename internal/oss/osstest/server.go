@@ -426,6 +426,22 @@ func (rq *request) dispatch() {
 	}
 }
 
+// admitObject checks an object request's query parameters (only allowed)
+// and its key (with checkKey, OSS's rules or S3's), and answers the
+// request with the first error found; it reports whether the request
+// passed.
+func (rq *request) admitObject(checkKey func() *ossError, allowed ...string) bool {
+	e := rq.allowParams(allowed...)
+	if e == nil {
+		e = checkKey()
+	}
+	if e != nil {
+		rq.fail(e)
+		return false
+	}
+	return true
+}
+
 // allowParams refuses the query parameters outside allowed, which the
 // operation would take but the fake does not emulate.
 func (rq *request) allowParams(allowed ...string) *ossError {
