@@ -399,7 +399,7 @@ func TestListObjectsV2(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(s.dir, "empty", "inner"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, s.dir, tmpDirName+"/stray", "an upload in progress")
+	writeFile(t, s.dir, StagingDir+"/stray", "an upload in progress")
 	if err := os.Symlink(filepath.Join(s.dir, "top.txt"), filepath.Join(s.dir, "link.txt")); err != nil {
 		t.Fatal(err)
 	}
@@ -793,7 +793,7 @@ func TestHostileKeys(t *testing.T) {
 
 	for _, key := range []string{
 		"../escape", "a/../../escape", "a/..", "/abs", "//abs", "\\abs", "a//b", "a/./b", "./a",
-		"a\x00b", "folder/", strings.Repeat("k", 1024), tmpDirName + "/x", "bad\xffutf8",
+		"a\x00b", "folder/", strings.Repeat("k", 1024), StagingDir + "/x", "bad\xffutf8",
 	} {
 		_, err := putObject(c, key, "x", false)
 		wantServiceError(t, err, http.StatusBadRequest, "InvalidObjectName")

@@ -122,7 +122,7 @@ func (s *Server) URL() string { return s.ts.URL }
 // removes its temporary directory from Dir if it is empty.
 func (s *Server) Close() {
 	s.ts.Close()
-	_ = os.Remove(filepath.Join(s.dir, tmpDirName))
+	_ = os.Remove(filepath.Join(s.dir, StagingDir))
 }
 
 // Requests counts the requests received per operation name ("PutObject",

@@ -22,9 +22,10 @@ import (
 // followed.
 
 const (
-	// tmpDirName is the directory of Dir where uploads are written before
-	// they are linked into place; it is not part of the bucket.
-	tmpDirName = ".osstest-tmp"
+	// StagingDir is the directory of Dir where uploads are written before
+	// they are linked into place; it is not part of the bucket, and a test
+	// that looks at Dir's files leaves it out.
+	StagingDir = ".osstest-tmp"
 	// maxKeyLen is OSS's limit on the length of a key, in bytes.
 	maxKeyLen = 1023
 	// maxNameLen is the file system's limit on each segment of a key.
@@ -64,8 +65,8 @@ func keyProblem(key string) string {
 			return "The object name contains a '.' or '..' path segment."
 		case len(seg) > maxNameLen:
 			return fmt.Sprintf("osstest keeps objects as files: a segment of the object name between '/' may be at most %d bytes.", maxNameLen)
-		case i == 0 && seg == tmpDirName:
-			return "osstest reserves the prefix " + tmpDirName + "/ for its uploads in progress."
+		case i == 0 && seg == StagingDir:
+			return "osstest reserves the prefix " + StagingDir + "/ for its uploads in progress."
 		}
 	}
 	return ""
@@ -191,7 +192,7 @@ func hashFile(f *os.File, key string) (*object, error) {
 // tempFile creates a file in the temporary directory, which a concurrent
 // put may be removing.
 func (s *Server) tempFile() (*os.File, error) {
-	dir := filepath.Join(s.dir, tmpDirName)
+	dir := filepath.Join(s.dir, StagingDir)
 	var err error
 	for range 100 {
 		if err = os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
@@ -348,7 +349,7 @@ func (s *Server) keys(prefix string, dirs bool) ([]string, error) {
 		key := filepath.ToSlash(rel)
 		if d.IsDir() {
 			dk := key + "/"
-			if key == tmpDirName || !strings.HasPrefix(dk, prefix) && !strings.HasPrefix(prefix, dk) {
+			if key == StagingDir || !strings.HasPrefix(dk, prefix) && !strings.HasPrefix(prefix, dk) {
 				return fs.SkipDir
 			}
 			if dirs && strings.HasPrefix(dk, prefix) && keyProblem(key) == "" {
