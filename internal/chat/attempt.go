@@ -1,6 +1,9 @@
 package chat
 
-import "strconv"
+import (
+	"errors"
+	"strconv"
+)
 
 // Attempt is one attempt at answering a message: one delivery of the FC
 // invocation that carries it, in one process. It is what holds a message's
@@ -35,3 +38,8 @@ func (a Attempt) Retries(b Attempt) bool {
 func (a Attempt) Duplicates(b Attempt) bool {
 	return a.RequestID == b.RequestID && a.Retry == b.Retry && a.Instance != b.Instance
 }
+
+// ErrNotHeld says that an attempt no longer holds the message it claimed:
+// it stopped renewing its claim for long enough that another attempt took
+// the message over, and must leave the message to that one.
+var ErrNotHeld = errors.New("the message's claim is held by another attempt")

@@ -41,23 +41,25 @@ import (
 //
 // A claim is a chain of generations, claim-000000.json, claim-000001.json
 // and so on, each created only if absent: the newest says who holds the
-// message (a chat.Attempt) or that it is free. Taking a message over, or
-// giving it up, is creating the next generation, so of two instances that
-// try at once exactly one succeeds, as long as Objects' Create is atomic:
-// through the OSS API it is across every instance; on the mount it holds
-// within one instance only (see Mount).
+// message (a chat.Attempt) or that it is free. Taking a message over,
+// renewing the claim, or giving it up, is creating the next generation, so
+// of two instances that try at once exactly one succeeds, as long as
+// Objects' Create is atomic: through the OSS API it is across every
+// instance; on the mount it holds within one instance only (see Mount).
+//
+// A claim is a lease: it holds for the lease its holder wrote in it, from
+// when it was written, and the holder renews it (Renew) while it works, so
+// that a holder that died is known for dead one lease after its last
+// renewal, however long a live one takes. Whether a lease has run out is
+// read on the reader's clock against the writer's: FC's clocks are kept by
+// NTP, far closer than the lease's slack (see package reply).
 //
 // # What remains
 //
 // A process that dies between posting a piece of the answer and writing
 // sent-<n> posts that piece again on FC's retry: the window is one HTTP
 // response long. Through the mount alone (Mount, no OSS API) the claim is
-// exclusive within one instance only. And the reply function leaves a
-// message delivered twice at once to the delivery that claimed it; should
-// that one's instance die and FC count the other delivery's success for
-// the attempt, FC does not retry and the message goes unanswered: it needs
-// FC to deliver one attempt twice at the same instant and lose an instance
-// during it.
+// exclusive within one instance only.
 type Receipts struct {
 	objects   Objects
 	retention time.Duration
@@ -68,6 +70,9 @@ type Receipts struct {
 	// days is the listing of the day folders, taken at daysListed.
 	days       []string
 	daysListed time.Time
+	// held is the generation of each claim this process wrote and holds,
+	// by heldKey, so that renewing it is one create of the next.
+	held map[string]int
 }
 
 // ReceiptRetention is how long receipts are kept: far longer than DingTalk
@@ -95,7 +100,7 @@ func NewReceipts(root string, cfg Config) (*Receipts, error) {
 	if objects == nil {
 		objects = NewMount(root)
 	}
-	return &Receipts{objects: objects, retention: ReceiptRetention, now: cfg.Now, log: cfg.Logger}, nil
+	return &Receipts{objects: objects, retention: ReceiptRetention, now: cfg.Now, log: cfg.Logger, held: map[string]int{}}, nil
 }
 
 func (r *Receipts) messageDir(m chat.Message) (string, error) {
@@ -123,6 +128,39 @@ type claimRecord struct {
 	Holder    chat.Attempt `json:"holder"`
 	Free      bool         `json:"free,omitempty"`
 	ClaimedAt time.Time    `json:"claimedAt"`
+	// LeaseMillis is how long the claim holds from ClaimedAt unless it is
+	// renewed; 0 in a claim written before claims were leases.
+	LeaseMillis int64 `json:"leaseMs,omitempty"`
+}
+
+// unleasedClaim is how long a claim without a lease holds: those were
+// written by builds that held a claim for TIMEOUT plus two minutes, and
+// this is longer than that for any TIMEOUT within FC's function timeout.
+const unleasedClaim = 5 * time.Minute
+
+// holds reports whether c holds its message at now: it names a holder and
+// its lease has not run out.
+func (c claimRecord) holds(now time.Time) bool {
+	lease := time.Duration(c.LeaseMillis) * time.Millisecond
+	if c.LeaseMillis <= 0 {
+		lease = unleasedClaim
+	}
+	return !c.Free && now.Sub(c.ClaimedAt) < lease
+}
+
+// heldKey names a's claim on the message whose folder is dir in held.
+func heldKey(dir string, a chat.Attempt) string { return dir + "\x00" + a.String() }
+
+// remember notes that a holds the claim on dir's message at generation
+// gen; a negative gen forgets it.
+func (r *Receipts) remember(dir string, a chat.Attempt, gen int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if gen < 0 {
+		delete(r.held, heldKey(dir, a))
+		return
+	}
+	r.held[heldKey(dir, a)] = gen
 }
 
 // get returns what has been done for m (Claim and Holder return it too).
@@ -199,14 +237,15 @@ func newestClaim(names []string) (gen int, name string) {
 }
 
 // Claim reads what has been done for m, as get does, and, unless m is
-// delivered already, takes it for attempt a and reports whether a holds it
-// now: the receipt and the claim in one listing of m's folder. It takes a
-// free message; one a itself holds; one whose holder is an earlier
-// attempt of the same invocation (FC retries only an attempt that has
-// ended, so that one is dead); and one whose holder claimed it ttl or more
-// ago (it died or hung). Any other holder keeps it: Claim then returns that
-// holder, and the caller leaves the message to it.
-func (r *Receipts) Claim(ctx context.Context, m chat.Message, a chat.Attempt, ttl time.Duration) (rec chat.Receipt, holder chat.Attempt, claimed bool, err error) {
+// delivered already, takes it for attempt a, for lease, and reports
+// whether a holds it now: the receipt and the claim in one listing of m's
+// folder. It takes a free message; one a itself holds; one whose holder is
+// an earlier attempt of the same invocation (FC retries only an attempt
+// that has ended, so that one is dead); and one whose holder's lease ran
+// out (it died, or lost the bucket for a whole lease). Any other holder
+// keeps it: Claim then returns that holder, and the caller leaves the
+// message to it.
+func (r *Receipts) Claim(ctx context.Context, m chat.Message, a chat.Attempt, lease time.Duration) (rec chat.Receipt, holder chat.Attempt, claimed bool, err error) {
 	dir, err := r.messageDir(m)
 	if err != nil {
 		return rec, chat.Attempt{}, false, err
@@ -235,12 +274,14 @@ func (r *Receipts) Claim(ctx context.Context, m chat.Message, a chat.Attempt, tt
 				// A torn claim holds nobody: its writer died writing it.
 				r.log.WarnContext(ctx, "ossmount: unreadable claim taken over", "err", err)
 			case c.Holder == a && !c.Free:
+				r.remember(dir, a, gen)
 				return rec, a, true, nil
-			case !c.Free && !a.Retries(c.Holder) && r.now().Sub(c.ClaimedAt) < ttl:
+			case c.holds(r.now()) && !a.Retries(c.Holder):
 				return rec, c.Holder, false, nil
 			}
 		}
-		if err := r.writeClaim(ctx, dir, gen+1, claimRecord{Holder: a}); err == nil {
+		if err := r.writeClaim(ctx, dir, gen+1, claimRecord{Holder: a, LeaseMillis: lease.Milliseconds()}); err == nil {
+			r.remember(dir, a, gen+1)
 			return rec, a, true, nil
 		} else if !errors.Is(err, fs.ErrExist) {
 			return rec, chat.Attempt{}, false, fmt.Errorf("ossmount: claim: %w", err)
@@ -250,7 +291,7 @@ func (r *Receipts) Claim(ctx context.Context, m chat.Message, a chat.Attempt, tt
 }
 
 // Holder returns what has been done for m, as get does, and who holds it,
-// if anyone, without claiming it.
+// if anyone, without claiming it: a claim whose lease ran out holds nobody.
 func (r *Receipts) Holder(ctx context.Context, m chat.Message) (rec chat.Receipt, holder chat.Attempt, held bool, err error) {
 	dir, err := r.messageDir(m)
 	if err != nil {
@@ -270,7 +311,52 @@ func (r *Receipts) Holder(ctx context.Context, m chat.Message) (rec chat.Receipt
 	case err != nil:
 		return rec, holder, false, fmt.Errorf("ossmount: holder: %w", err)
 	}
-	return rec, c.Holder, !c.Free, nil
+	return rec, c.Holder, c.holds(r.now()), nil
+}
+
+// Renew extends a's claim on m by lease from now, writing the next
+// generation of the claim. It returns chat.ErrNotHeld when a no longer
+// holds m: another attempt took it over (a's lease ran out) or a gave it
+// up.
+func (r *Receipts) Renew(ctx context.Context, m chat.Message, a chat.Attempt, lease time.Duration) error {
+	dir, err := r.messageDir(m)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	gen, ok := r.held[heldKey(dir, a)]
+	r.mu.Unlock()
+	if !ok {
+		names, err := r.objects.List(ctx, dir, 0)
+		if err != nil {
+			return fmt.Errorf("ossmount: renew: %w", err)
+		}
+		var c claimRecord
+		if gen, c, err = r.currentClaim(ctx, dir, names); err != nil && !isTorn(err) {
+			return fmt.Errorf("ossmount: renew: %w", err)
+		}
+		if gen < 0 || err != nil || c.Free || c.Holder != a {
+			return fmt.Errorf("ossmount: renew: %w", chat.ErrNotHeld)
+		}
+	}
+	err = r.writeClaim(ctx, dir, gen+1, claimRecord{Holder: a, LeaseMillis: lease.Milliseconds()})
+	if errors.Is(err, fs.ErrExist) {
+		// Someone wrote it first, unless it was this very write, answered
+		// with a failure and tried again.
+		var c claimRecord
+		if rerr := r.readClaim(ctx, path.Join(dir, claimName(gen+1)), &c); rerr != nil && !isTorn(rerr) {
+			return fmt.Errorf("ossmount: renew: %w", rerr)
+		} else if rerr != nil || c.Free || c.Holder != a {
+			r.remember(dir, a, -1)
+			return fmt.Errorf("ossmount: renew: %w", chat.ErrNotHeld)
+		}
+		err = nil
+	}
+	if err != nil {
+		return fmt.Errorf("ossmount: renew: %w", err)
+	}
+	r.remember(dir, a, gen+1)
+	return nil
 }
 
 // currentClaim reads the newest generation of the claims among names, the
@@ -334,6 +420,7 @@ func (r *Receipts) Release(ctx context.Context, m chat.Message, a chat.Attempt) 
 	if err != nil {
 		return fmt.Errorf("ossmount: release: %w", err)
 	}
+	r.remember(dir, a, -1)
 	gen, c, err := r.currentClaim(ctx, dir, names)
 	if gen < 0 || err != nil || c.Free || c.Holder != a {
 		return nil
@@ -371,8 +458,24 @@ func (r *Receipts) MarkSent(ctx context.Context, m chat.Message, n int) error {
 // message (see prune).
 func (r *Receipts) MarkDelivered(ctx context.Context, m chat.Message) error {
 	err := r.mark(ctx, m, "delivered.json")
+	if dir, derr := r.messageDir(m); derr == nil {
+		r.forget(dir)
+	}
 	r.prune(ctx)
 	return err
+}
+
+// forget drops what held notes of the claims on dir's message: it needs
+// no more renewing. The claims held at once are few (one per message in
+// hand), so looking through them all is cheap.
+func (r *Receipts) forget(dir string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k := range r.held {
+		if strings.HasPrefix(k, dir+"\x00") {
+			delete(r.held, k)
+		}
+	}
 }
 
 func (r *Receipts) mark(ctx context.Context, m chat.Message, name string) error {

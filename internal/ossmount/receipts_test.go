@@ -292,3 +292,100 @@ func TestAClaimThatCannotBeReadForNowIsNotTaken(t *testing.T) {
 		t.Errorf("after the failure: claimed %v, holder %v, %v; want the first attempt still holding", ok, holder, err)
 	}
 }
+
+func TestAClaimHoldsWhileRenewedAndRunsOutWhenNot(t *testing.T) {
+	now := testClock
+	r, root := newReceipts(t, &now)
+	ctx := context.Background()
+	m := chat.Message{ID: "msg-1", CreatedAt: now}
+	first := chat.Attempt{RequestID: "req-1", Instance: "i-a"}
+	other := chat.Attempt{RequestID: "req-2", Instance: "i-b"}
+	const lease = 30 * time.Second
+	held := func() chat.Attempt {
+		t.Helper()
+		_, holder, ok, err := r.Holder(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			return chat.Attempt{}
+		}
+		return holder
+	}
+	if _, _, ok, err := r.Claim(ctx, m, first, lease); !ok || err != nil {
+		t.Fatalf("first claim: %v %v", ok, err)
+	}
+	now = now.Add(20 * time.Second)
+	if err := r.Renew(ctx, m, first, lease); err != nil {
+		t.Fatalf("renew: %v", err)
+	}
+	now = now.Add(29 * time.Second) // 49 s after the claim, 29 after the renewal
+	if h := held(); h != first {
+		t.Errorf("a renewed claim holds %v; want %v", h, first)
+	}
+	if _, holder, ok, err := r.Claim(ctx, m, other, lease); ok || err != nil || holder != first {
+		t.Errorf("another invocation took a renewed claim: %v %v %v", ok, holder, err)
+	}
+	now = now.Add(time.Second)
+	if h := held(); h != (chat.Attempt{}) {
+		t.Errorf("a claim a lease past its last renewal still holds %v", h)
+	}
+	if _, _, ok, err := r.Claim(ctx, m, other, lease); !ok || err != nil {
+		t.Fatalf("a claim whose lease ran out was not taken over: %v %v", ok, err)
+	}
+	if err := r.Renew(ctx, m, first, lease); !errors.Is(err, chat.ErrNotHeld) {
+		t.Errorf("the holder whose claim was taken over renewed it: %v; want chat.ErrNotHeld", err)
+	}
+
+	// A renewal whose write landed though its answer was lost, tried
+	// again, finds its own generation and holds.
+	dir, _ := r.messageDir(m)
+	gen, _ := newestClaim(mustList(t, r, dir))
+	if err := r.writeClaim(ctx, dir, gen+1, claimRecord{Holder: other, LeaseMillis: lease.Milliseconds()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Renew(ctx, m, other, lease); err != nil {
+		t.Errorf("renewing after a write that landed unanswered: %v", err)
+	}
+	// Another process of the same holder (no memory of the generation)
+	// renews from the listing.
+	again, err := NewReceipts(root, Config{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Renew(ctx, m, other, lease); err != nil {
+		t.Errorf("renewing without the generation in memory: %v", err)
+	}
+	if err := again.Renew(ctx, m, first, lease); !errors.Is(err, chat.ErrNotHeld) {
+		t.Errorf("a former holder renewed from the listing: %v", err)
+	}
+}
+
+func TestAClaimWrittenBeforeLeasesHoldsFiveMinutes(t *testing.T) {
+	now := testClock
+	r, _ := newReceipts(t, &now)
+	ctx := context.Background()
+	m := chat.Message{ID: "msg-1", CreatedAt: now}
+	old := chat.Attempt{RequestID: "req-1", Instance: "i-a"}
+	dir, _ := r.messageDir(m)
+	if err := r.writeClaim(ctx, dir, 0, claimRecord{Holder: old}); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(4*time.Minute + 59*time.Second)
+	if _, holder, ok, err := r.Claim(ctx, m, chat.Attempt{RequestID: "req-2"}, time.Second); ok || err != nil || holder != old {
+		t.Errorf("an unleased claim was taken before five minutes: %v %v %v", ok, holder, err)
+	}
+	now = now.Add(time.Second)
+	if _, _, ok, err := r.Claim(ctx, m, chat.Attempt{RequestID: "req-2"}, time.Second); !ok || err != nil {
+		t.Errorf("an unleased claim five minutes old was not taken: %v %v", ok, err)
+	}
+}
+
+func mustList(t *testing.T, r *Receipts, dir string) []string {
+	t.Helper()
+	names, err := r.objects.List(context.Background(), dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
+}

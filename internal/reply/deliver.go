@@ -21,7 +21,7 @@ func (s *Service) deliver(ctx context.Context, log *slog.Logger, a chat.Answer) 
 	}
 	err := s.cfg.Outbox.Deliver(ctx, a)
 	switch {
-	case retry.Retryable(err):
+	case retry.Retryable(err), takenOver(ctx, err):
 		return err
 	case err != nil:
 		log.ErrorContext(ctx, "the answer could not be delivered, and trying again cannot mend it: the answer is lost", "err", err)

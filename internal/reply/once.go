@@ -2,8 +2,10 @@ package reply
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
@@ -11,35 +13,36 @@ import (
 	"github.com/dingtalk-llm/fcrobot/internal/retry"
 )
 
-// claimMargin is how long, beyond the model's timeout, an attempt may take
-// to store and post an answer before its claim counts as abandoned. With
-// TIMEOUT's default of 55 s the claim lasts 175 s, past FC's 120 s timeout
-// of the function (s.yaml), so no live attempt's claim goes stale.
-const claimMargin = 2 * time.Minute
+// DefaultClaimLease is how long a claim on a message holds unless its
+// holder renews it. The holder renews it every third of the lease while it
+// works, so that:
+//   - an answer shorter than a third of the lease (most are) costs no
+//     renewal, and a longer one a request per third;
+//   - a holder that died is known for dead, and its message taken over, a
+//     lease after its last renewal, however long a live answer takes;
+//   - a holder stops being sure of its claim only after two renewals in a
+//     row failed, and then makes sure before it writes or posts anything;
+//     the last third of the lease is the slack for the clocks of two
+//     instances to differ and for one post to go out.
+const DefaultClaimLease = 30 * time.Second
 
 // duplicateWait bounds how long, beyond the model's timeout, a second
 // delivery of an attempt waits for the first: it must end before FC's
 // timeout of the function, or FC would count it failed.
 const duplicateWait = 30 * time.Second
 
-// duplicatePoll is how often a second delivery of an attempt looks whether
-// the first has answered.
-const duplicatePoll = time.Second
+// renewEvery is how often a holder renews its claim.
+func (s *Service) renewEvery() time.Duration { return s.cfg.ClaimLease / 3 }
+
+// duplicatePoll is how often a second delivery of an attempt looks at how
+// the first is doing: a few times per renewal.
+func (s *Service) duplicatePoll() time.Duration { return s.cfg.ClaimLease / 15 }
 
 // claim reads what earlier attempts did for m and claims m for attempt a.
 // claimed is false when there is nothing to do: m was answered in full
 // already, or (with a retryable error) another invocation holds it now.
-//
-// A second delivery of the very attempt that holds m (FC delivers at least
-// once, now and then twice at the same time) is left with nothing to do,
-// and never fails: a failure reported for it would make FC retry the
-// invocation, and FC's retry takes m over from an earlier attempt at once,
-// so it would take m from the first delivery while that one still answers.
-// It waits, within FC's timeout, for the first to end, so that the outcome
-// FC hears from it is the first's: done once m is delivered, or once the
-// first gives m up or FC's retry takes it over.
 func (s *Service) claim(ctx context.Context, log *slog.Logger, m chat.Message, a chat.Attempt) (rec chat.Receipt, claimed bool, err error) {
-	rec, holder, claimed, err := s.cfg.Receipts.Claim(ctx, m, a, s.cfg.Timeout+claimMargin)
+	rec, holder, claimed, err := s.cfg.Receipts.Claim(ctx, m, a, s.cfg.ClaimLease)
 	switch {
 	case err != nil:
 		return rec, false, retry.Mark(fmt.Errorf("claim the message: %w", err))
@@ -50,12 +53,27 @@ func (s *Service) claim(ctx context.Context, log *slog.Logger, m chat.Message, a
 		return rec, true, nil
 	case !a.Duplicates(holder):
 		// Another invocation is answering it right now. If it fails,
-		// FC's retry of this one finds the claim released or stale.
+		// FC's retry of this one finds the claim released, or its lease
+		// run out.
 		return rec, false, retry.Mark(fmt.Errorf("the message is being answered by another invocation (%s)", holder))
 	}
-	log.InfoContext(ctx, "a second delivery of this attempt: waiting for the first to answer", "holder", holder.String())
-	for waited := time.Duration(0); waited < s.cfg.Timeout+duplicateWait; waited += duplicatePoll {
-		if err := retry.Sleep(ctx, duplicatePoll); err != nil {
+	return rec, false, s.followFirst(ctx, log, m, holder)
+}
+
+// followFirst is a second delivery of the very attempt that holds m (FC
+// delivers at least once, now and then twice at the same time). It never
+// claims m: FC's retry of the attempt takes m over from an earlier attempt
+// at once, and would take it from this one while it still answers. It
+// waits, within FC's timeout, for the first delivery to end, and ends as
+// the first did, so that whichever of the two outcomes FC counts for the
+// attempt is the right one: success once m is delivered or once FC's retry
+// holds it; a failure, for FC to retry, once the first gave m up after a
+// failure or stopped renewing its claim (its instance died).
+func (s *Service) followFirst(ctx context.Context, log *slog.Logger, m chat.Message, first chat.Attempt) error {
+	log.InfoContext(ctx, "a second delivery of this attempt: waiting for the first to answer", "holder", first.String())
+	poll := s.duplicatePoll()
+	for waited := time.Duration(0); waited < s.cfg.Timeout+duplicateWait; waited += poll {
+		if err := retry.Sleep(ctx, poll); err != nil {
 			break
 		}
 		rec, now, held, err := s.cfg.Receipts.Holder(ctx, m)
@@ -64,14 +82,123 @@ func (s *Service) claim(ctx context.Context, log *slog.Logger, m chat.Message, a
 			continue // a passing failure to read: look again
 		case rec.Delivered:
 			log.Log(ctx, logging.LevelNotice, "the first delivery of this attempt answered the message")
-			return rec, false, nil
-		case !held || now != holder:
-			log.InfoContext(ctx, "the first delivery of this attempt gave the message up: it is FC's retry's", "holder", now.String())
-			return rec, false, nil
+			return nil
+		case held && now == first:
+			continue
+		case held:
+			log.InfoContext(ctx, "FC's retry holds the message now", "holder", now.String())
+			return nil
 		}
+		log.WarnContext(ctx, "the first delivery of this attempt gave the message up or died: failing as it did, for FC's retry to answer")
+		return retry.Mark(errors.New("the first delivery of this attempt ended without answering"))
 	}
 	log.WarnContext(ctx, "the first delivery of this attempt has not finished: leaving the message to it, and to FC's retry should it fail")
-	return rec, false, nil
+	return nil
+}
+
+// hold is an attempt's claim on a message while it works on it: it renews
+// the claim every renewEvery and, should another attempt have taken the
+// message over, cancels the work with chat.ErrNotHeld as its cause.
+type hold struct {
+	s      *Service
+	m      chat.Message
+	a      chat.Attempt
+	log    *slog.Logger
+	cancel context.CancelCauseFunc
+	stop   chan struct{}
+	done   chan struct{}
+
+	mu sync.Mutex
+	// renewedAt is when the newest renewal that succeeded was sent: the
+	// claim holds at least a lease from then.
+	renewedAt time.Time
+}
+
+// keep starts renewing a's claim on m, which a has just taken; the work on
+// m goes on under the context it returns, and end stops the renewals.
+func (s *Service) keep(ctx context.Context, log *slog.Logger, m chat.Message, a chat.Attempt) (context.Context, *hold) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	h := &hold{
+		s: s, m: m, a: a, log: log, cancel: cancel,
+		stop: make(chan struct{}), done: make(chan struct{}), renewedAt: s.cfg.Now(),
+	}
+	go h.renewing(ctx)
+	return ctx, h
+}
+
+func (h *hold) renewing(ctx context.Context) {
+	defer close(h.done)
+	tick := time.NewTicker(h.s.renewEvery())
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.stop:
+			return
+		case <-tick.C:
+		}
+		if errors.Is(h.renew(ctx), chat.ErrNotHeld) {
+			return
+		}
+	}
+}
+
+func (h *hold) renew(ctx context.Context) error {
+	sent := h.s.cfg.Now()
+	err := h.s.cfg.Receipts.Renew(ctx, h.m, h.a, h.s.cfg.ClaimLease)
+	switch {
+	case errors.Is(err, chat.ErrNotHeld):
+		h.log.WarnContext(ctx, "another attempt took the message over: this one stops", "err", err)
+		h.cancel(chat.ErrNotHeld)
+		return err
+	case err != nil:
+		h.log.WarnContext(ctx, "could not renew the message's claim", "err", err)
+		return err
+	}
+	h.mu.Lock()
+	if sent.After(h.renewedAt) {
+		h.renewedAt = sent
+	}
+	h.mu.Unlock()
+	return nil
+}
+
+// confirm makes sure that the attempt still holds its message before it
+// keeps or posts an answer: at no cost while the newest renewal is less
+// than two thirds of a lease old, as it is unless the bucket failed; else
+// by renewing the claim now. An error matching chat.ErrNotHeld says that
+// another attempt has the message.
+func (h *hold) confirm(ctx context.Context) error {
+	if cause := context.Cause(ctx); errors.Is(cause, chat.ErrNotHeld) {
+		return cause
+	}
+	h.mu.Lock()
+	age := h.s.cfg.Now().Sub(h.renewedAt)
+	h.mu.Unlock()
+	if age < h.s.cfg.ClaimLease-h.s.renewEvery() {
+		return nil
+	}
+	if err := h.renew(ctx); err != nil {
+		if errors.Is(err, chat.ErrNotHeld) {
+			return err
+		}
+		return retry.Mark(fmt.Errorf("make sure the message is still this attempt's: %w", err))
+	}
+	return nil
+}
+
+// end stops the renewals.
+func (h *hold) end() {
+	close(h.stop)
+	<-h.done
+	h.cancel(nil)
+}
+
+// takenOver reports whether the work on a message ended because another
+// attempt took it over.
+func takenOver(ctx context.Context, err error) bool {
+	return errors.Is(err, chat.ErrNotHeld) || errors.Is(context.Cause(ctx), chat.ErrNotHeld)
 }
 
 // release gives up a's claim on m after a failure, so that FC's retry can

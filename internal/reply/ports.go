@@ -23,11 +23,15 @@ type History interface {
 // Receipts record what was done for each message (ossmount.Receipts).
 type Receipts interface {
 	// Claim returns what has been done for m and, unless m is delivered
-	// already, takes it for attempt a, unless another live attempt holds
-	// it: then it returns that holder.
-	Claim(ctx context.Context, m chat.Message, a chat.Attempt, ttl time.Duration) (rec chat.Receipt, holder chat.Attempt, claimed bool, err error)
+	// already, takes it for attempt a for lease, unless another live
+	// attempt holds it: then it returns that holder.
+	Claim(ctx context.Context, m chat.Message, a chat.Attempt, lease time.Duration) (rec chat.Receipt, holder chat.Attempt, claimed bool, err error)
+	// Renew extends a's claim on m by lease from now; an error matching
+	// chat.ErrNotHeld says that another attempt took m over.
+	Renew(ctx context.Context, m chat.Message, a chat.Attempt, lease time.Duration) error
 	// Holder returns what has been done for m and who holds it, if
-	// anyone, without claiming it.
+	// anyone (a claim whose lease ran out holds nobody), without claiming
+	// it.
 	Holder(ctx context.Context, m chat.Message) (rec chat.Receipt, holder chat.Attempt, held bool, err error)
 	Release(ctx context.Context, m chat.Message, a chat.Attempt) error
 	SaveAnswer(ctx context.Context, m chat.Message, answer string) error

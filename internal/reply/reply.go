@@ -56,6 +56,9 @@ type Config struct {
 	HistoryLength int
 	// Timeout bounds the model's answer (TIMEOUT).
 	Timeout time.Duration
+	// ClaimLease is how long a claim on a message holds unless renewed;
+	// 0 means DefaultClaimLease.
+	ClaimLease time.Duration
 	// Instance tells this process's attempts from another's: a random id
 	// made at start.
 	Instance string
@@ -79,6 +82,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ClaimLease <= 0 {
+		cfg.ClaimLease = DefaultClaimLease
 	}
 	return &Service{cfg: cfg}
 }
@@ -115,11 +121,17 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 	if err != nil || !claimed {
 		return err
 	}
+	ctx, j.hold = s.keep(ctx, log, m, attempt)
+	defer j.hold.end()
 	if !s.admit(ctx, log, m) {
 		s.done(ctx, log, m)
 		return nil
 	}
-	if err := s.answer(ctx, j, rec); err != nil {
+	switch err := s.answer(ctx, j, rec); {
+	case takenOver(ctx, err):
+		log.WarnContext(ctx, "the message was taken over by another attempt: leaving it to that one", "err", err)
+		return nil
+	case err != nil:
 		s.release(ctx, log, m, attempt)
 		return err
 	}
@@ -137,14 +149,23 @@ func (s *Service) answer(ctx context.Context, j *job, rec chat.Receipt) error {
 	a := chat.Answer{To: j.m, Text: rec.Answer, Delivered: rec.PartsSent}
 	if rec.Answered {
 		j.log.InfoContext(ctx, "delivering the answer kept from an earlier attempt", "partsSent", rec.PartsSent)
-	} else {
-		r, err := s.respond(ctx, j)
-		if err != nil {
+		if err := j.hold.confirm(ctx); err != nil {
 			return err
 		}
-		s.record(ctx, j.log, j.m, r)
-		a.Text, a.Draft = r.text, r.draft
+		return s.deliver(ctx, j.log, a)
 	}
+	r, err := s.respond(ctx, j)
+	if err != nil {
+		return err
+	}
+	// Only the holder keeps and posts an answer: one that lost the
+	// message while the model wrote leaves both to the attempt that has
+	// it.
+	if err := j.hold.confirm(ctx); err != nil {
+		return err
+	}
+	s.record(ctx, j.log, j.m, r)
+	a.Text, a.Draft = r.text, r.draft
 	return s.deliver(ctx, j.log, a)
 }
 
@@ -159,6 +180,8 @@ type job struct {
 	// history is the asker's history, loading since the message came;
 	// nil for a command.
 	history *loading
+	// hold keeps the attempt's claim on m.
+	hold *hold
 }
 
 // response is what the robot decided to say to a message.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -134,6 +135,25 @@ type fixture struct {
 	out      *outbox
 	mu       sync.Mutex
 	asked    []chat.Prompt
+	// running, once runClock sets it, is the moment from which the
+	// fixture's clock runs on from clock, with real time.
+	running atomic.Pointer[time.Time]
+}
+
+// now is the fixture's clock: clock, standing still unless runClock made
+// it run.
+func (f *fixture) now() time.Time {
+	if start := f.running.Load(); start != nil {
+		return clock.Add(time.Since(*start))
+	}
+	return clock
+}
+
+// runClock makes the fixture's clock run, for a test of claims' leases,
+// which run out only as time passes.
+func (f *fixture) runClock() {
+	start := time.Now()
+	f.running.Store(&start)
 }
 
 // newFixture returns a service over a fresh mount folder whose model, unless
@@ -141,7 +161,8 @@ type fixture struct {
 // changes the Config before the Service is made.
 func newFixture(t *testing.T, model modelFunc, edits ...func(*Config)) *fixture {
 	t.Helper()
-	now := func() time.Time { return clock }
+	f := &fixture{out: &outbox{}}
+	now := f.now
 	root := t.TempDir()
 	h, err := ossmount.NewHistory(root, ossmount.Config{Now: now})
 	if err != nil {
@@ -151,7 +172,7 @@ func newFixture(t *testing.T, model modelFunc, edits ...func(*Config)) *fixture 
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{history: h, receipts: receipts, out: &outbox{}}
+	f.history, f.receipts = h, receipts
 	if model == nil {
 		model = func(_ context.Context, p chat.Prompt) (string, error) { return "答：" + p.Question, nil }
 	}
@@ -164,6 +185,9 @@ func newFixture(t *testing.T, model modelFunc, edits ...func(*Config)) *fixture 
 	cfg := Config{
 		History: h, Receipts: receipts, Outbox: f.out, Model: modelFunc(recording),
 		HistoryLength: 2, Timeout: time.Minute, Instance: "instance-1", Now: now,
+		// A short lease, for the tests of its running out to be quick: a
+		// second delivery polls every 10 ms, a holder renews every 50.
+		ClaimLease: 150 * time.Millisecond,
 	}
 	for _, edit := range edits {
 		edit(&cfg)
@@ -488,9 +512,9 @@ func TestALongAnswerGoesOutInPiecesAndARetryDeliversOnlyWhatIsMissing(t *testing
 }
 
 // The first delivery of an attempt fails and gives the message up while
-// its twin waits: the twin must neither answer nor fail, for FC's retry,
-// which the first's failure brings, answers the message.
-func TestATwinNeverTakesWhatTheFirstDeliveryGaveUp(t *testing.T) {
+// its twin waits: the twin must not answer, and fails as the first did, so
+// that FC retries whichever of the two outcomes it counts for the attempt.
+func TestATwinFailsAsTheFirstDeliveryDidAndLeavesTheMessageToFCsRetry(t *testing.T) {
 	release := make(chan struct{})
 	failing := true
 	f := newFixture(t, func(_ context.Context, p chat.Prompt) (string, error) {
@@ -516,8 +540,8 @@ func TestATwinNeverTakesWhatTheFirstDeliveryGaveUp(t *testing.T) {
 	if err := <-first; !retry.Retryable(err) {
 		t.Fatalf("the first delivery: %v, want a retryable failure", err)
 	}
-	if err := <-twin; err != nil {
-		t.Errorf("the twin: %v; it must not fail, which would bring another retry", err)
+	if err := <-twin; !retry.Retryable(err) {
+		t.Errorf("the twin: %v; want the first's retryable failure, lest FC count a success for an unanswered message", err)
 	}
 	if n := f.askedCount(); n != 1 {
 		t.Errorf("the model was asked %d times; the twin must leave the message to FC's retry", n)
@@ -528,5 +552,116 @@ func TestATwinNeverTakesWhatTheFirstDeliveryGaveUp(t *testing.T) {
 	}
 	if got := f.out.last(conversationID); got != "答：你好" || f.out.count(conversationID) != 1 {
 		t.Errorf("delivered %d answers, the last %q; want the one answer, by FC's retry", f.out.count(conversationID), got)
+	}
+}
+
+// The instance of the delivery holding a message dies while its twin
+// waits: once the dead holder's lease runs out the twin fails, so that FC
+// retries even if it counts the twin's outcome for the attempt.
+func TestATwinOfAHolderThatDiedFailsOnceTheLeaseRunsOut(t *testing.T) {
+	f := newFixture(t, nil)
+	f.runClock()
+	ev := event("m1", "你好", clock)
+	dead := chat.Attempt{RequestID: "r1", Instance: "instance-dead.1"}
+	if _, _, ok, err := f.receipts.Claim(t.Context(), ev.Message, dead, f.cfg.ClaimLease); !ok || err != nil {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	if err := f.deliver(t, f.svc, fcruntime.Invocation{RequestID: "r1"}, ev); !retry.Retryable(err) {
+		t.Fatalf("the twin of a dead holder: %v; want a retryable failure", err)
+	}
+	if n := f.askedCount(); n != 0 {
+		t.Errorf("the twin asked the model %d times; FC's retry answers", n)
+	}
+	if err := f.deliver(t, f.svc, fcruntime.Invocation{RequestID: "r1", RetryCount: 1}, ev); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.out.last(conversationID); got != "答：你好" || f.out.count(conversationID) != 1 {
+		t.Errorf("delivered %d answers, the last %q; want the one answer, by FC's retry", f.out.count(conversationID), got)
+	}
+}
+
+// An answer that takes several leases keeps its claim: another invocation
+// of the message, trying all along, never takes it.
+func TestALongAnswerKeepsItsClaim(t *testing.T) {
+	release := make(chan struct{})
+	f := newFixture(t, func(_ context.Context, p chat.Prompt) (string, error) {
+		<-release
+		return "答：" + p.Question, nil
+	})
+	f.runClock()
+	ev := event("m1", "你好", clock)
+	first := make(chan error, 1)
+	go func() { first <- f.handle(t, "r1", ev) }()
+	for f.askedCount() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	other := f.instance("instance-2")
+	for range 25 { // five leases
+		time.Sleep(f.cfg.ClaimLease / 5)
+		if err := f.deliver(t, other, fcruntime.Invocation{RequestID: "r2"}, ev); !retry.Retryable(err) {
+			t.Fatalf("another invocation while the first answers: %v; want it refused for now", err)
+		}
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if f.askedCount() != 1 || f.out.count(conversationID) != 1 {
+		t.Errorf("model asked %d times, %d answers; want one of each", f.askedCount(), f.out.count(conversationID))
+	}
+}
+
+// renewals are Receipts whose renewals fail while failing is set, as when
+// the bucket cannot be reached from one instance.
+type renewals struct {
+	Receipts
+	failing atomic.Bool
+}
+
+func (r *renewals) Renew(ctx context.Context, m chat.Message, a chat.Attempt, lease time.Duration) error {
+	if r.failing.Load() {
+		return errors.New("HTTP 503: service unavailable")
+	}
+	return r.Receipts.Renew(ctx, m, a, lease)
+}
+
+// A holder cut off from the bucket for longer than its lease loses the
+// message to another invocation; when its model answers, it keeps and
+// posts nothing and ends without a failure, for the message is answered by
+// the one that took it.
+func TestAHolderThatLostItsClaimKeepsAndPostsNothing(t *testing.T) {
+	release := make(chan struct{})
+	var calls atomic.Int32
+	f := newFixture(t, func(_ context.Context, p chat.Prompt) (string, error) {
+		if calls.Add(1) == 1 {
+			<-release // the cut-off holder's model
+		}
+		return "答：" + p.Question, nil
+	})
+	f.runClock()
+	cut := &renewals{Receipts: f.receipts}
+	cut.failing.Store(true)
+	cutOff := f.instance("instance-cut")
+	cutOff.cfg.Receipts = cut
+	ev := event("m1", "你好", clock)
+	first := make(chan error, 1)
+	go func() { first <- f.deliver(t, cutOff, fcruntime.Invocation{RequestID: "r1"}, ev) }()
+	for f.askedCount() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(f.cfg.ClaimLease + f.cfg.ClaimLease/5)
+	if err := f.handle(t, "r2", ev); err != nil {
+		t.Fatalf("another invocation after the holder's lease ran out: %v", err)
+	}
+	cut.failing.Store(false)
+	close(release)
+	if err := <-first; err != nil {
+		t.Errorf("the holder that lost the message: %v; want it to end quietly", err)
+	}
+	if f.askedCount() != 2 || f.out.count(conversationID) != 1 {
+		t.Errorf("model asked %d times, %d answers; want the one answer of the invocation that took the message", f.askedCount(), f.out.count(conversationID))
+	}
+	if turns, err := f.history.Load(t.Context(), ev.Message.HistoryOwner(), 10); err != nil || len(turns) != 1 {
+		t.Errorf("history holds %d turns (%v); want the one turn", len(turns), err)
 	}
 }
