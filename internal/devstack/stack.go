@@ -51,8 +51,11 @@ type Config struct {
 	FCRetryDelay func(attempt int) time.Duration
 	// FCDuplicateDeliveries makes the local FC post every delivery of an
 	// event twice at the same time, which with several ReplyInstances go
-	// to two different instances.
-	FCDuplicateDeliveries bool
+	// to two different instances. FCDuplicateSuccessCounts makes such an
+	// attempt succeed when either post does (by default it fails when
+	// either fails).
+	FCDuplicateDeliveries    bool
+	FCDuplicateSuccessCounts bool
 	// DingTalkApp gives the robot an app (AppKey and AppSecret) that the fake
 	// DingTalk's OpenAPI knows, and the reply function the variables to
 	// answer through it when a session webhook has expired.
@@ -241,16 +244,17 @@ func Start(ctx context.Context, o Config) (_ *Stack, err error) {
 	}
 
 	s.FC = fclocal.New(fclocal.Config{
-		Functions:             map[string]string{ReplyFunction: replyURL},
-		AccessKeys:            map[string]string{caller.AccessKeyID: caller.AccessKeySecret},
-		RoleCredentials:       role,
-		AccountID:             "1234567890",
-		Region:                localRegion,
-		MaxAsyncRetryAttempts: o.FCMaxRetries,
-		RetryDelay:            o.FCRetryDelay,
-		DuplicateDeliveries:   o.FCDuplicateDeliveries,
-		Client:                fcClient,
-		Logger:                o.Logger,
+		Functions:              map[string]string{ReplyFunction: replyURL},
+		AccessKeys:             map[string]string{caller.AccessKeyID: caller.AccessKeySecret},
+		RoleCredentials:        role,
+		AccountID:              "1234567890",
+		Region:                 localRegion,
+		MaxAsyncRetryAttempts:  o.FCMaxRetries,
+		RetryDelay:             o.FCRetryDelay,
+		DuplicateDeliveries:    o.FCDuplicateDeliveries,
+		DuplicateSuccessCounts: o.FCDuplicateSuccessCounts,
+		Client:                 fcClient,
+		Logger:                 o.Logger,
 	})
 	s.fcHTTP = httptest.NewServer(s.FC)
 

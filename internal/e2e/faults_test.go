@@ -220,6 +220,64 @@ func TestFaultReplyInstanceDiesMidAnswer(t *testing.T) {
 	report(t, 1, len(alice.posts()), len(alice.posts())-1, 0)
 }
 
+// FC delivers an event twice at once and the instance of the delivery
+// that holds the message dies while the other waits; FC counts a success
+// of either delivery for the attempt. The waiting one sees the dead
+// holder's lease run out (reply.DefaultClaimLease, 30 s) and fails as the
+// holder did, so FC retries, and the retry answers, once.
+func TestFaultAHolderThatDiesWhileItsTwinWaitsIsAnsweredByFCsRetry(t *testing.T) {
+	t.Parallel()
+	started := make(chan struct{}, 8)
+	release := make(chan struct{})
+	st := start(t, devstack.Config{
+		ReplyInstances: 2, FCDuplicateDeliveries: true, FCDuplicateSuccessCounts: true,
+		Model: func(ctx context.Context, r openaitest.Request) openaitest.Response {
+			started <- struct{}{}
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return openaitest.Response{Content: "答：" + r.LastUserMessage()}
+		},
+	})
+	alice := single(t, st, "alice")
+	alice.send("持有者崩溃时的问题")
+	<-started
+	twin := waitingTwin(t, st)
+	for _, p := range st.Replies {
+		if p != twin {
+			p.Kill() // the holder
+		}
+	}
+	close(release)
+	got := alice.waitAnswer(1)
+	waitFC(t, st)
+	if got != "答：持有者崩溃时的问题" || len(alice.posts()) != 1 {
+		t.Errorf("%d answers, the last %q; want the one answer", len(alice.posts()), got)
+	}
+	if !strings.Contains(twin.Output(), "the first delivery of this attempt gave the message up or died") {
+		t.Errorf("the waiting delivery did not fail for the dead holder:\n%s", twin.Output())
+	}
+	report(t, 1, len(alice.posts()), len(alice.posts())-1, 0)
+}
+
+// waitingTwin is the reply instance whose delivery waits for the other
+// delivery of the same attempt.
+func waitingTwin(t *testing.T, st *devstack.Stack) *devstack.Process {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		for _, p := range st.Replies {
+			if strings.Contains(p.Output(), "a second delivery of this attempt") {
+				return p
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("no delivery waited for its twin")
+	return nil
+}
+
 func TestFaultSIGTERMFinishesTheAnswerInFlight(t *testing.T) {
 	t.Parallel()
 	started := make(chan struct{}, 1)

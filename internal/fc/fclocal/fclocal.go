@@ -76,8 +76,13 @@ type Config struct {
 	RetryDelay func(attempt int) time.Duration
 	// DuplicateDeliveries posts every delivery of an async invocation
 	// twice at the same time, as FC's at-least-once delivery now and then
-	// does; the attempt fails when either post reports a failure.
-	DuplicateDeliveries bool
+	// does; the attempt fails when either post reports a failure, or, with
+	// DuplicateSuccessCounts, succeeds when either succeeds. FC does not
+	// say which outcome of two deliveries it counts; a success counting is
+	// what loses a message whose first delivery's instance died while the
+	// second waited, unless the second fails too.
+	DuplicateDeliveries    bool
+	DuplicateSuccessCounts bool
 	// Client makes the deliveries; nil means a client of the server's own.
 	Client *http.Client
 	// Logger gets a line per invocation and per delivery attempt; nil
@@ -402,7 +407,8 @@ func (s *Server) postAttempt(baseURL string, inv *Invocation, retry int) (status
 		}()
 	}
 	for range 2 {
-		if r := <-results; failure == "" {
+		r := <-results
+		if failure == "" || (s.cfg.DuplicateSuccessCounts && r.failure == "") {
 			status, failure = r.status, r.failure
 		}
 	}

@@ -640,6 +640,28 @@ func TestDuplicateDeliveriesPostEachAttemptTwiceAtOnce(t *testing.T) {
 	}
 }
 
+// With DuplicateSuccessCounts an attempt delivered twice succeeds when
+// either of its deliveries does: one failing alone brings no retry.
+func TestWithDuplicateSuccessCountsOneSuccessEndsTheInvocation(t *testing.T) {
+	for _, successCounts := range []bool{false, true} {
+		fn := &fakeFunction{respond: func(call int, w http.ResponseWriter) {
+			if call == 1 {
+				failWith(w)
+			}
+		}}
+		srv, apiURL := setup(t, fclocal.Config{DuplicateDeliveries: true, DuplicateSuccessCounts: successCounts, RetryDelay: func(int) time.Duration { return 0 }}, fn)
+		invokeAsync(t, apiURL, "event", "")
+		wait(t, srv)
+		want := 2
+		if successCounts {
+			want = 1
+		}
+		if c := only(t, srv); c.Attempts != want || c.Outcome != fclocal.Succeeded {
+			t.Errorf("success counts %v: invocation = %+v, want success at attempt %d", successCounts, c, want)
+		}
+	}
+}
+
 // FC's Debian 11 and newer custom runtimes pass the role's key id and secret
 // but no token; a Debian 10 runtime passes all three.
 func TestTheSecurityTokenHeaderIsDebian10s(t *testing.T) {
