@@ -24,6 +24,17 @@ import (
 //     row failed, and then makes sure before it writes or posts anything;
 //     the last third of the lease is the slack for the clocks of two
 //     instances to differ and for one post to go out.
+//
+// What remains of answering twice, with the default lease: a holder cut
+// off from the bucket for two renewals in a row (20 s) whose confirm then
+// passed just before, and whose keeping and posting of the answer then
+// outlast the last 10 s of its lease less the difference between the two
+// instances' clocks; and FC retrying one attempt twice, should it count
+// each of the attempt's two deliveries' failures as its own (see
+// followFirst): the second retry takes the message from the first at once.
+// What remains of not answering: a first delivery still renewing when its
+// twin's wait ends (TIMEOUT + 30 s) that then fails, with FC counting the
+// twin's success.
 const DefaultClaimLease = 30 * time.Second
 
 // duplicateWait bounds how long, beyond the model's timeout, a second
