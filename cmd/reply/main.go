@@ -71,6 +71,11 @@ type settings struct {
 	VisionModel   string            `env:"VISION_MODEL"`
 	MaxPictureMB  int               `env:"MAX_PICTURE_MB" envDefault:"10"`
 	ShowThinking  bool              `env:"SHOW_THINKING" envDefault:"false"`
+	AllowUsers    config.List       `env:"ALLOW_USERS"`
+	AllowGroups   config.List       `env:"ALLOW_GROUPS"`
+	AdminUsers    config.List       `env:"ADMIN_USERS"`
+	GroupContext  string            `env:"GROUP_CONTEXT" envDefault:"member"`
+	ContextTokens int               `env:"MAX_CONTEXT_TOKENS" envDefault:"8000"`
 	Verbose       logging.Verbosity `env:"VERBOSE" envDefault:"25"`
 }
 
@@ -107,6 +112,13 @@ Environment:
   VISION_MODEL           a model that reads pictures: pictures are answered (needs the app's key)
   MAX_PICTURE_MB         largest picture downloaded, in MB (default 10)
   SHOW_THINKING          true shows a reasoning model's <think> text, quoted (default false)
+  ALLOW_USERS            staff ids who may ask, comma-separated (default: everyone)
+  ALLOW_GROUPS           conversation ids of the groups it answers in (default: every group)
+  ADMIN_USERS            staff ids who may always ask, and change a group's settings
+  GROUP_CONTEXT          member (default: each member of a group has their own history)
+                         or group (one history per group)
+  MAX_CONTEXT_TOKENS     most tokens (estimated) of system prompt, history and question
+                         together; the oldest turns are left out first (default 8000)
   OSS_BUCKET             the mounted bucket: claims through OSS's API, exclusive across
                          instances (without it, through the mount: best effort)
   OSS_BUCKET_PATH        the bucket folder mounted at OSS_MOUNT_POINT (default /)
@@ -195,16 +207,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Logger: logger,
 	}
 	cfg := reply.Config{
-		History:         history,
-		Receipts:        receipts,
-		Model:           model,
-		MaxPictureBytes: int64(s.MaxPictureMB) << 20,
-		SystemPrompt:    s.SystemPrompt,
-		ShowThinking:    s.ShowThinking,
-		HistoryLength:   s.HistoryLength,
-		Timeout:         timeout,
-		Instance:        instance,
-		Logger:          logger,
+		History:            history,
+		Receipts:           receipts,
+		Model:              model,
+		MaxPictureBytes:    int64(s.MaxPictureMB) << 20,
+		SystemPrompt:       s.SystemPrompt,
+		ShowThinking:       s.ShowThinking,
+		HistoryLength:      s.HistoryLength,
+		Timeout:            timeout,
+		Access:             reply.Access{Users: s.AllowUsers, Groups: s.AllowGroups, Admins: s.AdminUsers},
+		SharedGroupContext: s.GroupContext == "group",
+		MaxContextTokens:   s.ContextTokens,
+		Instance:           instance,
+		Logger:             logger,
 	}
 	var tally *ossmount.Tally
 	if s.MonthlyCalls > 0 {
@@ -250,7 +265,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		logger.Log(ctx, logging.LevelNotice, "reply function listening",
 			"addr", addr.String(), "model", s.Model, "endpoint", s.Endpoint, "historyLength", s.HistoryLength,
 			"timeout", timeout.String(), "ossMountPoint", s.OSSMountPoint, "ossBucket", s.OSSBucket, "replyFormat", format,
-			"card", s.CardTemplate != "", "visionModel", s.VisionModel, "showThinking", s.ShowThinking)
+			"card", s.CardTemplate != "", "visionModel", s.VisionModel, "showThinking", s.ShowThinking,
+			"groupContext", s.GroupContext, "maxContextTokens", s.ContextTokens, "allowUsers", len(s.AllowUsers), "allowGroups", len(s.AllowGroups), "admins", len(s.AdminUsers))
 	})
 }
 
@@ -297,6 +313,10 @@ func (s settings) validate() error {
 		return fmt.Errorf("REPLY_FORMAT: %w", err)
 	}
 	switch {
+	case s.GroupContext != "member" && s.GroupContext != "group":
+		return fmt.Errorf("GROUP_CONTEXT must be member or group, got %q", s.GroupContext)
+	case s.ContextTokens < 256:
+		return fmt.Errorf("MAX_CONTEXT_TOKENS must be at least 256, got %d", s.ContextTokens)
 	case s.HistoryLength < 0:
 		return fmt.Errorf("HISTORY_LENGTH must be 0 or more, got %d", s.HistoryLength)
 	case s.Timeout <= 0:

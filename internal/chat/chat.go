@@ -75,6 +75,12 @@ func (m Message) HistoryOwner() string {
 	return "single\x00" + m.ConversationID
 }
 
+// GroupHistoryOwner names the history a whole group shares, for a robot
+// whose members of a group share one context.
+func (m Message) GroupHistoryOwner() string {
+	return "groupshared\x00" + m.ConversationID
+}
+
 // EventVersion is the version of the Event format that this build writes.
 // A reply function refuses an event of a version it does not know rather
 // than misread it.

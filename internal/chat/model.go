@@ -31,4 +31,8 @@ var (
 	// ErrInvalidImages: the pictures cannot be sent (empty, not pictures,
 	// or too large together); nothing was sent.
 	ErrInvalidImages = errors.New("the pictures cannot be sent")
+	// ErrContextTooLong: the prompt is longer than the model's context
+	// window (OpenAI's context_length_exceeded, or another provider's
+	// words for it).
+	ErrContextTooLong = errors.New("the prompt exceeds the model's context window")
 )

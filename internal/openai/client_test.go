@@ -274,7 +274,9 @@ func TestCompleteGivesUp(t *testing.T) {
 		{"Retry-After as a far date", openaitest.Response{Status: 503, RetryAfter: "Wed, 21 Oct 2099 07:28:00 GMT"}, chat.ErrModelUnavailable, 503, 1},
 		{"500 every time", openaitest.Response{Status: 500}, chat.ErrModelUnavailable, 500, 6},
 		{"dropped every time", openaitest.Response{DropConnection: true}, chat.ErrModelUnavailable, 0, 6},
-		{"400 is not retried", openaitest.Response{Status: 400, ErrorMessage: "This model's maximum context length is 8192 tokens."}, chat.ErrModelRejected, 400, 1},
+		{"400 is not retried", openaitest.Response{Status: 400, ErrorMessage: "Invalid value for 'temperature'."}, chat.ErrModelRejected, 400, 1},
+		{"a context too long", openaitest.Response{Status: 400, ErrorCode: "context_length_exceeded", ErrorMessage: "This model's maximum context length is 8192 tokens."}, chat.ErrContextTooLong, 400, 1},
+		{"DashScope's context too long", openaitest.Response{Status: 400, ErrorCode: "invalid_parameter_error", ErrorMessage: "Range of input length should be [1, 30720]"}, chat.ErrContextTooLong, 400, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

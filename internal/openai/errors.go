@@ -104,7 +104,8 @@ func classify(ctx context.Context, err error, apiKey string) failure {
 	var reqErr *goopenai.RequestError
 	if errors.As(err, &reqErr) && reqErr.HTTPStatusCode != 0 {
 		kind, retryable := kindOfStatus(reqErr.HTTPStatusCode, "")
-		return newFailure(kind, reqErr.HTTPStatusCode, messageFromBody(reqErr.Body, reqErr.HTTPStatusCode), retryable)
+		msg := messageFromBody(reqErr.Body, reqErr.HTTPStatusCode)
+		return withReason(newFailure(kind, reqErr.HTTPStatusCode, msg, retryable), tooLong("", msg))
 	}
 	var apiErr *goopenai.APIError
 	if errors.As(err, &apiErr) {
@@ -113,7 +114,7 @@ func classify(ctx context.Context, err error, apiKey string) failure {
 			return newFailure(chat.ErrModelUnavailable, 0, apiErr.Message, true)
 		}
 		kind, retryable := kindOfStatus(apiErr.HTTPStatusCode, errorCode(apiErr))
-		return newFailure(kind, apiErr.HTTPStatusCode, apiErr.Message, retryable)
+		return withReason(newFailure(kind, apiErr.HTTPStatusCode, apiErr.Message, retryable), tooLong(errorCode(apiErr), apiErr.Message))
 	}
 
 	var urlErr *url.Error
@@ -135,6 +136,39 @@ func classify(ctx context.Context, err error, apiKey string) failure {
 	// What is left is go-openai refusing the request before sending it,
 	// such as a temperature that a reasoning model does not accept.
 	return newFailure(chat.ErrModelRejected, 0, err.Error(), false)
+}
+
+// withReason sets the reason of f's rejection, when it is one and tooLong.
+func withReason(f failure, tooLong bool) failure {
+	var e *Error
+	if tooLong && errors.As(f.err, &e) && e.Kind == chat.ErrModelRejected {
+		e.Reason = chat.ErrContextTooLong
+	}
+	return f
+}
+
+// contextWords are what providers say when a prompt exceeds the model's
+// window: OpenAI's code and message ("This model's maximum context length
+// is 8192 tokens..."), which DeepSeek, vLLM and others copy; Anthropic's
+// compatible endpoint ("prompt is too long"); DashScope's ("Range of input
+// length should be [1, 30720]"); Ollama's and llama.cpp's ("exceeds the
+// available context size").
+var contextWords = []string{
+	"context_length_exceeded", "maximum context length", "context length", "context window",
+	"prompt is too long", "range of input length", "input is too long", "too many tokens",
+	"exceeds the available context",
+}
+
+// tooLong reports whether a refusal's code or message says that the
+// prompt exceeds the model's context window.
+func tooLong(code, msg string) bool {
+	text := strings.ToLower(code + " " + msg)
+	for _, w := range contextWords {
+		if strings.Contains(text, w) {
+			return true
+		}
+	}
+	return false
 }
 
 func kindOfStatus(status int, code string) (kind error, retryable bool) {

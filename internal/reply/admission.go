@@ -3,14 +3,15 @@ package reply
 import (
 	"context"
 	"log/slog"
+	"slices"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
+	"github.com/dingtalk-llm/fcrobot/internal/logging"
 )
 
-// admit decides whether m, claimed, gets an answer at all. Today that is
-// whether an answer can reach its sender: a message nobody can be answered
-// on is dropped before the model is asked. Who may ask, and how often,
-// belongs here once the robot decides it: after the claim, so that a
+// admit decides whether m, claimed, gets an answer at all: whether one
+// can reach its sender. A message nobody can be answered on is dropped
+// before any work is done for it. It comes after the claim, so that a
 // message delivered again is never counted twice.
 func (s *Service) admit(ctx context.Context, log *slog.Logger, m chat.Message) bool {
 	if err := s.cfg.Outbox.Reachable(m); err != nil {
@@ -18,4 +19,63 @@ func (s *Service) admit(ctx context.Context, log *slog.Logger, m chat.Message) b
 		return false
 	}
 	return true
+}
+
+// Access says who may ask the robot. An empty list lets everyone through;
+// a sender passes when both lists that apply let them through: Users in
+// every conversation, Groups in a group. Admins always pass, and may change
+// a group's settings and clear a group's shared history.
+type Access struct {
+	// Users are staff ids (ALLOW_USERS).
+	Users []string
+	// Groups are conversation ids of groups (ALLOW_GROUPS).
+	Groups []string
+	// Admins are staff ids (ADMIN_USERS).
+	Admins []string
+}
+
+// admin reports whether m's sender is an administrator. A sender without
+// a staff id (an external contact) never is.
+func (a Access) admin(m chat.Message) bool {
+	return m.SenderStaffID != "" && slices.Contains(a.Admins, m.SenderStaffID)
+}
+
+// allows reports whether m's sender may ask.
+func (a Access) allows(m chat.Message) bool {
+	if a.admin(m) {
+		return true
+	}
+	if len(a.Users) > 0 && (m.SenderStaffID == "" || !slices.Contains(a.Users, m.SenderStaffID)) {
+		return false
+	}
+	return !m.IsGroup() || len(a.Groups) == 0 || slices.Contains(a.Groups, m.ConversationID)
+}
+
+// notAllowedText is what a sender who may not ask is told, once per
+// message: short, and naming the command that tells an administrator what
+// to add.
+const notAllowedText = `抱歉，你还没有使用这个机器人的权限。发送 \whoami 可以看到你的 staffId 和本会话的 conversationId，把它们发给管理员开通即可。`
+
+// refuse says why j is not answered, or "" when it is: a sender who may not
+// ask gets one short refusal, and nothing reaches the model. An open
+// command (\whoami) answers anyone.
+func (s *Service) refuse(j *job) string {
+	if j.isCommand && j.cmd.open {
+		return ""
+	}
+	if !s.cfg.Access.allows(j.m) {
+		j.log.Log(context.Background(), logging.LevelNotice, "the sender may not ask: refused", "staffId", j.m.SenderStaffID, "group", j.m.IsGroup())
+		return notAllowedText
+	}
+	return ""
+}
+
+// historyOwner names whose history m belongs to: in a group with a shared
+// context (GROUP_CONTEXT=group), the group's; else that of m's asker in
+// its conversation.
+func (s *Service) historyOwner(m chat.Message) string {
+	if m.IsGroup() && s.cfg.SharedGroupContext {
+		return m.GroupHistoryOwner()
+	}
+	return m.HistoryOwner()
 }

@@ -2,6 +2,7 @@ package reply
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
@@ -21,6 +22,14 @@ func (s *Service) ask(ctx context.Context, j *job) (response, error) {
 	draft := s.cfg.Outbox.Open(ctx, m, j.attempt)
 	askCtx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	raw, err := s.complete(askCtx, model, p, draft)
+	if errors.Is(err, chat.ErrContextTooLong) && len(p.History) > 0 {
+		// The estimate was too low for this model's tokenizer: once more
+		// with the newer half of the history.
+		kept := p.History[(len(p.History)+1)/2:]
+		log.WarnContext(ctx, "the model refused the prompt as too long: asking again with half the history", "historyTurns", len(p.History), "kept", len(kept))
+		p.History = kept
+		raw, err = s.complete(askCtx, model, p, draft)
+	}
 	cancel()
 	if err != nil {
 		log.ErrorContext(ctx, "the model did not answer", "err", err, "historyTurns", len(p.History), "pictures", len(p.Images))
@@ -35,7 +44,7 @@ func (s *Service) ask(ctx context.Context, j *job) (response, error) {
 	// History keeps the answer alone: reasoning sent back to a reasoning
 	// model is wasted tokens at best, and what its makers advise against.
 	turn := chat.Turn{
-		MessageID: m.ID, Question: historyQuestion(m.Text, len(p.Images)), Answer: t.answer,
+		MessageID: m.ID, Question: s.asked(m, historyQuestion(m.Text, len(p.Images))), Answer: t.answer,
 		AskedAt: m.CreatedAt, AnsweredAt: s.cfg.Now().UTC(),
 	}
 	log.Log(ctx, logging.LevelNotice, "answered", "historyTurns", len(p.History), "answerBytes", len(t.answer), "pictures", len(p.Images))

@@ -5,65 +5,110 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"unicode"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 	"github.com/dingtalk-llm/fcrobot/internal/logging"
 	"github.com/dingtalk-llm/fcrobot/internal/retry"
 )
 
-// commandPrefix starts every command: a message whose first word starts
-// with it is for the robot, not for the model.
+// commandPrefix starts every command as \help shows it.
 const commandPrefix = `\`
+
+// commandPrefixes start a command: the backslash, and what users type for
+// it elsewhere: the full-width backslash of a Chinese input method, the
+// slash most chat robots use, and 、, which the backslash key types under a
+// Chinese input method on a phone. After \ or ＼ an unknown word is an
+// unknown command; after / or 、 it is a question, since a question may
+// well start with a path or a list mark ("/etc/hosts 是什么").
+var commandPrefixes = []struct {
+	prefix string
+	strict bool
+}{{`\`, true}, {`＼`, true}, {`/`, false}, {`、`, false}}
 
 // command is one thing a user can tell the robot to do.
 type command struct {
-	// name is what the user types, with its prefix.
+	// name is what the user types after the prefix.
 	name string
 	// help is its line in \help.
 	help string
-	// run answers the command for m. Its error is retryable or final, as
-	// for Service.Handle.
-	run func(ctx context.Context, log *slog.Logger, m chat.Message) (string, error)
+	// open commands answer anyone, even a sender who may not ask.
+	open bool
+	// run answers the command for m; args is what follows its name. Its
+	// error is retryable or final, as for Service.Handle.
+	run func(ctx context.Context, log *slog.Logger, m chat.Message, args string) (string, error)
 }
 
 // commands lists the commands in the order \help shows them. A command is
 // one entry here and the method that runs it.
 func (s *Service) commands() []command {
+	clearHelp := "清除你与我的对话记录"
+	if s.cfg.SharedGroupContext {
+		clearHelp += "（群里清除全群共用的记录，仅管理员）"
+	}
 	return []command{
-		{name: `\clear`, help: "清除你与我的对话记录", run: s.clear},
-		{name: `\help`, help: "显示本帮助", run: s.help},
+		{name: "clear", help: clearHelp, run: s.clear},
+		{name: "whoami", help: "显示你的 staffId 和本会话的 conversationId（供管理员设置权限）", open: true, run: s.whoami},
+		{name: "help", help: "显示本帮助", run: s.help},
 	}
 }
 
-// command finds the command text is. Text whose first word does not start
-// with the prefix is a question (ok false); an unknown word gets a command
+// command finds the command text is. Text that does not start with a
+// prefix is a question (ok false); so is an unknown word after a prefix
+// that is not strict; an unknown word after a strict one gets a command
 // that says so and lists the known ones. A group message keeps the space
 // that followed the @-mention, so the text is trimmed first.
-func (s *Service) command(text string) (cmd command, ok bool) {
+func (s *Service) command(text string) (cmd command, args string, ok bool) {
 	t := strings.TrimSpace(text)
-	if !strings.HasPrefix(t, commandPrefix) {
-		return command{}, false
-	}
-	word := strings.ToLower(strings.Fields(t)[0])
-	for _, c := range s.commands() {
-		if c.name == word {
-			return c, true
+	for _, p := range commandPrefixes {
+		rest, found := strings.CutPrefix(t, p.prefix)
+		if !found || rest == "" {
+			continue
 		}
+		word, args := rest, ""
+		if i := strings.IndexFunc(rest, unicode.IsSpace); i >= 0 {
+			word, args = rest[:i], strings.TrimSpace(rest[i:])
+		}
+		for _, c := range s.commands() {
+			if c.name == strings.ToLower(word) {
+				return c, args, true
+			}
+		}
+		if !p.strict || word == "" {
+			return command{}, "", false
+		}
+		typed := p.prefix + word
+		return command{name: word, run: func(context.Context, *slog.Logger, chat.Message, string) (string, error) {
+			return fmt.Sprintf("未知命令 %s。\n%s", typed, s.helpText()), nil
+		}}, "", true
 	}
-	return command{name: word, run: func(context.Context, *slog.Logger, chat.Message) (string, error) {
-		return fmt.Sprintf("未知命令 %s。\n%s", strings.Fields(t)[0], s.helpText()), nil
-	}}, true
+	return command{}, "", false
 }
 
-func (s *Service) clear(ctx context.Context, log *slog.Logger, m chat.Message) (string, error) {
-	if err := s.cfg.History.Clear(ctx, m.HistoryOwner(), m.CreatedAt); err != nil {
+func (s *Service) clear(ctx context.Context, log *slog.Logger, m chat.Message, _ string) (string, error) {
+	shared := m.IsGroup() && s.cfg.SharedGroupContext
+	if shared && !s.cfg.Access.admin(m) {
+		return "这个群共用一份对话记录，只有管理员可以清除它。", nil
+	}
+	if err := s.cfg.History.Clear(ctx, s.historyOwner(m), m.CreatedAt); err != nil {
 		return "", retry.Mark(fmt.Errorf("clear history: %w", err))
 	}
-	log.Log(ctx, logging.LevelNotice, "history cleared")
+	log.Log(ctx, logging.LevelNotice, "history cleared", "shared", shared)
+	if shared {
+		return "已清除本群与我的对话记录，我们重新开始吧。", nil
+	}
 	return "已清除你与我的对话记录，我们重新开始吧。", nil
 }
 
-func (s *Service) help(context.Context, *slog.Logger, chat.Message) (string, error) {
+func (s *Service) whoami(_ context.Context, _ *slog.Logger, m chat.Message, _ string) (string, error) {
+	staff := m.SenderStaffID
+	if staff == "" {
+		staff = "（没有：外部联系人没有 staffId）"
+	}
+	return fmt.Sprintf("你的 staffId：%s\n本会话的 conversationId：%s", staff, m.ConversationID), nil
+}
+
+func (s *Service) help(context.Context, *slog.Logger, chat.Message, string) (string, error) {
 	return s.helpText(), nil
 }
 
@@ -71,9 +116,14 @@ func (s *Service) help(context.Context, *slog.Logger, chat.Message) (string, err
 func (s *Service) helpText() string {
 	var b strings.Builder
 	b.WriteString("可用命令：\n")
-	for _, c := range s.commands() {
-		fmt.Fprintf(&b, "%-8s%s\n", c.name, c.help)
+	cmds := s.commands()
+	width := 0
+	for _, c := range cmds {
+		width = max(width, len(commandPrefix+c.name))
 	}
-	b.WriteString("其他消息都会作为问题交给大模型回答。")
+	for _, c := range cmds {
+		fmt.Fprintf(&b, "%-*s  %s\n", width, commandPrefix+c.name, c.help)
+	}
+	b.WriteString("命令也可以用 / 开头。其他消息都会作为问题交给大模型回答。")
 	return b.String()
 }

@@ -36,6 +36,8 @@ func failureText(err error, timeout time.Duration) string {
 		return "抱歉，大模型这次没有给出回答，请换个问法再试。"
 	case errors.Is(err, chat.ErrImagesRefused):
 		return "抱歉，看图的大模型（VISION_MODEL）不接受图片，请联系管理员换一个能看图的模型。"
+	case errors.Is(err, chat.ErrContextTooLong):
+		return `抱歉，这次的对话超出了大模型一次能读的长度。请发送 \clear 清除对话记录，或把问题缩短后再试。`
 	case errors.Is(err, chat.ErrInvalidImages):
 		return "抱歉，这些图片太大或格式不对，没法交给大模型，请换一张再试。"
 	case errors.Is(err, chat.ErrModelRejected) && provider != "":

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
+	"github.com/dingtalk-llm/fcrobot/internal/logging"
 	"github.com/dingtalk-llm/fcrobot/internal/retry"
 )
 
@@ -36,7 +37,37 @@ func (s *Service) prompt(ctx context.Context, j *job) (p chat.Prompt, model Mode
 			p.Question = describePictureQuestion
 		}
 	}
+	p.Question = s.asked(m, p.Question)
+	if window := s.cfg.MaxContextTokens; window > 0 {
+		dropped, fits := p.Fit(window)
+		if !fits {
+			j.log.Log(ctx, logging.LevelNotice, "the question alone exceeds the context window", "questionTokens", chat.Tokens(p.Question), "window", window)
+			return p, nil, tooLongText(chat.Tokens(p.Question), p.Room(window)), nil
+		}
+		if dropped > 0 {
+			j.log.InfoContext(ctx, "the oldest turns left out to fit the context window", "dropped", dropped, "kept", len(p.History), "window", window)
+		}
+	}
 	return p, model, "", nil
+}
+
+// tooLongText answers a question longer than the model may read.
+func tooLongText(tokens, room int) string {
+	return fmt.Sprintf("抱歉，你的问题太长了：约 %d 个 token，我一次最多能读约 %d 个（中文大约 %d 个字）。请缩短后再发，或分几次发。", tokens, room, room)
+}
+
+// asked is question as the model reads it, and the history keeps it: in a
+// group that shares one context, after its asker's name, so that the model
+// knows who said what.
+func (s *Service) asked(m chat.Message, question string) string {
+	if !m.IsGroup() || !s.cfg.SharedGroupContext {
+		return question
+	}
+	name := m.SenderNick
+	if name == "" {
+		name = "一位成员"
+	}
+	return name + "：" + question
 }
 
 // unsupportedText answers a message that holds nothing the robot can ask
@@ -70,7 +101,7 @@ func (s *Service) loadHistory(ctx context.Context, m chat.Message) *loading {
 	l := &loading{done: make(chan struct{}), cancel: cancel}
 	go func() {
 		defer close(l.done)
-		l.turns, l.err = s.cfg.History.Load(ctx, m.HistoryOwner(), s.cfg.HistoryLength)
+		l.turns, l.err = s.cfg.History.Load(ctx, s.historyOwner(m), s.cfg.HistoryLength)
 	}()
 	return l
 }

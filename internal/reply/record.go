@@ -23,7 +23,7 @@ func (s *Service) record(ctx context.Context, log *slog.Logger, m chat.Message, 
 		saving.Add(1)
 		go func() {
 			defer saving.Done()
-			if err := s.cfg.History.Save(ctx, m.HistoryOwner(), *r.turn); err != nil {
+			if err := s.cfg.History.Save(ctx, s.historyOwner(m), *r.turn); err != nil {
 				log.ErrorContext(ctx, "could not save the turn", "err", err)
 			}
 		}()

@@ -54,8 +54,18 @@ type Config struct {
 	// HistoryLength is how many earlier question/answer pairs go to the model
 	// with a new question (HISTORY_LENGTH).
 	HistoryLength int
+	// MaxContextTokens bounds the estimated tokens of what the model is
+	// asked, the oldest turns of the history left out first
+	// (MAX_CONTEXT_TOKENS); 0 means no bound.
+	MaxContextTokens int
 	// Timeout bounds the model's answer (TIMEOUT).
 	Timeout time.Duration
+	// Access says who may ask, and who administers.
+	Access Access
+	// SharedGroupContext gives each group one history that all its
+	// members share (GROUP_CONTEXT=group); else each member has their own.
+	// Questions then reach the model prefixed by their asker's name.
+	SharedGroupContext bool
 	// ClaimLease is how long a claim on a message holds unless renewed;
 	// 0 means DefaultClaimLease.
 	ClaimLease time.Duration
@@ -112,7 +122,7 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 	// A question needs its asker's history: loading it while the message
 	// is claimed saves its round trips to the bucket.
 	j := &job{m: m, attempt: attempt, log: log}
-	j.cmd, j.isCommand = s.command(m.Text)
+	j.cmd, j.args, j.isCommand = s.command(m.Text)
 	if !j.isCommand {
 		j.history = s.loadHistory(ctx, m)
 		defer j.history.cancel()
@@ -176,6 +186,7 @@ type job struct {
 	log     *slog.Logger
 	// cmd is the command m is, when isCommand.
 	cmd       command
+	args      string
 	isCommand bool
 	// history is the asker's history, loading since the message came;
 	// nil for a command.

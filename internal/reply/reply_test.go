@@ -278,15 +278,23 @@ func TestClearForgetsAndConfirms(t *testing.T) {
 func TestCommandsAnswerWithoutTheModel(t *testing.T) {
 	f := newFixture(t, nil)
 	wantHelp := "可用命令：\n" +
-		`\clear  清除你与我的对话记录` + "\n" +
-		`\help   显示本帮助` + "\n" +
-		"其他消息都会作为问题交给大模型回答。"
+		`\clear   清除你与我的对话记录` + "\n" +
+		`\whoami  显示你的 staffId 和本会话的 conversationId（供管理员设置权限）` + "\n" +
+		`\help    显示本帮助` + "\n" +
+		"命令也可以用 / 开头。其他消息都会作为问题交给大模型回答。"
 	for i, tt := range []struct{ text, want string }{
 		{`\help`, wantHelp},
 		{`\HELP please`, wantHelp},
+		{`＼help`, wantHelp},
+		{`/help`, wantHelp},
+		{`、help`, wantHelp},
+		{` \whoami`, "你的 staffId：staff-1\n本会话的 conversationId：" + conversationID},
 		{`\weather 北京`, "未知命令 \\weather。\n" + wantHelp},
+		{`＼weather`, "未知命令 ＼weather。\n" + wantHelp},
 	} {
-		if err := f.handle(t, fmt.Sprint("r", i), event(fmt.Sprint("m", i), tt.text, clock)); err != nil {
+		ev := event(fmt.Sprint("m", i), tt.text, clock)
+		ev.Message.SenderStaffID = "staff-1"
+		if err := f.handle(t, fmt.Sprint("r", i), ev); err != nil {
 			t.Fatal(err)
 		}
 		if got := f.out.last(conversationID); got != tt.want {
@@ -295,6 +303,60 @@ func TestCommandsAnswerWithoutTheModel(t *testing.T) {
 	}
 	if n := f.askedCount(); n != 0 {
 		t.Errorf("the model was asked %d times", n)
+	}
+	// After / or 、 a word that names no command starts a question.
+	for i, q := range []string{"/etc/hosts 是什么", "、首先"} {
+		if err := f.handle(t, fmt.Sprint("q", i), event(fmt.Sprint("q", i), q, clock)); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.out.last(conversationID); got != "答："+q {
+			t.Errorf("%q answered %q; want the model's answer", q, got)
+		}
+	}
+}
+
+func TestWhoMayAsk(t *testing.T) {
+	f := newFixture(t, nil, func(c *Config) {
+		c.Access = Access{Users: []string{"staff-ok"}, Groups: []string{"cid-ok"}, Admins: []string{"staff-admin"}}
+	})
+	for i, tt := range []struct {
+		staff, conv string
+		group       bool
+		answered    bool
+	}{
+		{"staff-ok", "cid-1", false, true},
+		{"staff-no", "cid-1", false, false},
+		{"", "cid-1", false, false}, // an external contact has no staff id
+		{"staff-ok", "cid-ok", true, true},
+		{"staff-ok", "cid-other", true, false},
+		{"staff-no", "cid-ok", true, false},
+		{"staff-admin", "cid-other", true, true},
+	} {
+		ev := event(fmt.Sprint("m", i), "问题", clock)
+		ev.Message.SenderStaffID, ev.Message.ConversationID = tt.staff, tt.conv
+		if tt.group {
+			ev.Message.ConversationType = chat.GroupChat
+		}
+		before := f.askedCount()
+		if err := f.handle(t, fmt.Sprint("r", i), ev); err != nil {
+			t.Fatal(err)
+		}
+		got := f.out.last(tt.conv)
+		if asked := f.askedCount() > before; asked != tt.answered || (got == "答：问题") != tt.answered {
+			t.Errorf("%+v: model asked %v, answered %q", tt, asked, got)
+		}
+		if !tt.answered && got != notAllowedText {
+			t.Errorf("%+v: refused with %q", tt, got)
+		}
+	}
+	// \whoami answers anyone.
+	ev := event("w", `\whoami`, clock)
+	ev.Message.SenderStaffID = "staff-no"
+	if err := f.handle(t, "rw", ev); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.out.last(conversationID); !strings.Contains(got, "staff-no") {
+		t.Errorf("\\whoami to a sender who may not ask: %q", got)
 	}
 }
 

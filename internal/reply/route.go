@@ -7,8 +7,11 @@ import (
 // respond decides what to say to m: a command's answer when m is one, else
 // the model's answer to the question it asks.
 func (s *Service) respond(ctx context.Context, j *job) (response, error) {
+	if refusal := s.refuse(j); refusal != "" {
+		return response{text: refusal}, nil
+	}
 	if j.isCommand {
-		text, err := j.cmd.run(ctx, j.log, j.m)
+		text, err := j.cmd.run(ctx, j.log, j.m, j.args)
 		return response{text: text}, err
 	}
 	return s.ask(ctx, j)

@@ -69,3 +69,24 @@ func Offline() Responder {
 		return Response{Content: b.String()}
 	}
 }
+
+// ContextWindow refuses, as OpenAI does, a request whose messages hold
+// more than window tokens, and hands the others to next. It counts a token
+// per character and four per message, more than any real tokenizer does
+// for English and about what they do for Chinese: enough for a client's
+// own, more careful, estimate to stay below it.
+func ContextWindow(window int, next Responder) Responder {
+	return func(ctx context.Context, req Request) Response {
+		n := 0
+		for _, m := range req.Messages {
+			n += 4 + len([]rune(m.Content))
+		}
+		if n > window {
+			return Response{
+				Status: 400, ErrorCode: "context_length_exceeded",
+				ErrorMessage: fmt.Sprintf("This model's maximum context length is %d tokens. However, your messages resulted in %d tokens. Please reduce the length of the messages.", window, n),
+			}
+		}
+		return next(ctx, req)
+	}
+}
