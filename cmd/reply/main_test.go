@@ -33,6 +33,7 @@ func TestSettingsAreValidated(t *testing.T) {
 	good := settings{
 		Endpoint: "http://localhost:11434", HistoryLength: 5, Timeout: 55, Temperature: 0.7, WebhookHosts: []string{"oapi.dingtalk.com"},
 		ReplyFormat: "markdown", MarkdownChars: 3500, CardMaxChars: 3000, CardUpdates: 20, CardKey: "content", CardInterval: 300 * time.Millisecond, MaxPictureMB: 10,
+		GroupContext: "member", ContextTokens: 8000,
 	}
 	if err := good.validate(); err != nil {
 		t.Fatal(err)
@@ -54,6 +55,8 @@ func TestSettingsAreValidated(t *testing.T) {
 		"CARD_MAX_CHARS":        func(s *settings) { s.CardMaxChars = 100000 },
 		"CARD_MAX_UPDATES":      func(s *settings) { s.CardUpdates = 0 },
 		"OSS_ENDPOINT":          func(s *settings) { s.OSSBucket = "robot-bucket" },
+		"GROUP_CONTEXT":         func(s *settings) { s.GroupContext = "team" },
+		"MAX_CONTEXT_TOKENS":    func(s *settings) { s.ContextTokens = 10 },
 	} {
 		s := good
 		mutate(&s)
