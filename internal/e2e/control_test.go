@@ -1,0 +1,146 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/dingtalk-llm/fcrobot/internal/devstack"
+	"github.com/dingtalk-llm/fcrobot/internal/openai/openaitest"
+)
+
+// The end-to-end cases of conversation control: whose context, how much of
+// it, who may ask.
+
+func TestControlAGroupSharingOneContextIsSeenByASecondMember(t *testing.T) {
+	t.Parallel()
+	st := echoStack(t, map[string]string{"GROUP_CONTEXT": "group", "ADMIN_USERS": "staff-erin"})
+	carol, dave, erin := group(t, st, "g1", "carol"), group(t, st, "g1", "dave"), group(t, st, "g1", "erin")
+	carol.ask("我负责周报")
+	dave.ask("谁负责周报？")
+	r := requestsFor(st, "dave：谁负责周报？")
+	if len(r) != 1 || r[0].EarlierTurns() != 1 || r[0].Messages[0].Content != "carol：我负责周报" {
+		t.Fatalf("dave's question reached the model as %+v; want it after carol's turn, each named", r)
+	}
+	// In a shared context only an administrator clears it.
+	if got := dave.ask(`\clear`); !strings.Contains(got, "只有管理员") {
+		t.Errorf(`a member's \clear of the group's history answered %q`, got)
+	}
+	if got := erin.ask(`\clear`); !strings.Contains(got, "已清除本群") {
+		t.Errorf(`an administrator's \clear answered %q`, got)
+	}
+	carol.ask("重新开始")
+	if r := requestsFor(st, "carol：重新开始"); len(r) != 1 || r[0].EarlierTurns() != 0 {
+		t.Errorf("after the administrator's \\clear the model saw %+v", r)
+	}
+}
+
+func TestControlEachMemberOfAGroupKeepsTheirOwnContextByDefault(t *testing.T) {
+	t.Parallel()
+	st := echoStack(t, nil)
+	carol, dave := group(t, st, "g1", "carol"), group(t, st, "g1", "dave")
+	carol.ask("我负责周报")
+	dave.ask("谁负责周报？")
+	if r := requestsFor(st, "谁负责周报？"); len(r) != 1 || r[0].EarlierTurns() != 0 {
+		t.Errorf("dave's question reached the model with %+v; want no turn of carol's", r)
+	}
+}
+
+func TestControlTheContextWindowDropsTheOldestTurnsFirst(t *testing.T) {
+	t.Parallel()
+	// Each turn below costs about 110 estimated tokens: a window of 300
+	// keeps the newest two of four.
+	st := echoStack(t, map[string]string{"MAX_CONTEXT_TOKENS": "300", "HISTORY_LENGTH": "10"})
+	alice := single(t, st, "alice")
+	long := strings.Repeat("长", 50)
+	for _, q := range []string{"一" + long, "二" + long, "三" + long, "四" + long} {
+		alice.ask(q)
+	}
+	alice.ask("现在呢")
+	r := requestsFor(st, "现在呢")
+	if len(r) != 1 || r[0].EarlierTurns() != 2 || r[0].Messages[0].Content != "三"+long {
+		t.Fatalf("the model saw %d turns, starting %q; want the newest two", r[0].EarlierTurns(), r[0].Messages[0].Content)
+	}
+	// A question that alone exceeds the window is told how long one may be.
+	before := len(st.Model.Requests())
+	if got := alice.ask(strings.Repeat("太长", 200)); !strings.Contains(got, "你的问题太长了") || !strings.Contains(got, "最多能读约") {
+		t.Errorf("an over-long question answered %q", got)
+	}
+	if n := len(st.Model.Requests()); n != before {
+		t.Errorf("an over-long question reached the model")
+	}
+}
+
+func TestControlALengthRefusalIsAskedAgainWithHalfTheHistory(t *testing.T) {
+	t.Parallel()
+	// English text is estimated at 3 bytes a token; this model counts a
+	// token per character, so it refuses what the estimate let through.
+	st := start(t, devstack.Config{
+		Model:    openaitest.ContextWindow(900, openaitest.Echo("A: ")),
+		ReplyEnv: map[string]string{"MAX_CONTEXT_TOKENS": "900", "HISTORY_LENGTH": "10"},
+	})
+	alice := single(t, st, "alice")
+	long := strings.Repeat("word ", 40)
+	for _, q := range []string{"one " + long, "two " + long, "three " + long, "four " + long} {
+		alice.ask(q)
+	}
+	if got := alice.ask("and now?"); got != "A: and now?" {
+		t.Fatalf("answer %q; want the model's answer after a second try", got)
+	}
+	r := requestsFor(st, "and now?")
+	if len(r) != 2 || r[1].EarlierTurns() >= r[0].EarlierTurns() || r[1].EarlierTurns() == 0 {
+		t.Errorf("requests for the question carried %v turns; want a refused one, then one with about half", turns(r))
+	}
+}
+
+func turns(rs []openaitest.Request) []int {
+	var n []int
+	for _, r := range rs {
+		n = append(n, r.EarlierTurns())
+	}
+	return n
+}
+
+func TestControlAllowListsRefuseWithoutTheModelAndWhoamiAnswersAnyone(t *testing.T) {
+	t.Parallel()
+	st := echoStack(t, map[string]string{
+		"ALLOW_USERS": "staff-alice, staff-carol", "ALLOW_GROUPS": "cid-group-g1", "ADMIN_USERS": "staff-root",
+	})
+	alice, bob := single(t, st, "alice"), single(t, st, "bob")
+	carolInG1, carolInG2 := group(t, st, "g1", "carol"), group(t, st, "g2", "carol")
+	rootInG2 := group(t, st, "g2", "root")
+	for _, tt := range []struct {
+		c        chat
+		answered bool
+	}{{alice, true}, {bob, false}, {carolInG1, true}, {carolInG2, false}, {rootInG2, true}} {
+		got := tt.c.ask("问题 " + tt.c.from.Nick)
+		if answered := strings.HasSuffix(got, "答：问题 "+tt.c.from.Nick); answered != tt.answered {
+			t.Errorf("%s in %s: answered %q", tt.c.from.Nick, tt.c.conv.ID, got)
+		}
+		if !tt.answered && !strings.Contains(got, `\whoami`) {
+			t.Errorf("%s's refusal does not name \\whoami: %q", tt.c.from.Nick, got)
+		}
+	}
+	if n := len(requestsFor(st, "问题 bob")) + len(requestsFor(st, "问题 carol")); n != 1 {
+		t.Errorf("the model was asked %d times for bob and carol; want once, for carol in g1", n)
+	}
+	if got := bob.ask(`\whoami`); !strings.Contains(got, "staff-bob") || !strings.Contains(got, bob.conv.ID) {
+		t.Errorf(`\whoami to a sender who may not ask answered %q`, got)
+	}
+}
+
+func TestControlEveryCommandPrefix(t *testing.T) {
+	t.Parallel()
+	st := echoStack(t, nil)
+	alice := single(t, st, "alice")
+	for _, c := range []string{`\help`, `＼help`, `/help`, `、help`} {
+		if got := alice.ask(c); !strings.HasPrefix(got, "可用命令") {
+			t.Errorf("%s answered %q", c, got)
+		}
+	}
+	if n := len(st.Model.Requests()); n != 0 {
+		t.Errorf("commands reached the model %d times", n)
+	}
+	if got := alice.ask("/etc/hosts 是什么"); got != "答：/etc/hosts 是什么" {
+		t.Errorf("a question that starts with a path answered %q", got)
+	}
+}
