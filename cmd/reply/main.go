@@ -76,6 +76,7 @@ type settings struct {
 	AdminUsers    config.List       `env:"ADMIN_USERS"`
 	GroupContext  string            `env:"GROUP_CONTEXT" envDefault:"member"`
 	ContextTokens int               `env:"MAX_CONTEXT_TOKENS" envDefault:"8000"`
+	DailyLimit    int               `env:"DAILY_LIMIT" envDefault:"0"`
 	Verbose       logging.Verbosity `env:"VERBOSE" envDefault:"25"`
 }
 
@@ -119,6 +120,8 @@ Environment:
                          or group (one history per group)
   MAX_CONTEXT_TOKENS     most tokens (estimated) of system prompt, history and question
                          together; the oldest turns are left out first (default 8000)
+  DAILY_LIMIT            questions per sender per day, Asia/Shanghai (default 0: no limit;
+                         ADMIN_USERS are exempt)
   OSS_BUCKET             the mounted bucket: claims through OSS's API, exclusive across
                          instances (without it, through the mount: best effort)
   OSS_BUCKET_PATH        the bucket folder mounted at OSS_MOUNT_POINT (default /)
@@ -190,6 +193,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
 	}
+	questions, err := ossmount.NewQuestions(s.OSSMountPoint, store)
+	if err != nil {
+		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
+	}
 	timeout := time.Duration(s.Timeout * float64(time.Second))
 	instance := rand.Text()                          // tells this process's attempts and tallies from others'
 	format, _ := dingtalk.ParseFormat(s.ReplyFormat) // validated
@@ -218,6 +225,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Access:             reply.Access{Users: s.AllowUsers, Groups: s.AllowGroups, Admins: s.AdminUsers},
 		SharedGroupContext: s.GroupContext == "group",
 		MaxContextTokens:   s.ContextTokens,
+		Questions:          questions,
+		DailyLimit:         s.DailyLimit,
 		Instance:           instance,
 		Logger:             logger,
 	}
@@ -266,7 +275,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			"addr", addr.String(), "model", s.Model, "endpoint", s.Endpoint, "historyLength", s.HistoryLength,
 			"timeout", timeout.String(), "ossMountPoint", s.OSSMountPoint, "ossBucket", s.OSSBucket, "replyFormat", format,
 			"card", s.CardTemplate != "", "visionModel", s.VisionModel, "showThinking", s.ShowThinking,
-			"groupContext", s.GroupContext, "maxContextTokens", s.ContextTokens, "allowUsers", len(s.AllowUsers), "allowGroups", len(s.AllowGroups), "admins", len(s.AdminUsers))
+			"groupContext", s.GroupContext, "maxContextTokens", s.ContextTokens, "dailyLimit", s.DailyLimit, "allowUsers", len(s.AllowUsers), "allowGroups", len(s.AllowGroups), "admins", len(s.AdminUsers))
 	})
 }
 
@@ -315,6 +324,8 @@ func (s settings) validate() error {
 	switch {
 	case s.GroupContext != "member" && s.GroupContext != "group":
 		return fmt.Errorf("GROUP_CONTEXT must be member or group, got %q", s.GroupContext)
+	case s.DailyLimit < 0:
+		return fmt.Errorf("DAILY_LIMIT must be a number of questions, 0 for none, got %d", s.DailyLimit)
 	case s.ContextTokens < 256:
 		return fmt.Errorf("MAX_CONTEXT_TOKENS must be at least 256, got %d", s.ContextTokens)
 	case s.HistoryLength < 0:

@@ -57,6 +57,7 @@ func TestSettingsAreValidated(t *testing.T) {
 		"OSS_ENDPOINT":          func(s *settings) { s.OSSBucket = "robot-bucket" },
 		"GROUP_CONTEXT":         func(s *settings) { s.GroupContext = "team" },
 		"MAX_CONTEXT_TOKENS":    func(s *settings) { s.ContextTokens = 10 },
+		"DAILY_LIMIT":           func(s *settings) { s.DailyLimit = -1 },
 	} {
 		s := good
 		mutate(&s)

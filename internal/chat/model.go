@@ -36,3 +36,23 @@ var (
 	// words for it).
 	ErrContextTooLong = errors.New("the prompt exceeds the model's context window")
 )
+
+// Usage is what one answer cost in tokens, as the model reported it.
+type Usage struct {
+	Prompt     int `json:"prompt"`
+	Completion int `json:"completion"`
+}
+
+// Completion is a model's answer and what it cost.
+type Completion struct {
+	Text  string
+	Usage Usage
+}
+
+// DayUsage is what one sender asked in a day: the questions the model
+// answered and their tokens.
+type DayUsage struct {
+	Questions  int
+	Prompt     int
+	Completion int
+}

@@ -56,6 +56,9 @@ type Config struct {
 	// either fails).
 	FCDuplicateDeliveries    bool
 	FCDuplicateSuccessCounts bool
+	// DingTalkClock is the clock the fake DingTalk's callbacks read their
+	// createAt from; nil means time.Now.
+	DingTalkClock func() time.Time
 	// DingTalkApp gives the robot an app (AppKey and AppSecret) that the fake
 	// DingTalk's OpenAPI knows, and the reply function the variables to
 	// answer through it when a session webhook has expired.
@@ -154,7 +157,11 @@ func Start(ctx context.Context, o Config) (_ *Stack, err error) {
 	role := alicloud.Credentials{AccessKeyID: "STS." + randomHex(8), AccessKeySecret: randomHex(15), SecurityToken: randomHex(24)}
 	s.Secrets = append(s.Secrets, s.AppSecret, caller.AccessKeySecret, role.AccessKeySecret, role.SecurityToken)
 
-	s.DingTalk = dingtalktest.NewServer()
+	var dtOptions []dingtalktest.Option
+	if o.DingTalkClock != nil {
+		dtOptions = append(dtOptions, dingtalktest.WithClock(o.DingTalkClock))
+	}
+	s.DingTalk = dingtalktest.NewServer(dtOptions...)
 	replyEnv := map[string]string{
 		"OSS_MOUNT_POINT":       o.DataDir,
 		"SESSION_WEBHOOK_HOSTS": s.DingTalk.Host(),

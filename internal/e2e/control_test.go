@@ -3,6 +3,7 @@ package e2e
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/devstack"
 	"github.com/dingtalk-llm/fcrobot/internal/openai/openaitest"
@@ -143,4 +144,53 @@ func TestControlEveryCommandPrefix(t *testing.T) {
 	if got := alice.ask("/etc/hosts 是什么"); got != "答：/etc/hosts 是什么" {
 		t.Errorf("a question that starts with a path answered %q", got)
 	}
+}
+
+func TestControlTheDailyLimitStopsASenderButNotAnAdministrator(t *testing.T) {
+	t.Parallel()
+	// Every message is sent at one instant, so that all count in one day
+	// whatever the hour the test runs at.
+	sent := time.Now()
+	st := start(t, devstack.Config{
+		Model: openaitest.Echo("答："), DingTalkClock: func() time.Time { return sent },
+		ReplyEnv: map[string]string{"DAILY_LIMIT": "2", "ADMIN_USERS": "staff-root"},
+	})
+	alice, root := single(t, st, "alice"), single(t, st, "root")
+	for _, q := range []string{"第一问", "第二问"} {
+		if got := alice.ask(q); got != "答："+q {
+			t.Fatalf("%s answered %q", q, got)
+		}
+	}
+	got := alice.ask("第三问")
+	if !strings.Contains(got, "达到了每日 2 个的上限") || !strings.Contains(got, "0:00（北京时间）重置") {
+		t.Errorf("over the limit: %q", got)
+	}
+	if n := len(requestsFor(st, "第三问")); n != 0 {
+		t.Errorf("a question over the limit reached the model %d times", n)
+	}
+	if got := alice.ask(`\usage`); !strings.Contains(got, "你问了 2 个问题") || !strings.Contains(got, "还剩 0 个") || strings.Contains(got, "用了 0 个 token") {
+		t.Errorf(`\usage answered %q`, got)
+	}
+	for _, q := range []string{"管理员一", "管理员二", "管理员三"} {
+		if got := root.ask(q); got != "答："+q {
+			t.Errorf("the administrator's %s answered %q", q, got)
+		}
+	}
+	if got := root.ask(`\usage`); !strings.Contains(got, "你问了 3 个问题") || !strings.Contains(got, "不受每日上限限制") {
+		t.Errorf(`the administrator's \usage answered %q`, got)
+	}
+	// Every answer's usage is on its log line.
+	for _, l := range logLinesOfAll(t, st) {
+		if l["msg"] == "answered" && (l["promptTokens"] == nil || l["completionTokens"] == nil) {
+			t.Errorf("an answered line without its tokens: %v", l)
+		}
+	}
+}
+
+func logLinesOfAll(t *testing.T, st *devstack.Stack) []map[string]any {
+	var lines []map[string]any
+	for _, p := range st.Replies {
+		lines = append(lines, logLines(t, p)...)
+	}
+	return lines
 }

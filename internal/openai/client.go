@@ -106,28 +106,33 @@ func New(cfg Config) (*Client, error) {
 // are empty, that are not pictures, or that total more than MaxImageBytes
 // (chat.ErrInvalidImages). When the endpoint refuses pictures, as a model that
 // cannot see does, the error matches chat.ErrImagesRefused.
-func (c *Client) Complete(ctx context.Context, p chat.Prompt) (string, error) {
+func (c *Client) Complete(ctx context.Context, p chat.Prompt) (chat.Completion, error) {
 	req, err := c.request(p)
 	if err != nil {
-		return "", err
+		return chat.Completion{}, err
 	}
 	withImages := len(p.Images) > 0
-	return c.withRetries(ctx, func(ctx context.Context, api *goopenai.Client) (string, *failure) {
+	return c.withRetries(ctx, func(ctx context.Context, api *goopenai.Client) (chat.Completion, *failure) {
 		resp, err := api.CreateChatCompletion(ctx, req)
 		if err != nil {
 			f := c.classify(ctx, err, withImages)
-			return "", &f
+			return chat.Completion{}, &f
 		}
 		if len(resp.Choices) == 0 {
-			return "", &failure{err: &Error{Kind: chat.ErrModelEmptyAnswer, StatusCode: http.StatusOK, Message: "the answer has no choices"}}
+			return chat.Completion{}, &failure{err: &Error{Kind: chat.ErrModelEmptyAnswer, StatusCode: http.StatusOK, Message: "the answer has no choices"}}
 		}
 		choice := resp.Choices[0]
 		answer := strings.TrimSpace(choice.Message.Content)
 		if answer == "" {
-			return "", &failure{err: &Error{Kind: chat.ErrModelEmptyAnswer, StatusCode: http.StatusOK, Message: emptyReason(string(choice.FinishReason))}}
+			return chat.Completion{}, &failure{err: &Error{Kind: chat.ErrModelEmptyAnswer, StatusCode: http.StatusOK, Message: emptyReason(string(choice.FinishReason))}}
 		}
-		return answer, nil
+		return chat.Completion{Text: answer, Usage: usage(resp.Usage)}, nil
 	})
+}
+
+// usage is the model's report of an answer's tokens.
+func usage(u goopenai.Usage) chat.Usage {
+	return chat.Usage{Prompt: u.PromptTokens, Completion: u.CompletionTokens}
 }
 
 // Stream is Complete with the answer streamed: onDelta is called with the
@@ -135,21 +140,25 @@ func (c *Client) Complete(ctx context.Context, p chat.Prompt) (string, error) {
 // returned at the end. An error from onDelta stops
 // the stream and is returned wrapped. A stream that breaks after text was
 // delivered is not retried, since the text would start over.
-func (c *Client) Stream(ctx context.Context, p chat.Prompt, onDelta func(textSoFar string) error) (string, error) {
+func (c *Client) Stream(ctx context.Context, p chat.Prompt, onDelta func(textSoFar string) error) (chat.Completion, error) {
 	req, err := c.request(p)
 	if err != nil {
-		return "", err
+		return chat.Completion{}, err
 	}
+	// The usage of a streamed answer comes in a last chunk of its own,
+	// only when asked for.
+	req.StreamOptions = &goopenai.StreamOptions{IncludeUsage: true}
 	withImages := len(p.Images) > 0
-	return c.withRetries(ctx, func(ctx context.Context, api *goopenai.Client) (string, *failure) {
+	return c.withRetries(ctx, func(ctx context.Context, api *goopenai.Client) (chat.Completion, *failure) {
 		stream, err := api.CreateChatCompletionStream(ctx, req)
 		if err != nil {
 			f := c.classify(ctx, err, withImages)
-			return "", &f
+			return chat.Completion{}, &f
 		}
 		defer stream.Close()
 
 		var text strings.Builder
+		var used chat.Usage
 		delivered := false
 		for {
 			chunk, err := stream.Recv()
@@ -159,7 +168,10 @@ func (c *Client) Stream(ctx context.Context, p chat.Prompt, onDelta func(textSoF
 			if err != nil {
 				f := c.classify(ctx, err, withImages)
 				f.retryable = f.retryable && !delivered
-				return "", &f
+				return chat.Completion{}, &f
+			}
+			if chunk.Usage != nil {
+				used = usage(*chunk.Usage)
 			}
 			if len(chunk.Choices) == 0 || chunk.Choices[0].Delta.Content == "" {
 				continue // the role chunk, the finish chunk, the usage chunk
@@ -172,14 +184,14 @@ func (c *Client) Stream(ctx context.Context, p chat.Prompt, onDelta func(textSoF
 			}
 			delivered = true
 			if err := onDelta(soFar); err != nil {
-				return "", &failure{err: fmt.Errorf("openai: stream stopped by its consumer: %w", err)}
+				return chat.Completion{}, &failure{err: fmt.Errorf("openai: stream stopped by its consumer: %w", err)}
 			}
 		}
 		answer := strings.TrimSpace(text.String())
 		if answer == "" {
-			return "", &failure{err: &Error{Kind: chat.ErrModelEmptyAnswer, StatusCode: http.StatusOK, Message: "the stream carried no text"}}
+			return chat.Completion{}, &failure{err: &Error{Kind: chat.ErrModelEmptyAnswer, StatusCode: http.StatusOK, Message: "the stream carried no text"}}
 		}
-		return answer, nil
+		return chat.Completion{Text: answer, Usage: used}, nil
 	})
 }
 
@@ -233,13 +245,13 @@ func (c *Client) request(p chat.Prompt) (goopenai.ChatCompletionRequest, error) 
 }
 
 // attemptFunc makes one call through api. A nil failure is a success.
-type attemptFunc func(ctx context.Context, api *goopenai.Client) (string, *failure)
+type attemptFunc func(ctx context.Context, api *goopenai.Client) (chat.Completion, *failure)
 
 // withRetries runs attempt until it succeeds, fails in a way that another
 // attempt cannot fix, or the deadline leaves no room for another attempt.
 // It never sleeps past the deadline: it gives up with the last error
 // instead.
-func (c *Client) withRetries(ctx context.Context, attempt attemptFunc) (string, error) {
+func (c *Client) withRetries(ctx context.Context, attempt attemptFunc) (chat.Completion, error) {
 	for n := 1; ; n++ {
 		doer := &recordingDoer{client: c.httpClient}
 		cfg := goopenai.DefaultConfig(c.apiKey)
@@ -251,21 +263,21 @@ func (c *Client) withRetries(ctx context.Context, attempt attemptFunc) (string, 
 			return answer, nil
 		}
 		if !f.retryable {
-			return "", f.err
+			return chat.Completion{}, f.err
 		}
 		after, hasAfter := retryAfter(doer.header, time.Now())
 		wait, ok := c.retry.Next(ctx, n, after, hasAfter)
 		if !ok {
-			return "", f.err
+			return chat.Completion{}, f.err
 		}
 		c.logger.WarnContext(ctx, "model call failed, retrying",
 			"model", c.model, "attempt", n, "status", f.status, "error", f.err.Error(), "wait", wait)
 
 		if err := retry.Sleep(ctx, wait); err != nil {
 			if errors.Is(err, context.Canceled) {
-				return "", fmt.Errorf("openai: %w", err)
+				return chat.Completion{}, fmt.Errorf("openai: %w", err)
 			}
-			return "", f.err
+			return chat.Completion{}, f.err
 		}
 	}
 }

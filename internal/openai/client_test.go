@@ -77,7 +77,7 @@ func TestCompleteSendsSystemPromptHistoryAndQuestionInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != "echo: 第三个问题" {
+	if got.Text != "echo: 第三个问题" {
 		t.Errorf("answer = %q", got)
 	}
 
@@ -118,7 +118,10 @@ func TestCompleteWithoutSystemPromptOrHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != "答案" {
+	if got.Usage.Prompt == 0 || got.Usage.Completion == 0 {
+		t.Errorf("usage %+v; want the answer's", got.Usage)
+	}
+	if got.Text != "答案" {
 		t.Errorf("answer = %q, want it trimmed", got)
 	}
 	req := srv.Requests()[0]
@@ -250,7 +253,7 @@ func TestCompleteRetries(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != "ok" {
+			if got.Text != "ok" {
 				t.Errorf("answer = %q", got)
 			}
 			if n := len(srv.Requests()); n != tt.wantRequests {
@@ -480,7 +483,7 @@ func TestStreamDeliversGrowingText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != answer {
+	if got.Text != answer {
 		t.Errorf("answer = %q, want %q", got, answer)
 	}
 	if len(seen) < 3 {
@@ -498,8 +501,11 @@ func TestStreamDeliversGrowingText(t *testing.T) {
 		t.Errorf("last delta %q, want the whole answer", seen[len(seen)-1])
 	}
 	req := srv.Requests()[0]
-	if !req.Stream {
-		t.Error("request did not ask for a stream")
+	if !req.Stream || !req.IncludeUsage {
+		t.Errorf("request asked for a stream %v, with its usage %v; want both", req.Stream, req.IncludeUsage)
+	}
+	if got.Usage.Prompt == 0 || got.Usage.Completion == 0 {
+		t.Errorf("usage %+v; want the stream's usage chunk", got.Usage)
 	}
 	if want := []openaitest.Message{{Role: "system", Content: "sys"}, {Role: "user", Content: "q1"}, {Role: "assistant", Content: "a1"}, {Role: "user", Content: "q2"}}; !reflect.DeepEqual(req.Messages, want) {
 		t.Errorf("messages = %+v, want %+v", req.Messages, want)
@@ -519,7 +525,7 @@ func TestStreamRetriesBeforeTheFirstDelta(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != "一二三" || !reflect.DeepEqual(seen, []string{"一", "一二", "一二三"}) {
+	if got.Text != "一二三" || !reflect.DeepEqual(seen, []string{"一", "一二", "一二三"}) {
 		t.Errorf("answer %q, deltas %q", got, seen)
 	}
 	if n := len(srv.Requests()); n != 3 {

@@ -130,12 +130,12 @@ func TestImagesReachTheModel(t *testing.T) {
 	history := []chat.Turn{{Question: "q1", Answer: "a1"}}
 	calls := []struct {
 		name string
-		call func(*Client) (string, error)
+		call func(*Client) (chat.Completion, error)
 	}{
-		{"Complete", func(c *Client) (string, error) {
+		{"Complete", func(c *Client) (chat.Completion, error) {
 			return c.Complete(safeCtx(t), chat.Prompt{History: history, Question: "看图", Images: images})
 		}},
-		{"Stream", func(c *Client) (string, error) {
+		{"Stream", func(c *Client) (chat.Completion, error) {
 			return c.Stream(safeCtx(t), chat.Prompt{History: history, Question: "看图", Images: images}, func(string) error { return nil })
 		}},
 	}
@@ -150,7 +150,7 @@ func TestImagesReachTheModel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != "看图: 2 张" {
+			if got.Text != "看图: 2 张" {
 				t.Errorf("answer = %q", got)
 			}
 			req := srv.Requests()[0]

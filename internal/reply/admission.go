@@ -57,15 +57,19 @@ func (a Access) allows(m chat.Message) bool {
 const notAllowedText = `抱歉，你还没有使用这个机器人的权限。发送 \whoami 可以看到你的 staffId 和本会话的 conversationId，把它们发给管理员开通即可。`
 
 // refuse says why j is not answered, or "" when it is: a sender who may not
-// ask gets one short refusal, and nothing reaches the model. An open
-// command (\whoami) answers anyone.
-func (s *Service) refuse(j *job) string {
+// ask gets one short refusal, and nothing reaches the model; so does a
+// question over the sender's daily limit. An open command (\whoami)
+// answers anyone.
+func (s *Service) refuse(ctx context.Context, j *job) string {
 	if j.isCommand && j.cmd.open {
 		return ""
 	}
 	if !s.cfg.Access.allows(j.m) {
-		j.log.Log(context.Background(), logging.LevelNotice, "the sender may not ask: refused", "staffId", j.m.SenderStaffID, "group", j.m.IsGroup())
+		j.log.Log(ctx, logging.LevelNotice, "the sender may not ask: refused", "staffId", j.m.SenderStaffID, "group", j.m.IsGroup())
 		return notAllowedText
+	}
+	if !j.isCommand {
+		return s.overLimit(ctx, j)
 	}
 	return ""
 }

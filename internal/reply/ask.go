@@ -21,15 +21,16 @@ func (s *Service) ask(ctx context.Context, j *job) (response, error) {
 	}
 	draft := s.cfg.Outbox.Open(ctx, m, j.attempt)
 	askCtx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	raw, err := s.complete(askCtx, model, p, draft)
+	c, err := s.complete(askCtx, model, p, draft)
 	if errors.Is(err, chat.ErrContextTooLong) && len(p.History) > 0 {
 		// The estimate was too low for this model's tokenizer: once more
 		// with the newer half of the history.
 		kept := p.History[(len(p.History)+1)/2:]
 		log.WarnContext(ctx, "the model refused the prompt as too long: asking again with half the history", "historyTurns", len(p.History), "kept", len(kept))
 		p.History = kept
-		raw, err = s.complete(askCtx, model, p, draft)
+		c, err = s.complete(askCtx, model, p, draft)
 	}
+	raw := c.Text
 	cancel()
 	if err != nil {
 		log.ErrorContext(ctx, "the model did not answer", "err", err, "historyTurns", len(p.History), "pictures", len(p.Images))
@@ -47,13 +48,19 @@ func (s *Service) ask(ctx context.Context, j *job) (response, error) {
 		MessageID: m.ID, Question: s.asked(m, historyQuestion(m.Text, len(p.Images))), Answer: t.answer,
 		AskedAt: m.CreatedAt, AnsweredAt: s.cfg.Now().UTC(),
 	}
-	log.Log(ctx, logging.LevelNotice, "answered", "historyTurns", len(p.History), "answerBytes", len(t.answer), "pictures", len(p.Images))
-	return response{text: t.shown(s.cfg.ShowThinking), turn: &turn, draft: draft}, nil
+	used, reported := c.Usage, c.Usage != (chat.Usage{})
+	if !reported {
+		// Some providers report no usage: count the estimate instead.
+		used = chat.Usage{Prompt: p.Tokens(), Completion: chat.Tokens(raw)}
+	}
+	log.Log(ctx, logging.LevelNotice, "answered", "historyTurns", len(p.History), "answerBytes", len(t.answer), "pictures", len(p.Images),
+		"promptTokens", used.Prompt, "completionTokens", used.Completion, "usageReported", reported)
+	return response{text: t.shown(s.cfg.ShowThinking), turn: &turn, draft: draft, usage: used}, nil
 }
 
 // complete asks the model: streamed onto the draft when there is one, else
 // in one piece.
-func (s *Service) complete(ctx context.Context, model Model, p chat.Prompt, draft chat.Draft) (string, error) {
+func (s *Service) complete(ctx context.Context, model Model, p chat.Prompt, draft chat.Draft) (chat.Completion, error) {
 	if draft == nil {
 		return model.Complete(ctx, p)
 	}

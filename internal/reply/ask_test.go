@@ -13,19 +13,19 @@ import (
 // streamingModel writes its answer in pieces, as a model streams.
 type streamingModel struct{ pieces []string }
 
-func (m streamingModel) Complete(context.Context, chat.Prompt) (string, error) {
-	return strings.Join(m.pieces, ""), nil
+func (m streamingModel) Complete(context.Context, chat.Prompt) (chat.Completion, error) {
+	return chat.Completion{Text: strings.Join(m.pieces, "")}, nil
 }
 
-func (m streamingModel) Stream(_ context.Context, _ chat.Prompt, onDelta func(string) error) (string, error) {
+func (m streamingModel) Stream(_ context.Context, _ chat.Prompt, onDelta func(string) error) (chat.Completion, error) {
 	var soFar string
 	for _, p := range m.pieces {
 		soFar += p
 		if err := onDelta(soFar); err != nil {
-			return "", err
+			return chat.Completion{}, err
 		}
 	}
-	return soFar, nil
+	return chat.Completion{Text: soFar}, nil
 }
 
 func TestAnAnswerIsShownAsItIsWrittenAndDeliveredWhole(t *testing.T) {
@@ -90,13 +90,13 @@ func TestCommandsAndRefusalsOpenNoDraft(t *testing.T) {
 // visionModel answers with how many pictures it saw.
 type visionModel struct{ seen [][]chat.Image }
 
-func (v *visionModel) Complete(_ context.Context, p chat.Prompt) (string, error) {
+func (v *visionModel) Complete(_ context.Context, p chat.Prompt) (chat.Completion, error) {
 	v.seen = append(v.seen, p.Images)
-	return "看到了：" + p.Question, nil
+	return chat.Completion{Text: "看到了：" + p.Question}, nil
 }
 
-func (v *visionModel) Stream(context.Context, chat.Prompt, func(string) error) (string, error) {
-	return "", errors.New("not streamed")
+func (v *visionModel) Stream(context.Context, chat.Prompt, func(string) error) (chat.Completion, error) {
+	return chat.Completion{}, errors.New("not streamed")
 }
 
 // fileStore is Files over a map of download codes.

@@ -46,11 +46,14 @@ func (s *Service) commands() []command {
 	if s.cfg.SharedGroupContext {
 		clearHelp += "（群里清除全群共用的记录，仅管理员）"
 	}
-	return []command{
-		{name: "clear", help: clearHelp, run: s.clear},
-		{name: "whoami", help: "显示你的 staffId 和本会话的 conversationId（供管理员设置权限）", open: true, run: s.whoami},
-		{name: "help", help: "显示本帮助", run: s.help},
+	cmds := []command{{name: "clear", help: clearHelp, run: s.clear}}
+	if s.cfg.Questions != nil {
+		cmds = append(cmds, command{name: "usage", help: "显示你今天的提问次数和 token 用量", run: s.usage})
 	}
+	return append(cmds,
+		command{name: "whoami", help: "显示你的 staffId 和本会话的 conversationId（供管理员设置权限）", open: true, run: s.whoami},
+		command{name: "help", help: "显示本帮助", run: s.help},
+	)
 }
 
 // command finds the command text is. Text that does not start with a

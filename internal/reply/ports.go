@@ -39,15 +39,22 @@ type Receipts interface {
 	MarkDelivered(ctx context.Context, m chat.Message) error
 }
 
+// Questions count each sender's answered questions, and their tokens, per
+// day (ossmount.Questions). day is yyyymmdd.
+type Questions interface {
+	Record(ctx context.Context, sender, day, message string, u chat.Usage) error
+	Day(ctx context.Context, sender, day string) (chat.DayUsage, error)
+}
+
 // Model answers a prompt (openai.Client). Its errors match the kinds of
 // package chat (chat.ErrModelTimeout...) through errors.Is; one that has a
 // method ProviderMessage() string says what the provider said, fit for a
 // user to read.
 type Model interface {
-	Complete(ctx context.Context, p chat.Prompt) (string, error)
+	Complete(ctx context.Context, p chat.Prompt) (chat.Completion, error)
 	// Stream is Complete calling onDelta with the answer so far each time
 	// it grows.
-	Stream(ctx context.Context, p chat.Prompt, onDelta func(soFar string) error) (string, error)
+	Stream(ctx context.Context, p chat.Prompt, onDelta func(soFar string) error) (chat.Completion, error)
 }
 
 // Outbox delivers answers to the conversation a message came from

@@ -20,12 +20,16 @@ import (
 func (s *Service) record(ctx context.Context, log *slog.Logger, m chat.Message, r response) {
 	var saving sync.WaitGroup
 	if r.turn != nil {
-		saving.Add(1)
+		saving.Add(2)
 		go func() {
 			defer saving.Done()
 			if err := s.cfg.History.Save(ctx, s.historyOwner(m), *r.turn); err != nil {
 				log.ErrorContext(ctx, "could not save the turn", "err", err)
 			}
+		}()
+		go func() {
+			defer saving.Done()
+			s.countAnswer(ctx, log, m, r.usage)
 		}()
 	}
 	if err := s.cfg.Receipts.SaveAnswer(ctx, m, r.text); err != nil {

@@ -54,6 +54,12 @@ type Config struct {
 	// HistoryLength is how many earlier question/answer pairs go to the model
 	// with a new question (HISTORY_LENGTH).
 	HistoryLength int
+	// Questions counts each sender's answered questions per day, for
+	// DailyLimit and \usage; nil counts nothing.
+	Questions Questions
+	// DailyLimit is how many questions a sender may ask a day
+	// (DAILY_LIMIT); 0 means no limit. Admins are exempt.
+	DailyLimit int
 	// MaxContextTokens bounds the estimated tokens of what the model is
 	// asked, the oldest turns of the history left out first
 	// (MAX_CONTEXT_TOKENS); 0 means no bound.
@@ -126,6 +132,9 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 	if !j.isCommand {
 		j.history = s.loadHistory(ctx, m)
 		defer j.history.cancel()
+		if s.cfg.DailyLimit > 0 {
+			j.usage = s.countDay(ctx, m)
+		}
 	}
 	rec, claimed, err := s.claim(ctx, log, m, attempt)
 	if err != nil || !claimed {
@@ -193,6 +202,8 @@ type job struct {
 	history *loading
 	// hold keeps the attempt's claim on m.
 	hold *hold
+	// usage is the asker's day being read, for a limit; nil without one.
+	usage *counting
 }
 
 // response is what the robot decided to say to a message.
@@ -203,4 +214,6 @@ type response struct {
 	turn *chat.Turn
 	// draft, when not nil, shows text already, unfinished.
 	draft chat.Draft
+	// usage is what the model's answer cost.
+	usage chat.Usage
 }

@@ -23,15 +23,18 @@ var clock = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 // modelFunc is a Model whose answer a test decides.
 type modelFunc func(ctx context.Context, p chat.Prompt) (string, error)
 
-func (f modelFunc) Complete(ctx context.Context, p chat.Prompt) (string, error) { return f(ctx, p) }
+func (f modelFunc) Complete(ctx context.Context, p chat.Prompt) (chat.Completion, error) {
+	answer, err := f(ctx, p)
+	return chat.Completion{Text: answer}, err
+}
 
 // Stream hands the whole answer over as its one delta.
-func (f modelFunc) Stream(ctx context.Context, p chat.Prompt, onDelta func(string) error) (string, error) {
+func (f modelFunc) Stream(ctx context.Context, p chat.Prompt, onDelta func(string) error) (chat.Completion, error) {
 	answer, err := f(ctx, p)
 	if err == nil {
 		err = onDelta(answer)
 	}
-	return answer, err
+	return chat.Completion{Text: answer}, err
 }
 
 // outbox is an Outbox that records what reached each conversation. It splits

@@ -7,7 +7,7 @@ import (
 // respond decides what to say to m: a command's answer when m is one, else
 // the model's answer to the question it asks.
 func (s *Service) respond(ctx context.Context, j *job) (response, error) {
-	if refusal := s.refuse(j); refusal != "" {
+	if refusal := s.refuse(ctx, j); refusal != "" {
 		return response{text: refusal}, nil
 	}
 	if j.isCommand {
