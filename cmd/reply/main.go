@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -77,6 +78,7 @@ type settings struct {
 	GroupContext  string            `env:"GROUP_CONTEXT" envDefault:"member"`
 	ContextTokens int               `env:"MAX_CONTEXT_TOKENS" envDefault:"8000"`
 	DailyLimit    int               `env:"DAILY_LIMIT" envDefault:"0"`
+	Models        config.List       `env:"MODELS"`
 	Verbose       logging.Verbosity `env:"VERBOSE" envDefault:"25"`
 }
 
@@ -120,6 +122,8 @@ Environment:
                          or group (one history per group)
   MAX_CONTEXT_TOKENS     most tokens (estimated) of system prompt, history and question
                          together; the oldest turns are left out first (default 8000)
+  MODELS                 models \model may switch a conversation to, comma-separated
+                         (default: MODEL alone, and no \model)
   DAILY_LIMIT            questions per sender per day, Asia/Shanghai (default 0: no limit;
                          ADMIN_USERS are exempt)
   OSS_BUCKET             the mounted bucket: claims through OSS's API, exclusive across
@@ -193,6 +197,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
 	}
+	conversations, err := ossmount.NewSettings(s.OSSMountPoint, ossmount.Config{Objects: store})
+	if err != nil {
+		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
+	}
 	questions, err := ossmount.NewQuestions(s.OSSMountPoint, store)
 	if err != nil {
 		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
@@ -226,6 +234,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		SharedGroupContext: s.GroupContext == "group",
 		MaxContextTokens:   s.ContextTokens,
 		Questions:          questions,
+		Settings:           conversations,
+		Models:             s.models(),
+		DefaultModel:       s.Model,
 		DailyLimit:         s.DailyLimit,
 		Instance:           instance,
 		Logger:             logger,
@@ -324,6 +335,8 @@ func (s settings) validate() error {
 	switch {
 	case s.GroupContext != "member" && s.GroupContext != "group":
 		return fmt.Errorf("GROUP_CONTEXT must be member or group, got %q", s.GroupContext)
+	case len(s.Models) > 0 && !slices.Contains(s.Models, s.Model):
+		return fmt.Errorf("MODELS must include MODEL (%s), the model a conversation starts with", s.Model)
 	case s.DailyLimit < 0:
 		return fmt.Errorf("DAILY_LIMIT must be a number of questions, 0 for none, got %d", s.DailyLimit)
 	case s.ContextTokens < 256:
@@ -421,4 +434,12 @@ func countCall(tally *ossmount.Tally) func() {
 		return nil
 	}
 	return func() { tally.Add(1) }
+}
+
+// models are what \model may switch to: MODELS, or MODEL alone.
+func (s settings) models() []string {
+	if len(s.Models) == 0 {
+		return []string{s.Model}
+	}
+	return s.Models
 }

@@ -13,4 +13,16 @@ type Prompt struct {
 	// Images are the pictures sent with the question, for a model that
 	// can see.
 	Images []Image
+	// Model, when not empty, names the model to ask instead of the
+	// client's own.
+	Model string
+}
+
+// Settings are what a conversation changed of the robot's defaults.
+type Settings struct {
+	// System replaces SYSTEM_PROMPT when HasSystem.
+	System    string
+	HasSystem bool
+	// Model, when not empty, replaces MODEL.
+	Model string
 }

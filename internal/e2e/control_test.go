@@ -194,3 +194,72 @@ func logLinesOfAll(t *testing.T, st *devstack.Stack) []map[string]any {
 	}
 	return lines
 }
+
+func TestControlSystemPromptSetShownResetAndGuardedInAGroup(t *testing.T) {
+	t.Parallel()
+	st := echoStack(t, map[string]string{"SYSTEM_PROMPT": "你是公司的助手。", "ADMIN_USERS": "staff-root"})
+	alice := single(t, st, "alice")
+	if got := plain(alice.ask(`\system`)); got != "当前的系统提示词：\n你是公司的助手。" {
+		t.Errorf(`\system answered %q`, got)
+	}
+	if got := alice.ask(`\system 你是一只猫，只会说喵。`); got != "已设置本会话的系统提示词。" {
+		t.Errorf(`setting answered %q`, got)
+	}
+	alice.ask("你是谁")
+	if r := requestsFor(st, "你是谁"); len(r) != 1 || r[0].Messages[0].Role != "system" || r[0].Messages[0].Content != "你是一只猫，只会说喵。" {
+		t.Errorf("the next question reached the model as %+v", r)
+	}
+	if got := alice.ask(`\system`); !strings.Contains(got, "你是一只猫") {
+		t.Errorf(`\system after setting answered %q`, got)
+	}
+	alice.ask(`\system reset`)
+	alice.ask("现在你是谁")
+	if r := requestsFor(st, "现在你是谁"); len(r) != 1 || r[0].Messages[0].Content != "你是公司的助手。" {
+		t.Errorf("after reset the model saw %+v", r)
+	}
+	// In a group anyone may read it; only an administrator may change it.
+	carol, root := group(t, st, "g1", "carol"), group(t, st, "g1", "root")
+	if got := carol.ask(`\system 你是海盗`); !strings.Contains(got, "只有管理员") {
+		t.Errorf(`a member's \system in a group answered %q`, got)
+	}
+	if got := root.ask(`\system 你是海盗`); !strings.Contains(got, "已设置") {
+		t.Errorf(`an administrator's \system in a group answered %q`, got)
+	}
+	if got := carol.ask(`\system`); !strings.Contains(got, "你是海盗") {
+		t.Errorf(`a member reading the group's prompt got %q`, got)
+	}
+}
+
+func TestControlModelListedSwitchedAndRefused(t *testing.T) {
+	t.Parallel()
+	st := echoStack(t, map[string]string{"MODEL": "model-a", "MODELS": "model-a,model-b", "ADMIN_USERS": "staff-root"})
+	alice := single(t, st, "alice")
+	if got := plain(alice.ask(`\model`)); got != "可用的模型（✓ 为当前使用的）：\n✓ model-a\n  model-b" {
+		t.Errorf(`\model answered %q`, got)
+	}
+	if got := alice.ask(`\model model-z`); !strings.Contains(got, "没有名为 model-z 的模型") || !strings.Contains(got, "model-b") {
+		t.Errorf(`an unknown model answered %q`, got)
+	}
+	if got := alice.ask(`\model model-b`); got != "本会话已切换到模型 model-b。" {
+		t.Errorf(`switching answered %q`, got)
+	}
+	alice.ask("用哪个模型")
+	if r := requestsFor(st, "用哪个模型"); len(r) != 1 || r[0].Model != "model-b" {
+		t.Errorf("the next request named %+v; want model-b", r)
+	}
+	carol := group(t, st, "g1", "carol")
+	if got := carol.ask(`\model model-b`); !strings.Contains(got, "只有管理员") {
+		t.Errorf(`a member's \model in a group answered %q`, got)
+	}
+	carol.ask("群里用哪个")
+	if r := requestsFor(st, "群里用哪个"); len(r) != 1 || r[0].Model != "model-a" {
+		t.Errorf("the group's request named %+v; want model-a, untouched", r)
+	}
+	if got := alice.ask(`\help`); !strings.Contains(got, `\model`) || !strings.Contains(got, `\system`) {
+		t.Errorf(`\help does not list \model and \system: %q`, got)
+	}
+}
+
+// plain is a markdown answer's text as it reads: the two spaces that keep
+// each line break in DingTalk's markdown taken out.
+func plain(markdown string) string { return strings.ReplaceAll(markdown, "  \n", "\n") }

@@ -237,8 +237,12 @@ func (c *Client) request(p chat.Prompt) (goopenai.ChatCompletionRequest, error) 
 		return goopenai.ChatCompletionRequest{}, err
 	}
 	msgs = append(msgs, last)
+	model := c.model
+	if p.Model != "" {
+		model = p.Model
+	}
 	return goopenai.ChatCompletionRequest{
-		Model:       c.model,
+		Model:       model,
 		Messages:    msgs,
 		Temperature: c.temperature,
 	}, nil

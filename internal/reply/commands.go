@@ -47,6 +47,12 @@ func (s *Service) commands() []command {
 		clearHelp += "（群里清除全群共用的记录，仅管理员）"
 	}
 	cmds := []command{{name: "clear", help: clearHelp, run: s.clear}}
+	if s.cfg.Settings != nil {
+		cmds = append(cmds, command{name: "system", help: "查看（不带参数）、设置或恢复（reset）本会话的系统提示词；群里仅管理员可改", run: s.system})
+		if len(s.cfg.Models) > 1 {
+			cmds = append(cmds, command{name: "model", help: "列出可用的模型（不带参数）或切换本会话的模型；群里仅管理员可切换", run: s.switchModel})
+		}
+	}
 	if s.cfg.Questions != nil {
 		cmds = append(cmds, command{name: "usage", help: "显示你今天的提问次数和 token 用量", run: s.usage})
 	}

@@ -39,6 +39,14 @@ type Receipts interface {
 	MarkDelivered(ctx context.Context, m chat.Message) error
 }
 
+// Settings keep what each conversation changed of the defaults: its system
+// prompt and its model (ossmount.Settings).
+type Settings interface {
+	Load(ctx context.Context, conversation string) (chat.Settings, error)
+	SetSystem(ctx context.Context, conversation, prompt string, reset bool) error
+	SetModel(ctx context.Context, conversation, model string) error
+}
+
 // Questions count each sender's answered questions, and their tokens, per
 // day (ossmount.Questions). day is yyyymmdd.
 type Questions interface {

@@ -29,8 +29,15 @@ func (s *Service) prompt(ctx context.Context, j *job) (p chat.Prompt, model Mode
 	if err != nil {
 		return p, nil, "", retry.Mark(fmt.Errorf("load history: %w", err))
 	}
-	p = chat.Prompt{System: s.cfg.SystemPrompt, History: history, Question: m.Text, Images: images}
+	set, err := j.settings.wait(ctx)
+	if err != nil {
+		return p, nil, "", retry.Mark(fmt.Errorf("load the conversation's settings: %w", err))
+	}
+	p = chat.Prompt{System: s.systemPrompt(set), History: history, Question: m.Text, Images: images}
 	model = s.cfg.Model
+	if name := s.model(set); name != s.cfg.DefaultModel && len(images) == 0 {
+		p.Model = name // pictures go to VISION_MODEL whatever the conversation's
+	}
 	if len(images) > 0 {
 		model = s.cfg.Vision
 		if p.Question == "" {

@@ -54,6 +54,13 @@ type Config struct {
 	// HistoryLength is how many earlier question/answer pairs go to the model
 	// with a new question (HISTORY_LENGTH).
 	HistoryLength int
+	// Settings keep each conversation's system prompt and model, set by
+	// \system and \model; nil offers neither command.
+	Settings Settings
+	// Models are what \model may switch to (MODELS), DefaultModel among
+	// them (MODEL).
+	Models       []string
+	DefaultModel string
 	// Questions counts each sender's answered questions per day, for
 	// DailyLimit and \usage; nil counts nothing.
 	Questions Questions
@@ -135,6 +142,7 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 		if s.cfg.DailyLimit > 0 {
 			j.usage = s.countDay(ctx, m)
 		}
+		j.settings = s.loadSettings(ctx, m)
 	}
 	rec, claimed, err := s.claim(ctx, log, m, attempt)
 	if err != nil || !claimed {
@@ -204,6 +212,9 @@ type job struct {
 	hold *hold
 	// usage is the asker's day being read, for a limit; nil without one.
 	usage *counting
+	// settings are the conversation's settings being read; nil without
+	// any.
+	settings *settingsLoad
 }
 
 // response is what the robot decided to say to a message.

@@ -1,0 +1,135 @@
+package reply
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/dingtalk-llm/fcrobot/internal/chat"
+	"github.com/dingtalk-llm/fcrobot/internal/logging"
+	"github.com/dingtalk-llm/fcrobot/internal/retry"
+)
+
+// maxSystemPrompt bounds a system prompt set by \system, in characters: it
+// goes with every question, and takes its share of the context window.
+const maxSystemPrompt = 4000
+
+// settingsLoad is a conversation's settings being read.
+type settingsLoad struct {
+	done chan struct{}
+	set  chat.Settings
+	err  error
+}
+
+// loadSettings starts reading m's conversation's settings, or returns nil
+// when the deployment keeps none.
+func (s *Service) loadSettings(ctx context.Context, m chat.Message) *settingsLoad {
+	if s.cfg.Settings == nil {
+		return nil
+	}
+	l := &settingsLoad{done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		l.set, l.err = s.cfg.Settings.Load(ctx, m.ConversationID)
+	}()
+	return l
+}
+
+// wait returns the settings read; none when there are none to read.
+func (l *settingsLoad) wait(ctx context.Context) (chat.Settings, error) {
+	if l == nil {
+		return chat.Settings{}, nil
+	}
+	select {
+	case <-l.done:
+		return l.set, l.err
+	case <-ctx.Done():
+		return chat.Settings{}, ctx.Err()
+	}
+}
+
+// systemPrompt is the system prompt in force under set.
+func (s *Service) systemPrompt(set chat.Settings) string {
+	if set.HasSystem {
+		return set.System
+	}
+	return s.cfg.SystemPrompt
+}
+
+// model is the model in force under set: the conversation's, while it is
+// still one of MODELS.
+func (s *Service) model(set chat.Settings) string {
+	if set.Model != "" && slices.Contains(s.cfg.Models, set.Model) {
+		return set.Model
+	}
+	return s.cfg.DefaultModel
+}
+
+// mayChange reports whether m's sender may change the settings of m's
+// conversation: anyone in a one-to-one chat, administrators in a group.
+func (s *Service) mayChange(m chat.Message) bool {
+	return !m.IsGroup() || s.cfg.Access.admin(m)
+}
+
+func (s *Service) system(ctx context.Context, log *slog.Logger, m chat.Message, args string) (string, error) {
+	if args == "" {
+		set, err := s.cfg.Settings.Load(ctx, m.ConversationID)
+		if err != nil {
+			return "", retry.Mark(fmt.Errorf("read the settings: %w", err))
+		}
+		if p := s.systemPrompt(set); p != "" {
+			return "当前的系统提示词：\n" + p, nil
+		}
+		return "当前没有系统提示词。", nil
+	}
+	if !s.mayChange(m) {
+		return "在群里只有管理员可以修改系统提示词。", nil
+	}
+	reset := strings.EqualFold(args, "reset")
+	if !reset && len([]rune(args)) > maxSystemPrompt {
+		return fmt.Sprintf("系统提示词太长了（%d 个字），最多 %d 个字。", len([]rune(args)), maxSystemPrompt), nil
+	}
+	if err := s.cfg.Settings.SetSystem(ctx, m.ConversationID, args, reset); err != nil {
+		return "", retry.Mark(fmt.Errorf("set the system prompt: %w", err))
+	}
+	log.Log(ctx, logging.LevelNotice, "system prompt changed", "reset", reset, "chars", len([]rune(args)))
+	if reset {
+		return "已恢复默认的系统提示词。", nil
+	}
+	return "已设置本会话的系统提示词。", nil
+}
+
+func (s *Service) switchModel(ctx context.Context, log *slog.Logger, m chat.Message, args string) (string, error) {
+	set, err := s.cfg.Settings.Load(ctx, m.ConversationID)
+	if err != nil {
+		return "", retry.Mark(fmt.Errorf("read the settings: %w", err))
+	}
+	if args == "" {
+		return "可用的模型（✓ 为当前使用的）：\n" + s.modelList(s.model(set)), nil
+	}
+	if !slices.Contains(s.cfg.Models, args) {
+		return fmt.Sprintf("没有名为 %s 的模型。可用的模型：\n%s", args, s.modelList(s.model(set))), nil
+	}
+	if !s.mayChange(m) {
+		return "在群里只有管理员可以切换模型。", nil
+	}
+	if err := s.cfg.Settings.SetModel(ctx, m.ConversationID, args); err != nil {
+		return "", retry.Mark(fmt.Errorf("switch the model: %w", err))
+	}
+	log.Log(ctx, logging.LevelNotice, "model switched", "model", args)
+	return "本会话已切换到模型 " + args + "。", nil
+}
+
+func (s *Service) modelList(current string) string {
+	var b strings.Builder
+	for _, name := range s.cfg.Models {
+		mark := "  "
+		if name == current {
+			mark = "✓ "
+		}
+		b.WriteString(mark + name + "\n")
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
