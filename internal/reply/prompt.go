@@ -94,31 +94,9 @@ func unsupportedText(msgtype string) string {
 	}
 }
 
-// loading is a history being loaded.
-type loading struct {
-	done   chan struct{}
-	turns  []chat.Turn
-	err    error
-	cancel context.CancelFunc
-}
-
 // loadHistory starts loading the last HistoryLength turns of m's asker.
-func (s *Service) loadHistory(ctx context.Context, m chat.Message) *loading {
-	ctx, cancel := context.WithCancel(ctx)
-	l := &loading{done: make(chan struct{}), cancel: cancel}
-	go func() {
-		defer close(l.done)
-		l.turns, l.err = s.cfg.History.Load(ctx, s.historyOwner(m), s.cfg.HistoryLength)
-	}()
-	return l
-}
-
-// wait returns the history loaded.
-func (l *loading) wait(ctx context.Context) ([]chat.Turn, error) {
-	select {
-	case <-l.done:
-		return l.turns, l.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+func (s *Service) loadHistory(ctx context.Context, m chat.Message) *pending[[]chat.Turn] {
+	return begin(ctx, func(ctx context.Context) ([]chat.Turn, error) {
+		return s.cfg.History.Load(ctx, s.historyOwner(m), s.cfg.HistoryLength)
+	})
 }

@@ -138,11 +138,13 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 	j.cmd, j.args, j.isCommand = s.command(m.Text)
 	if !j.isCommand {
 		j.history = s.loadHistory(ctx, m)
-		defer j.history.cancel()
+		defer j.history.stop()
 		if s.cfg.DailyLimit > 0 {
 			j.usage = s.countDay(ctx, m)
+			defer j.usage.stop()
 		}
 		j.settings = s.loadSettings(ctx, m)
+		defer j.settings.stop()
 	}
 	rec, claimed, err := s.claim(ctx, log, m, attempt)
 	if err != nil || !claimed {
@@ -207,14 +209,14 @@ type job struct {
 	isCommand bool
 	// history is the asker's history, loading since the message came;
 	// nil for a command.
-	history *loading
+	history *pending[[]chat.Turn]
 	// hold keeps the attempt's claim on m.
 	hold *hold
 	// usage is the asker's day being read, for a limit; nil without one.
-	usage *counting
+	usage *pending[chat.DayUsage]
 	// settings are the conversation's settings being read; nil without
 	// any.
-	settings *settingsLoad
+	settings *pending[chat.Settings]
 }
 
 // response is what the robot decided to say to a message.

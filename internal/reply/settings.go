@@ -16,38 +16,15 @@ import (
 // goes with every question, and takes its share of the context window.
 const maxSystemPrompt = 4000
 
-// settingsLoad is a conversation's settings being read.
-type settingsLoad struct {
-	done chan struct{}
-	set  chat.Settings
-	err  error
-}
-
 // loadSettings starts reading m's conversation's settings, or returns nil
 // when the deployment keeps none.
-func (s *Service) loadSettings(ctx context.Context, m chat.Message) *settingsLoad {
+func (s *Service) loadSettings(ctx context.Context, m chat.Message) *pending[chat.Settings] {
 	if s.cfg.Settings == nil {
 		return nil
 	}
-	l := &settingsLoad{done: make(chan struct{})}
-	go func() {
-		defer close(l.done)
-		l.set, l.err = s.cfg.Settings.Load(ctx, m.ConversationID)
-	}()
-	return l
-}
-
-// wait returns the settings read; none when there are none to read.
-func (l *settingsLoad) wait(ctx context.Context) (chat.Settings, error) {
-	if l == nil {
-		return chat.Settings{}, nil
-	}
-	select {
-	case <-l.done:
-		return l.set, l.err
-	case <-ctx.Done():
-		return chat.Settings{}, ctx.Err()
-	}
+	return begin(ctx, func(ctx context.Context) (chat.Settings, error) {
+		return s.cfg.Settings.Load(ctx, m.ConversationID)
+	})
 }
 
 // systemPrompt is the system prompt in force under set.

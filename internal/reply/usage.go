@@ -35,35 +35,16 @@ func usageSender(m chat.Message) string {
 	return "sender\x00" + m.SenderID
 }
 
-// counting is a sender's day being read.
-type counting struct {
-	done chan struct{}
-	day  chat.DayUsage
-	err  error
-}
-
 // countDay starts reading m's sender's day, or returns nil when nothing
 // is counted.
-func (s *Service) countDay(ctx context.Context, m chat.Message) *counting {
+func (s *Service) countDay(ctx context.Context, m chat.Message) *pending[chat.DayUsage] {
 	if s.cfg.Questions == nil {
 		return nil
 	}
-	c := &counting{done: make(chan struct{})}
 	day, _ := s.usageDay(m)
-	go func() {
-		defer close(c.done)
-		c.day, c.err = s.cfg.Questions.Day(ctx, usageSender(m), day)
-	}()
-	return c
-}
-
-func (c *counting) wait(ctx context.Context) (chat.DayUsage, error) {
-	select {
-	case <-c.done:
-		return c.day, c.err
-	case <-ctx.Done():
-		return chat.DayUsage{}, ctx.Err()
-	}
+	return begin(ctx, func(ctx context.Context) (chat.DayUsage, error) {
+		return s.cfg.Questions.Day(ctx, usageSender(m), day)
+	})
 }
 
 // overLimit says, when m's sender reached DAILY_LIMIT today, what to tell
