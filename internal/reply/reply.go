@@ -5,10 +5,13 @@
 //
 //  1. once.go: what earlier attempts did for it, and this attempt's claim,
 //     so that a message delivered again is answered once;
-//  2. admission.go: whether the message gets an answer at all;
-//  3. route.go: a command (commands.go) or a question for the model;
-//  4. prompt.go: what the model is asked (system prompt, history, the
-//     question, its pictures from pictures.go);
+//  2. admission.go: whether the message gets an answer at all, and who
+//     may ask; usage.go: how often (DAILY_LIMIT, \usage);
+//  3. route.go: a command (commands.go, settings.go for \system and
+//     \model) or a question for the model;
+//  4. prompt.go: what the model is asked (the conversation's system
+//     prompt and model, the history within the context window, the
+//     question, its pictures from pictures.go), read at once (pending.go);
 //  5. ask.go: asking the model, shown as it writes where the conversation
 //     can show it, and failure.go for what to say when it fails;
 //  6. record.go: the turn and the answer kept before the answer goes out;
