@@ -265,17 +265,7 @@ func TestFaultAHolderThatDiesWhileItsTwinWaitsIsAnsweredByFCsRetry(t *testing.T)
 // delivery of the same attempt.
 func waitingTwin(t *testing.T, st *devstack.Stack) *devstack.Process {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) {
-		for _, p := range st.Replies {
-			if strings.Contains(p.Output(), "a second delivery of this attempt") {
-				return p
-			}
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatal("no delivery waited for its twin")
-	return nil
+	return instanceLogging(t, st, "a second delivery of this attempt")
 }
 
 func TestFaultSIGTERMFinishesTheAnswerInFlight(t *testing.T) {
@@ -403,16 +393,22 @@ func TestFaultBadInput(t *testing.T) {
 // busyInstance is the reply instance that has started an invocation.
 func busyInstance(t *testing.T, st *devstack.Stack) *devstack.Process {
 	t.Helper()
+	return instanceLogging(t, st, "FC Invoke Start")
+}
+
+// instanceLogging is the first reply instance whose output says line.
+func instanceLogging(t *testing.T, st *devstack.Stack, line string) *devstack.Process {
+	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
 		for _, p := range st.Replies {
-			if strings.Contains(p.Output(), "FC Invoke Start") {
+			if strings.Contains(p.Output(), line) {
 				return p
 			}
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatal("no reply instance started the invocation")
+	t.Fatalf("no reply instance logged %q", line)
 	return nil
 }
 
