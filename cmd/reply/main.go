@@ -205,6 +205,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
 	}
+	stops, err := ossmount.NewStops(s.OSSMountPoint, store)
+	if err != nil {
+		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
+	}
 	timeout := time.Duration(s.Timeout * float64(time.Second))
 	instance := rand.Text()                          // tells this process's attempts and tallies from others'
 	format, _ := dingtalk.ParseFormat(s.ReplyFormat) // validated
@@ -234,6 +238,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		SharedGroupContext: s.GroupContext == "group",
 		MaxContextTokens:   s.ContextTokens,
 		Questions:          questions,
+		Stops:              stops,
 		Settings:           conversations,
 		Models:             s.models(),
 		DefaultModel:       s.Model,

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -263,3 +264,84 @@ func TestControlModelListedSwitchedAndRefused(t *testing.T) {
 // plain is a markdown answer's text as it reads: the two spaces that keep
 // each line break in DingTalk's markdown taken out.
 func plain(markdown string) string { return strings.ReplaceAll(markdown, "  \n", "\n") }
+
+// \stop reaches another reply instance than the one writing the answer
+// (the local FC gives invocations to its instances in turn, and the first
+// is busy): the writer sees the request on the bucket, stops asking the
+// model, shows what it wrote marked as stopped, and keeps no turn.
+func TestControlStopEndsAStreamedCardAndAPlainAnswerOnAnotherInstance(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		card bool
+	}{{"card", true}, {"message", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := devstack.Config{
+				ReplyInstances: 2,
+				// The model writes one piece, then would write for ten
+				// minutes more: only \stop ends it in time.
+				Model: openaitest.Fixed(openaitest.Response{Chunks: []string{"第一段。", "第二段。"}, ChunkDelay: 10 * time.Minute}),
+			}
+			if tc.card {
+				cfg.ReplyEnv = map[string]string{"CARD_TEMPLATE_ID": "fcrobot-test.schema", "CARD_CONTENT_KEY": "answer", "CARD_UPDATE_INTERVAL": "200ms"}
+				cfg.DingTalkApp = true
+			}
+			st := start(t, cfg)
+			if tc.card {
+				st.DingTalk.AddCardTemplate("fcrobot-test.schema", "answer")
+			}
+			alice := single(t, st, "alice")
+			alice.send("写一篇很长的文章")
+			writer := busyInstance(t, st)
+			waitFor(t, "the model asked", func() bool { return len(st.Model.Requests()) == 1 })
+
+			if got := alice.ask(`\stop`); !strings.Contains(got, "停下") {
+				t.Errorf(`\stop answered %q`, got)
+			}
+			want := "第一段。\n\n（已停止）"
+			if tc.card {
+				ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+				defer cancel()
+				cards, err := st.DingTalk.WaitCards(ctx, 1, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := cards[0].Content("answer"); got != want {
+					t.Errorf("the stopped card shows %q; want %q", got, want)
+				}
+			} else if got := plain(alice.waitAnswer(2)); got != want {
+				t.Errorf("the stopped answer reads %q; want %q", got, want)
+			}
+			waitFor(t, "the model's request given up", func() bool { return st.Model.Abandoned() == 1 })
+			if stopper := instanceLogging(t, st, "stop requested"); stopper == writer {
+				t.Errorf("one instance both wrote the answer and took the \\stop; the case needs two")
+			}
+			if w := instanceLogging(t, st, "stopped by the asker"); w != writer {
+				t.Errorf("the answer was stopped by another instance than the one writing it")
+			}
+			waitFC(t, st)
+
+			// No turn was kept: the next question goes alone.
+			st.Model.SetResponder(openaitest.Echo("答："))
+			alice.send("下一个问题")
+			waitFor(t, "the next question asked", func() bool { return len(requestsFor(st, "下一个问题")) > 0 })
+			if r := requestsFor(st, "下一个问题"); len(r) != 1 || r[0].EarlierTurns() != 0 {
+				t.Errorf("after a stopped answer the model saw %+v; want no earlier turn", r)
+			}
+		})
+	}
+}
+
+// waitFor waits up to a minute for cond, and fails the test if it never
+// holds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited a minute for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

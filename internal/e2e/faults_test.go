@@ -371,7 +371,7 @@ func TestFaultBadInput(t *testing.T) {
 
 	// Nothing was written outside the mount, and every name in it is ours.
 	safe := regexp.MustCompile(`^([0-9a-f]{64}|[0-9]{8}|[0-9]{16}(-[0-9a-f]{16})?\.json|[a-z]+(-[0-9]+)?\.json|` +
-		`[0-9a-f]{16}\.[0-9]+\.[0-9]+\.json|[0-9]{16}-(system|model-[0-9a-f]+)\.json|history|messages|questions|settings|turns|cleared|v1)$`)
+		`[0-9a-f]{16}\.[0-9]+\.[0-9]+\.json|[0-9]{16}-(system|model-[0-9a-f]+)\.json|history|messages|questions|settings|stops|turns|cleared|v1)$`)
 	filepath.WalkDir(data, func(path string, d fs.DirEntry, err error) error {
 		if d != nil && d.IsDir() && d.Name() == osstest.StagingDir {
 			return filepath.SkipDir // the local OSS's own uploads in flight, not the bucket's

@@ -21,17 +21,26 @@ func (s *Service) ask(ctx context.Context, j *job) (response, error) {
 	}
 	draft := s.cfg.Outbox.Open(ctx, m, j.attempt)
 	askCtx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	c, err := s.complete(askCtx, model, p, draft)
+	defer cancel()
+	askCtx, unwatch := s.watchStop(askCtx, log, m)
+	defer unwatch()
+	c, written, err := s.complete(askCtx, model, p, draft)
 	if errors.Is(err, chat.ErrContextTooLong) && len(p.History) > 0 {
 		// The estimate was too low for this model's tokenizer: once more
 		// with the newer half of the history.
 		kept := p.History[(len(p.History)+1)/2:]
 		log.WarnContext(ctx, "the model refused the prompt as too long: asking again with half the history", "historyTurns", len(p.History), "kept", len(kept))
 		p.History = kept
-		c, err = s.complete(askCtx, model, p, draft)
+		c, written, err = s.complete(askCtx, model, p, draft)
 	}
 	raw := c.Text
-	cancel()
+	if err != nil && errors.Is(context.Cause(askCtx), errStopped) {
+		shown := s.visible(written)
+		used := chat.Usage{Prompt: p.Tokens(), Completion: chat.Tokens(written)}
+		log.Log(ctx, logging.LevelNotice, "stopped by the asker", "historyTurns", len(p.History), "answerBytes", len(shown),
+			"promptTokens", used.Prompt, "completionTokens", used.Completion, "usageReported", false)
+		return response{text: stoppedText(shown), draft: draft, usage: used, stopped: true}, nil
+	}
 	if err != nil {
 		log.ErrorContext(ctx, "the model did not answer", "err", err, "historyTurns", len(p.History), "pictures", len(p.Images))
 		return response{text: failureText(err, s.cfg.Timeout), draft: draft}, nil
@@ -59,15 +68,21 @@ func (s *Service) ask(ctx context.Context, j *job) (response, error) {
 }
 
 // complete asks the model: streamed onto the draft when there is one, else
-// in one piece.
-func (s *Service) complete(ctx context.Context, model Model, p chat.Prompt, draft chat.Draft) (chat.Completion, error) {
-	if draft == nil {
-		return model.Complete(ctx, p)
+// in one piece unless \stop is offered, which needs what was written so
+// far. It returns that too, for an answer cut short.
+func (s *Service) complete(ctx context.Context, model Model, p chat.Prompt, draft chat.Draft) (c chat.Completion, written string, err error) {
+	if draft == nil && s.cfg.Stops == nil {
+		c, err = model.Complete(ctx, p)
+		return c, c.Text, err
 	}
-	return model.Stream(ctx, p, func(soFar string) error {
-		draft.Show(s.visible(soFar))
+	c, err = model.Stream(ctx, p, func(soFar string) error {
+		written = soFar
+		if draft != nil {
+			draft.Show(s.visible(soFar))
+		}
 		return nil
 	})
+	return c, written, err
 }
 
 // visible is what the user may see of an answer still being written: no

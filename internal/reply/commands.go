@@ -53,6 +53,9 @@ func (s *Service) commands() []command {
 			cmds = append(cmds, command{name: "model", help: "列出可用的模型（不带参数）或切换本会话的模型；群里仅管理员可切换", run: s.switchModel})
 		}
 	}
+	if s.cfg.Stops != nil {
+		cmds = append(cmds, command{name: "stop", help: "停下我正在写给你的回答（已写出的部分保留，这一问不计入对话记录）", run: s.stop})
+	}
 	if s.cfg.Questions != nil {
 		cmds = append(cmds, command{name: "usage", help: "显示你今天的提问次数和 token 用量", run: s.usage})
 	}

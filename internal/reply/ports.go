@@ -47,6 +47,15 @@ type Settings interface {
 	SetModel(ctx context.Context, conversation, model string) error
 }
 
+// Stops keep each asker's \stop requests (ossmount.Stops). owner is the
+// asker in a conversation (chat.Message.HistoryOwner).
+type Stops interface {
+	// Stop asks that owner's answers to questions sent before at end.
+	Stop(ctx context.Context, owner string, at time.Time) error
+	// StoppedSince reports whether owner asked for a stop after since.
+	StoppedSince(ctx context.Context, owner string, since time.Time) (bool, error)
+}
+
 // Questions count each sender's answered questions, and their tokens, per
 // day (ossmount.Questions). day is yyyymmdd.
 type Questions interface {

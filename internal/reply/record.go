@@ -20,13 +20,17 @@ import (
 func (s *Service) record(ctx context.Context, log *slog.Logger, m chat.Message, r response) {
 	var saving sync.WaitGroup
 	if r.turn != nil {
-		saving.Add(2)
+		saving.Add(1)
 		go func() {
 			defer saving.Done()
 			if err := s.cfg.History.Save(ctx, s.historyOwner(m), *r.turn); err != nil {
 				log.ErrorContext(ctx, "could not save the turn", "err", err)
 			}
 		}()
+	}
+	if r.turn != nil || r.stopped {
+		// A stopped answer keeps no turn, but the model worked for it.
+		saving.Add(1)
 		go func() {
 			defer saving.Done()
 			s.countAnswer(ctx, log, m, r.usage)

@@ -13,7 +13,8 @@
 //     prompt and model, the history within the context window, the
 //     question, its pictures from pictures.go), read at once (pending.go);
 //  5. ask.go: asking the model, shown as it writes where the conversation
-//     can show it, and failure.go for what to say when it fails;
+//     can show it, stop.go for \stop, which ends it, and failure.go for
+//     what to say when it fails;
 //  6. record.go: the turn and the answer kept before the answer goes out;
 //  7. deliver.go: the answer handed to the outbox.
 //
@@ -67,6 +68,12 @@ type Config struct {
 	// Questions counts each sender's answered questions per day, for
 	// DailyLimit and \usage; nil counts nothing.
 	Questions Questions
+	// Stops, when set, offer \stop: an answer being written looks for a
+	// stop request of its asker every StopPoll (0 means DefaultStopPoll),
+	// and answers are streamed, so that a stopped one has what was
+	// written so far to show.
+	Stops    Stops
+	StopPoll time.Duration
 	// DailyLimit is how many questions a sender may ask a day
 	// (DAILY_LIMIT); 0 means no limit. Admins are exempt.
 	DailyLimit int
@@ -111,6 +118,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.ClaimLease <= 0 {
 		cfg.ClaimLease = DefaultClaimLease
+	}
+	if cfg.StopPoll <= 0 {
+		cfg.StopPoll = DefaultStopPoll
 	}
 	return &Service{cfg: cfg}
 }
@@ -232,4 +242,7 @@ type response struct {
 	draft chat.Draft
 	// usage is what the model's answer cost.
 	usage chat.Usage
+	// stopped is true when the asker stopped the answer (\stop): it cost
+	// what it cost, but it has no turn.
+	stopped bool
 }

@@ -406,13 +406,14 @@ func (s *Server) postAttempt(baseURL string, inv *Invocation, retry int) (status
 			results <- result{status, failure}
 		}()
 	}
-	for range 2 {
-		r := <-results
-		if failure == "" || (s.cfg.DuplicateSuccessCounts && r.failure == "") {
-			status, failure = r.status, r.failure
-		}
+	a, b := <-results, <-results
+	// The outcome that counts: a failure of either, or, with
+	// DuplicateSuccessCounts, a success of either, whichever ended first.
+	counts := func(r result) bool { return (r.failure == "") == s.cfg.DuplicateSuccessCounts }
+	if counts(b) && !counts(a) {
+		a = b
 	}
-	return status, failure
+	return a.status, a.failure
 }
 
 func (s *Server) finish(inv *Invocation, outcome Outcome) {
