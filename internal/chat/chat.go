@@ -38,6 +38,10 @@ type Message struct {
 	Text string `json:"text"`
 	// Pictures holds the download codes of the pictures the message carries.
 	Pictures []string `json:"pictures,omitempty"`
+	// File is the file a file message carries.
+	File *Attachment `json:"file,omitempty"`
+	// Quote is the message this one replies to, when the user quoted one.
+	Quote *Quote `json:"quote,omitempty"`
 
 	ConversationID    string           `json:"conversationId"`
 	ConversationType  ConversationType `json:"conversationType"`

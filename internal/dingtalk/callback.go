@@ -40,6 +40,7 @@ type callbackBody struct {
 	SenderNick        string          `json:"senderNick"`
 	SenderCorpID      string          `json:"senderCorpId"`
 	RobotCode         string          `json:"robotCode"`
+	ChatbotUserID     string          `json:"chatbotUserId"`
 	SessionWebhook    string          `json:"sessionWebhook"`
 	SessionExpiresAt  json.RawMessage `json:"sessionWebhookExpiredTime"`
 	CreateAt          json.RawMessage `json:"createAt"`
@@ -67,11 +68,16 @@ type pictureContent struct {
 	DownloadCode string `json:"downloadCode"`
 }
 
+type fileContent struct {
+	DownloadCode string `json:"downloadCode"`
+	FileName     string `json:"fileName"`
+}
+
 // ParseCallback turns the body of a DingTalk callback into a message. It is
 // strict about the fields the robot relies on (a wrong JSON type or a missing
 // required field is an error naming the field) and lenient where DingTalk's
 // payloads vary: the millisecond times may be numbers or decimal strings, and
-// a msgtype the robot cannot read (video, file, unknownMsgType, a new one)
+// a msgtype the robot cannot read (video, unknownMsgType, a new one)
 // yields a message with its Type and no Text, for the reply to answer
 // politely. Errors never quote the body, which holds the session webhook.
 func ParseCallback(body []byte) (chat.Message, error) {
@@ -185,9 +191,23 @@ func readContent(m *chat.Message, b callbackBody) error {
 		if c.DownloadCode != "" {
 			m.Pictures = []string{c.DownloadCode}
 		}
+	case MsgTypeFile:
+		var c fileContent
+		if err := decodeOptional("content", b.Content, &c); err != nil {
+			return err
+		}
+		if c.DownloadCode != "" {
+			m.File = &chat.Attachment{Name: strings.TrimSpace(c.FileName), DownloadCode: c.DownloadCode}
+		}
 	}
-	// Video, file, unknownMsgType and types DingTalk adds later carry
-	// nothing the robot can read; their content is left undecoded.
+	// Video, unknownMsgType and types DingTalk adds later carry nothing
+	// the robot can read; their content is left undecoded.
+	switch b.MsgType {
+	case MsgTypeText:
+		m.Quote = readQuote(b.Text, b.ChatbotUserID)
+	case MsgTypeRichText:
+		m.Quote = readQuote(b.Content, b.ChatbotUserID)
+	}
 	return nil
 }
 

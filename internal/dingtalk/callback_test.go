@@ -117,9 +117,52 @@ func TestParseCallback(t *testing.T) {
 			want: message("1", "video"),
 		},
 		{
-			name: "file keeps its type only",
-			body: body("1", "file", `"content": {"downloadCode": "f", "fileName": "a.pdf"}`),
-			want: message("1", "file"),
+			name: "file",
+			body: body("1", "file", `"content": {"downloadCode": "f", "fileName": " 年报.pdf "}`),
+			want: with(message("1", "file"), func(m *chat.Message) { m.File = &chat.Attachment{Name: "年报.pdf", DownloadCode: "f"} }),
+		},
+		{
+			name: "a reply quoting a text, its text under content",
+			body: body("2", "text", `"text": {"content": " 这是什么意思？", "isReplyMsg": true, "repliedMsg": {
+				"msgType": "text", "msgId": "q1", "senderId": "$:LWCP_v1:$other", "createdAt": 1684493000000,
+				"content": {"content": "明天下午三点开会"}}}`),
+			want: with(message("2", "text"), func(m *chat.Message) {
+				m.Text = "这是什么意思？"
+				m.Quote = &chat.Quote{MessageID: "q1", Type: "text", SentAt: time.UnixMilli(1684493000000).UTC(), Text: "明天下午三点开会"}
+			}),
+		},
+		{
+			name: "a reply quoting the robot's answer, its text under text, the time a string",
+			body: body("1", "text", `"text": {"content": "再详细点", "isReplyMsg": true, "repliedMsg": {
+				"msgType": "text", "msgId": "q2", "senderId": "$:LWCP_v1:$robot", "createdAt": "1684493000000",
+				"content": {"text": "Go 是一门编程语言"}}}`),
+			want: with(message("1", "text"), func(m *chat.Message) {
+				m.Text = "再详细点"
+				m.Quote = &chat.Quote{MessageID: "q2", Type: "text", FromRobot: true, SentAt: time.UnixMilli(1684493000000).UTC(), Text: "Go 是一门编程语言"}
+			}),
+		},
+		{
+			name: "a reply quoting a picture, a file and a card without content",
+			body: body("2", "richText", `"content": {"richText": [{"text": "看看"}], "isReplyMsg": true, "repliedMsg": {
+				"msgType": "file", "msgId": "q3", "senderId": "u", "content": {"downloadCode": "fc", "fileName": "a.docx", "spaceId": "1", "fileId": "2"}}}`),
+			want: with(message("2", "richText"), func(m *chat.Message) {
+				m.Text = "看看"
+				m.Quote = &chat.Quote{MessageID: "q3", Type: "file", File: &chat.Attachment{Name: "a.docx", DownloadCode: "fc"}}
+			}),
+		},
+		{
+			name: "a reply quoting rich text with a picture",
+			body: body("1", "text", `"text": {"content": "图里是什么", "isReplyMsg": true, "repliedMsg": {
+				"msgType": "richText", "content": {"richText": [{"msgType": "text", "content": "这张图"}, {"msgType": "picture", "downloadCode": "p1"}]}}}`),
+			want: with(message("1", "text"), func(m *chat.Message) {
+				m.Text = "图里是什么"
+				m.Quote = &chat.Quote{Type: "richText", Text: "这张图", Pictures: []string{"p1"}}
+			}),
+		},
+		{
+			name: "a quote that cannot be read is left out",
+			body: body("1", "text", `"text": {"content": "hi", "isReplyMsg": true, "repliedMsg": "junk"}`),
+			want: with(message("1", "text"), func(m *chat.Message) { m.Text = "hi" }),
 		},
 		{
 			name: "unknownMsgType",
