@@ -15,10 +15,11 @@ import (
 // history stays as it was, so that the question can simply be asked again.
 func (s *Service) ask(ctx context.Context, j *job) (response, error) {
 	m, log := j.m, j.log
-	p, model, refusal, err := s.prompt(ctx, j)
+	q, refusal, err := s.prompt(ctx, j)
 	if err != nil || refusal != "" {
 		return response{text: refusal}, err
 	}
+	p, model := q.p, q.model
 	draft := s.cfg.Outbox.Open(ctx, m, j.attempt)
 	askCtx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
@@ -54,7 +55,7 @@ func (s *Service) ask(ctx context.Context, j *job) (response, error) {
 	// History keeps the answer alone: reasoning sent back to a reasoning
 	// model is wasted tokens at best, and what its makers advise against.
 	turn := chat.Turn{
-		MessageID: m.ID, Question: s.asked(m, historyQuestion(m.Text, len(p.Images))), Answer: t.answer,
+		MessageID: m.ID, Question: q.remembered, Answer: t.answer,
 		AskedAt: m.CreatedAt, AnsweredAt: s.cfg.Now().UTC(),
 	}
 	used, reported := c.Usage, c.Usage != (chat.Usage{})
@@ -64,7 +65,11 @@ func (s *Service) ask(ctx context.Context, j *job) (response, error) {
 	}
 	log.Log(ctx, logging.LevelNotice, "answered", "historyTurns", len(p.History), "answerBytes", len(t.answer), "pictures", len(p.Images),
 		"promptTokens", used.Prompt, "completionTokens", used.Completion, "usageReported", reported)
-	return response{text: t.shown(s.cfg.ShowThinking), turn: &turn, draft: draft, usage: used}, nil
+	text := t.shown(s.cfg.ShowThinking)
+	if len(q.notes) > 0 {
+		text += "\n\n" + strings.Join(q.notes, "\n")
+	}
+	return response{text: text, turn: &turn, draft: draft, usage: used}, nil
 }
 
 // complete asks the model: streamed onto the draft when there is one, else
@@ -89,13 +94,4 @@ func (s *Service) complete(ctx context.Context, model Model, p chat.Prompt, draf
 // reasoning unless SHOW_THINKING, and never half a tag.
 func (s *Service) visible(soFar string) string {
 	return splitThinking(withoutPartialTag(soFar)).shown(s.cfg.ShowThinking)
-}
-
-// historyQuestion is how a question is remembered: a picture cannot be
-// kept, so the history notes that there was one.
-func historyQuestion(text string, pictures int) string {
-	if pictures == 0 {
-		return text
-	}
-	return strings.TrimSpace("[图片] " + text)
 }

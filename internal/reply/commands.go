@@ -105,6 +105,12 @@ func (s *Service) clear(ctx context.Context, log *slog.Logger, m chat.Message, _
 	if err := s.cfg.History.Clear(ctx, s.historyOwner(m), m.CreatedAt); err != nil {
 		return "", retry.Mark(fmt.Errorf("clear history: %w", err))
 	}
+	if s.cfg.Documents != nil {
+		// A file waiting for the next question goes with the history.
+		if err := s.cfg.Documents.Clear(ctx, m.HistoryOwner()); err != nil {
+			return "", retry.Mark(fmt.Errorf("clear the files kept: %w", err))
+		}
+	}
 	log.Log(ctx, logging.LevelNotice, "history cleared", "shared", shared)
 	if shared {
 		return "已清除本群与我的对话记录，我们重新开始吧。", nil

@@ -17,15 +17,15 @@ const maxPictures = 8
 
 const pictureUnavailableText = "抱歉，没能读取你发的图片，请稍后重发，或用文字描述你的问题。"
 
-// pictures downloads the pictures of m for the vision model. When the
+// pictures downloads the pictures of m (codes, its own and those it
+// quotes) for the vision model. When the
 // robot cannot look at them (no VISION_MODEL, or a picture it cannot get)
 // it returns what to tell the user instead; a message with words as well
 // as pictures is then answered from its words. The error is retryable.
-func (s *Service) pictures(ctx context.Context, log *slog.Logger, m chat.Message) ([]chat.Image, string, error) {
-	if len(m.Pictures) == 0 || s.cfg.Vision == nil || s.cfg.Files == nil {
+func (s *Service) pictures(ctx context.Context, log *slog.Logger, m chat.Message, codes []string) ([]chat.Image, string, error) {
+	if len(codes) == 0 || s.cfg.Vision == nil || s.cfg.Files == nil {
 		return nil, "", nil
 	}
-	codes := m.Pictures
 	if len(codes) > maxPictures {
 		log.WarnContext(ctx, "message has more pictures than are sent to the model", "pictures", len(codes), "sent", maxPictures)
 		codes = codes[:maxPictures]

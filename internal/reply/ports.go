@@ -56,6 +56,28 @@ type Stops interface {
 	StoppedSince(ctx context.Context, owner string, since time.Time) (bool, error)
 }
 
+// Documents keep the text of the files each asker sent without a question,
+// for the questions that follow (ossmount.Documents). owner is the asker in
+// a conversation (chat.Message.HistoryOwner).
+type Documents interface {
+	// Keep keeps d, and drops owner's documents sent before pruneBefore.
+	Keep(ctx context.Context, owner string, d chat.Document, pruneBefore time.Time) error
+	// Since returns owner's documents sent after since, oldest first.
+	Since(ctx context.Context, owner string, since time.Time) ([]chat.Document, error)
+	Clear(ctx context.Context, owner string) error
+}
+
+// Reader reads the text of the files users send (document.Reader).
+type Reader interface {
+	// Readable reports whether a file of that name is of a kind Read
+	// reads, before it is downloaded.
+	Readable(name string) bool
+	// Read returns the text of the file named name whose content is data,
+	// and whether it is only the start of it. Its errors match the kinds
+	// of package chat (chat.ErrFileCorrupt, chat.ErrFileNoText...).
+	Read(name string, data []byte) (text string, truncated bool, err error)
+}
+
 // Questions count each sender's answered questions, and their tokens, per
 // day (ossmount.Questions). day is yyyymmdd.
 type Questions interface {

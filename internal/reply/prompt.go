@@ -3,60 +3,146 @@ package reply
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 	"github.com/dingtalk-llm/fcrobot/internal/logging"
 	"github.com/dingtalk-llm/fcrobot/internal/retry"
 )
 
-// describePictureQuestion is asked of pictures sent without words.
-const describePictureQuestion = "请描述这张图片。"
+// describePictureQuestion is asked of pictures sent without words;
+// readQuotedQuestion of a quote sent without words.
+const (
+	describePictureQuestion = "请描述这张图片。"
+	readQuotedQuestion      = "请看看我引用的内容。"
+)
+
+// question is what the model is asked about a message, and how the history
+// remembers it.
+type question struct {
+	p     chat.Prompt
+	model Model
+	// remembered is the question as the history keeps it: the asker's
+	// words, with a mark for each file, quote and picture, whose contents
+	// are not kept.
+	remembered string
+	// notes are told the user below the answer: a file cut to fit the
+	// context window.
+	notes []string
+}
 
 // prompt gathers what the model is asked about m: the system prompt, the
-// asker's history, the question and its pictures, and which model reads
-// them. refusal, when not empty, is what to tell the user instead of asking
-// (a picture the robot cannot read, a message with nothing to ask).
-func (s *Service) prompt(ctx context.Context, j *job) (p chat.Prompt, model Model, refusal string, err error) {
+// asker's history, the files sent for the question, the quoted message, the
+// question and its pictures, and which model reads them. refusal, when not
+// empty, is what to tell the user instead of asking (a picture or file the
+// robot cannot read, a message with nothing to ask).
+func (s *Service) prompt(ctx context.Context, j *job) (q question, refusal string, err error) {
 	m := j.m
-	images, refusal, err := s.pictures(ctx, j.log, m)
-	switch {
-	case err != nil || refusal != "":
-		return p, nil, refusal, err
-	case m.Text == "" && len(images) == 0:
-		return p, nil, unsupportedText(m.Type), nil
+	codes := m.Pictures
+	if m.Quote != nil {
+		codes = append(slices.Clip(codes), m.Quote.Pictures...)
+	}
+	images, refusal, err := s.pictures(ctx, j.log, m, codes)
+	if err != nil || refusal != "" {
+		return q, refusal, err
 	}
 	history, err := j.history.wait(ctx)
 	if err != nil {
-		return p, nil, "", retry.Mark(fmt.Errorf("load history: %w", err))
+		return q, "", retry.Mark(fmt.Errorf("load history: %w", err))
 	}
 	set, err := j.settings.wait(ctx)
 	if err != nil {
-		return p, nil, "", retry.Mark(fmt.Errorf("load the conversation's settings: %w", err))
+		return q, "", retry.Mark(fmt.Errorf("load the conversation's settings: %w", err))
 	}
-	p = chat.Prompt{System: s.systemPrompt(set), History: history, Question: m.Text, Images: images}
-	model = s.cfg.Model
+	var docs []chat.Document
+	if j.documents != nil {
+		kept, err := j.documents.wait(ctx)
+		if err != nil {
+			return q, "", retry.Mark(fmt.Errorf("load the files sent for the question: %w", err))
+		}
+		docs = unanswered(kept, history, m.CreatedAt)
+	}
+	quote, refusal, err := s.readQuote(ctx, j.log, m, history)
+	if err != nil || refusal != "" {
+		return q, refusal, err
+	}
+	if quote.doc != nil {
+		docs = append(docs, *quote.doc)
+	}
+	quotedPictures := 0
+	if m.Quote != nil {
+		quotedPictures = len(m.Quote.Pictures)
+	}
+	asked := m.Text
+	switch {
+	case asked != "":
+	case len(images) > 0 && m.Quote == nil:
+		asked = describePictureQuestion
+	case m.Quote != nil || len(docs) > 0:
+		asked = readQuotedQuestion
+	default:
+		return q, unsupportedText(m.Type), nil
+	}
+
+	p := chat.Prompt{System: s.systemPrompt(set), History: history, Images: images}
+	q.model = s.cfg.Model
 	if name := s.model(set); name != s.cfg.DefaultModel && len(images) == 0 {
 		p.Model = name // pictures go to VISION_MODEL whatever the conversation's
 	}
 	if len(images) > 0 {
-		model = s.cfg.Vision
-		if p.Question == "" {
-			p.Question = describePictureQuestion
-		}
+		q.model = s.cfg.Vision
 	}
-	p.Question = s.asked(m, p.Question)
-	if window := s.cfg.MaxContextTokens; window > 0 {
+	seen := quotedPictures > 0 && len(images) > 0
+	p.Question = s.asked(m, withQuote(asked, quote, quotedPictures, seen))
+	window := s.cfg.MaxContextTokens
+	var files string
+	files, q.notes, refusal = s.files(docs, p, window)
+	if refusal != "" {
+		j.log.Log(ctx, logging.LevelNotice, "no room for the files in the context window", "files", len(docs), "window", window)
+		return q, refusal, nil
+	}
+	p.Question = files + p.Question
+	if window > 0 {
 		dropped, fits := p.Fit(window)
 		if !fits {
 			j.log.Log(ctx, logging.LevelNotice, "the question alone exceeds the context window", "questionTokens", chat.Tokens(p.Question), "window", window)
-			return p, nil, tooLongText(chat.Tokens(p.Question), p.Room(window)), nil
+			return q, tooLongText(chat.Tokens(p.Question), p.Room(window)), nil
 		}
 		if dropped > 0 {
 			j.log.InfoContext(ctx, "the oldest turns left out to fit the context window", "dropped", dropped, "kept", len(p.History), "window", window)
 		}
 	}
-	return p, model, "", nil
+	q.p = p
+	q.remembered = s.asked(m, remembered(m.Text, docs, m.Quote, len(m.Pictures)))
+	return q, "", nil
 }
+
+// remembered is how the history keeps a question: its words, with a mark
+// for each file, quote and picture, whose contents it does not keep.
+func remembered(asked string, docs []chat.Document, quote *chat.Quote, pictures int) string {
+	var marks []string
+	for _, d := range docs {
+		marks = append(marks, "[文件："+d.Name+"]")
+	}
+	if quote != nil {
+		what := quote.Text
+		if what == "" && quote.File != nil {
+			what = quote.File.Name
+		}
+		if r := []rune(what); len(r) > quotedRemembered {
+			what = string(r[:quotedRemembered]) + "…"
+		}
+		marks = append(marks, strings.TrimSuffix("[引用："+what, "：")+"]")
+	}
+	if pictures > 0 {
+		marks = append(marks, "[图片]")
+	}
+	return strings.TrimSpace(strings.Join(append(marks, asked), " "))
+}
+
+// quotedRemembered is how many characters of a quote the history keeps.
+const quotedRemembered = 60
 
 // tooLongText answers a question longer than the model may read.
 func tooLongText(tokens, room int) string {

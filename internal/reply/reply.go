@@ -50,6 +50,14 @@ type Config struct {
 	Vision          Model
 	Files           Files
 	MaxPictureBytes int64
+	// Documents keep the files a user sends without a question for their
+	// next question, which Reader reads, each at most MaxFileBytes
+	// (MAX_FILE_MB), for DocumentsKept (0 means DefaultDocumentsKept).
+	// Without Documents, Reader or Files, the robot says it reads no files.
+	Documents     Documents
+	Reader        Reader
+	MaxFileBytes  int64
+	DocumentsKept time.Duration
 	// SystemPrompt is sent before every question (SYSTEM_PROMPT).
 	SystemPrompt string
 	// ShowThinking shows a reasoning model's reasoning, folded under a
@@ -119,6 +127,9 @@ func New(cfg Config) *Service {
 	if cfg.ClaimLease <= 0 {
 		cfg.ClaimLease = DefaultClaimLease
 	}
+	if cfg.DocumentsKept <= 0 {
+		cfg.DocumentsKept = DefaultDocumentsKept
+	}
 	if cfg.StopPoll <= 0 {
 		cfg.StopPoll = DefaultStopPoll
 	}
@@ -149,15 +160,19 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 	// is claimed saves its round trips to the bucket.
 	j := &job{m: m, attempt: attempt, log: log}
 	j.cmd, j.args, j.isCommand = s.command(m.Text)
-	if !j.isCommand {
+	if !j.isCommand && s.cfg.DailyLimit > 0 {
+		j.usage = s.countDay(ctx, m)
+		defer j.usage.stop()
+	}
+	if !j.isCommand && m.File == nil { // a file is kept, not asked about
 		j.history = s.loadHistory(ctx, m)
 		defer j.history.stop()
-		if s.cfg.DailyLimit > 0 {
-			j.usage = s.countDay(ctx, m)
-			defer j.usage.stop()
-		}
 		j.settings = s.loadSettings(ctx, m)
 		defer j.settings.stop()
+		if s.cfg.Documents != nil {
+			j.documents = s.loadDocuments(ctx, m)
+			defer j.documents.stop()
+		}
 	}
 	rec, claimed, err := s.claim(ctx, log, m, attempt)
 	if err != nil || !claimed {
@@ -230,6 +245,9 @@ type job struct {
 	// settings are the conversation's settings being read; nil without
 	// any.
 	settings *pending[chat.Settings]
+	// documents are the files the asker sent for their next question,
+	// being read; nil without any store of them.
+	documents *pending[[]chat.Document]
 }
 
 // response is what the robot decided to say to a message.

@@ -4,8 +4,9 @@ import (
 	"context"
 )
 
-// respond decides what to say to m: a command's answer when m is one, else
-// the model's answer to the question it asks.
+// respond decides what to say to m: a command's answer when m is one, a
+// word that its file is kept when it is a file (documents.go), else the
+// model's answer to the question it asks.
 func (s *Service) respond(ctx context.Context, j *job) (response, error) {
 	if refusal := s.refuse(ctx, j); refusal != "" {
 		return response{text: refusal}, nil
@@ -13,6 +14,9 @@ func (s *Service) respond(ctx context.Context, j *job) (response, error) {
 	if j.isCommand {
 		text, err := j.cmd.run(ctx, j.log, j.m, j.args)
 		return response{text: text}, err
+	}
+	if j.m.File != nil {
+		return s.keepFile(ctx, j)
 	}
 	return s.ask(ctx, j)
 }

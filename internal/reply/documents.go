@@ -1,0 +1,239 @@
+package reply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/dingtalk-llm/fcrobot/internal/chat"
+	"github.com/dingtalk-llm/fcrobot/internal/logging"
+	"github.com/dingtalk-llm/fcrobot/internal/retry"
+)
+
+// A file sent on its own (DingTalk's file messages carry no words) is read
+// at once, so that a file the robot cannot read is said so while the user
+// is still there, and its text is kept on the bucket for the asker's next
+// question in that conversation: the question finds it with the same
+// listing-then-reads as its history, at the same time, adding no serial
+// round trip. A file quoted in a question is read for that question alone.
+
+// DefaultDocumentsKept is how long a file sent without a question waits
+// for it.
+const DefaultDocumentsKept = 24 * time.Hour
+
+// readableKinds names what the robot reads, for the user who sent
+// something else.
+const readableKinds = "文本和代码文件（.txt .md .csv .json .log 等）、HTML、PDF、Word（.docx）、PowerPoint（.pptx）和 Excel（.xlsx）"
+
+// keepFile answers a file message: its text is read and kept for the next
+// question of its asker in its conversation.
+func (s *Service) keepFile(ctx context.Context, j *job) (response, error) {
+	m := j.m
+	doc, refusal, err := s.readFile(ctx, j.log, m, *m.File)
+	if err != nil || refusal != "" {
+		return response{text: refusal}, err
+	}
+	chars := utf8.RuneCountInString(doc.Text)
+	kept := doc
+	if limit := s.keptRunes(); chars > limit {
+		kept.Text, kept.Truncated = string([]rune(doc.Text)[:limit]), true
+	}
+	if err := s.cfg.Documents.Keep(ctx, m.HistoryOwner(), kept, m.CreatedAt.Add(-s.cfg.DocumentsKept)); err != nil {
+		return response{}, retry.Mark(fmt.Errorf("keep a file's text: %w", err))
+	}
+	j.log.Log(ctx, logging.LevelNotice, "file kept for the next question", "fileChars", chars, "keptChars", utf8.RuneCountInString(kept.Text), "truncated", kept.Truncated)
+	size := fmt.Sprintf("%d 字", chars)
+	if doc.Truncated {
+		size = fmt.Sprintf("超过 %d 字", chars)
+	}
+	return response{text: fmt.Sprintf("已读取文件《%s》（%s）。请接着提问，你的下一个问题会带上它（%d 小时内有效）。",
+		doc.Name, size, int(s.cfg.DocumentsKept.Hours()))}, nil
+}
+
+// keptRunes bounds the text kept of a file: more than the context window
+// can take of it (a character is at least a third of a token), and what
+// any window could when there is none.
+func (s *Service) keptRunes() int {
+	if w := s.cfg.MaxContextTokens; w > 0 {
+		return 3 * w
+	}
+	return maxDocumentRunes
+}
+
+// maxDocumentRunes bounds a file's text without a context window.
+const maxDocumentRunes = 200_000
+
+// readFile downloads the file a of m and reads its text. refusal, when not
+// empty, tells the user why it cannot be read: a kind the robot does not
+// read, a file too large, damaged, protected or without text. The error is
+// retryable.
+func (s *Service) readFile(ctx context.Context, log *slog.Logger, m chat.Message, a chat.Attachment) (chat.Document, string, error) {
+	name := a.Name
+	if name == "" {
+		name = "未命名文件"
+	}
+	if s.cfg.Reader == nil || s.cfg.Files == nil || s.cfg.Documents == nil {
+		return chat.Document{}, unsupportedText("file"), nil
+	}
+	log = log.With("fileExt", strings.ToLower(path.Ext(name)))
+	if !s.cfg.Reader.Readable(name) {
+		log.InfoContext(ctx, "a file of a kind the robot does not read")
+		return chat.Document{}, unreadableKindText(name), nil
+	}
+	f, err := s.cfg.Files.Download(ctx, m, a.DownloadCode, s.cfg.MaxFileBytes)
+	switch {
+	case errors.Is(err, chat.ErrFileTooLarge):
+		log.WarnContext(ctx, "file too large", "maxBytes", s.cfg.MaxFileBytes)
+		return chat.Document{}, fmt.Sprintf("抱歉，文件《%s》太大了（上限 %d MB）。请删减或拆成几个文件后再发。", name, s.cfg.MaxFileBytes>>20), nil
+	case retry.Retryable(err):
+		return chat.Document{}, "", fmt.Errorf("download a file: %w", err)
+	case err != nil:
+		log.ErrorContext(ctx, "could not download a file", "err", err)
+		return chat.Document{}, fmt.Sprintf("抱歉，没能下载文件《%s》，请稍后重发。", name), nil
+	}
+	text, truncated, err := s.cfg.Reader.Read(name, f.Data)
+	if err != nil {
+		log.WarnContext(ctx, "could not read a file's text", "fileBytes", len(f.Data), "err", err)
+		return chat.Document{}, unreadableFileText(name, err), nil
+	}
+	return chat.Document{MessageID: m.ID, Name: name, Text: text, Truncated: truncated, SentAt: m.CreatedAt}, "", nil
+}
+
+// unreadableKindText answers a file of a kind the robot does not read.
+func unreadableKindText(name string) string {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".doc", ".xls", ".ppt", ".wps", ".et", ".dps":
+		return fmt.Sprintf("抱歉，我读不了旧格式的《%s》。请另存为 .docx、.xlsx 或 .pptx 后再发。", name)
+	}
+	return fmt.Sprintf("抱歉，我读不了《%s》这类文件。我能读%s。", name, readableKinds)
+}
+
+// unreadableFileText says why a file's text could not be read.
+func unreadableFileText(name string, err error) string {
+	switch {
+	case errors.Is(err, chat.ErrFileEncrypted):
+		return fmt.Sprintf("抱歉，文件《%s》有密码保护，我打不开。请去掉密码后再发。", name)
+	case errors.Is(err, chat.ErrFileNoText):
+		return fmt.Sprintf("抱歉，文件《%s》里没有可以读取的文字（比如扫描件或只有图片的 PDF）。请发可复制文字的版本，或把文字直接发给我。", name)
+	case errors.Is(err, chat.ErrFileUnreadableFont):
+		return fmt.Sprintf("抱歉，文件《%s》的字体没有附带文字编码，读出来会是乱码。请另存为可复制文字的 PDF，或把文字直接发给我。", name)
+	case errors.Is(err, chat.ErrFileTooLarge):
+		return fmt.Sprintf("抱歉，文件《%s》解压后太大，我读不了。请删减后再发。", name)
+	case errors.Is(err, chat.ErrFileUnsupported):
+		return unreadableKindText(name)
+	}
+	return fmt.Sprintf("抱歉，文件《%s》打不开：它可能已损坏，或者内容与扩展名不符。", name)
+}
+
+// loadDocuments starts loading the files m's asker sent within
+// DocumentsKept before m, for m's question.
+func (s *Service) loadDocuments(ctx context.Context, m chat.Message) *pending[[]chat.Document] {
+	return begin(ctx, func(ctx context.Context) ([]chat.Document, error) {
+		return s.cfg.Documents.Since(ctx, m.HistoryOwner(), m.CreatedAt.Add(-s.cfg.DocumentsKept))
+	})
+}
+
+// unanswered are the documents a question takes: those sent after the
+// last question its asker had answered (each file goes with the next
+// question), and before the question itself.
+func unanswered(docs []chat.Document, history []chat.Turn, asked time.Time) []chat.Document {
+	var last time.Time
+	if n := len(history); n > 0 {
+		last = history[n-1].AskedAt
+	}
+	var out []chat.Document
+	for _, d := range docs {
+		if d.SentAt.After(last) && !d.SentAt.After(asked) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Each file goes to the model inside a <file> element, which costs about
+// fileOverheadTokens beside its text; a file is not worth sending with
+// less than minFileTokens of its text.
+const (
+	fileOverheadTokens = 40
+	minFileTokens      = 200
+)
+
+// files is the files' text for p's question, each cut to fit the context
+// window beside p's system prompt and question (the history gives way
+// first), and the notes that tell the user what was cut. A cut is marked
+// for the model too. refusal says there is no room for the files at all.
+func (s *Service) files(docs []chat.Document, p chat.Prompt, window int) (block string, notes []string, refusal string) {
+	if len(docs) == 0 {
+		return "", nil, ""
+	}
+	room := -1 // no bound
+	if window > 0 {
+		bare := p
+		bare.History = nil
+		room = window - bare.Tokens() - fileOverheadTokens*len(docs)
+		if room < minFileTokens*len(docs) {
+			return "", nil, fmt.Sprintf("抱歉，问题加上文件超出了我一次能读的长度（约 %d 个 token）。请缩短问题后再问。", window)
+		}
+	}
+	// The shortest files first, so that what they leave goes to the
+	// longer ones.
+	order := make([]int, len(docs))
+	for i := range order {
+		order[i] = i
+	}
+	need := make([]int, len(docs))
+	for i, d := range docs {
+		need[i] = chat.Tokens(d.Text)
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return need[a] - need[b] })
+	texts := make([]string, len(docs))
+	cut := make([]bool, len(docs))
+	for k, i := range order {
+		texts[i] = docs[i].Text
+		if room < 0 {
+			continue
+		}
+		share := room / (len(docs) - k)
+		if need[i] > share {
+			texts[i], cut[i] = cutToTokens(docs[i].Text, share), true
+		}
+		room -= chat.Tokens(texts[i])
+	}
+	var b strings.Builder
+	for i, d := range docs {
+		attr := ""
+		if cut[i] || d.Truncated {
+			read := utf8.RuneCountInString(texts[i])
+			attr = fmt.Sprintf(" note=%q", fmt.Sprintf("文件太长，这里只有开头的 %d 字", read))
+			notes = append(notes, fmt.Sprintf("注：文件《%s》太长，我只读了开头的 %d 字。", d.Name, read))
+		}
+		fmt.Fprintf(&b, "<file name=%q%s>\n%s\n</file>\n\n", d.Name, attr, texts[i])
+	}
+	return b.String(), notes, ""
+}
+
+// cutToTokens is the longest start of text within tokens, ended at a line
+// break when one is near.
+func cutToTokens(text string, tokens int) string {
+	r := []rune(text)
+	lo, hi := 0, len(r) // the longest prefix within tokens is in [lo, hi]
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if chat.Tokens(string(r[:mid])) <= tokens {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	head := string(r[:lo])
+	if i := strings.LastIndexByte(head, '\n'); i >= len(head)*9/10 {
+		head = head[:i]
+	}
+	return strings.TrimSpace(head)
+}
