@@ -23,6 +23,7 @@ import (
 	"github.com/dingtalk-llm/fcrobot/internal/alicloud"
 	"github.com/dingtalk-llm/fcrobot/internal/config"
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
+	"github.com/dingtalk-llm/fcrobot/internal/document"
 	"github.com/dingtalk-llm/fcrobot/internal/fcruntime"
 	"github.com/dingtalk-llm/fcrobot/internal/logging"
 	"github.com/dingtalk-llm/fcrobot/internal/openai"
@@ -71,7 +72,9 @@ type settings struct {
 	MonthlyCalls  int               `env:"DINGTALK_MONTHLY_API_CALLS"`
 	VisionModel   string            `env:"VISION_MODEL"`
 	MaxPictureMB  int               `env:"MAX_PICTURE_MB" envDefault:"10"`
+	MaxFileMB     int               `env:"MAX_FILE_MB" envDefault:"10"`
 	ShowThinking  bool              `env:"SHOW_THINKING" envDefault:"false"`
+	ThinkingBadge bool              `env:"THINKING_REACTION" envDefault:"false"`
 	AllowUsers    config.List       `env:"ALLOW_USERS"`
 	AllowGroups   config.List       `env:"ALLOW_GROUPS"`
 	AdminUsers    config.List       `env:"ADMIN_USERS"`
@@ -114,7 +117,11 @@ Environment:
                          instances in the bucket (default: none)
   VISION_MODEL           a model that reads pictures: pictures are answered (needs the app's key)
   MAX_PICTURE_MB         largest picture downloaded, in MB (default 10)
+  MAX_FILE_MB            largest file read (text, PDF, .docx, .pptx, .xlsx), in MB
+                         (default 10; files need the app's key)
   SHOW_THINKING          true shows a reasoning model's <think> text, quoted (default false)
+  THINKING_REACTION      true puts a "🤔思考中" badge on each question while it is answered:
+                         two metered OpenAPI calls per answer (needs the app's key; default false)
   ALLOW_USERS            staff ids who may ask, comma-separated (default: everyone)
   ALLOW_GROUPS           conversation ids of the groups it answers in (default: every group)
   ADMIN_USERS            staff ids who may always ask, and change a group's settings
@@ -209,6 +216,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
 	}
+	documents, err := ossmount.NewDocuments(s.OSSMountPoint, store)
+	if err != nil {
+		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
+	}
 	timeout := time.Duration(s.Timeout * float64(time.Second))
 	instance := rand.Text()                          // tells this process's attempts and tallies from others'
 	format, _ := dingtalk.ParseFormat(s.ReplyFormat) // validated
@@ -230,6 +241,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Receipts:           receipts,
 		Model:              model,
 		MaxPictureBytes:    int64(s.MaxPictureMB) << 20,
+		Documents:          documents,
+		Reader:             document.Reader{},
+		MaxFileBytes:       int64(s.MaxFileMB) << 20,
 		SystemPrompt:       s.SystemPrompt,
 		ShowThinking:       s.ShowThinking,
 		HistoryLength:      s.HistoryLength,
@@ -262,6 +276,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		})
 		outbox.OpenAPI = api
 		cfg.Files = dingtalk.Attachments{OpenAPI: api, RobotCode: s.AppKey}
+		if s.ThinkingBadge {
+			cfg.Reactions = dingtalk.Reactions{OpenAPI: api, RobotCode: s.AppKey}
+		}
 	}
 	cfg.Outbox = dingtalk.NewOutbox(outbox)
 	if s.VisionModel != "" {
@@ -290,7 +307,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		logger.Log(ctx, logging.LevelNotice, "reply function listening",
 			"addr", addr.String(), "model", s.Model, "endpoint", s.Endpoint, "historyLength", s.HistoryLength,
 			"timeout", timeout.String(), "ossMountPoint", s.OSSMountPoint, "ossBucket", s.OSSBucket, "replyFormat", format,
-			"card", s.CardTemplate != "", "visionModel", s.VisionModel, "showThinking", s.ShowThinking,
+			"card", s.CardTemplate != "", "visionModel", s.VisionModel, "maxFileMB", s.MaxFileMB, "showThinking", s.ShowThinking, "thinkingReaction", s.ThinkingBadge,
 			"groupContext", s.GroupContext, "maxContextTokens", s.ContextTokens, "dailyLimit", s.DailyLimit, "allowUsers", len(s.AllowUsers), "allowGroups", len(s.AllowGroups), "admins", len(s.AdminUsers))
 	})
 }
@@ -360,6 +377,8 @@ func (s settings) validate() error {
 		return fmt.Errorf("CARD_TEMPLATE_ID is set without DINGTALK_APP_KEY and DINGTALK_APP_SECRET: cards are sent through the app's OpenAPI")
 	case s.VisionModel != "" && s.AppKey == "":
 		return fmt.Errorf("VISION_MODEL is set without DINGTALK_APP_KEY and DINGTALK_APP_SECRET: pictures are downloaded through the app's OpenAPI")
+	case s.ThinkingBadge && s.AppKey == "":
+		return fmt.Errorf("THINKING_REACTION is set without DINGTALK_APP_KEY and DINGTALK_APP_SECRET: the badge is put through the app's OpenAPI")
 	case s.CardTemplate != "" && strings.TrimSpace(s.CardKey) == "":
 		return fmt.Errorf("CARD_CONTENT_KEY must name the card template's variable for the answer")
 	case s.MonthlyCalls < 0:
@@ -374,6 +393,8 @@ func (s settings) validate() error {
 		return fmt.Errorf("CARD_UPDATE_INTERVAL must be at least %v (DingTalk throttles faster updates), got %v", minCardInterval, s.CardInterval)
 	case s.MaxPictureMB < 1 || s.MaxPictureMB > 20:
 		return fmt.Errorf("MAX_PICTURE_MB must be between 1 and 20 (models take at most 20 MB of pictures), got %d", s.MaxPictureMB)
+	case s.MaxFileMB < 1 || s.MaxFileMB > 50:
+		return fmt.Errorf("MAX_FILE_MB must be between 1 and 50 (a file is read whole in memory), got %d", s.MaxFileMB)
 	case s.OSSBucket != "" && s.Region == "" && s.OSSEndpoint == "":
 		return fmt.Errorf("OSS_BUCKET is set without OSS_ENDPOINT, and FC_REGION, which FC sets, is not there to name the region's endpoint")
 	case s.isOpenAI() && s.APIKey == "":

@@ -20,6 +20,7 @@ func (s *Service) ask(ctx context.Context, j *job) (response, error) {
 		return response{text: refusal}, err
 	}
 	p, model := q.p, q.model
+	j.unbadge = s.badge(ctx, log, m)
 	draft := s.cfg.Outbox.Open(ctx, m, j.attempt)
 	askCtx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()

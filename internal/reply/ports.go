@@ -117,6 +117,13 @@ type Outbox interface {
 	Deliver(ctx context.Context, a chat.Answer) error
 }
 
+// Reactions put a "thinking" badge on the message being answered and take
+// it off (dingtalk.Reactions).
+type Reactions interface {
+	Thinking(ctx context.Context, m chat.Message) error
+	Done(ctx context.Context, m chat.Message) error
+}
+
 // Files downloads what users send the robot (dingtalk.Attachments).
 type Files interface {
 	// Download fetches the file that code names in m, at most maxBytes of

@@ -76,6 +76,9 @@ type Config struct {
 	// Questions counts each sender's answered questions per day, for
 	// DailyLimit and \usage; nil counts nothing.
 	Questions Questions
+	// Reactions, when set, badge each question while the model answers it
+	// (THINKING_REACTION).
+	Reactions Reactions
 	// Stops, when set, offer \stop: an answer being written looks for a
 	// stop request of its asker every StopPoll (0 means DefaultStopPoll),
 	// and answers are streamed, so that a stopped one has what was
@@ -211,6 +214,11 @@ func (s *Service) answer(ctx context.Context, j *job, rec chat.Receipt) error {
 		}
 		return s.deliver(ctx, j.log, a)
 	}
+	defer func() {
+		if j.unbadge != nil {
+			j.unbadge() // after the answer is out
+		}
+	}()
 	r, err := s.respond(ctx, j)
 	if err != nil {
 		return err
@@ -245,6 +253,8 @@ type job struct {
 	// settings are the conversation's settings being read; nil without
 	// any.
 	settings *pending[chat.Settings]
+	// unbadge, once ask badged the message, takes the badge off.
+	unbadge func()
 	// documents are the files the asker sent for their next question,
 	// being read; nil without any store of them.
 	documents *pending[[]chat.Document]

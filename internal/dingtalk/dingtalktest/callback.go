@@ -138,6 +138,9 @@ func (s *Server) callback(conv Conversation, from Sender, msgType, field string,
 		s.mu.Unlock()
 	}
 	msgID := newMsgID()
+	s.mu.Lock()
+	s.reactions.userMessages[msgID] = conv.ID
+	s.mu.Unlock()
 	body := map[string]any{
 		"msgtype":                   msgType,
 		"msgId":                     msgID,
@@ -203,4 +206,58 @@ func randomBytes(n int) []byte {
 	// crypto/rand.Read never fails (it crashes the program rather).
 	rand.Read(b)
 	return b
+}
+
+// Quoted is the message a reply quotes, as DingTalk puts it in the reply's
+// text.repliedMsg (docs/protocols.md §1, quoted messages). Build one with
+// QuotedText, QuotedPicture, QuotedFile or QuotedCard.
+type Quoted struct {
+	MsgType   string
+	MsgID     string
+	SenderID  string
+	CreatedAt time.Time
+	// Content is the quoted message's content; nil sends none, as for a
+	// quoted card.
+	Content map[string]any
+}
+
+// QuotedText quotes a text message of sender, its words under
+// content.content, as devices were seen to send in 2026.
+func QuotedText(sender Sender, text string, at time.Time) Quoted {
+	return Quoted{MsgType: dingtalk.MsgTypeText, MsgID: newMsgID(), SenderID: sender.ID, CreatedAt: at, Content: map[string]any{"content": text}}
+}
+
+// QuotedPicture quotes a picture of sender.
+func QuotedPicture(sender Sender, downloadCode string, at time.Time) Quoted {
+	return Quoted{MsgType: dingtalk.MsgTypePicture, MsgID: newMsgID(), SenderID: sender.ID, CreatedAt: at, Content: map[string]any{"downloadCode": downloadCode}}
+}
+
+// QuotedFile quotes a file of sender: how a file reaches a group's robot.
+func QuotedFile(sender Sender, downloadCode, fileName string, at time.Time) Quoted {
+	return Quoted{MsgType: dingtalk.MsgTypeFile, MsgID: newMsgID(), SenderID: sender.ID, CreatedAt: at, Content: map[string]any{
+		"downloadCode": downloadCode, "fileName": fileName, "spaceId": "20000001", "fileId": "30000001",
+	}}
+}
+
+// QuotedCard quotes one of the robot's AI cards, sent at: DingTalk sends
+// no content for it.
+func QuotedCard(at time.Time) Quoted {
+	return Quoted{MsgType: "interactiveCard", MsgID: newMsgID(), SenderID: ChatbotUserID, CreatedAt: at}
+}
+
+// ReplyCallback builds a text message that replies to quoted.
+func (s *Server) ReplyCallback(conv Conversation, from Sender, text string, quoted Quoted) Callback {
+	if conv.Group {
+		text = " " + text
+	}
+	replied := map[string]any{
+		"msgType": quoted.MsgType, "msgId": quoted.MsgID, "senderId": quoted.SenderID,
+		"createdAt": quoted.CreatedAt.UnixMilli(),
+	}
+	if quoted.Content != nil {
+		replied["content"] = quoted.Content
+	}
+	return s.callback(conv, from, dingtalk.MsgTypeText, "text", map[string]any{
+		"content": text, "isReplyMsg": true, "repliedMsg": replied,
+	})
 }

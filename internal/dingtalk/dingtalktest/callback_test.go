@@ -41,6 +41,7 @@ func TestCallbacksParse(t *testing.T) {
 		msgtype  string
 		text     string
 		pictures []string
+		file     *chat.Attachment
 	}{
 		{name: "single text", cb: s.TextCallback(single, alice, "你好"), conv: single, msgtype: "text", text: "你好"},
 		{name: "group text", cb: s.TextCallback(group, alice, `\help`), conv: group, msgtype: "text", text: `\help`},
@@ -55,7 +56,7 @@ func TestCallbacksParse(t *testing.T) {
 		{name: "audio", cb: s.AudioCallback(single, alice, "明天天气"), conv: single, msgtype: "audio", text: "明天天气"},
 		{name: "picture", cb: s.PictureCallback(single, alice, "pic2"), conv: single, msgtype: "picture", pictures: []string{"pic2"}},
 		{name: "video", cb: s.VideoCallback(single, alice, "vid"), conv: single, msgtype: "video"},
-		{name: "file", cb: s.FileCallback(single, alice, "f", "report.pdf"), conv: single, msgtype: "file"},
+		{name: "file", cb: s.FileCallback(single, alice, "f", "report.pdf"), conv: single, msgtype: "file", file: &chat.Attachment{Name: "report.pdf", DownloadCode: "f"}},
 		{name: "unknownMsgType", cb: s.UnknownCallback(group, alice), conv: group, msgtype: "unknownMsgType"},
 	}
 	for _, tt := range tests {
@@ -73,6 +74,7 @@ func TestCallbacksParse(t *testing.T) {
 				Type:              tt.msgtype,
 				Text:              tt.text,
 				Pictures:          tt.pictures,
+				File:              tt.file,
 				ConversationID:    tt.conv.ID,
 				ConversationType:  convType,
 				ConversationTitle: title,

@@ -4,8 +4,9 @@
 // them, and builds signed callbacks whose sessionWebhook points back at it.
 // It also serves the part of api.dingtalk.com's OpenAPI the robot uses: the
 // access token, the robot's one-to-one and group sends, AI cards (create and
-// deliver, streaming updates) and the download of message files, with a
-// stand-in for the storage host that serves them.
+// deliver, streaming updates), the download of message files, with a
+// stand-in for the storage host that serves them, and the badges of the
+// emotion calls.
 // Its behaviour follows docs/protocols.md §1 to §7; where they are silent the
 // choice is documented at the place it is made.
 package dingtalktest
@@ -105,9 +106,10 @@ type Server struct {
 	// the name DingTalk shows for it.
 	members map[string]string
 
-	openAPI openAPIState
-	cards   cardState
-	files   fileState
+	openAPI   openAPIState
+	cards     cardState
+	files     fileState
+	reactions reactionState
 }
 
 // Option configures a Server.
@@ -122,15 +124,16 @@ func WithClock(now func() time.Time) Option {
 // NewServer starts a fake DingTalk. Close it when done.
 func NewServer(opts ...Option) *Server {
 	s := &Server{
-		now:      time.Now,
-		done:     make(chan struct{}),
-		expired:  make(map[string]bool),
-		sessions: make(map[string]string),
-		members:  make(map[string]string),
-		version:  1, // 0 is WaitChange's "now"
-		openAPI:  openAPIState{appKey: RobotCode, tokens: make(map[string]time.Time)},
-		cards:    newCardState(),
-		files:    newFileState(),
+		now:       time.Now,
+		done:      make(chan struct{}),
+		expired:   make(map[string]bool),
+		sessions:  make(map[string]string),
+		members:   make(map[string]string),
+		version:   1, // 0 is WaitChange's "now"
+		openAPI:   openAPIState{appKey: RobotCode, tokens: make(map[string]time.Time)},
+		cards:     newCardState(),
+		files:     newFileState(),
+		reactions: newReactionState(),
 	}
 	s.changed = sync.NewCond(&s.mu)
 	for _, opt := range opts {
@@ -147,6 +150,8 @@ func NewServer(opts ...Option) *Server {
 	mux.HandleFunc("PUT "+dingtalk.CardStreamingPath, s.serveCardStreaming)
 	mux.HandleFunc("POST "+dingtalk.MessageFilesDownloadPath, s.serveMessageFileDownload)
 	mux.HandleFunc("GET "+FileURLPrefix, s.serveFile)
+	mux.HandleFunc("POST "+dingtalk.EmotionReplyPath, s.serveEmotion(false))
+	mux.HandleFunc("POST "+dingtalk.EmotionRecallPath, s.serveEmotion(true))
 	// httptest listens on 127.0.0.1, never on every interface.
 	s.httpServer = httptest.NewServer(mux)
 	return s
