@@ -72,6 +72,8 @@ type Server struct {
 
 	mu   sync.Mutex
 	reqs map[string]int
+	// prefixes counts the listings per prefix listed.
+	prefixes map[string]int
 
 	idPrefix string
 	seq      atomic.Uint64
@@ -140,17 +142,38 @@ func (s *Server) Requests() map[string]int {
 	return m
 }
 
-// ResetRequests sets every count of Requests back to zero.
+// Listings counts the listings (ListObjectsV2, ListObjects) whose prefix
+// contains part, refused ones included.
+func (s *Server) Listings(part string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for prefix, v := range s.prefixes {
+		if strings.Contains(prefix, part) {
+			n += v
+		}
+	}
+	return n
+}
+
+// ResetRequests sets every count of Requests and Listings back to zero.
 func (s *Server) ResetRequests() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	clear(s.reqs)
+	clear(s.prefixes)
 }
 
-func (s *Server) count(op string) {
+func (s *Server) count(rq *request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.reqs[op]++
+	s.reqs[rq.op]++
+	if strings.HasPrefix(rq.op, "ListObjects") {
+		if s.prefixes == nil {
+			s.prefixes = map[string]int{}
+		}
+		s.prefixes[rq.query["prefix"]]++
+	}
 }
 
 func (s *Server) newRequestID() string {
@@ -200,7 +223,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if rq.s3 && rq.op == "Unknown" && r.Method == http.MethodHead && rq.hasBucket && !rq.hasKey {
 		rq.op = "HeadBucket" // S3's probe of a bucket
 	}
-	s.count(rq.op)
+	s.count(rq)
 
 	if d := s.cfg.Delay; d > 0 {
 		t := time.NewTimer(d)
