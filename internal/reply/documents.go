@@ -118,7 +118,7 @@ func unreadableKindText(name string) string {
 func unreadableFileText(name string, err error) string {
 	switch {
 	case errors.Is(err, chat.ErrFileEncrypted):
-		return fmt.Sprintf("抱歉，文件《%s》有密码保护，我打不开。请去掉密码后再发。", name)
+		return fmt.Sprintf("抱歉，文件《%s》有密码或加密保护，我打不开。请去掉保护（PDF 可以另存或打印为新的 PDF）后再发。", name)
 	case errors.Is(err, chat.ErrFileNoText):
 		return fmt.Sprintf("抱歉，文件《%s》里没有可以读取的文字（比如扫描件或只有图片的 PDF）。请发可复制文字的版本，或把文字直接发给我。", name)
 	case errors.Is(err, chat.ErrFileUnreadableFont):

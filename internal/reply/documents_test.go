@@ -107,7 +107,7 @@ func TestAFileThatCannotBeReadIsSaidSoAndKeptNowhere(t *testing.T) {
 		{"big", "大.txt", "文件《大.txt》太大了（上限 1 MB）"},
 		{"corrupt", "坏.txt", "它可能已损坏"},
 		{"empty", "空.txt", "没有可以读取的文字"},
-		{"locked", "锁.txt", "有密码保护"},
+		{"locked", "锁.txt", "有密码或加密保护"},
 		{"gone", "没了.txt", "没能下载文件《没了.txt》"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
