@@ -34,11 +34,9 @@ const documentsDir = "files/" + versionDir
 // NewDocuments returns the documents kept under root, the OSS mount point,
 // read and written through objects, or the mount itself when that is nil.
 func NewDocuments(root string, objects Objects) (*Documents, error) {
-	if err := checkRoot(root); err != nil {
+	objects, err := objectsAt(root, objects)
+	if err != nil {
 		return nil, err
-	}
-	if objects == nil {
-		objects = NewMount(root)
 	}
 	return &Documents{objects: objects}, nil
 }
@@ -51,8 +49,8 @@ type documentRecord struct {
 func (d *Documents) folder(owner string) string { return path.Join(documentsDir, ownerKey(owner)) }
 
 // Keep keeps doc for owner, and removes owner's documents sent before
-// pruneBefore.
-func (d *Documents) Keep(ctx context.Context, owner string, doc chat.Document, pruneBefore time.Time) error {
+// before.
+func (d *Documents) Keep(ctx context.Context, owner string, doc chat.Document, before time.Time) error {
 	dir := d.folder(owner)
 	names, err := d.objects.List(ctx, dir, 0)
 	if err != nil {
@@ -66,13 +64,8 @@ func (d *Documents) Keep(ctx context.Context, owner string, doc chat.Document, p
 	if err := d.objects.Create(ctx, path.Join(dir, name), data); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("ossmount: keep a document: %w", err)
 	}
-	old := millis(pruneBefore)
-	for _, n := range names {
-		if ms, ok := documentMillis(n); ok && ms < old {
-			if err := d.objects.Remove(ctx, path.Join(dir, n)); err != nil {
-				return fmt.Errorf("ossmount: remove an old document: %w", err)
-			}
-		}
+	if err := pruneBefore(ctx, d.objects, dir, names, millis(before), documentMillis); err != nil {
+		return fmt.Errorf("ossmount: remove an old document: %w", err)
 	}
 	return nil
 }

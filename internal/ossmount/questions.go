@@ -31,11 +31,9 @@ const questionsDir = "questions/" + versionDir
 // NewQuestions returns the questions kept under root, the OSS mount point,
 // read and written through objects, or the mount itself when that is nil.
 func NewQuestions(root string, objects Objects) (*Questions, error) {
-	if err := checkRoot(root); err != nil {
+	objects, err := objectsAt(root, objects)
+	if err != nil {
 		return nil, err
-	}
-	if objects == nil {
-		objects = NewMount(root)
 	}
 	return &Questions{objects: objects}, nil
 }

@@ -38,15 +38,12 @@ const settingsDir = "settings/" + versionDir
 // read and written through cfg.Objects, or the mount itself when that is
 // nil.
 func NewSettings(root string, cfg Config) (*Settings, error) {
-	if err := checkRoot(root); err != nil {
+	objects, err := objectsAt(root, cfg.Objects)
+	if err != nil {
 		return nil, err
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
-	}
-	objects := cfg.Objects
-	if objects == nil {
-		objects = NewMount(root)
 	}
 	return &Settings{objects: objects, now: cfg.Now}, nil
 }

@@ -36,11 +36,9 @@ const stopsDir = "stops/" + versionDir
 // NewStops returns the stop requests kept under root, the OSS mount point,
 // read and written through objects, or the mount itself when that is nil.
 func NewStops(root string, objects Objects) (*Stops, error) {
-	if err := checkRoot(root); err != nil {
+	objects, err := objectsAt(root, objects)
+	if err != nil {
 		return nil, err
-	}
-	if objects == nil {
-		objects = NewMount(root)
 	}
 	return &Stops{objects: objects}, nil
 }
@@ -59,13 +57,8 @@ func (s *Stops) Stop(ctx context.Context, owner string, at time.Time) error {
 	if err := s.objects.Create(ctx, path.Join(dir, formatMillis(millis(at))+fileSuffix), data); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("ossmount: request a stop: %w", err)
 	}
-	old := millis(at.Add(-StopsKept))
-	for _, name := range names {
-		if ms, ok := stopMillis(name); ok && ms < old {
-			if err := s.objects.Remove(ctx, path.Join(dir, name)); err != nil {
-				return fmt.Errorf("ossmount: remove an old stop request: %w", err)
-			}
-		}
+	if err := pruneBefore(ctx, s.objects, dir, names, millis(at.Add(-StopsKept)), stopMillis); err != nil {
+		return fmt.Errorf("ossmount: remove an old stop request: %w", err)
 	}
 	return nil
 }
