@@ -48,31 +48,24 @@ type documentRecord struct {
 
 func (d *Documents) folder(owner string) string { return path.Join(documentsDir, ownerKey(owner)) }
 
-// Keep keeps doc for owner, and removes owner's documents sent before
-// before.
-func (d *Documents) Keep(ctx context.Context, owner string, doc chat.Document, before time.Time) error {
+// Keep keeps doc for owner.
+func (d *Documents) Keep(ctx context.Context, owner string, doc chat.Document) error {
 	dir := d.folder(owner)
-	names, err := d.objects.List(ctx, dir, 0)
-	if err != nil {
-		return fmt.Errorf("ossmount: documents: %w", err)
-	}
 	data, err := json.Marshal(documentRecord{Version: formatVersion, Document: doc})
 	if err != nil {
 		return fmt.Errorf("ossmount: encode a document: %w", err)
 	}
-	name := formatMillis(millis(doc.SentAt)) + "-" + messageKey(doc.MessageID) + fileSuffix
-	if err := d.objects.Create(ctx, path.Join(dir, name), data); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := d.objects.Create(ctx, path.Join(dir, documentName(doc)), data); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("ossmount: keep a document: %w", err)
-	}
-	if err := pruneBefore(ctx, d.objects, dir, names, millis(before), documentMillis); err != nil {
-		return fmt.Errorf("ossmount: remove an old document: %w", err)
 	}
 	return nil
 }
 
 // Since returns owner's documents sent after since, oldest first: one
-// listing, then their reads at once. A document that does not parse (on
-// ossfs, one still being written) is left out.
+// listing, then their reads at once, while those sent before since are
+// removed, so that a file nobody asked about does not outlive its time. A
+// document that does not parse (on ossfs, one still being written) is
+// left out.
 func (d *Documents) Since(ctx context.Context, owner string, since time.Time) ([]chat.Document, error) {
 	dir := d.folder(owner)
 	names, err := d.objects.List(ctx, dir, 0)
@@ -80,15 +73,25 @@ func (d *Documents) Since(ctx context.Context, owner string, since time.Time) ([
 		return nil, fmt.Errorf("ossmount: documents: %w", err)
 	}
 	after := millis(since)
-	var wanted []string
+	var wanted, expired []string
 	for _, n := range names {
-		if ms, ok := documentMillis(n); ok && ms > after {
+		switch ms, ok := documentMillis(n); {
+		case ok && ms > after:
 			wanted = append(wanted, n)
+		case ok:
+			expired = append(expired, n)
 		}
 	}
 	docs := make([]*chat.Document, len(wanted))
 	errs := make([]error, len(wanted))
 	var reading sync.WaitGroup
+	reading.Add(1)
+	go func() {
+		defer reading.Done()
+		// A failure leaves the file for the next look: not worth failing
+		// the question for.
+		_ = pruneBefore(ctx, d.objects, dir, expired, after+1, documentMillis)
+	}()
 	for i, n := range wanted {
 		reading.Add(1)
 		go func() {
@@ -118,6 +121,20 @@ func (d *Documents) Since(ctx context.Context, owner string, since time.Time) ([
 		}
 	}
 	return out, nil
+}
+
+// Take removes doc, which a question took, from owner's documents: each
+// file goes with one question.
+func (d *Documents) Take(ctx context.Context, owner string, doc chat.Document) error {
+	if err := d.objects.Remove(ctx, path.Join(d.folder(owner), documentName(doc))); err != nil {
+		return fmt.Errorf("ossmount: remove a document taken: %w", err)
+	}
+	return nil
+}
+
+// documentName is the object name of doc in its owner's folder.
+func documentName(doc chat.Document) string {
+	return formatMillis(millis(doc.SentAt)) + "-" + messageKey(doc.MessageID) + fileSuffix
 }
 
 // Clear removes all of owner's documents.

@@ -17,7 +17,7 @@ func TestDocumentsAreFoundByTheQuestionsSentAfterThem(t *testing.T) {
 	keep := func(owner, id string, sent time.Time) {
 		t.Helper()
 		doc := chat.Document{MessageID: id, Name: id + ".txt", Text: "内容 " + id, SentAt: sent}
-		if err := d.Keep(ctx, owner, doc, sent.Add(-24*time.Hour)); err != nil {
+		if err := d.Keep(ctx, owner, doc); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -27,18 +27,21 @@ func TestDocumentsAreFoundByTheQuestionsSentAfterThem(t *testing.T) {
 	keep("alice", "b", at.Add(time.Minute))
 	keep("bob", "c", at)
 
-	docs, err := d.Since(ctx, "alice", at.Add(-time.Second))
+	docs, err := d.Since(ctx, "alice", at.Add(-24*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(docs) != 2 || docs[0].MessageID != "a" || docs[1].MessageID != "b" || docs[0].Text != "内容 a" || !docs[1].SentAt.Equal(at.Add(time.Minute)) {
-		t.Errorf("alice's documents since just before the first: %+v; want a then b", docs)
+		t.Errorf("alice's documents of the last day: %+v; want a then b", docs)
 	}
 	if docs, err := d.Since(ctx, "alice", at.Add(-48*time.Hour)); err != nil || len(docs) != 2 {
-		t.Errorf("the document older than a day was not removed: %+v %v", docs, err)
+		t.Errorf("the document older than a day was not removed by the look before: %+v %v", docs, err)
 	}
-	if docs, err := d.Since(ctx, "alice", at); err != nil || len(docs) != 1 || docs[0].MessageID != "b" {
-		t.Errorf("since the first: %+v %v; want b alone", docs, err)
+	if err := d.Take(ctx, "alice", docs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if docs, err := d.Since(ctx, "alice", time.Time{}); err != nil || len(docs) != 1 || docs[0].MessageID != "b" {
+		t.Errorf("after a was taken: %+v %v; want b alone", docs, err)
 	}
 	if err := d.Clear(ctx, "alice"); err != nil {
 		t.Fatal(err)

@@ -70,7 +70,7 @@ func (s *Service) ask(ctx context.Context, j *job) (response, error) {
 	if len(q.notes) > 0 {
 		text += "\n\n" + strings.Join(q.notes, "\n")
 	}
-	return response{text: text, turn: &turn, draft: draft, usage: used}, nil
+	return response{text: text, turn: &turn, draft: draft, usage: used, taken: q.taken}, nil
 }
 
 // complete asks the model: streamed onto the draft when there is one, else

@@ -44,7 +44,7 @@ func (s *Service) keepFile(ctx context.Context, j *job) (response, error) {
 	if limit := s.keptRunes(); chars > limit {
 		kept.Text, kept.Truncated = string([]rune(doc.Text)[:limit]), true
 	}
-	if err := s.cfg.Documents.Keep(ctx, m.HistoryOwner(), kept, m.CreatedAt.Add(-s.cfg.DocumentsKept)); err != nil {
+	if err := s.cfg.Documents.Keep(ctx, m.HistoryOwner(), kept); err != nil {
 		return response{}, retry.Mark(fmt.Errorf("keep a file's text: %w", err))
 	}
 	j.log.Log(ctx, logging.LevelNotice, "file kept for the next question", "fileChars", chars, "keptChars", utf8.RuneCountInString(kept.Text), "truncated", kept.Truncated)
@@ -97,12 +97,61 @@ func (s *Service) readFile(ctx context.Context, log *slog.Logger, m chat.Message
 		log.ErrorContext(ctx, "could not download a file", "err", err)
 		return chat.Document{}, fmt.Sprintf("抱歉，没能下载文件《%s》，请稍后重发。", name), nil
 	}
-	text, truncated, err := s.cfg.Reader.Read(name, f.Data)
-	if err != nil {
+	text, truncated, err := s.extract(ctx, name, f.Data)
+	switch {
+	case errors.Is(err, errReadTooLong):
+		log.WarnContext(ctx, "reading a file's text took too long", "fileBytes", len(f.Data), "limit", maxReadTime)
+		return chat.Document{}, fmt.Sprintf("抱歉，文件《%s》太复杂，我在 %d 秒内没能读完。请拆成几个小文件，或把要问的部分复制出来发给我。", name, int(maxReadTime.Seconds())), nil
+	case err != nil && ctx.Err() != nil:
+		return chat.Document{}, "", retry.Mark(fmt.Errorf("read a file: %w", err))
+	case err != nil:
 		log.WarnContext(ctx, "could not read a file's text", "fileBytes", len(f.Data), "err", err)
 		return chat.Document{}, unreadableFileText(name, err), nil
 	}
 	return chat.Document{MessageID: m.ID, Name: name, Text: text, Truncated: truncated, SentAt: m.CreatedAt}, "", nil
+}
+
+// maxReadTime bounds the wait for a file's text, the turn of the other
+// files being read on the instance included: well within FC's timeout,
+// on a fraction of a CPU.
+const maxReadTime = 45 * time.Second
+
+var errReadTooLong = errors.New("reading the file took too long")
+
+// extract reads the text of a file, one file at a time on the instance:
+// reading a large workbook or PDF takes tens of megabytes, and the
+// instance answers many questions at once within a small memory. A read
+// that outlasts maxReadTime is given up; it still holds the turn until it
+// ends, so that two never run at once.
+func (s *Service) extract(ctx context.Context, name string, data []byte) (string, bool, error) {
+	timer := time.NewTimer(maxReadTime)
+	defer timer.Stop()
+	select {
+	case s.reading <- struct{}{}:
+	case <-timer.C:
+		return "", false, errReadTooLong
+	case <-ctx.Done():
+		return "", false, ctx.Err()
+	}
+	type result struct {
+		text      string
+		truncated bool
+		err       error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() { <-s.reading }()
+		text, truncated, err := s.cfg.Reader.Read(name, data)
+		done <- result{text, truncated, err}
+	}()
+	select {
+	case r := <-done:
+		return r.text, r.truncated, r.err
+	case <-timer.C:
+		return "", false, errReadTooLong
+	case <-ctx.Done():
+		return "", false, ctx.Err()
+	}
 }
 
 // unreadableKindText answers a file of a kind the robot does not read.
@@ -139,21 +188,27 @@ func (s *Service) loadDocuments(ctx context.Context, m chat.Message) *pending[[]
 	})
 }
 
-// unanswered are the documents a question takes: those sent after the
-// last question its asker had answered (each file goes with the next
-// question), and before the question itself.
-func unanswered(docs []chat.Document, history []chat.Turn, asked time.Time) []chat.Document {
-	var last time.Time
-	if n := len(history); n > 0 {
-		last = history[n-1].AskedAt
-	}
+// sentBefore are the documents a question takes: those its asker sent
+// before it and no answered question took yet (record.go drops each one
+// taken, so that a file goes with one question).
+func sentBefore(docs []chat.Document, asked time.Time) []chat.Document {
 	var out []chat.Document
 	for _, d := range docs {
-		if d.SentAt.After(last) && !d.SentAt.After(asked) {
+		if !d.SentAt.After(asked) {
 			out = append(out, d)
 		}
 	}
 	return out
+}
+
+// take drops the documents a question took, once its turn is kept. A
+// failure leaves the file for the next question too, the lesser harm.
+func (s *Service) take(ctx context.Context, log *slog.Logger, m chat.Message, docs []chat.Document) {
+	for _, d := range docs {
+		if err := s.cfg.Documents.Take(ctx, m.HistoryOwner(), d); err != nil {
+			log.WarnContext(ctx, "could not drop a file its question took", "err", err)
+		}
+	}
 }
 
 // Each file goes to the model inside a <file> element, which costs about

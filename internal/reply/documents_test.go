@@ -1,6 +1,7 @@
 package reply
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -203,5 +204,62 @@ func TestAQuoteOfTheRobotsCardIsReadFromItsOwnRecord(t *testing.T) {
 	}
 	if got := f.out.last(conversationID); got != cannotSeeCardText || f.askedCount() != asked {
 		t.Errorf("a card the record does not hold was answered %q, the model asked %d more times", got, f.askedCount()-asked)
+	}
+}
+
+func TestAFileStoredAfterAQuestionSentLaterStillGoesWithTheNext(t *testing.T) {
+	f := fileFixture(t)
+	// The question is answered before the file, sent first, is read.
+	if err := f.handle(t, "r1", event("m1", "先问一个", clock.Add(5*time.Second))); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.handle(t, "r2", fileEvent("f1", "notes", "会议.txt", clock)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.handle(t, "r3", event("m3", "会议几点？", clock.Add(time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	if p := f.lastAsked(); !strings.Contains(p.Question, "<file name=\"会议.txt\">") {
+		t.Errorf("the next question went without the file: %q", p.Question)
+	}
+}
+
+func TestAFileStaysWhenItsQuestionWasNotAnswered(t *testing.T) {
+	failing := true
+	f := fileFixture(t, func(c *Config) {
+		c.Model = modelFunc(func(_ context.Context, p chat.Prompt) (string, error) {
+			if failing {
+				return "", modelFailure{kind: chat.ErrModelUnavailable}
+			}
+			return "答：" + p.Question, nil
+		})
+	})
+	if err := f.handle(t, "r1", fileEvent("f1", "notes", "会议.txt", clock)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.handle(t, "r2", event("m2", "会议几点？", clock.Add(time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	failing = false
+	if err := f.handle(t, "r3", event("m3", "会议几点？", clock.Add(2*time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.out.last(conversationID); !strings.Contains(got, "<file name=\"会议.txt\">") {
+		t.Errorf("asked again after the model failed, the question went without the file: %q", got)
+	}
+}
+
+func TestAMessageWithoutWordsAfterAFileIsNotAskedAboutTheFile(t *testing.T) {
+	f := fileFixture(t)
+	if err := f.handle(t, "r1", fileEvent("f1", "notes", "会议.txt", clock)); err != nil {
+		t.Fatal(err)
+	}
+	ev := event("m2", "", clock.Add(time.Minute))
+	ev.Message.Type = "video"
+	if err := f.handle(t, "r2", ev); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.out.last(conversationID); got != unsupportedText("video") || f.askedCount() != 0 {
+		t.Errorf("a video after a file was answered %q, the model asked %d times", got, f.askedCount())
 	}
 }

@@ -60,10 +60,12 @@ type Stops interface {
 // for the questions that follow (ossmount.Documents). owner is the asker in
 // a conversation (chat.Message.HistoryOwner).
 type Documents interface {
-	// Keep keeps d, and drops owner's documents sent before pruneBefore.
-	Keep(ctx context.Context, owner string, d chat.Document, pruneBefore time.Time) error
-	// Since returns owner's documents sent after since, oldest first.
+	Keep(ctx context.Context, owner string, d chat.Document) error
+	// Since returns owner's documents sent after since, oldest first, and
+	// drops those sent before.
 	Since(ctx context.Context, owner string, since time.Time) ([]chat.Document, error)
+	// Take drops d, which a question took.
+	Take(ctx context.Context, owner string, d chat.Document) error
 	Clear(ctx context.Context, owner string) error
 }
 

@@ -30,6 +30,9 @@ type question struct {
 	// notes are told the user below the answer: a file cut to fit the
 	// context window.
 	notes []string
+	// taken are the kept files the question takes, dropped once it is
+	// answered.
+	taken []chat.Document
 }
 
 // prompt gathers what the model is asked about m: the system prompt, the
@@ -61,7 +64,8 @@ func (s *Service) prompt(ctx context.Context, j *job) (q question, refusal strin
 		if err != nil {
 			return q, "", retry.Mark(fmt.Errorf("load the files sent for the question: %w", err))
 		}
-		docs = unanswered(kept, history, m.CreatedAt)
+		docs = sentBefore(kept, m.CreatedAt)
+		q.taken = docs
 	}
 	quote, refusal, err := s.readQuote(ctx, j.log, m, history)
 	if err != nil || refusal != "" {
@@ -79,7 +83,7 @@ func (s *Service) prompt(ctx context.Context, j *job) (q question, refusal strin
 	case asked != "":
 	case len(images) > 0 && m.Quote == nil:
 		asked = describePictureQuestion
-	case m.Quote != nil || len(docs) > 0:
+	case m.Quote != nil:
 		asked = readQuotedQuestion
 	default:
 		return q, unsupportedText(m.Type), nil

@@ -25,7 +25,9 @@ func (s *Service) record(ctx context.Context, log *slog.Logger, m chat.Message, 
 			defer saving.Done()
 			if err := s.cfg.History.Save(ctx, s.historyOwner(m), *r.turn); err != nil {
 				log.ErrorContext(ctx, "could not save the turn", "err", err)
+				return // the files stay for the question asked again
 			}
+			s.take(ctx, log, m, r.taken)
 		}()
 	}
 	if r.turn != nil || r.stopped {

@@ -117,6 +117,8 @@ type Service struct {
 	// deliveries counts the deliveries this process received, which tells
 	// two deliveries of one attempt to the same instance apart.
 	deliveries atomic.Uint64
+	// reading holds the turn of the one file read at a time.
+	reading chan struct{}
 }
 
 // New returns a Service.
@@ -136,7 +138,7 @@ func New(cfg Config) *Service {
 	if cfg.StopPoll <= 0 {
 		cfg.StopPoll = DefaultStopPoll
 	}
-	return &Service{cfg: cfg}
+	return &Service{cfg: cfg, reading: make(chan struct{}, 1)}
 }
 
 // Handle answers one message, once: a message handed over again (FC
@@ -270,6 +272,8 @@ type response struct {
 	draft chat.Draft
 	// usage is what the model's answer cost.
 	usage chat.Usage
+	// taken are the kept files the answer took.
+	taken []chat.Document
 	// stopped is true when the asker stopped the answer (\stop): it cost
 	// what it cost, but it has no turn.
 	stopped bool
