@@ -277,7 +277,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		outbox.OpenAPI = api
 		cfg.Files = dingtalk.Attachments{OpenAPI: api, RobotCode: s.AppKey}
 		if s.ThinkingBadge {
-			cfg.Reactions = dingtalk.Reactions{OpenAPI: api, RobotCode: s.AppKey}
+			// The badge gives way first near the month's budget: below
+			// what a card answer costs, answers get the calls.
+			cfg.Reactions = dingtalk.Reactions{OpenAPI: api, RobotCode: s.AppKey, CallsLeft: outbox.CallsLeft, Reserve: 2 + s.CardUpdates + 2}
 		}
 	}
 	cfg.Outbox = dingtalk.NewOutbox(outbox)

@@ -142,7 +142,7 @@ func TestParseCallback(t *testing.T) {
 			}),
 		},
 		{
-			name: "a reply quoting a picture, a file and a card without content",
+			name: "a rich-text reply quoting a file",
 			body: body("2", "richText", `"content": {"richText": [{"text": "看看"}], "isReplyMsg": true, "repliedMsg": {
 				"msgType": "file", "msgId": "q3", "senderId": "u", "content": {"downloadCode": "fc", "fileName": "a.docx", "spaceId": "1", "fileId": "2"}}}`),
 			want: with(message("2", "richText"), func(m *chat.Message) {

@@ -49,10 +49,21 @@ type Reactions struct {
 	OpenAPI *OpenAPI
 	// RobotCode is used for a message that carries none.
 	RobotCode string
+	// CallsLeft, when set, says how many metered calls the month has
+	// left (DINGTALK_MONTHLY_API_CALLS); with fewer than Reserve, no badge
+	// goes on, so that the calls go to answers.
+	CallsLeft func() (int, bool)
+	Reserve   int
 }
 
-// Thinking puts the badge on m.
+// Thinking puts the badge on m, unless the month's calls run low: then it
+// does nothing.
 func (r Reactions) Thinking(ctx context.Context, m chat.Message) error {
+	if r.CallsLeft != nil {
+		if left, ok := r.CallsLeft(); ok && left < r.Reserve {
+			return nil
+		}
+	}
 	return r.call(ctx, EmotionReplyPath, m)
 }
 

@@ -49,4 +49,15 @@ func TestTheThinkingBadgeGoesOnAUsersMessageAndComesOff(t *testing.T) {
 	if err := (dingtalk.Reactions{OpenAPI: api}).Thinking(t.Context(), chat.Message{ID: "x"}); err == nil {
 		t.Errorf("a badge without robot code or conversation was sent")
 	}
+
+	// Near the month's budget no badge goes on: the calls go to answers.
+	low := dingtalk.Reactions{OpenAPI: api, RobotCode: appKey, CallsLeft: func() (int, bool) { return 3, true }, Reserve: 5}
+	cb2 := fake.TextCallback(conv, dingtalktest.Sender{ID: "u1"}, "再问")
+	m2, err := dingtalk.ParseCallback(cb2.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := low.Thinking(t.Context(), m2); err != nil || len(fake.Reactions()) != 1 {
+		t.Errorf("near the budget: %v, badges %+v; want none put", err, fake.Reactions())
+	}
 }

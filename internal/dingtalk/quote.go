@@ -42,9 +42,9 @@ type quoteContent struct {
 }
 
 // replyFields are the fields that say a message replies to another, in
-// text or in content.
+// text or in content. isReplyMsg goes with repliedMsg; the quote itself
+// is what is read.
 type replyFields struct {
-	IsReplyMsg bool            `json:"isReplyMsg"`
 	RepliedMsg json.RawMessage `json:"repliedMsg"`
 }
 

@@ -480,31 +480,6 @@ func (h *History) listMarkers(ctx context.Context, dirs ownerDirs) ([]string, er
 // checkRoot makes sure the mount point is there: a function whose OSS
 // mount is missing or misconfigured should say so at start, not lose the
 // first message.
-// objectsAt is objects, or, when that is nil, the mount point root itself,
-// once root is checked to be one.
-func objectsAt(root string, objects Objects) (Objects, error) {
-	if err := checkRoot(root); err != nil {
-		return nil, err
-	}
-	if objects == nil {
-		objects = NewMount(root)
-	}
-	return objects, nil
-}
-
-// pruneBefore removes the objects of dir, among names, whose instant (as
-// at reads it from a name) is before ms.
-func pruneBefore(ctx context.Context, objects Objects, dir string, names []string, ms int64, at func(name string) (int64, bool)) error {
-	for _, n := range names {
-		if t, ok := at(n); ok && t < ms {
-			if err := objects.Remove(ctx, path.Join(dir, n)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 func checkRoot(root string) error {
 	info, err := os.Stat(root)
 	if err != nil {

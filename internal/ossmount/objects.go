@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sync/atomic"
@@ -37,7 +38,7 @@ type Objects interface {
 	Remove(ctx context.Context, path string) error
 	// RemoveAll removes the folder at dir and everything below it, in a
 	// request or two whatever it holds: its objects are few (a message's
-	// receipts).
+	// receipts, an asker's files waiting for a question).
 	RemoveAll(ctx context.Context, dir string) error
 }
 
@@ -228,6 +229,31 @@ func createExclusive(ctx context.Context, path string, data []byte) (err error) 
 	closed = true
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", path, err)
+	}
+	return nil
+}
+
+// objectsAt is objects, or, when that is nil, the mount point root itself,
+// once root is checked to be one.
+func objectsAt(root string, objects Objects) (Objects, error) {
+	if err := checkRoot(root); err != nil {
+		return nil, err
+	}
+	if objects == nil {
+		objects = NewMount(root)
+	}
+	return objects, nil
+}
+
+// pruneBefore removes the objects of dir, among names, whose instant (as
+// at reads it from a name) is before ms.
+func pruneBefore(ctx context.Context, objects Objects, dir string, names []string, ms int64, at func(name string) (int64, bool)) error {
+	for _, n := range names {
+		if t, ok := at(n); ok && t < ms {
+			if err := objects.Remove(ctx, path.Join(dir, n)); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

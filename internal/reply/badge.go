@@ -2,15 +2,16 @@ package reply
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 )
 
-// badgeRecallTimeout bounds taking the badge off, which happens after the
-// answer is out, while the invocation still runs.
-const badgeRecallTimeout = 5 * time.Second
+// badgeTimeout bounds each badge call: taking the badge off happens after
+// the answer is out, while the invocation still runs.
+const badgeTimeout = 5 * time.Second
 
 // badge puts the "thinking" badge on m while the model answers it
 // (THINKING_REACTION), beside the model's work rather than before it, and
@@ -23,20 +24,27 @@ func (s *Service) badge(ctx context.Context, log *slog.Logger, m chat.Message) (
 	}
 	put := make(chan bool, 1)
 	go func() {
+		ctx, cancel := context.WithTimeout(ctx, badgeTimeout)
+		defer cancel()
 		err := s.cfg.Reactions.Thinking(ctx, m)
 		if err != nil {
 			log.WarnContext(ctx, "could not put the thinking badge on the message", "err", err)
 		}
-		put <- err == nil
+		// A call that timed out may have put it on all the same.
+		put <- err == nil || errors.Is(err, context.DeadlineExceeded)
 	}()
 	return func() {
-		if !<-put {
-			return
+		if <-put {
+			s.unbadge(ctx, log, m)
 		}
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), badgeRecallTimeout)
-		defer cancel()
-		if err := s.cfg.Reactions.Done(ctx, m); err != nil {
-			log.WarnContext(ctx, "could not take the thinking badge off the message", "err", err)
-		}
+	}
+}
+
+// unbadge takes the thinking badge off m.
+func (s *Service) unbadge(ctx context.Context, log *slog.Logger, m chat.Message) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), badgeTimeout)
+	defer cancel()
+	if err := s.cfg.Reactions.Done(ctx, m); err != nil {
+		log.WarnContext(ctx, "could not take the thinking badge off the message", "err", err)
 	}
 }

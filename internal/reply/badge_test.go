@@ -16,6 +16,8 @@ type badges struct {
 	out   *outbox
 	calls []string
 	fail  bool
+	// tried is closed once the badge was asked for.
+	tried chan struct{}
 }
 
 func (b *badges) record(call string) error {
@@ -31,13 +33,27 @@ func (b *badges) record(call string) error {
 	return nil
 }
 
-func (b *badges) Thinking(context.Context, chat.Message) error { return b.record("on") }
-func (b *badges) Done(context.Context, chat.Message) error     { return b.record("off") }
+func (b *badges) Thinking(context.Context, chat.Message) error {
+	defer close(b.tried)
+	return b.record("on")
+}
+func (b *badges) Done(context.Context, chat.Message) error { return b.record("off") }
 
 func TestAQuestionIsBadgedWhileTheModelAnswersIt(t *testing.T) {
 	for _, fail := range []bool{false, true} {
-		b := &badges{fail: fail}
-		f := newFixture(t, nil, func(c *Config) { c.Reactions = b })
+		b := &badges{fail: fail, tried: make(chan struct{})}
+		// The model answers once the badge was asked for: the badge goes
+		// on beside the model, and a model that outran it would leave
+		// nothing to see "while it works".
+		model := func(ctx context.Context, p chat.Prompt) (string, error) {
+			select {
+			case <-b.tried:
+			case <-ctx.Done():
+				return "", ctx.Err()
+			}
+			return "答：" + p.Question, nil
+		}
+		f := newFixture(t, model, func(c *Config) { c.Reactions = b })
 		b.out = f.out
 		if err := f.handle(t, "r1", event("m1", "你好", clock)); err != nil {
 			t.Fatal(err)

@@ -108,7 +108,7 @@ func (s *Service) readFile(ctx context.Context, log *slog.Logger, m chat.Message
 		log.WarnContext(ctx, "could not read a file's text", "fileBytes", len(f.Data), "err", err)
 		return chat.Document{}, unreadableFileText(name, err), nil
 	}
-	return chat.Document{MessageID: m.ID, Name: name, Text: text, Truncated: truncated, SentAt: m.CreatedAt}, "", nil
+	return chat.Document{MessageID: m.ID, Name: name, Text: text, Truncated: truncated, SentAt: s.sentAt(m)}, "", nil
 }
 
 // maxReadTime bounds the wait for a file's text, the turn of the other
@@ -184,7 +184,7 @@ func unreadableFileText(name string, err error) string {
 // DocumentsKept before m, for m's question.
 func (s *Service) loadDocuments(ctx context.Context, m chat.Message) *pending[[]chat.Document] {
 	return begin(ctx, func(ctx context.Context) ([]chat.Document, error) {
-		return s.cfg.Documents.Since(ctx, m.HistoryOwner(), m.CreatedAt.Add(-s.cfg.DocumentsKept))
+		return s.cfg.Documents.Since(ctx, m.HistoryOwner(), s.sentAt(m).Add(-s.cfg.DocumentsKept))
 	})
 }
 
@@ -211,13 +211,21 @@ func (s *Service) take(ctx context.Context, log *slog.Logger, m chat.Message, do
 	}
 }
 
-// Each file goes to the model inside a <file> element, which costs about
-// fileOverheadTokens beside its text; a file is not worth sending with
-// less than minFileTokens of its text.
-const (
-	fileOverheadTokens = 40
-	minFileTokens      = 200
-)
+// A file is not worth sending with less than minFileTokens of its text.
+const minFileTokens = 200
+
+// fileElement is the <file> element that carries a file's text to the
+// model; note, when not empty, tells the model it was cut.
+func fileElement(name, note, text string) string {
+	attr := ""
+	if note != "" {
+		attr = fmt.Sprintf(" note=%q", note)
+	}
+	return fmt.Sprintf("<file name=%q%s>\n%s\n</file>\n\n", name, attr, text)
+}
+
+// cutNote tells the model how much of a file it reads.
+func cutNote(runes int) string { return fmt.Sprintf("文件太长，这里只有开头的 %d 字", runes) }
 
 // files is the files' text for p's question, each cut to fit the context
 // window beside p's system prompt and question (the history gives way
@@ -231,7 +239,11 @@ func (s *Service) files(docs []chat.Document, p chat.Prompt, window int) (block 
 	if window > 0 {
 		bare := p
 		bare.History = nil
-		room = window - bare.Tokens() - fileOverheadTokens*len(docs)
+		room = window - bare.Tokens()
+		for _, d := range docs {
+			// The element around each file, its longest note included.
+			room -= chat.Tokens(fileElement(d.Name, cutNote(maxDocumentRunes), ""))
+		}
 		if room < minFileTokens*len(docs) {
 			return "", nil, fmt.Sprintf("抱歉，问题加上文件超出了我一次能读的长度（约 %d 个 token）。请缩短问题后再问。", window)
 		}
@@ -262,13 +274,13 @@ func (s *Service) files(docs []chat.Document, p chat.Prompt, window int) (block 
 	}
 	var b strings.Builder
 	for i, d := range docs {
-		attr := ""
+		note := ""
 		if cut[i] || d.Truncated {
 			read := utf8.RuneCountInString(texts[i])
-			attr = fmt.Sprintf(" note=%q", fmt.Sprintf("文件太长，这里只有开头的 %d 字", read))
+			note = cutNote(read)
 			notes = append(notes, fmt.Sprintf("注：文件《%s》太长，我只读了开头的 %d 字。", d.Name, read))
 		}
-		fmt.Fprintf(&b, "<file name=%q%s>\n%s\n</file>\n\n", d.Name, attr, texts[i])
+		b.WriteString(fileElement(d.Name, note, texts[i]))
 	}
 	return b.String(), notes, ""
 }

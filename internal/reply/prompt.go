@@ -64,7 +64,7 @@ func (s *Service) prompt(ctx context.Context, j *job) (q question, refusal strin
 		if err != nil {
 			return q, "", retry.Mark(fmt.Errorf("load the files sent for the question: %w", err))
 		}
-		docs = sentBefore(kept, m.CreatedAt)
+		docs = sentBefore(kept, s.sentAt(m))
 		q.taken = docs
 	}
 	quote, refusal, err := s.readQuote(ctx, j.log, m, history)
@@ -129,11 +129,8 @@ func remembered(asked string, docs []chat.Document, quote *chat.Quote, pictures 
 	for _, d := range docs {
 		marks = append(marks, "[文件："+d.Name+"]")
 	}
-	if quote != nil {
+	if quote != nil && (quote.Text != "" || quote.File == nil) { // a quoted file has its mark
 		what := quote.Text
-		if what == "" && quote.File != nil {
-			what = quote.File.Name
-		}
 		if r := []rune(what); len(r) > quotedRemembered {
 			what = string(r[:quotedRemembered]) + "…"
 		}

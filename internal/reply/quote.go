@@ -24,8 +24,10 @@ type quoted struct {
 const cannotSeeCardText = "抱歉，我看不到你引用的那条回答的内容（钉钉没有把卡片的内容转给我，我的记录里也找不到它）。请把要问的那段文字复制出来，和问题一起发给我。"
 
 // answerDrift is how long after its turn was kept an answer may reach the
-// conversation (delivery, retries) and still be the one a quote points at.
-const answerDrift = 2 * time.Minute
+// conversation (its delivery, a retry of it) and still be the one a quote
+// points at: short, so that a quote of an answer that kept no turn (one
+// stopped, one that failed) does not find the turn before it.
+const answerDrift = 30 * time.Second
 
 // readQuote reads what m quotes, taking the quoted answer of the robot's
 // own from history when DingTalk sent no content for it (a card). refusal,

@@ -174,7 +174,9 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 		defer j.history.stop()
 		j.settings = s.loadSettings(ctx, m)
 		defer j.settings.stop()
-		if s.cfg.Documents != nil {
+		// DingTalk hands a group's robot no file message, and without
+		// Files none is read: then nothing waits to be listed.
+		if s.cfg.Documents != nil && s.cfg.Files != nil && !m.IsGroup() {
 			j.documents = s.loadDocuments(ctx, m)
 			defer j.documents.stop()
 		}
@@ -205,8 +207,11 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 func (s *Service) answer(ctx context.Context, j *job, rec chat.Receipt) error {
 	if j.attempt.Retry > 0 {
 		// FC retries an attempt that ended; one that died may have left
-		// its card open.
+		// its card open, and its badge on.
 		s.cfg.Outbox.Recover(ctx, j.m, j.attempt)
+		if s.cfg.Reactions != nil && !j.isCommand && rec.Answered {
+			s.unbadge(ctx, j.log, j.m)
+		}
 	}
 	a := chat.Answer{To: j.m, Text: rec.Answer, Delivered: rec.PartsSent}
 	if rec.Answered {
@@ -234,6 +239,15 @@ func (s *Service) answer(ctx context.Context, j *job, rec chat.Receipt) error {
 	s.record(ctx, j.log, j.m, r)
 	a.Text, a.Draft = r.text, r.draft
 	return s.deliver(ctx, j.log, a)
+}
+
+// sentAt is when m was sent: DingTalk's createAt, or, for a callback
+// without one, now.
+func (s *Service) sentAt(m chat.Message) time.Time {
+	if m.CreatedAt.IsZero() {
+		return s.cfg.Now()
+	}
+	return m.CreatedAt
 }
 
 // job is one message being answered by one attempt.

@@ -30,11 +30,11 @@ var errStopped = errors.New("the asker asked to stop the answer")
 // stop asks that the answers being written to m's asker in m's
 // conversation end: those to questions sent before m.
 func (s *Service) stop(ctx context.Context, log *slog.Logger, m chat.Message, _ string) (string, error) {
-	if err := s.cfg.Stops.Stop(ctx, m.HistoryOwner(), m.CreatedAt); err != nil {
+	if err := s.cfg.Stops.Stop(ctx, m.HistoryOwner(), s.sentAt(m)); err != nil {
 		return "", retry.Mark(fmt.Errorf("request a stop: %w", err))
 	}
 	log.Log(ctx, logging.LevelNotice, "stop requested")
-	return "好的，我正在写给你的回答会在几秒内停下，已写出的部分保留，这一问不计入对话记录。", nil
+	return "好的。如果我正在写给你的回答，它会在几秒内停下，已写出的部分保留，那一问不计入对话记录。", nil
 }
 
 // watchStop returns a context that ends with the cause errStopped once m's
@@ -45,6 +45,7 @@ func (s *Service) watchStop(ctx context.Context, log *slog.Logger, m chat.Messag
 	if s.cfg.Stops == nil {
 		return ctx, func() { cancel(nil) }
 	}
+	asked := s.sentAt(m)
 	go func() {
 		tick := time.NewTicker(s.cfg.StopPoll)
 		defer tick.Stop()
@@ -55,7 +56,7 @@ func (s *Service) watchStop(ctx context.Context, log *slog.Logger, m chat.Messag
 				return
 			case <-tick.C:
 			}
-			stopped, err := s.cfg.Stops.StoppedSince(ctx, m.HistoryOwner(), m.CreatedAt)
+			stopped, err := s.cfg.Stops.StoppedSince(ctx, m.HistoryOwner(), asked)
 			switch {
 			case err != nil && ctx.Err() == nil && !warned:
 				// The answer goes on; a stop may yet be seen by a later

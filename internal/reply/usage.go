@@ -17,11 +17,7 @@ func shanghai() *time.Location { return time.FixedZone("CST", 8*60*60) }
 // usageDay is the day m counts in, and when the next one begins. It is the
 // day m was sent, so that a message delivered again counts in the same day.
 func (s *Service) usageDay(m chat.Message) (day string, next time.Time) {
-	at := m.CreatedAt
-	if at.IsZero() {
-		at = s.cfg.Now()
-	}
-	local := at.In(shanghai())
+	local := s.sentAt(m).In(shanghai())
 	y, mo, d := local.Date()
 	return local.Format("20060102"), time.Date(y, mo, d+1, 0, 0, 0, 0, shanghai())
 }
