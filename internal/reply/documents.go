@@ -225,7 +225,9 @@ func fileElement(name, note, text string) string {
 }
 
 // cutNote tells the model how much of a file it reads.
-func cutNote(runes int) string { return fmt.Sprintf("文件太长，这里只有开头的 %d 字", runes) }
+func cutNote(runes int) string {
+	return fmt.Sprintf("文件太长，这里只有开头的 %d 字", runes)
+}
 
 // files is the files' text for p's question, each cut to fit the context
 // window beside p's system prompt and question (the history gives way
