@@ -1,6 +1,6 @@
 module github.com/dingtalk-llm/fcrobot
 
-go 1.24.1
+go 1.25.0
 
 require (
 	github.com/alibabacloud-go/darabonba-openapi/v2 v2.1.13

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/alicloud"
 )
@@ -27,6 +28,10 @@ type Invocation struct {
 	Qualifier    string
 	// AsyncTaskID is set on an asynchronous invocation made with a task id.
 	AsyncTaskID string
+	// Deadline is when FC ends the invocation (Config.FunctionTimeout after
+	// it came), or zero when the runtime was not told the function's
+	// timeout. The request's context has the same deadline.
+	Deadline time.Time
 	// Credentials are the temporary credentials of the function's role that
 	// came with the request, as far as FC sent them: none for a function
 	// without a role or outside FC; on a Debian 11 or newer runtime no

@@ -51,6 +51,15 @@ type Config struct {
 	// DrainTimeout bounds how long a pre-stop hook or a shutdown waits for
 	// requests in flight. Zero means 30 s.
 	DrainTimeout time.Duration
+	// FunctionTimeout is the function's timeout in FC (s.yaml's timeout),
+	// after which FC ends an invocation wherever it is. Each request's
+	// context then has that deadline, as a Lambda handler's has, so that a
+	// handler can stop its work in time to finish it (deliver what it has).
+	// FC sends no header that says it: the operator sets it
+	// (docs/protocols.md §8). Zero sets no deadline.
+	FunctionTimeout time.Duration
+	// Now is the clock the deadline is measured by; nil means time.Now.
+	Now func() time.Time
 }
 
 // Runtime serves a handler as an FC custom runtime.
@@ -75,6 +84,9 @@ func New(h http.Handler, cfg Config) *Runtime {
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = 30 * time.Second
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Runtime{handler: h, cfg: cfg}
 }
 
@@ -91,6 +103,9 @@ func (rt *Runtime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	inv := invocationFrom(r)
+	if rt.cfg.FunctionTimeout > 0 {
+		inv.Deadline = rt.cfg.Now().Add(rt.cfg.FunctionTimeout)
+	}
 	if !rt.begin() {
 		// After pre-stop, FC sends no more work; a straggler is told to go
 		// elsewhere rather than started and cut off.
@@ -104,6 +119,11 @@ func (rt *Runtime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer fmt.Fprintf(rt.cfg.Log, "FC Invoke End RequestId: %s\n", inv.RequestID)
 
 	ctx := logging.WithRequestID(NewContext(r.Context(), inv), inv.RequestID)
+	if !inv.Deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, inv.Deadline)
+		defer cancel()
+	}
 	w.Header().Set("x-fc-request-id", inv.RequestID)
 	rt.handler.ServeHTTP(w, r.WithContext(ctx))
 }

@@ -176,3 +176,29 @@ func TestServeDrainsOnShutdown(t *testing.T) {
 		t.Errorf("Serve: %v", err)
 	}
 }
+
+func TestTheFunctionsTimeoutIsTheRequestsDeadline(t *testing.T) {
+	start := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	var inv Invocation
+	var deadline time.Time
+	var hasDeadline bool
+	rt := New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inv, _ = FromContext(r.Context())
+		deadline, hasDeadline = r.Context().Deadline()
+	}), Config{FunctionTimeout: 120 * time.Second, Now: func() time.Time { return start }})
+	rt.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/invoke", nil))
+	want := start.Add(120 * time.Second)
+	if !inv.Deadline.Equal(want) || !hasDeadline || !deadline.Equal(want) {
+		t.Errorf("invocation deadline %v, context deadline %v (%v), want both %v", inv.Deadline, deadline, hasDeadline, want)
+	}
+
+	// Without the function's timeout, the request has no deadline.
+	rt = New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inv, _ = FromContext(r.Context())
+		_, hasDeadline = r.Context().Deadline()
+	}), Config{})
+	rt.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/invoke", nil))
+	if !inv.Deadline.IsZero() || hasDeadline {
+		t.Errorf("deadline %v (context has one: %v) without a function timeout", inv.Deadline, hasDeadline)
+	}
+}

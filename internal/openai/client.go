@@ -136,8 +136,9 @@ func usage(u goopenai.Usage) chat.Usage {
 }
 
 // Stream is Complete with the answer streamed: onDelta is called with the
-// text received so far each time it grows, and the whole answer is
-// returned at the end. An error from onDelta stops
+// text received so far each time the model sends some, or sends reasoning
+// (reasoning_content, not part of the text: then the text may be
+// unchanged, or empty), and the whole answer is returned at the end. An error from onDelta stops
 // the stream and is returned wrapped. A stream that breaks after text was
 // delivered is not retried, since the text would start over.
 func (c *Client) Stream(ctx context.Context, p chat.Prompt, onDelta func(textSoFar string) error) (chat.Completion, error) {
@@ -173,16 +174,19 @@ func (c *Client) Stream(ctx context.Context, p chat.Prompt, onDelta func(textSoF
 			if chunk.Usage != nil {
 				used = usage(*chunk.Usage)
 			}
-			if len(chunk.Choices) == 0 || chunk.Choices[0].Delta.Content == "" {
-				continue // the role chunk, the finish chunk, the usage chunk
+			if len(chunk.Choices) == 0 {
+				continue // the usage chunk
 			}
-			text.WriteString(chunk.Choices[0].Delta.Content)
+			delta := chunk.Choices[0].Delta
+			if delta.Content == "" && delta.ReasoningContent == "" {
+				continue // the role chunk, the finish chunk
+			}
+			text.WriteString(delta.Content)
 			// Blank space a model starts with would only flicker on screen.
 			soFar := strings.TrimLeftFunc(text.String(), unicode.IsSpace)
-			if soFar == "" {
-				continue
-			}
-			delivered = true
+			delivered = delivered || soFar != ""
+			// Reasoning (DeepSeek's reasoning_content) is not shown, but it
+			// tells the caller the model is at work.
 			if err := onDelta(soFar); err != nil {
 				return chat.Completion{}, &failure{err: fmt.Errorf("openai: stream stopped by its consumer: %w", err)}
 			}

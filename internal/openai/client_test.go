@@ -489,6 +489,11 @@ func TestStreamDeliversGrowingText(t *testing.T) {
 	if len(seen) < 3 {
 		t.Fatalf("onDelta called %d times, want one per chunk", len(seen))
 	}
+	// The blank space the model starts with is heard (the model is at
+	// work) but not shown.
+	for len(seen) > 0 && seen[0] == "" {
+		seen = seen[1:]
+	}
 	for i := 1; i < len(seen); i++ {
 		if !strings.HasPrefix(seen[i], seen[i-1]) || len(seen[i]) <= len(seen[i-1]) {
 			t.Errorf("delta %d %q does not grow %q", i, seen[i], seen[i-1])
@@ -509,6 +514,25 @@ func TestStreamDeliversGrowingText(t *testing.T) {
 	}
 	if want := []openaitest.Message{{Role: "system", Content: "sys"}, {Role: "user", Content: "q1"}, {Role: "assistant", Content: "a1"}, {Role: "user", Content: "q2"}}; !reflect.DeepEqual(req.Messages, want) {
 		t.Errorf("messages = %+v, want %+v", req.Messages, want)
+	}
+}
+
+func TestStreamReasoningIsHeardButNotShown(t *testing.T) {
+	srv := newFake(t, openaitest.Fixed(openaitest.Response{Reasoning: []string{"嗯，", "让我想想。"}, Content: "答案"}))
+	c := newTestClient(t, srv.URL(), nil)
+	var seen []string
+	got, err := c.Stream(safeCtx(t), chat.Prompt{Question: "q"}, func(soFar string) error {
+		seen = append(seen, soFar)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Text != "答案" {
+		t.Errorf("answer %q: reasoning is not the answer", got.Text)
+	}
+	if len(seen) < 3 || seen[0] != "" || seen[1] != "" || seen[len(seen)-1] != "答案" {
+		t.Errorf("onDelta saw %q; want a call with no text for each piece of reasoning, then the answer", seen)
 	}
 }
 

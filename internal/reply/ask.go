@@ -9,10 +9,16 @@ import (
 	"github.com/dingtalk-llm/fcrobot/internal/logging"
 )
 
-// ask puts m's question to the model, within TIMEOUT, and shows the answer
-// as it is written where the conversation can show it. A model that fails
-// gets its failure told to the user in words they understand, and the
-// history stays as it was, so that the question can simply be asked again.
+// ask puts m's question to the model and shows the answer as it is
+// written where the conversation can show it. TIMEOUT bounds the model's
+// silence, not its answer: the wait for its first word and any pause
+// between two (a reasoning model's reasoning counts as words). The whole
+// answer is bounded by the function's time less what delivery needs
+// (answer.go's answerTime). An answer cut short by either, or by a
+// connection lost mid-answer, is delivered and kept as far as it was
+// written, marked as cut. A model that fails before writing anything gets
+// its failure told to the user in words they understand, and the history
+// stays as it was, so that the question can simply be asked again.
 func (s *Service) ask(ctx context.Context, j *job) (response, error) {
 	m, log := j.m, j.log
 	q, refusal, err := s.prompt(ctx, j)
@@ -22,30 +28,48 @@ func (s *Service) ask(ctx context.Context, j *job) (response, error) {
 	p, model := q.p, q.model
 	j.unbadge = s.badge(ctx, log, m)
 	draft := s.cfg.Outbox.Open(ctx, m, j.attempt)
-	askCtx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	askCtx, cancel := s.answerTime(ctx)
 	defer cancel()
 	askCtx, unwatch := s.watchStop(askCtx, log, m)
 	defer unwatch()
-	c, written, err := s.complete(askCtx, model, p, draft)
+	askCtx, heard, unlisten := s.watchSilence(askCtx)
+	defer unlisten()
+	c, written, err := s.complete(askCtx, model, p, draft, heard)
 	if errors.Is(err, chat.ErrContextTooLong) && len(p.History) > 0 {
 		// The estimate was too low for this model's tokenizer: once more
 		// with the newer half of the history.
 		kept := p.History[(len(p.History)+1)/2:]
 		log.WarnContext(ctx, "the model refused the prompt as too long: asking again with half the history", "historyTurns", len(p.History), "kept", len(kept))
 		p.History = kept
-		c, written, err = s.complete(askCtx, model, p, draft)
+		c, written, err = s.complete(askCtx, model, p, draft, heard)
 	}
 	raw := c.Text
-	if err != nil && errors.Is(context.Cause(askCtx), errStopped) {
+	cause := context.Cause(askCtx)
+	if err != nil && errors.Is(cause, errStopped) {
 		shown := s.visible(written)
 		used := chat.Usage{Prompt: p.Tokens(), Completion: chat.Tokens(written)}
 		log.Log(ctx, logging.LevelNotice, "stopped by the asker", "historyTurns", len(p.History), "answerBytes", len(shown),
 			"promptTokens", used.Prompt, "completionTokens", used.Completion, "usageReported", false)
 		return response{text: stoppedText(shown), draft: draft, usage: used, stopped: true}, nil
 	}
+	cut := ""
 	if err != nil {
-		log.ErrorContext(ctx, "the model did not answer", "err", err, "historyTurns", len(p.History), "pictures", len(p.Images))
-		return response{text: failureText(err, s.cfg.Timeout), draft: draft}, nil
+		if ctx.Err() != nil {
+			// The invocation itself ended (FC's deadline, a shutdown, the
+			// claim taken over): nothing can be delivered from here.
+			return response{}, err
+		}
+		if errors.Is(cause, errSilent) || errors.Is(cause, errOutOfTime) {
+			err = &modelTimeout{cause: cause, err: err}
+		}
+		if splitThinking(withoutPartialTag(written)).answer == "" {
+			log.ErrorContext(ctx, "the model did not answer", "err", err, "historyTurns", len(p.History), "pictures", len(p.Images))
+			return response{text: s.failureText(err), draft: draft}, nil
+		}
+		// What was written is the answer, as far as it goes.
+		log.WarnContext(ctx, "the answer was cut short: delivering and keeping what was written", "err", err, "answerBytes", len(written))
+		raw, cut = withoutPartialTag(written), cutMark(err)
+		c.Usage = chat.Usage{}
 	}
 	t := splitThinking(raw)
 	if t.answer == "" {
@@ -55,8 +79,12 @@ func (s *Service) ask(ctx context.Context, j *job) (response, error) {
 
 	// History keeps the answer alone: reasoning sent back to a reasoning
 	// model is wasted tokens at best, and what its makers advise against.
+	answer := t.answer
+	if cut != "" {
+		answer = cutText(answer, cut)
+	}
 	turn := chat.Turn{
-		MessageID: m.ID, Question: q.remembered, Answer: t.answer,
+		MessageID: m.ID, Question: q.remembered, Answer: answer,
 		AskedAt: m.CreatedAt, AnsweredAt: s.cfg.Now().UTC(),
 	}
 	used, reported := c.Usage, c.Usage != (chat.Usage{})
@@ -65,23 +93,26 @@ func (s *Service) ask(ctx context.Context, j *job) (response, error) {
 		used = chat.Usage{Prompt: p.Tokens(), Completion: chat.Tokens(raw)}
 	}
 	log.Log(ctx, logging.LevelNotice, "answered", "historyTurns", len(p.History), "answerBytes", len(t.answer), "pictures", len(p.Images),
-		"promptTokens", used.Prompt, "completionTokens", used.Completion, "usageReported", reported)
+		"promptTokens", used.Prompt, "completionTokens", used.Completion, "usageReported", reported, "cut", cut != "")
 	text := t.shown(s.cfg.ShowThinking)
+	if cut != "" {
+		text = cutText(text, cut)
+	}
 	if len(q.notes) > 0 {
 		text += "\n\n" + strings.Join(q.notes, "\n")
 	}
 	return response{text: text, turn: &turn, draft: draft, usage: used, taken: q.taken}, nil
 }
 
-// complete asks the model: streamed onto the draft when there is one, else
-// in one piece unless \stop is offered, which needs what was written so
-// far. It returns that too, for an answer cut short.
-func (s *Service) complete(ctx context.Context, model Model, p chat.Prompt, draft chat.Draft) (c chat.Completion, written string, err error) {
-	if draft == nil && s.cfg.Stops == nil {
-		c, err = model.Complete(ctx, p)
-		return c, c.Text, err
-	}
+// complete asks the model, streamed so that heard learns of every word
+// (and a draft, when there is one, shows them), and returns what was
+// written too, for an answer cut short.
+func (s *Service) complete(ctx context.Context, model Model, p chat.Prompt, draft chat.Draft, heard func()) (c chat.Completion, written string, err error) {
 	c, err = model.Stream(ctx, p, func(soFar string) error {
+		heard()
+		if soFar == written {
+			return nil // reasoning, not shown
+		}
 		written = soFar
 		if draft != nil {
 			draft.Show(s.visible(soFar))

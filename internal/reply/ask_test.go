@@ -95,8 +95,9 @@ func (v *visionModel) Complete(_ context.Context, p chat.Prompt) (chat.Completio
 	return chat.Completion{Text: "看到了：" + p.Question}, nil
 }
 
-func (v *visionModel) Stream(context.Context, chat.Prompt, func(string) error) (chat.Completion, error) {
-	return chat.Completion{}, errors.New("not streamed")
+func (v *visionModel) Stream(ctx context.Context, p chat.Prompt, onDelta func(string) error) (chat.Completion, error) {
+	c, _ := v.Complete(ctx, p)
+	return c, onDelta(c.Text)
 }
 
 // fileStore is Files over a map of download codes.

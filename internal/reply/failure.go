@@ -3,7 +3,6 @@ package reply
 import (
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 )
@@ -14,7 +13,7 @@ const noAnswerText = "抱歉，大模型只给出了思考过程，没有给出�
 // failureText tells the user, in a sentence, why no answer came: enough to
 // know whether to wait, rephrase or call the administrator, and never a
 // secret (a model's adapter keeps the key out of what the provider said).
-func failureText(err error, timeout time.Duration) string {
+func (s *Service) failureText(err error) string {
 	var provider string
 	var said interface{ ProviderMessage() string }
 	if errors.As(err, &said) && said.ProviderMessage() != "" {
@@ -24,8 +23,13 @@ func failureText(err error, timeout time.Duration) string {
 		}
 	}
 	switch {
+	case errors.Is(err, errSilent):
+		return fmt.Sprintf("抱歉，大模型 %d 秒没有回应，请稍后再试。", int(s.cfg.Timeout.Seconds()))
+	case errors.Is(err, errOutOfTime):
+		// It reasoned all the while and wrote no answer in the time there was.
+		return "抱歉，大模型思考太久，在这次能用的时间里没有写出回答。请稍后再试，或把问题拆小一些。"
 	case errors.Is(err, chat.ErrModelTimeout):
-		return fmt.Sprintf("抱歉，大模型在 %d 秒内没有回答完，请稍后再试，或把问题拆小一些。", int(timeout.Seconds()))
+		return fmt.Sprintf("抱歉，大模型在 %d 秒内没有回答，请稍后再试，或把问题拆小一些。", int(s.cfg.Timeout.Seconds()))
 	case errors.Is(err, chat.ErrModelUnauthorized):
 		return "抱歉，大模型服务拒绝了我们的 API Key（鉴权失败），请联系管理员检查配置。"
 	case errors.Is(err, chat.ErrModelRateLimited):

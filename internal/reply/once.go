@@ -33,14 +33,30 @@ import (
 // each of the attempt's two deliveries' failures as its own (see
 // followFirst): the second retry takes the message from the first at once.
 // What remains of not answering: a first delivery still renewing when its
-// twin's wait ends (TIMEOUT + 30 s) that then fails, with FC counting the
-// twin's success.
+// twin's wait ends (5 s before the function's deadline) that then fails,
+// with FC counting the twin's success.
 const DefaultClaimLease = 30 * time.Second
 
 // duplicateWait bounds how long, beyond the model's timeout, a second
-// delivery of an attempt waits for the first: it must end before FC's
-// timeout of the function, or FC would count it failed.
+// delivery of an attempt waits for the first when the function's timeout is
+// not known: it must end before FC's timeout of the function, or FC would
+// count it failed.
 const duplicateWait = 30 * time.Second
+
+// duplicateMargin is what a second delivery leaves of the function's time
+// when it knows it: enough to end and answer FC.
+const duplicateMargin = 5 * time.Second
+
+// duplicateWait is how long a second delivery of an attempt waits for the
+// first: as long as the first may work, up to the function's deadline when
+// there is one (the first's answer may run until then), else TIMEOUT and
+// duplicateWait.
+func (s *Service) duplicateWait(ctx context.Context) time.Duration {
+	if deadline, ok := ctx.Deadline(); ok {
+		return time.Until(deadline) - duplicateMargin
+	}
+	return s.cfg.Timeout + duplicateWait
+}
 
 // renewEvery is how often a holder renews its claim.
 func (s *Service) renewEvery() time.Duration { return s.cfg.ClaimLease / 3 }
@@ -83,7 +99,7 @@ func (s *Service) claim(ctx context.Context, log *slog.Logger, m chat.Message, a
 func (s *Service) followFirst(ctx context.Context, log *slog.Logger, m chat.Message, first chat.Attempt) error {
 	log.InfoContext(ctx, "a second delivery of this attempt: waiting for the first to answer", "holder", first.String())
 	poll := s.duplicatePoll()
-	for waited := time.Duration(0); waited < s.cfg.Timeout+duplicateWait; waited += poll {
+	for waited := time.Duration(0); waited < s.duplicateWait(ctx); waited += poll {
 		if err := retry.Sleep(ctx, poll); err != nil {
 			break
 		}
@@ -118,6 +134,7 @@ type hold struct {
 	cancel context.CancelCauseFunc
 	stop   chan struct{}
 	done   chan struct{}
+	ending sync.Once
 
 	mu sync.Mutex
 	// renewedAt is when the newest renewal that succeeded was sent: the
@@ -199,9 +216,10 @@ func (h *hold) confirm(ctx context.Context) error {
 	return nil
 }
 
-// end stops the renewals.
+// end stops the renewals, and returns once none is being written; it may
+// be called more than once.
 func (h *hold) end() {
-	close(h.stop)
+	h.ending.Do(func() { close(h.stop) })
 	<-h.done
 	h.cancel(nil)
 }

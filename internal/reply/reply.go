@@ -92,8 +92,12 @@ type Config struct {
 	// asked, the oldest turns of the history left out first
 	// (MAX_CONTEXT_TOKENS); 0 means no bound.
 	MaxContextTokens int
-	// Timeout bounds the model's answer (TIMEOUT).
-	Timeout time.Duration
+	// Timeout bounds the model's silence (TIMEOUT): the wait for its first
+	// word, and for each next one. The answer as a whole is bounded by the
+	// invocation's deadline (fcruntime's FunctionTimeout) less
+	// DeliveryReserve (0 means DefaultDeliveryReserve).
+	Timeout         time.Duration
+	DeliveryReserve time.Duration
 	// Access says who may ask, and who administers.
 	Access Access
 	// SharedGroupContext gives each group one history that all its
@@ -134,6 +138,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.DocumentsKept <= 0 {
 		cfg.DocumentsKept = DefaultDocumentsKept
+	}
+	if cfg.DeliveryReserve <= 0 {
+		cfg.DeliveryReserve = DefaultDeliveryReserve
 	}
 	if cfg.StopPoll <= 0 {
 		cfg.StopPoll = DefaultStopPoll
@@ -185,17 +192,21 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 	if err != nil || !claimed {
 		return err
 	}
-	ctx, j.hold = s.keep(ctx, log, m, attempt)
-	defer j.hold.end()
-	if !s.admit(ctx, log, m) {
-		s.done(ctx, log, m)
+	work, hold := s.keep(ctx, log, m, attempt)
+	j.hold = hold
+	defer hold.end()
+	if !s.admit(work, log, m) {
+		s.done(work, log, m)
 		return nil
 	}
-	switch err := s.answer(ctx, j, rec); {
-	case takenOver(ctx, err):
+	switch err := s.answer(work, j, rec); {
+	case takenOver(work, err):
 		log.WarnContext(ctx, "the message was taken over by another attempt: leaving it to that one", "err", err)
 		return nil
 	case err != nil:
+		// The renewals end before the release: one still being written
+		// would land after it and hold the message for a whole lease.
+		hold.end()
 		s.release(ctx, log, m, attempt)
 		return err
 	}

@@ -379,7 +379,7 @@ func TestModelFailureTellsTheUserAndKeepsHistory(t *testing.T) {
 		err  error
 		want string
 	}{
-		{modelFailure{kind: chat.ErrModelTimeout}, "60 秒内没有回答完"},
+		{modelFailure{kind: chat.ErrModelTimeout}, "60 秒内没有回答"},
 		{modelFailure{kind: chat.ErrModelUnauthorized}, "API Key"},
 		{modelFailure{kind: chat.ErrModelRateLimited}, "限流"},
 		{modelFailure{kind: chat.ErrModelUnavailable}, "暂时不可用"},

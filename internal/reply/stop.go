@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
@@ -78,9 +77,5 @@ func stoppedText(written string) string {
 	if written == "" {
 		return "（已停止，还没有写出内容）"
 	}
-	if strings.Count(written, "```")%2 == 1 {
-		// The mark goes after the code block, not into it.
-		written += "\n```"
-	}
-	return written + "\n\n（已停止）"
+	return cutText(written, "（已停止）")
 }

@@ -111,6 +111,10 @@ type Response struct {
 	// Chunks are the content pieces of a streamed answer; when nil, Content
 	// is split into pieces of a few characters.
 	Chunks []string
+	// Reasoning are pieces of reasoning_content streamed before the
+	// content, as DeepSeek's reasoning models send their thinking, each
+	// after ChunkDelay.
+	Reasoning []string
 	// ChunkDelay is waited between streamed chunks.
 	ChunkDelay time.Duration
 	// DropConnection closes the connection without answering, as a crashed
@@ -606,8 +610,9 @@ func writeCompletion(w http.ResponseWriter, id string, req Request, resp Respons
 }
 
 type wireDelta struct {
-	Role    string `json:"role,omitempty"`
-	Content string `json:"content,omitempty"`
+	Role             string `json:"role,omitempty"`
+	Content          string `json:"content,omitempty"`
+	ReasoningContent string `json:"reasoning_content,omitempty"`
 }
 
 type wireChunkChoice struct {
@@ -656,12 +661,17 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, id string, r
 	if !send([]wireChunkChoice{{Delta: wireDelta{Role: "assistant"}}}, nil) {
 		return
 	}
+	for _, r := range resp.Reasoning {
+		if !s.wait(ctx, resp.ChunkDelay) || !send([]wireChunkChoice{{Delta: wireDelta{ReasoningContent: r}}}, nil) {
+			return
+		}
+	}
 	chunks := resp.Chunks
 	if chunks == nil {
 		chunks = splitContent(resp.Content, 4)
 	}
 	for i, c := range chunks {
-		if i > 0 && !s.wait(ctx, resp.ChunkDelay) {
+		if (i > 0 || len(resp.Reasoning) > 0) && !s.wait(ctx, resp.ChunkDelay) {
 			return
 		}
 		if !send([]wireChunkChoice{{Delta: wireDelta{Content: c}}}, nil) {
