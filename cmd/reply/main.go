@@ -58,6 +58,7 @@ type settings struct {
 	OSSEndpoint   string            `env:"OSS_ENDPOINT"`
 	Region        string            `env:"FC_REGION"`
 	Timeout       float64           `env:"TIMEOUT" envDefault:"55"`
+	FunctionTime  float64           `env:"FUNCTION_TIMEOUT" envDefault:"120"`
 	WebhookHosts  config.List       `env:"SESSION_WEBHOOK_HOSTS" envDefault:"oapi.dingtalk.com"`
 	AppKey        string            `env:"DINGTALK_APP_KEY"`
 	AppSecret     string            `env:"DINGTALK_APP_SECRET"`
@@ -100,7 +101,10 @@ Environment:
   SYSTEM_PROMPT          system prompt (default none)
   HISTORY_LENGTH         earlier question/answer pairs sent along (default 5)
   OSS_MOUNT_POINT        directory of the mounted OSS bucket (default /mnt/oss)
-  TIMEOUT                seconds the model may take (default 55)
+  TIMEOUT                seconds the model may stay silent: before its first word, and
+                         between two (default 55); an answer that flows goes on
+  FUNCTION_TIMEOUT       the function's timeout in FC, in seconds (s.yaml's timeout;
+                         default 120): an answer ends 20 s before it, to be delivered
   SESSION_WEBHOOK_HOSTS  hosts answers may be posted to (default oapi.dingtalk.com)
   DINGTALK_APP_KEY       the app's AppKey (Client ID); with DINGTALK_APP_SECRET, answers
   DINGTALK_APP_SECRET    whose session webhook expired go through the robot OpenAPI
@@ -304,11 +308,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}()
 	}
 	svc := reply.New(cfg)
-	rt := fcruntime.New(fcruntime.Events(svc.Handle, logger), fcruntime.Config{Log: stdout, Logger: logger})
+	rt := fcruntime.New(fcruntime.Events(svc.Handle, logger), fcruntime.Config{
+		Log: stdout, Logger: logger, FunctionTimeout: time.Duration(s.FunctionTime * float64(time.Second)),
+	})
 	return rt.Serve(ctx, fcruntime.ListenAddr(getenv), func(addr net.Addr) {
 		logger.Log(ctx, logging.LevelNotice, "reply function listening",
 			"addr", addr.String(), "model", s.Model, "endpoint", s.Endpoint, "historyLength", s.HistoryLength,
-			"timeout", timeout.String(), "ossMountPoint", s.OSSMountPoint, "ossBucket", s.OSSBucket, "replyFormat", format,
+			"timeout", timeout.String(), "functionTimeout", s.FunctionTime, "ossMountPoint", s.OSSMountPoint, "ossBucket", s.OSSBucket, "replyFormat", format,
 			"card", s.CardTemplate != "", "visionModel", s.VisionModel, "maxFileMB", s.MaxFileMB, "showThinking", s.ShowThinking, "thinkingReaction", s.ThinkingBadge,
 			"groupContext", s.GroupContext, "maxContextTokens", s.ContextTokens, "dailyLimit", s.DailyLimit, "allowUsers", len(s.AllowUsers), "allowGroups", len(s.AllowGroups), "admins", len(s.AdminUsers))
 	})
@@ -348,6 +354,14 @@ func (s settings) bucketObjects(getenv func(string) string) (*oss.Objects, error
 	return objects, nil
 }
 
+// FUNCTION_TIMEOUT's bounds: an answer needs some time beyond what its
+// delivery keeps (reply.DefaultDeliveryReserve), and FC's timeout is at
+// most a day.
+const (
+	minFunctionTimeout = 30 * time.Second
+	maxFunctionTimeout = 24 * time.Hour
+)
+
 // minCardInterval is the fastest a card may be updated: DingTalk allows a
 // few updates a second.
 const minCardInterval = 100 * time.Millisecond
@@ -369,6 +383,10 @@ func (s settings) validate() error {
 		return fmt.Errorf("HISTORY_LENGTH must be 0 or more, got %d", s.HistoryLength)
 	case s.Timeout <= 0:
 		return fmt.Errorf("TIMEOUT must be a positive number of seconds, got %v", s.Timeout)
+	case s.FunctionTime < minFunctionTimeout.Seconds() || s.FunctionTime > maxFunctionTimeout.Seconds():
+		return fmt.Errorf("FUNCTION_TIMEOUT must be the function's timeout in FC, %v to %v seconds "+
+			"(an answer ends %v before it, to be delivered), got %v",
+			minFunctionTimeout.Seconds(), maxFunctionTimeout.Seconds(), reply.DefaultDeliveryReserve, s.FunctionTime)
 	case s.Temperature < 0 || s.Temperature > 2:
 		return fmt.Errorf("TEMPERATURE must be between 0 and 2, got %v", s.Temperature)
 	case len(s.WebhookHosts) == 0:

@@ -31,7 +31,7 @@ func TestAPIKeyChoice(t *testing.T) {
 
 func TestSettingsAreValidated(t *testing.T) {
 	good := settings{
-		Endpoint: "http://localhost:11434", HistoryLength: 5, Timeout: 55, Temperature: 0.7, WebhookHosts: []string{"oapi.dingtalk.com"},
+		Endpoint: "http://localhost:11434", HistoryLength: 5, Timeout: 55, FunctionTime: 120, Temperature: 0.7, WebhookHosts: []string{"oapi.dingtalk.com"},
 		ReplyFormat: "markdown", MarkdownChars: 3500, CardMaxChars: 3000, CardUpdates: 20, CardKey: "content", CardInterval: 300 * time.Millisecond, MaxPictureMB: 10, MaxFileMB: 10,
 		GroupContext: "member", ContextTokens: 8000,
 	}
@@ -41,6 +41,7 @@ func TestSettingsAreValidated(t *testing.T) {
 	for name, mutate := range map[string]func(*settings){
 		"HISTORY_LENGTH":        func(s *settings) { s.HistoryLength = -1 },
 		"TIMEOUT":               func(s *settings) { s.Timeout = 0 },
+		"FUNCTION_TIMEOUT":      func(s *settings) { s.FunctionTime = 20 },
 		"TEMPERATURE":           func(s *settings) { s.Temperature = 3 },
 		"SESSION_WEBHOOK_HOSTS": func(s *settings) { s.WebhookHosts = nil },
 		"CHATGPT_API_KEY":       func(s *settings) { s.Endpoint = "https://api.openai.com" },

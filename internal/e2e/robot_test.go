@@ -283,7 +283,7 @@ func TestModelTimeoutIsExplained(t *testing.T) {
 		},
 	})
 	alice := single(t, st, "alice")
-	if got := alice.ask("慢问题"); !strings.Contains(got, "1 秒内没有回答完") {
+	if got := alice.ask("慢问题"); !strings.Contains(got, "1 秒没有回应") {
 		t.Errorf("user read %q after a timeout", got)
 	}
 	alice.ask("快问题")

@@ -283,7 +283,9 @@ func (c *Client) withRetries(ctx context.Context, attempt attemptFunc) (chat.Com
 
 		if err := retry.Sleep(ctx, wait); err != nil {
 			if errors.Is(err, context.Canceled) {
-				return chat.Completion{}, fmt.Errorf("openai: %w", err)
+				// The caller gave up on the model while it waited to try
+				// again: what the model did last is still the reason.
+				return chat.Completion{}, fmt.Errorf("openai: %w (not retried: %w)", f.err, err)
 			}
 			return chat.Completion{}, f.err
 		}

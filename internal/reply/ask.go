@@ -59,7 +59,7 @@ func (s *Service) ask(ctx context.Context, j *job) (response, error) {
 			// claim taken over): nothing can be delivered from here.
 			return response{}, err
 		}
-		if errors.Is(cause, errSilent) || errors.Is(cause, errOutOfTime) {
+		if (errors.Is(cause, errSilent) || errors.Is(cause, errOutOfTime)) && !modelSaid(err) {
 			err = &modelTimeout{cause: cause, err: err}
 		}
 		if splitThinking(withoutPartialTag(written)).answer == "" {

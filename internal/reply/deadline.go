@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/dingtalk-llm/fcrobot/internal/chat"
 )
 
 // How long an answer may take. A model that streams a long answer at an
@@ -62,6 +64,19 @@ type modelTimeout struct {
 func (e *modelTimeout) Error() string { return e.cause.Error() + ": " + e.err.Error() }
 func (e *modelTimeout) Unwrap() []error {
 	return []error{e.cause, e.err}
+}
+
+// modelSaid reports whether err says what the model's endpoint did (it
+// failed, refused, limited): a model that failed, and was retried until a
+// bound ran out, is told by its failure rather than by the bound.
+func modelSaid(err error) bool {
+	for _, kind := range []error{chat.ErrModelUnauthorized, chat.ErrModelRateLimited, chat.ErrModelUnavailable,
+		chat.ErrModelRejected, chat.ErrModelEmptyAnswer} {
+		if errors.Is(err, kind) {
+			return true
+		}
+	}
+	return false
 }
 
 // What an answer cut short says under what was written of it.
