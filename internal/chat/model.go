@@ -35,6 +35,9 @@ var (
 	// window (OpenAI's context_length_exceeded, or another provider's
 	// words for it).
 	ErrContextTooLong = errors.New("the prompt exceeds the model's context window")
+	// ErrModelUnknown: the endpoint knows no model of that name, or not
+	// for this key.
+	ErrModelUnknown = errors.New("the model endpoint does not know the model")
 )
 
 // Usage is what one answer cost in tokens, as the model reported it.

@@ -173,7 +173,7 @@ func TestFaultModelThatNeverAnswersLeavesHistoryClean(t *testing.T) {
 		},
 	})
 	alice := single(t, st, "alice")
-	for q, want := range map[string]string{"坏钥匙": "API Key", "未知模型": "gpt-9", "一直出错": "暂时不可用"} {
+	for q, want := range map[string]string{"坏钥匙": "API Key", "未知模型": "不认识配置的模型名称", "一直出错": "暂时不可用"} {
 		if got := alice.ask(q); !strings.Contains(got, want) {
 			t.Errorf("%q: user read %q, want it to say %q", q, got, want)
 		}

@@ -19,6 +19,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 	"unicode"
@@ -70,10 +71,15 @@ func New(cfg Config) (*Client, error) {
 	if strings.TrimSpace(cfg.Model) == "" {
 		return nil, errors.New("openai: no model configured")
 	}
-	httpClient := cfg.HTTPClient
-	if httpClient == nil {
-		httpClient = &http.Client{}
+	httpClient := &http.Client{}
+	if cfg.HTTPClient != nil {
+		copied := *cfg.HTTPClient
+		httpClient = &copied
 	}
+	// A redirect would carry the prompt, the history and the pictures (a
+	// 307 or 308 resends the body) to wherever the endpoint points: the
+	// operator named one endpoint, and only it is asked.
+	httpClient.CheckRedirect = refuseRedirects
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -128,6 +134,19 @@ func (c *Client) Complete(ctx context.Context, p chat.Prompt) (chat.Completion, 
 		}
 		return chat.Completion{Text: answer, Usage: usage(resp.Usage)}, nil
 	})
+}
+
+// redirectError is a redirect the client did not follow.
+type redirectError struct{ from, to *url.URL }
+
+func (e *redirectError) Error() string {
+	return fmt.Sprintf("the endpoint redirects %s://%s to %s://%s, which is not followed: set ENDPOINT to the address that answers",
+		e.from.Scheme, e.from.Host, e.to.Scheme, e.to.Host)
+}
+
+// refuseRedirects is the HTTP client's CheckRedirect: none is followed.
+func refuseRedirects(req *http.Request, via []*http.Request) error {
+	return &redirectError{from: via[0].URL, to: req.URL}
 }
 
 // usage is the model's report of an answer's tokens.

@@ -67,9 +67,6 @@ func (e *Error) Unwrap() []error {
 	return []error{e.Kind, e.Reason}
 }
 
-// ProviderMessage is what the provider said, fit to show a user: it holds
-// no secret and no picture data.
-func (e *Error) ProviderMessage() string { return e.Message }
 
 // failure is one attempt's error and whether another attempt may succeed.
 type failure struct {
@@ -105,7 +102,7 @@ func classify(ctx context.Context, err error, apiKey string) failure {
 	if errors.As(err, &reqErr) && reqErr.HTTPStatusCode != 0 {
 		kind, retryable := kindOfStatus(reqErr.HTTPStatusCode, "")
 		msg := messageFromBody(reqErr.Body, reqErr.HTTPStatusCode)
-		return withReason(newFailure(kind, reqErr.HTTPStatusCode, msg, retryable), tooLong("", msg))
+		return withReason(newFailure(kind, reqErr.HTTPStatusCode, msg, retryable), "", msg)
 	}
 	var apiErr *goopenai.APIError
 	if errors.As(err, &apiErr) {
@@ -114,9 +111,13 @@ func classify(ctx context.Context, err error, apiKey string) failure {
 			return newFailure(chat.ErrModelUnavailable, 0, apiErr.Message, true)
 		}
 		kind, retryable := kindOfStatus(apiErr.HTTPStatusCode, errorCode(apiErr))
-		return withReason(newFailure(kind, apiErr.HTTPStatusCode, apiErr.Message, retryable), tooLong(errorCode(apiErr), apiErr.Message))
+		return withReason(newFailure(kind, apiErr.HTTPStatusCode, apiErr.Message, retryable), errorCode(apiErr), apiErr.Message)
 	}
 
+	var redirect *redirectError
+	if errors.As(err, &redirect) {
+		return newFailure(chat.ErrModelRejected, 0, redirect.Error(), false)
+	}
 	var urlErr *url.Error
 	if errors.As(err, &urlErr) {
 		if urlErr.Timeout() {
@@ -139,12 +140,28 @@ func classify(ctx context.Context, err error, apiKey string) failure {
 }
 
 // withReason sets the reason of f's rejection, when it is one and tooLong.
-func withReason(f failure, tooLong bool) failure {
+func withReason(f failure, code, msg string) failure {
 	var e *Error
-	if tooLong && errors.As(f.err, &e) && e.Kind == chat.ErrModelRejected {
+	if !errors.As(f.err, &e) || e.Kind != chat.ErrModelRejected {
+		return f
+	}
+	switch {
+	case tooLong(code, msg):
 		e.Reason = chat.ErrContextTooLong
+	case unknownModel(e.StatusCode, code, msg):
+		e.Reason = chat.ErrModelUnknown
 	}
 	return f
+}
+
+// unknownModel reports whether a refusal says that the model named does not
+// exist, or is not the key's to use: OpenAI's 404 model_not_found ("The
+// model `x` does not exist or you do not have access to it"), DashScope's
+// and others' "model not found" / "model ... not exist".
+func unknownModel(status int, code, msg string) bool {
+	text := strings.ToLower(code + " " + msg)
+	return code == "model_not_found" || status == http.StatusNotFound ||
+		strings.Contains(text, "model") && (strings.Contains(text, "does not exist") || strings.Contains(text, "not exist") || strings.Contains(text, "not found"))
 }
 
 // contextWords are what providers say when a prompt exceeds the model's

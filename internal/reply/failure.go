@@ -11,17 +11,11 @@ import (
 const noAnswerText = "抱歉，大模型只给出了思考过程，没有给出回答，请换个问法再试。"
 
 // failureText tells the user, in a sentence, why no answer came: enough to
-// know whether to wait, rephrase or call the administrator, and never a
-// secret (a model's adapter keeps the key out of what the provider said).
+// know whether to wait, rephrase or call the administrator. What the
+// provider said goes to the log (scrubbed by the model's adapter), never to
+// the user: it is the operator's to read, and a provider may echo part of
+// a key or another user's words.
 func (s *Service) failureText(err error) string {
-	var provider string
-	var said interface{ ProviderMessage() string }
-	if errors.As(err, &said) && said.ProviderMessage() != "" {
-		provider = said.ProviderMessage()
-		if len([]rune(provider)) > 200 {
-			provider = string([]rune(provider)[:200]) + "…"
-		}
-	}
 	switch {
 	case errors.Is(err, errSilent):
 		return fmt.Sprintf("抱歉，大模型 %d 秒没有回应，请稍后再试。", int(s.cfg.Timeout.Seconds()))
@@ -44,10 +38,10 @@ func (s *Service) failureText(err error) string {
 		return `抱歉，这次的对话超出了大模型一次能读的长度。请发送 \clear 清除对话记录，或把问题缩短后再试。`
 	case errors.Is(err, chat.ErrInvalidImages):
 		return "抱歉，这些图片太大或格式不对，没法交给大模型，请换一张再试。"
-	case errors.Is(err, chat.ErrModelRejected) && provider != "":
-		return "抱歉，大模型服务拒绝了这个请求：" + provider
+	case errors.Is(err, chat.ErrModelUnknown):
+		return "抱歉，大模型服务不认识配置的模型名称（或这个 API Key 不能使用它），请联系管理员检查模型设置（MODEL、MODELS）。"
 	case errors.Is(err, chat.ErrModelRejected):
-		return "抱歉，大模型服务拒绝了这个请求，请联系管理员检查模型配置。"
+		return "抱歉，大模型服务拒绝了这个请求，请联系管理员检查模型配置（原因已记入日志）。"
 	default:
 		return "抱歉，调用大模型时出错了，请稍后再试。"
 	}

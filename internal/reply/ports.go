@@ -88,9 +88,8 @@ type Questions interface {
 }
 
 // Model answers a prompt (openai.Client). Its errors match the kinds of
-// package chat (chat.ErrModelTimeout...) through errors.Is; one that has a
-// method ProviderMessage() string says what the provider said, fit for a
-// user to read.
+// package chat (chat.ErrModelTimeout...) through errors.Is; what the
+// provider said is in their text, for the log, never for the user.
 type Model interface {
 	Complete(ctx context.Context, p chat.Prompt) (chat.Completion, error)
 	// Stream is Complete calling onDelta with the answer so far each time

@@ -370,9 +370,8 @@ type modelFailure struct {
 	said string
 }
 
-func (e modelFailure) Error() string           { return e.kind.Error() + ": " + e.said }
-func (e modelFailure) Unwrap() error           { return e.kind }
-func (e modelFailure) ProviderMessage() string { return e.said }
+func (e modelFailure) Error() string { return e.kind.Error() + ": " + e.said }
+func (e modelFailure) Unwrap() error  { return e.kind }
 
 func TestModelFailureTellsTheUserAndKeepsHistory(t *testing.T) {
 	tests := []struct {
@@ -384,8 +383,8 @@ func TestModelFailureTellsTheUserAndKeepsHistory(t *testing.T) {
 		{modelFailure{kind: chat.ErrModelRateLimited}, "限流"},
 		{modelFailure{kind: chat.ErrModelUnavailable}, "暂时不可用"},
 		{modelFailure{kind: chat.ErrModelEmptyAnswer}, "没有给出回答"},
-		{modelFailure{kind: chat.ErrModelRejected, said: "The model `gpt-9` does not exist"}, "gpt-9"},
-		{modelFailure{kind: chat.ErrModelRejected}, "检查模型配置"},
+		{modelFailure{kind: errors.Join(chat.ErrModelRejected, chat.ErrModelUnknown), said: "The model `gpt-9` does not exist"}, "不认识配置的模型名称"},
+		{modelFailure{kind: chat.ErrModelRejected, said: "Invalid key sk-****cret for org-1: prompt flagged"}, "检查模型配置"},
 		{errors.New("something else"), "出错了"},
 	}
 	for _, tt := range tests {
@@ -397,6 +396,10 @@ func TestModelFailureTellsTheUserAndKeepsHistory(t *testing.T) {
 			}
 			if got := f.out.last(conversationID); !strings.Contains(got, tt.want) {
 				t.Errorf("user read %q, want it to say %q", got, tt.want)
+			}
+			// What the provider said is the operator's to read, in the log.
+			if said := (modelFailure{}); errors.As(tt.err, &said) && said.said != "" && strings.Contains(f.out.last(conversationID), said.said) {
+				t.Errorf("user read the provider's words %q", said.said)
 			}
 			turns, err := f.history.Load(t.Context(), ev.Message.HistoryOwner(), 10)
 			if err != nil || len(turns) != 0 {
