@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -127,9 +128,10 @@ type WebhookConfig struct {
 	// timeout. The WebhookClient uses a copy that never follows redirects,
 	// which would lead a post past the allowed hosts.
 	HTTPClient *http.Client
-	// AllowedHosts are the host names (port ignored, case-insensitive,
-	// surrounding spaces trimmed) of the only http(s) URLs the client posts
-	// to; with none it posts nowhere. DefaultWebhookHost is DingTalk's.
+	// AllowedHosts are the host names (case-insensitive, surrounding spaces
+	// trimmed) of the only URLs the client posts to, https on port 443
+	// (http and any port on a loopback host, a local stand-in); with none
+	// it posts nowhere. DefaultWebhookHost is DingTalk's.
 	AllowedHosts []string
 	// Retry is how a refusal worth another try is retried. Base, Max and
 	// Attempts that are zero or less take their defaults,
@@ -264,7 +266,31 @@ func (c *WebhookClient) Allowed(webhookURL string) error {
 	if !c.allowedHosts[host] {
 		return fmt.Errorf("%w: host %q", ErrWebhookNotAllowed, host)
 	}
+	if u.User != nil {
+		return fmt.Errorf("%w: user info in the URL", ErrWebhookNotAllowed)
+	}
+	// DingTalk's session webhooks are https on the standard port: anything
+	// else on its host is not DingTalk's (plain http would carry the answer
+	// and the session in clear). A loopback host, where no TLS is to be
+	// had, is a local stand-in (make run, the tests).
+	if !isLoopback(host) {
+		if u.Scheme != "https" {
+			return fmt.Errorf("%w: %s, not https", ErrWebhookNotAllowed, u.Scheme)
+		}
+		if p := u.Port(); p != "" && p != "443" {
+			return fmt.Errorf("%w: port %s, not 443", ErrWebhookNotAllowed, p)
+		}
+	}
 	return nil
+}
+
+// isLoopback tells whether host names this machine.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // RedactWebhook returns a webhook URL fit for errors and logs: scheme, host

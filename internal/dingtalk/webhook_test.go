@@ -170,6 +170,27 @@ func TestSendFailures(t *testing.T) {
 			wantInText: "oapi.dingtalk.com.evil.example",
 		},
 		{
+			name:       "plain http on DingTalk's host",
+			url:        "http://oapi.dingtalk.com/robot/sendBySession?session=" + session,
+			msg:        dingtalk.TextMessage("hi"),
+			wantIs:     dingtalk.ErrWebhookNotAllowed,
+			wantInText: "not https",
+		},
+		{
+			name:       "another port on DingTalk's host",
+			url:        "https://oapi.dingtalk.com:8443/robot/sendBySession?session=" + session,
+			msg:        dingtalk.TextMessage("hi"),
+			wantIs:     dingtalk.ErrWebhookNotAllowed,
+			wantInText: "port 8443",
+		},
+		{
+			name:       "user info before DingTalk's host",
+			url:        "https://evil.example@oapi.dingtalk.com/robot/sendBySession?session=" + session,
+			msg:        dingtalk.TextMessage("hi"),
+			wantIs:     dingtalk.ErrWebhookNotAllowed,
+			wantInText: "user info",
+		},
+		{
 			name:   "not http",
 			url:    "ftp://" + hostPort + "/robot/sendBySession?session=" + session,
 			msg:    dingtalk.TextMessage("hi"),
