@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/alicloud"
 	"github.com/dingtalk-llm/fcrobot/internal/config"
@@ -96,7 +97,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		},
 		Logger: logger,
 	})
-	rt := fcruntime.New(handler, fcruntime.Config{Log: stdout, Logger: logger})
+	// DingTalk's callback is a few KB and waits at most 10 s for the answer:
+	// a body slower than that is no callback of DingTalk's.
+	rt := fcruntime.New(handler, fcruntime.Config{Log: stdout, Logger: logger, ReadTimeout: 5 * time.Second})
 	return rt.Serve(ctx, fcruntime.ListenAddr(getenv), func(addr net.Addr) {
 		logger.Log(ctx, logging.LevelNotice, "conversation function listening",
 			"addr", addr.String(), "fcEndpoint", invoker.Endpoint(), "replyFunction", s.Function,

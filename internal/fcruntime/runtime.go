@@ -58,9 +58,17 @@ type Config struct {
 	// FC sends no header that says it: the operator sets it
 	// (docs/protocols.md §8). Zero sets no deadline.
 	FunctionTimeout time.Duration
+	// ReadTimeout bounds the reading of a request, body included: a client
+	// that sends its body slowly, or never, holds no connection and no
+	// handler longer. Zero means DefaultReadTimeout.
+	ReadTimeout time.Duration
 	// Now is the clock the deadline is measured by; nil means time.Now.
 	Now func() time.Time
 }
+
+// DefaultReadTimeout is how long a request may take to arrive whole: FC
+// hands a function its requests from its own network, at once.
+const DefaultReadTimeout = 30 * time.Second
 
 // Runtime serves a handler as an FC custom runtime.
 type Runtime struct {
@@ -86,6 +94,9 @@ func New(h http.Handler, cfg Config) *Runtime {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
 	}
 	return &Runtime{handler: h, cfg: cfg}
 }
@@ -198,7 +209,10 @@ func (rt *Runtime) Serve(ctx context.Context, addr string, ready func(net.Addr))
 	}
 	srv := &http.Server{
 		Handler:           rt,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: min(10*time.Second, rt.cfg.ReadTimeout),
+		// Go clears the read deadline once the body is read, so a handler
+		// that works for minutes afterwards is not cut off.
+		ReadTimeout: rt.cfg.ReadTimeout,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		ErrorLog:          slog.NewLogLogger(rt.cfg.Logger.Handler(), slog.LevelWarn),
 	}

@@ -3,6 +3,8 @@ package fcruntime
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -200,5 +202,27 @@ func TestTheFunctionsTimeoutIsTheRequestsDeadline(t *testing.T) {
 	rt.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/invoke", nil))
 	if !inv.Deadline.IsZero() || hasDeadline {
 		t.Errorf("deadline %v (context has one: %v) without a function timeout", inv.Deadline, hasDeadline)
+	}
+}
+
+func TestABodyThatNeverArrivesWholeIsGivenUp(t *testing.T) {
+	read := make(chan error, 1)
+	rt := New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := io.ReadAll(r.Body)
+		read <- err
+	}), Config{ReadTimeout: 50 * time.Millisecond})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	addrc := make(chan net.Addr, 1)
+	go rt.Serve(ctx, "127.0.0.1:0", func(a net.Addr) { addrc <- a })
+	conn, err := net.Dial("tcp", (<-addrc).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// A body promised at 100 bytes that stops after 3, and the client stays.
+	fmt.Fprint(conn, "POST /x HTTP/1.1\r\nHost: fc\r\nContent-Length: 100\r\n\r\nabc")
+	if err := <-read; err == nil {
+		t.Error("the handler read a body that never came whole")
 	}
 }
