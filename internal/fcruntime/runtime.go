@@ -213,8 +213,8 @@ func (rt *Runtime) Serve(ctx context.Context, addr string, ready func(net.Addr))
 		// Go clears the read deadline once the body is read, so a handler
 		// that works for minutes afterwards is not cut off.
 		ReadTimeout: rt.cfg.ReadTimeout,
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-		ErrorLog:          slog.NewLogLogger(rt.cfg.Logger.Handler(), slog.LevelWarn),
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ErrorLog:    slog.NewLogLogger(rt.cfg.Logger.Handler(), slog.LevelWarn),
 	}
 	// A plain line, whatever the log level, like FC's invocation markers:
 	// whoever started the program learns from it where it listens.

@@ -67,7 +67,6 @@ func (e *Error) Unwrap() []error {
 	return []error{e.Kind, e.Reason}
 }
 
-
 // failure is one attempt's error and whether another attempt may succeed.
 type failure struct {
 	err       error

@@ -371,7 +371,7 @@ type modelFailure struct {
 }
 
 func (e modelFailure) Error() string { return e.kind.Error() + ": " + e.said }
-func (e modelFailure) Unwrap() error  { return e.kind }
+func (e modelFailure) Unwrap() error { return e.kind }
 
 func TestModelFailureTellsTheUserAndKeepsHistory(t *testing.T) {
 	tests := []struct {
