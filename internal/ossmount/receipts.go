@@ -496,8 +496,9 @@ func (r *Receipts) mark(ctx context.Context, m chat.Message, name string) error 
 // message (one listing and one removal of a few objects, two requests
 // through the API, whatever the number stored), so that what is removed
 // keeps up with what was written a retention ago; the listing of the days
-// is taken again once a minute. Day 00000000, a message without a createAt,
-// is never pruned: its age is not known.
+// is taken again once a minute. Day 00000000, a message without a createAt
+// nor a time of receipt (the reply function dates one without createAt by
+// when it was received), is never pruned: its age is not known.
 const pruneDaysEvery = time.Minute
 
 // prune removes the receipts of one message of the oldest day past the

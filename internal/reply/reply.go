@@ -161,6 +161,12 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 		return fmt.Errorf("reply: %w", err)
 	}
 	m := ev.Message
+	if m.CreatedAt.IsZero() {
+		// A callback without createAt is dated by when the conversation
+		// function received it, the same on every delivery: its receipts
+		// then have a day, and are pruned with that day's.
+		m.CreatedAt = ev.ReceivedAt
+	}
 	log := s.cfg.Logger.With("msgId", m.ID)
 	// The attempt is what holds the message's claim and names its AI card.
 	attempt := chat.Attempt{

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -131,6 +133,8 @@ func (o *outbox) count(conversationID string) int {
 }
 
 type fixture struct {
+	// root is the folder the bucket is mounted at.
+	root     string
 	svc      *Service
 	cfg      Config
 	history  *ossmount.History
@@ -167,6 +171,7 @@ func newFixture(t *testing.T, model modelFunc, edits ...func(*Config)) *fixture 
 	f := &fixture{out: &outbox{}}
 	now := f.now
 	root := t.TempDir()
+	f.root = root
 	h, err := ossmount.NewHistory(root, ossmount.Config{Now: now})
 	if err != nil {
 		t.Fatal(err)
@@ -731,5 +736,29 @@ func TestAHolderThatLostItsClaimKeepsAndPostsNothing(t *testing.T) {
 	}
 	if turns, err := f.history.Load(t.Context(), ev.Message.HistoryOwner(), 10); err != nil || len(turns) != 1 {
 		t.Errorf("history holds %d turns (%v); want the one turn", len(turns), err)
+	}
+}
+
+func TestAMessageWithoutCreateAtIsDatedByItsReceipt(t *testing.T) {
+	f := newFixture(t, nil)
+	ev := event("m1", "你好", clock)
+	ev.Message.CreatedAt = time.Time{}
+	ev.ReceivedAt = clock.Add(-48 * time.Hour)
+	for range 2 {
+		if err := f.handle(t, "r1", ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.out.count(conversationID); n != 1 {
+		t.Errorf("%d answers to one message delivered twice", n)
+	}
+	days, err := os.ReadDir(filepath.Join(f.root, "messages", "v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range days {
+		if d.Name() != ev.ReceivedAt.UTC().Format("20060102") {
+			t.Errorf("a receipt kept under day %s, which is never pruned; want the day it was received", d.Name())
+		}
 	}
 }
