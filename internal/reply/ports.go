@@ -81,10 +81,16 @@ type Reader interface {
 }
 
 // Questions count each sender's answered questions, and their tokens, per
-// day (ossmount.Questions). day is yyyymmdd.
+// day, and hold DAILY_LIMIT (ossmount.Questions). day is yyyymmdd.
 type Questions interface {
 	Record(ctx context.Context, sender, day, message string, u chat.Usage) error
 	Day(ctx context.Context, sender, day string) (chat.DayUsage, error)
+	// Take gives message one of the limit slots of sender's day, across
+	// instances: the one it holds already, else a free one; taken is
+	// false when other messages hold them all.
+	Take(ctx context.Context, sender, day, message string, limit int) (taken bool, err error)
+	// GiveBack frees the slot message holds, for another question.
+	GiveBack(ctx context.Context, sender, day, message string) error
 }
 
 // Model answers a prompt (openai.Client). Its errors match the kinds of
