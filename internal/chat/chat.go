@@ -85,6 +85,34 @@ func (m Message) GroupHistoryOwner() string {
 	return "groupshared\x00" + m.ConversationID
 }
 
+// SettingsOwner names whose settings m's conversation uses: the
+// conversation, with its type, so that a message of one type never reaches
+// the settings of a conversation of the other: a forged one-to-one
+// callback that carries a group's conversationId finds its own settings,
+// not the group's (docs/threat-model.md). The result holds user-controlled
+// strings: a store must not use it as a path as it is.
+func (m Message) SettingsOwner() string {
+	if m.IsGroup() {
+		return "group\x00" + m.ConversationID
+	}
+	return "single\x00" + m.ConversationID
+}
+
+// SettingsKey names the settings a message uses, and what a store needs to
+// find those kept before settings were keyed by the conversation's type.
+type SettingsKey struct {
+	// Owner is whose settings they are (Message.SettingsOwner).
+	Owner string
+	// Conversation is the conversation id alone, under which builds before
+	// typed keys kept a conversation's settings.
+	Conversation string
+	// Witness is the history of the message's asker in the conversation
+	// (or the group's shared history): turns kept there before the
+	// upgrade show that the conversation was of Owner's type then, which
+	// the conversation id alone does not say.
+	Witness string
+}
+
 // EventVersion is the version of the Event format that this build writes.
 // A reply function refuses an event of a version it does not know rather
 // than misread it.

@@ -40,11 +40,12 @@ type Receipts interface {
 }
 
 // Settings keep what each conversation changed of the defaults: its system
-// prompt and its model (ossmount.Settings).
+// prompt and its model (ossmount.Settings). key names the conversation
+// with its type (Service.settingsKey).
 type Settings interface {
-	Load(ctx context.Context, conversation string) (chat.Settings, error)
-	SetSystem(ctx context.Context, conversation, prompt string, reset bool) error
-	SetModel(ctx context.Context, conversation, model string) error
+	Load(ctx context.Context, key chat.SettingsKey) (chat.Settings, error)
+	SetSystem(ctx context.Context, key chat.SettingsKey, prompt string, reset bool) error
+	SetModel(ctx context.Context, key chat.SettingsKey, model string) error
 }
 
 // Stops keep each asker's \stop requests (ossmount.Stops). owner is the
