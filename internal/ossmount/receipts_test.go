@@ -394,8 +394,8 @@ func TestAnAnswerKeptForOneConversationIsNotCarriedToAnother(t *testing.T) {
 	now := testClock
 	r, _ := newReceipts(t, &now)
 	ctx := t.Context()
-	real := chat.Message{ID: "msg-1", ConversationID: "cid-group", ConversationType: chat.GroupChat, CreatedAt: now}
-	if err := r.SaveAnswer(ctx, real, "群里的回答"); err != nil {
+	genuine := chat.Message{ID: "msg-1", ConversationID: "cid-group", ConversationType: chat.GroupChat, CreatedAt: now}
+	if err := r.SaveAnswer(ctx, genuine, "群里的回答"); err != nil {
 		t.Fatal(err)
 	}
 	// A forged callback reuses the message id, in a one-to-one chat with
@@ -409,7 +409,7 @@ func TestAnAnswerKeptForOneConversationIsNotCarriedToAnother(t *testing.T) {
 			t.Errorf("a forged %+v: receipt %+v, claimed %v, %v; want it done, without the answer", forged, rec, claimed, err)
 		}
 	}
-	rec, _, claimed, err := r.Claim(ctx, real, chat.Attempt{RequestID: "real"}, time.Minute)
+	rec, _, claimed, err := r.Claim(ctx, genuine, chat.Attempt{RequestID: "genuine"}, time.Minute)
 	if err != nil || !claimed || rec.Answer != "群里的回答" {
 		t.Errorf("the real message: receipt %+v, claimed %v, %v", rec, claimed, err)
 	}
