@@ -42,8 +42,8 @@ import (
 // slot back: the marker goes first, then the slot, so that a marker never
 // names a slot another message holds.
 //
-// Days older than QuestionsKept are removed, one sender's folder per
-// answered question (see prune).
+// Days older than QuestionsKept are removed, one sender's folder at a
+// time (see Prune).
 type Questions struct {
 	objects Objects
 
@@ -79,8 +79,7 @@ func questionsFolder(sender, day string) (string, error) {
 
 func isDay(day string) bool { return len(day) == 8 && strings.Trim(day, "0123456789") == "" }
 
-// Record counts the answer to message for sender on day (yyyymmdd), then
-// removes one old sender's day (see prune).
+// Record counts the answer to message for sender on day (yyyymmdd).
 func (q *Questions) Record(ctx context.Context, sender, day, message string, u chat.Usage) error {
 	dir, err := questionsFolder(sender, day)
 	if err != nil {
@@ -91,8 +90,6 @@ func (q *Questions) Record(ctx context.Context, sender, day, message string, u c
 	if err := q.objects.Create(ctx, path.Join(dir, name), data); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("ossmount: record a question: %w", err)
 	}
-	// A failure leaves the old day for the next answer to remove.
-	_ = q.prune(ctx, day)
 	return nil
 }
 
@@ -293,12 +290,13 @@ func (q *Questions) GiveBack(ctx context.Context, sender, day, message string) e
 	return nil
 }
 
-// prune removes one sender's folder of the oldest day more than
-// QuestionsKept days before day, or that day's folder once it is empty:
-// each answer removes one, which keeps up with what the answers write, and
-// no answer waits on removing a whole day. Once no old day is left, the
-// days are not listed again until day changes.
-func (q *Questions) prune(ctx context.Context, day string) error {
+// Prune removes one sender's folder of the oldest day more than
+// QuestionsKept days before day (today), or that day's folder once it is
+// empty. Called once per message answered, after the answer is out, it
+// keeps up with what the answers write (one folder per sender and day),
+// and nothing waits on removing a whole day. Once no old day is left, the
+// days are not listed again until day changes: most calls cost nothing.
+func (q *Questions) Prune(ctx context.Context, day string) error {
 	q.mu.Lock()
 	done := q.pruned == day
 	q.mu.Unlock()

@@ -196,8 +196,8 @@ func TestOldDaysOfQuestionsArePrunedOneSenderPerAnswer(t *testing.T) {
 		}
 		return names
 	}
-	// Each answer on the 30th removes one sender's folder of a day before
-	// the 28th, then the emptied day.
+	// Each message answered on the 30th removes one sender's folder of a
+	// day before the 28th, then the emptied day.
 	for i, want := range [][]string{
 		{"20261125", "20261128", "20261129", "20261130"},
 		{"20261125", "20261128", "20261129", "20261130"},
@@ -205,6 +205,9 @@ func TestOldDaysOfQuestionsArePrunedOneSenderPerAnswer(t *testing.T) {
 		{"20261128", "20261129", "20261130"},
 	} {
 		if err := q.Record(ctx, "c", "20261130", fmt.Sprint("m", i), chat.Usage{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Prune(ctx, "20261130"); err != nil {
 			t.Fatal(err)
 		}
 		if got := days(); !slices.Equal(got, want) {

@@ -92,6 +92,9 @@ type Questions interface {
 	Take(ctx context.Context, sender, day, message string, limit int) (taken bool, err error)
 	// GiveBack frees the slot message holds, for another question.
 	GiveBack(ctx context.Context, sender, day, message string) error
+	// Prune removes a little of what is kept of days long past, day
+	// being today: called once per message, after its answer is out.
+	Prune(ctx context.Context, day string) error
 }
 
 // Model answers a prompt (openai.Client). Its errors match the kinds of

@@ -154,3 +154,27 @@ func TestAnAdministratorTakesNoSlot(t *testing.T) {
 		t.Errorf("the administrator's questions reached the model %d times; want 3", n)
 	}
 }
+
+func TestAnAnsweredMessageRemovesAnOldDaysQuestions(t *testing.T) {
+	root := t.TempDir()
+	questions, err := ossmount.NewQuestions(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, nil, func(c *Config) { c.Questions, c.DailyLimit = questions, 5 })
+	// A question of long ago (clock is 23 November).
+	if _, err := questions.Take(t.Context(), "sender\x00u1", "20261101", "old", 5); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 { // one for the sender's folder, one for the emptied day
+		if err := f.handle(t, fmt.Sprint("r", i), received(event(fmt.Sprint("m", i), "问题", clock), clock)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d, err := questions.Day(t.Context(), "sender\x00u1", "20261101"); err != nil || d.Taken != 0 {
+		t.Errorf("the old day after two answers: %+v, %v; want removed", d, err)
+	}
+	if d, err := questions.Day(t.Context(), "sender\x00u1", "20261123"); err != nil || d.Questions != 2 {
+		t.Errorf("today: %+v, %v; want the two questions", d, err)
+	}
+}
