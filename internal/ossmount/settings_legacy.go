@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"path"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
@@ -21,8 +22,11 @@ import (
 // was of key's type before typed settings began. It reports whether it
 // did.
 func (s *Settings) adopt(ctx context.Context, key chat.SettingsKey) (bool, error) {
-	if key.Conversation == "" || key.Conversation == key.Owner {
-		return false, nil // nothing kept the old way, or the old way itself
+	if key.Conversation == "" || key.Conversation == key.Owner || strings.ContainsRune(key.Conversation, 0) {
+		// Nothing kept the old way, or the old way itself; or an id
+		// holding a NUL, which only a forged callback sends, and whose
+		// hash could be a typed owner's ("single\x00<id>").
+		return false, nil
 	}
 	settledKey := key.Owner + "\x00" + key.Witness
 	s.mu.Lock()
