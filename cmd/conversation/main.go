@@ -37,6 +37,8 @@ func main() {
 type settings struct {
 	Function    string            `env:"CHATGPT_FUNCTION,required"`
 	AppSecret   string            `env:"DINGTALK_APP_SECRET,required"`
+	AppKey      string            `env:"DINGTALK_APP_KEY"`
+	MaxAge      int               `env:"SIGNATURE_MAX_AGE" envDefault:"3600"`
 	Endpoint    string            `env:"ENDPOINT"`
 	ServiceName string            `env:"SERVICE_NAME"`
 	AccountID   string            `env:"FC_ACCOUNT_ID"`
@@ -56,6 +58,11 @@ $FC_SERVER_PORT, else 9000) and hands each message to the reply function.
 Environment:
   CHATGPT_FUNCTION     name of the reply function (required)
   DINGTALK_APP_SECRET  the robot's AppSecret, to verify callbacks (required)
+  DINGTALK_APP_KEY     the app's AppKey (Client ID), which is the robot's robotCode:
+                       when set, a callback for another robotCode is refused
+  SIGNATURE_MAX_AGE    seconds a callback's signed timestamp stays valid, 1 to 3600
+                       (default 3600, DingTalk's hour): a captured timestamp and sign
+                       can post any body until then (docs/threat-model.md)
   ENDPOINT             FC API endpoint (default: the region's internal endpoint,
                        built from FC_ACCOUNT_ID and FC_REGION, set by FC)
   SERVICE_NAME         call the FC 2.0 function of this service instead
@@ -80,6 +87,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := config.Parse(getenv, &s); err != nil {
 		return err
 	}
+	if s.MaxAge < 1 || s.MaxAge > int(dingtalk.DefaultSignatureWindow/time.Second) {
+		return fmt.Errorf("configuration: SIGNATURE_MAX_AGE must be 1 to %d seconds (DingTalk signs for an hour at most), got %d",
+			int(dingtalk.DefaultSignatureWindow/time.Second), s.MaxAge)
+	}
 	logger := logging.New(stdout, s.Verbose).With("function", "conversation")
 
 	invoker, err := fc.NewInvoker(fc.InvokerConfig{
@@ -89,9 +100,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("configuration: %w", err)
 	}
 	handler := conversation.NewHandler(conversation.Config{
-		Verifier: dingtalk.Verifier{AppSecret: s.AppSecret},
-		Invoker:  invoker,
-		Function: s.Function,
+		Verifier:  dingtalk.Verifier{AppSecret: s.AppSecret, Window: time.Duration(s.MaxAge) * time.Second},
+		RobotCode: s.AppKey,
+		Invoker:   invoker,
+		Function:  s.Function,
 		Credentials: alicloud.Credentials{
 			AccessKeyID: s.AccessKeyID, AccessKeySecret: s.AccessKeySecret, SecurityToken: s.SecurityToken,
 		},
@@ -103,6 +115,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return rt.Serve(ctx, fcruntime.ListenAddr(getenv), func(addr net.Addr) {
 		logger.Log(ctx, logging.LevelNotice, "conversation function listening",
 			"addr", addr.String(), "fcEndpoint", invoker.Endpoint(), "replyFunction", s.Function,
-			"fcService", s.ServiceName)
+			"fcService", s.ServiceName, "signatureMaxAge", s.MaxAge, "robotCodeChecked", s.AppKey != "")
 	})
 }

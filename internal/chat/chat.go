@@ -74,15 +74,51 @@ func (m Message) IsGroup() bool { return m.ConversationType == GroupChat }
 // holds user-controlled strings: a store must not use it as a path as it is.
 func (m Message) HistoryOwner() string {
 	if m.IsGroup() {
-		return "group\x00" + m.ConversationID + "\x00" + m.SenderID
+		return "group\x00" + ownerPart(m.ConversationID) + "\x00" + ownerPart(m.SenderID)
 	}
-	return "single\x00" + m.ConversationID
+	return "single\x00" + ownerPart(m.ConversationID)
 }
+
+// ownerPart is an id as a part of an owner, whose parts NUL separates: a
+// NUL inside an id (never in DingTalk's, which are ASCII, but a forged
+// callback's may hold one) becomes U+FFFD, so that no id can carry a
+// separator and name another conversation's state ("group", "A\x00X",
+// "S" against "group", "A", "X\x00S"). The ids DingTalk sends are kept as
+// they are, and so are the owners already stored.
+func ownerPart(id string) string { return strings.ReplaceAll(id, "\x00", "\uFFFD") }
 
 // GroupHistoryOwner names the history a whole group shares, for a robot
 // whose members of a group share one context.
 func (m Message) GroupHistoryOwner() string {
-	return "groupshared\x00" + m.ConversationID
+	return "groupshared\x00" + ownerPart(m.ConversationID)
+}
+
+// SettingsOwner names whose settings m's conversation uses: the
+// conversation, with its type, so that a message of one type never reaches
+// the settings of a conversation of the other: a forged one-to-one
+// callback that carries a group's conversationId finds its own settings,
+// not the group's (docs/threat-model.md). The result holds user-controlled
+// strings: a store must not use it as a path as it is.
+func (m Message) SettingsOwner() string {
+	if m.IsGroup() {
+		return "group\x00" + ownerPart(m.ConversationID)
+	}
+	return "single\x00" + ownerPart(m.ConversationID)
+}
+
+// SettingsKey names the settings a message uses, and what a store needs to
+// find those kept before settings were keyed by the conversation's type.
+type SettingsKey struct {
+	// Owner is whose settings they are (Message.SettingsOwner).
+	Owner string
+	// Conversation is the conversation id alone, under which builds before
+	// typed keys kept a conversation's settings.
+	Conversation string
+	// Witness is the history of the message's asker in the conversation
+	// (or the group's shared history): turns kept there before the
+	// upgrade show that the conversation was of Owner's type then, which
+	// the conversation id alone does not say.
+	Witness string
 }
 
 // EventVersion is the version of the Event format that this build writes.

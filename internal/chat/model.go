@@ -53,9 +53,11 @@ type Completion struct {
 }
 
 // DayUsage is what one sender asked in a day: the questions the model
-// answered and their tokens.
+// answered and their tokens, and the questions that took one of the day's
+// DAILY_LIMIT slots (answered, or being answered).
 type DayUsage struct {
 	Questions  int
 	Prompt     int
 	Completion int
+	Taken      int
 }

@@ -46,6 +46,8 @@ type Handler struct {
 	fallback alicloud.Credentials
 	logger   *slog.Logger
 	now      func() time.Time
+	// robotCode, when known, is the only robotCode accepted.
+	robotCode string
 }
 
 // Config holds what a Handler needs.
@@ -58,6 +60,10 @@ type Config struct {
 	Credentials alicloud.Credentials
 	Logger      *slog.Logger
 	Now         func() time.Time
+	// RobotCode is the robot's code, its app's AppKey (DINGTALK_APP_KEY):
+	// when set, a callback whose robotCode differs is refused before the
+	// reply function is invoked. Empty accepts any robotCode.
+	RobotCode string
 }
 
 // NewHandler returns the conversation function's handler.
@@ -66,7 +72,7 @@ func NewHandler(c Config) *Handler {
 		c.Now = time.Now
 	}
 	return &Handler{verifier: c.Verifier, invoker: c.Invoker, function: c.Function,
-		fallback: c.Credentials, logger: c.Logger, now: c.Now}
+		fallback: c.Credentials, logger: c.Logger, now: c.Now, robotCode: c.RobotCode}
 }
 
 // emptyReply tells DingTalk that there is no synchronous reply: the answer
@@ -105,6 +111,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.logger.WarnContext(ctx, "callback refused: malformed", "err", err)
 		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+
+	// The signature covers the timestamp, not the body (docs/threat-model.md):
+	// a body that names another robot was not DingTalk's for this one.
+	// DingTalk always sends an enterprise app robot's robotCode, so an
+	// absent one is refused as well.
+	if h.robotCode != "" && msg.RobotCode != h.robotCode {
+		h.logger.WarnContext(ctx, "callback refused: robotCode is not this robot's", "robotCode", msg.RobotCode, "msgId", msg.ID)
+		http.Error(w, "robotCode is not this robot's (DINGTALK_APP_KEY)", http.StatusForbidden)
 		return
 	}
 

@@ -201,3 +201,51 @@ func TestUnreachableFCIsA5xx(t *testing.T) {
 		t.Errorf("answered %d", rec.Code)
 	}
 }
+
+func TestACallbackForAnotherRobotIsRefusedBeforeTheReplyFunction(t *testing.T) {
+	withCode := func(code string) []byte {
+		var body map[string]any
+		if err := json.Unmarshal(callback("msg-robot"), &body); err != nil {
+			t.Fatal(err)
+		}
+		if code != "-" {
+			body["robotCode"] = code
+		}
+		b, _ := json.Marshal(body)
+		return b
+	}
+	for name, tt := range map[string]struct {
+		configured, sent string
+		accepted         bool
+	}{
+		"this robot's code":              {configured: "dingrobot", sent: "dingrobot", accepted: true},
+		"another robot's code":           {configured: "dingrobot", sent: "dingother"},
+		"no robotCode in the body":       {configured: "dingrobot", sent: "-"},
+		"an empty robotCode":             {configured: "dingrobot", sent: ""},
+		"a code differing only in case":  {configured: "dingrobot", sent: "DINGROBOT"},
+		"no code configured: any passes": {configured: "", sent: "dingother", accepted: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			inv := &recordingInvoker{}
+			var logs bytes.Buffer
+			h := NewHandler(Config{
+				Verifier: dingtalk.Verifier{AppSecret: secret}, Invoker: inv, Function: "reply",
+				Credentials: envCreds, Logger: slog.New(slog.NewJSONHandler(&logs, nil)), RobotCode: tt.configured,
+			})
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, signed(withCode(tt.sent)))
+			if tt.accepted {
+				if rec.Code != http.StatusOK || len(inv.calls) != 1 {
+					t.Fatalf("DingTalk got %d %q, %d invocations; want 200 and one", rec.Code, rec.Body, len(inv.calls))
+				}
+				return
+			}
+			if rec.Code != http.StatusForbidden || len(inv.calls) != 0 {
+				t.Fatalf("DingTalk got %d %q, %d invocations; want 403 and none", rec.Code, rec.Body, len(inv.calls))
+			}
+			if !strings.Contains(rec.Body.String(), "robotCode") || !strings.Contains(logs.String(), "robotCode is not this robot's") {
+				t.Errorf("the refusal does not say why: body %q, logs %s", rec.Body, logs.String())
+			}
+		})
+	}
+}

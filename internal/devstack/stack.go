@@ -273,6 +273,11 @@ func Start(ctx context.Context, o Config) (_ *Stack, err error) {
 		"ALIBABA_CLOUD_ACCESS_KEY_SECRET": caller.AccessKeySecret,
 		"FC_FUNCTION_NAME":                ConversationFunction,
 	}
+	if o.DingTalkApp {
+		// As s.yaml does: the conversation function refuses a callback
+		// for another robot.
+		convEnv["DINGTALK_APP_KEY"] = replyEnv["DINGTALK_APP_KEY"]
+	}
 	for k, v := range o.ConversationEnv {
 		convEnv[k] = v
 	}

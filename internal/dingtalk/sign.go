@@ -11,9 +11,17 @@ import (
 	"time"
 )
 
-// DefaultSignatureWindow is how far a callback's timestamp may be from the
-// current time, in either direction: DingTalk's own rule.
+// DefaultSignatureWindow is how old a callback's timestamp may be: DingTalk's
+// own rule, and the most a Verifier accepts. The signature covers the
+// timestamp alone, so whoever captures one callback's timestamp and sign
+// can post any body with them until the timestamp is this old: a shorter
+// window (SIGNATURE_MAX_AGE) shortens that (docs/threat-model.md).
 const DefaultSignatureWindow = time.Hour
+
+// MaxFutureSkew is how far ahead of the current time a callback's timestamp
+// may be: DingTalk stamps a callback when it sends it, so a timestamp from
+// the future is only ever clock skew, which NTP keeps to well under this.
+const MaxFutureSkew = time.Minute
 
 // ErrUnauthorized is matched by every error Verify returns, so that a handler
 // can answer 403 without caring which check failed.
@@ -46,8 +54,9 @@ func mac(appSecret, timestamp string) []byte {
 // Verifier checks the timestamp and sign headers of a DingTalk callback.
 type Verifier struct {
 	AppSecret string
-	// Window is the largest accepted difference between the timestamp and
-	// the current time; 0 means DefaultSignatureWindow.
+	// Window is the largest accepted age of the timestamp; 0 means
+	// DefaultSignatureWindow. A timestamp ahead of the current time by
+	// more than MaxFutureSkew (or Window, if shorter) is refused.
 	Window time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -77,9 +86,9 @@ func (v Verifier) Verify(timestamp, sign string) error {
 	}
 	// Sub saturates instead of overflowing, so an absurd timestamp is
 	// simply far away.
-	skew := now().Sub(time.UnixMilli(ms))
-	if skew > window || skew < -window {
-		return fmt.Errorf("%w (window %s)", ErrTimestampStale, window)
+	age := now().Sub(time.UnixMilli(ms))
+	if age > window || age < -min(MaxFutureSkew, window) {
+		return fmt.Errorf("%w (window %s, %s ahead at most)", ErrTimestampStale, window, min(MaxFutureSkew, window))
 	}
 	if !signatureMatches(v.AppSecret, timestamp, sign) {
 		return ErrSignatureMismatch

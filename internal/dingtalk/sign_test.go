@@ -43,9 +43,14 @@ func TestVerify(t *testing.T) {
 	}{
 		{name: "valid", timestamp: at, sign: good},
 		{name: "59 minutes old", timestamp: ms(now.Add(-59 * time.Minute)), sign: signed(ms(now.Add(-59 * time.Minute)))},
-		{name: "59 minutes ahead", timestamp: ms(now.Add(59 * time.Minute)), sign: signed(ms(now.Add(59 * time.Minute)))},
+		{name: "59 seconds ahead (clock skew)", timestamp: ms(now.Add(59 * time.Second)), sign: signed(ms(now.Add(59 * time.Second)))},
+		{name: "2 minutes ahead", timestamp: ms(now.Add(2 * time.Minute)), sign: signed(ms(now.Add(2 * time.Minute))), want: dingtalk.ErrTimestampStale},
+		{name: "59 minutes ahead", timestamp: ms(now.Add(59 * time.Minute)), sign: signed(ms(now.Add(59 * time.Minute))), want: dingtalk.ErrTimestampStale},
 		{name: "61 minutes old", timestamp: ms(now.Add(-61 * time.Minute)), sign: signed(ms(now.Add(-61 * time.Minute))), want: dingtalk.ErrTimestampStale},
 		{name: "61 minutes ahead", timestamp: ms(now.Add(61 * time.Minute)), sign: signed(ms(now.Add(61 * time.Minute))), want: dingtalk.ErrTimestampStale},
+		{name: "inside a custom window", window: 5 * time.Minute, timestamp: ms(now.Add(-4 * time.Minute)), sign: signed(ms(now.Add(-4 * time.Minute)))},
+		{name: "ahead within a window shorter than the skew", window: 10 * time.Second, timestamp: ms(now.Add(9 * time.Second)), sign: signed(ms(now.Add(9 * time.Second)))},
+		{name: "ahead beyond a window shorter than the skew", window: 10 * time.Second, timestamp: ms(now.Add(11 * time.Second)), sign: signed(ms(now.Add(11 * time.Second))), want: dingtalk.ErrTimestampStale},
 		{name: "outside a custom window", window: time.Minute, timestamp: ms(now.Add(-2 * time.Minute)), sign: signed(ms(now.Add(-2 * time.Minute))), want: dingtalk.ErrTimestampStale},
 		{name: "epoch", timestamp: "0", sign: signed("0"), want: dingtalk.ErrTimestampStale},
 		{name: "largest int64", timestamp: "9223372036854775807", sign: signed("9223372036854775807"), want: dingtalk.ErrTimestampStale},
@@ -130,7 +135,7 @@ func FuzzVerify(f *testing.F) {
 				t.Fatalf("accepted sign %q, Sign gives %q", sign, dingtalk.Sign(secret, timestamp))
 			}
 			ms, perr := strconv.ParseInt(timestamp, 10, 64)
-			if perr != nil || now.Sub(time.UnixMilli(ms)).Abs() > time.Hour {
+			if age := now.Sub(time.UnixMilli(ms)); perr != nil || age > time.Hour || age < -dingtalk.MaxFutureSkew {
 				t.Fatalf("accepted timestamp %q", timestamp)
 			}
 		} else if !errors.Is(err, dingtalk.ErrUnauthorized) {

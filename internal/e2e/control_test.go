@@ -150,9 +150,16 @@ func TestControlEveryCommandPrefix(t *testing.T) {
 
 func TestControlTheDailyLimitStopsASenderButNotAnAdministrator(t *testing.T) {
 	t.Parallel()
-	// Every message is sent at one instant, so that all count in one day
-	// whatever the hour the test runs at.
+	// Every message is sent at one instant. They count in the day the
+	// conversation function received them, which a run across midnight in
+	// Shanghai splits: the test then says so and stops.
 	sent := time.Now()
+	dayBefore := shanghaiDay()
+	defer func() {
+		if shanghaiDay() != dayBefore && t.Failed() {
+			t.Log("the questions were sent across midnight in Shanghai: two days, two limits")
+		}
+	}()
 	st := start(t, devstack.Config{
 		Model: openaitest.Echo("答："), DingTalkClock: func() time.Time { return sent },
 		ReplyEnv: map[string]string{"DAILY_LIMIT": "2", "ADMIN_USERS": "staff-root"},

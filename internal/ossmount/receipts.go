@@ -116,10 +116,14 @@ func (r *Receipts) messageDir(m chat.Message) (string, error) {
 }
 
 type answerRecord struct {
-	Version   int       `json:"version"`
-	MessageID string    `json:"messageId"`
-	Answer    string    `json:"answer"`
-	SavedAt   time.Time `json:"savedAt"`
+	Version   int    `json:"version"`
+	MessageID string `json:"messageId"`
+	// Conversation is the hash of the conversation the answer is for
+	// (chat.Message.SettingsOwner); empty in an answer an older build
+	// kept.
+	Conversation string    `json:"conversation,omitempty"`
+	Answer       string    `json:"answer"`
+	SavedAt      time.Time `json:"savedAt"`
 }
 
 // claimRecord is one generation of a message's claim.
@@ -198,6 +202,16 @@ func (r *Receipts) receipt(ctx context.Context, m chat.Message, dir string, name
 				// again and the retried SaveAnswer replaces it.
 				r.log.WarnContext(ctx, "ossmount: unreadable answer receipt skipped", "err", err)
 				continue
+			}
+			if a.Conversation != "" && a.Conversation != ownerKey(m.SettingsOwner()) {
+				// The message id is DingTalk's, unique across
+				// conversations: one answered for another conversation
+				// comes from a forged callback that reused it (or was
+				// answered to one), and must not carry that answer
+				// elsewhere. It counts as done (docs/threat-model.md).
+				r.log.WarnContext(ctx, "ossmount: a message id already answered in another conversation: not answered again")
+				rec.Delivered = true
+				return rec, nil
 			}
 			rec.Answer, rec.Answered = a.Answer, true
 		case strings.HasPrefix(name, "sent-") && strings.HasSuffix(name, fileSuffix):
@@ -439,7 +453,7 @@ func (r *Receipts) SaveAnswer(ctx context.Context, m chat.Message, answer string
 	if err != nil {
 		return err
 	}
-	data, err := json.Marshal(answerRecord{Version: formatVersion, MessageID: m.ID, Answer: answer, SavedAt: r.now().UTC()})
+	data, err := json.Marshal(answerRecord{Version: formatVersion, MessageID: m.ID, Conversation: ownerKey(m.SettingsOwner()), Answer: answer, SavedAt: r.now().UTC()})
 	if err != nil {
 		return err
 	}

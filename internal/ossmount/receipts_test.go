@@ -389,3 +389,28 @@ func mustList(t *testing.T, r *Receipts, dir string) []string {
 	}
 	return names
 }
+
+func TestAnAnswerKeptForOneConversationIsNotCarriedToAnother(t *testing.T) {
+	now := testClock
+	r, _ := newReceipts(t, &now)
+	ctx := t.Context()
+	genuine := chat.Message{ID: "msg-1", ConversationID: "cid-group", ConversationType: chat.GroupChat, CreatedAt: now}
+	if err := r.SaveAnswer(ctx, genuine, "群里的回答"); err != nil {
+		t.Fatal(err)
+	}
+	// A forged callback reuses the message id, in a one-to-one chat with
+	// the group's id, before the answer went out.
+	for _, forged := range []chat.Message{
+		{ID: "msg-1", ConversationID: "cid-group", ConversationType: chat.SingleChat, CreatedAt: now},
+		{ID: "msg-1", ConversationID: "cid-attacker", ConversationType: chat.SingleChat, CreatedAt: now},
+	} {
+		rec, _, claimed, err := r.Claim(ctx, forged, chat.Attempt{RequestID: "forged"}, time.Minute)
+		if err != nil || claimed || rec.Answer != "" || !rec.Delivered {
+			t.Errorf("a forged %+v: receipt %+v, claimed %v, %v; want it done, without the answer", forged, rec, claimed, err)
+		}
+	}
+	rec, _, claimed, err := r.Claim(ctx, genuine, chat.Attempt{RequestID: "genuine"}, time.Minute)
+	if err != nil || !claimed || rec.Answer != "群里的回答" {
+		t.Errorf("the real message: receipt %+v, claimed %v, %v", rec, claimed, err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
@@ -21,18 +22,57 @@ import (
 // rewritten, so that instances changing one conversation at once never
 // tear it.
 //
-//	<root>/settings/v1/<conversation>/<millis>-system.json
-//	<root>/settings/v1/<conversation>/<millis>-model-<hex name>.json
+//	<root>/settings/v1/<owner>/<millis>-system.json
+//	<root>/settings/v1/<owner>/<millis>-model-<hex name>.json
 //
-// <conversation> is the hash of the conversation id. A model's name is in
-// the object's name, so the model needs no read; a system prompt is read
-// from its object, at the same time as the listing's other work.
+// <owner> is the hash of the settings' owner (chat.Message.SettingsOwner):
+// the conversation id with the conversation's type, so that a one-to-one
+// message never reaches a group's settings, whatever conversationId it
+// carries. A model's name is in the object's name, so the model needs no
+// read; a system prompt is read from its object. Each change removes the
+// generations of its kind it supersedes.
+//
+// # Settings kept before they were keyed by type
+//
+// Earlier builds kept a conversation's settings under the hash of its id
+// alone, which does not say whether a group or a one-to-one chat wrote
+// them: the same DingTalk conversation id can arrive with either type in a
+// forged callback. Those legacy objects are left where they are, never
+// written again, and adopted (copied into the typed folder, the newest of
+// each kind) by a conversation of one type only on evidence that the
+// conversation was of that type before the upgrade: a turn of the asker's
+// history there (chat.SettingsKey.Witness, a history keyed by type since
+// the first build) saved before this build first looked at legacy
+// settings, the instant kept in <root>/settings/typed-since.json. A turn
+// saved after that instant proves nothing: a forged callback may have
+// written it. Without such a turn the conversation starts from the
+// defaults; so a group's legacy settings are never shown to, or changed
+// through, a one-to-one callback carrying the group's id, and the other
+// way round. What is given up: a conversation whose askers kept no turn
+// from before the upgrade (all cleared, or none asked) loses its legacy
+// settings, and sets them again (docs/threat-model.md).
 type Settings struct {
 	objects Objects
 	now     func() time.Time
+
+	mu sync.Mutex
+	// since is the instant typed settings began, once read.
+	since time.Time
+	// settled holds the owner and witness pairs whose legacy settings
+	// need no more looking at on this instance: none, adopted, or no
+	// evidence (evidence only ever disappears: a turn saved from now on
+	// is saved after since).
+	settled map[string]bool
 }
 
-const settingsDir = "settings/" + versionDir
+const (
+	settingsDir = "settings/" + versionDir
+	// typedSincePath keeps the instant settings began to be keyed by type.
+	typedSincePath = "settings/typed-since.json"
+	// maxSettled bounds the memory settled takes: past it, it is
+	// forgotten, and filled again at the cost of a listing per key.
+	maxSettled = 10000
+)
 
 // NewSettings returns the settings kept under root, the OSS mount point,
 // read and written through cfg.Objects, or the mount itself when that is
@@ -45,7 +85,7 @@ func NewSettings(root string, cfg Config) (*Settings, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Settings{objects: objects, now: cfg.Now}, nil
+	return &Settings{objects: objects, now: cfg.Now, settled: map[string]bool{}}, nil
 }
 
 type systemRecord struct {
@@ -55,8 +95,27 @@ type systemRecord struct {
 	Reset bool `json:"reset,omitempty"`
 }
 
-func (s *Settings) folder(conversation string) string {
-	return path.Join(settingsDir, ownerKey(conversation))
+func (s *Settings) folder(owner string) string {
+	return path.Join(settingsDir, ownerKey(owner))
+}
+
+// settingMillis is the instant a setting's object name starts with.
+func settingMillis(name string) (int64, bool) {
+	digits, _, ok := strings.Cut(name, "-")
+	if !ok || len(digits) != millisDigits || !strings.HasSuffix(name, fileSuffix) {
+		return 0, false
+	}
+	ms, err := strconv.ParseInt(digits, 10, 64)
+	return ms, err == nil
+}
+
+// settingKind is a setting's kind: "system" or "model".
+func settingKind(name string) string {
+	_, kind, _ := strings.Cut(strings.TrimSuffix(name, fileSuffix), "-")
+	if strings.HasPrefix(kind, "model-") {
+		return "model"
+	}
+	return kind
 }
 
 // name is a new setting's object name: the time now, at least a
@@ -64,54 +123,106 @@ func (s *Settings) folder(conversation string) string {
 func (s *Settings) name(names []string, kind string) string {
 	ms := millis(s.now())
 	for _, n := range names {
-		if at, err := strconv.ParseInt(strings.SplitN(n, "-", 2)[0], 10, 64); err == nil && at >= ms {
+		if at, ok := settingMillis(n); ok && at >= ms {
 			ms = at + 1
 		}
 	}
 	return fmt.Sprintf("%0*d-%s", millisDigits, ms, kind)
 }
 
-// SetSystem sets conversation's system prompt; reset returns it to the
-// default.
-func (s *Settings) SetSystem(ctx context.Context, conversation, prompt string, reset bool) error {
+func checkSettingsKey(key chat.SettingsKey) error {
+	if key.Owner == "" {
+		return fmt.Errorf("ossmount: %w: settings without an owner", ErrInvalidArgument)
+	}
+	return nil
+}
+
+// SetSystem sets key's system prompt; reset returns it to the default.
+func (s *Settings) SetSystem(ctx context.Context, key chat.SettingsKey, prompt string, reset bool) error {
 	data, err := json.Marshal(systemRecord{Version: formatVersion, Prompt: prompt, Reset: reset})
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, conversation, "system", data)
+	return s.write(ctx, key, "system", data)
 }
 
-// SetModel switches conversation to model.
-func (s *Settings) SetModel(ctx context.Context, conversation, model string) error {
-	return s.write(ctx, conversation, "model-"+hex.EncodeToString([]byte(model)), []byte(`{"version":1}`))
+// SetModel switches key's conversation to model.
+func (s *Settings) SetModel(ctx context.Context, key chat.SettingsKey, model string) error {
+	return s.write(ctx, key, "model-"+hex.EncodeToString([]byte(model)), []byte(`{"version":1}`))
 }
 
-func (s *Settings) write(ctx context.Context, conversation, kind string, data []byte) error {
-	dir := s.folder(conversation)
+func (s *Settings) write(ctx context.Context, key chat.SettingsKey, kind string, data []byte) error {
+	if err := checkSettingsKey(key); err != nil {
+		return err
+	}
+	dir := s.folder(key.Owner)
 	for range 3 {
-		names, err := s.objects.List(ctx, dir, 0)
+		names, err := s.list(ctx, key)
 		if err != nil {
 			return fmt.Errorf("ossmount: settings: %w", err)
 		}
-		err = s.objects.Create(ctx, path.Join(dir, s.name(names, kind)+fileSuffix), data)
-		if !errors.Is(err, fs.ErrExist) {
-			if err != nil {
-				return fmt.Errorf("ossmount: settings: %w", err)
-			}
-			return nil
+		name := s.name(names, kind) + fileSuffix
+		err = s.objects.Create(ctx, path.Join(dir, name), data)
+		if errors.Is(err, fs.ErrExist) {
+			continue // another change took that millisecond: the next one is this
 		}
-		// Another change took that millisecond: the next one is this.
+		if err != nil {
+			return fmt.Errorf("ossmount: settings: %w", err)
+		}
+		// The generations this one supersedes go; a failure leaves them
+		// for the next change, and costs nothing but their room.
+		for _, n := range names {
+			if settingKind(n) == settingKind(name) && n < name {
+				_ = s.objects.Remove(ctx, path.Join(dir, n))
+			}
+		}
+		return nil
 	}
 	return fmt.Errorf("ossmount: settings: %w", errContended)
 }
 
-// Load returns conversation's settings: one listing, and one read when a
-// system prompt was set.
-func (s *Settings) Load(ctx context.Context, conversation string) (chat.Settings, error) {
-	dir := s.folder(conversation)
+// list lists key's settings, having adopted its legacy settings first if
+// it has none yet.
+func (s *Settings) list(ctx context.Context, key chat.SettingsKey) ([]string, error) {
+	dir := s.folder(key.Owner)
 	names, err := s.objects.List(ctx, dir, 0)
+	if err != nil || len(names) > 0 {
+		return names, err
+	}
+	adopted, err := s.adopt(ctx, key)
+	if err != nil || !adopted {
+		return nil, err
+	}
+	return s.objects.List(ctx, dir, 0)
+}
+
+// Load returns key's settings: one listing, and one read when a system
+// prompt was set.
+func (s *Settings) Load(ctx context.Context, key chat.SettingsKey) (chat.Settings, error) {
+	if err := checkSettingsKey(key); err != nil {
+		return chat.Settings{}, err
+	}
+	var set chat.Settings
+	var err error
+	for range 3 {
+		set, err = s.load(ctx, key)
+		if !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		// A change removed the prompt it superseded since the listing:
+		// the newer one is in the next listing.
+	}
 	if err != nil {
 		return chat.Settings{}, fmt.Errorf("ossmount: settings: %w", err)
+	}
+	return set, nil
+}
+
+func (s *Settings) load(ctx context.Context, key chat.SettingsKey) (chat.Settings, error) {
+	dir := s.folder(key.Owner)
+	names, err := s.list(ctx, key)
+	if err != nil {
+		return chat.Settings{}, err
 	}
 	var set chat.Settings
 	var system string
@@ -130,10 +241,10 @@ func (s *Settings) Load(ctx context.Context, conversation string) (chat.Settings
 		var r systemRecord
 		data, err := s.objects.Read(ctx, path.Join(dir, system))
 		if err != nil {
-			return chat.Settings{}, fmt.Errorf("ossmount: settings: %w", err)
+			return chat.Settings{}, err
 		}
 		if err := json.Unmarshal(data, &r); err != nil {
-			return chat.Settings{}, fmt.Errorf("ossmount: settings: %s: %w", system, err)
+			return chat.Settings{}, fmt.Errorf("%s: %w", system, err)
 		}
 		if !r.Reset {
 			set.System, set.HasSystem = r.Prompt, true

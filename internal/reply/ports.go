@@ -40,11 +40,12 @@ type Receipts interface {
 }
 
 // Settings keep what each conversation changed of the defaults: its system
-// prompt and its model (ossmount.Settings).
+// prompt and its model (ossmount.Settings). key names the conversation
+// with its type (Service.settingsKey).
 type Settings interface {
-	Load(ctx context.Context, conversation string) (chat.Settings, error)
-	SetSystem(ctx context.Context, conversation, prompt string, reset bool) error
-	SetModel(ctx context.Context, conversation, model string) error
+	Load(ctx context.Context, key chat.SettingsKey) (chat.Settings, error)
+	SetSystem(ctx context.Context, key chat.SettingsKey, prompt string, reset bool) error
+	SetModel(ctx context.Context, key chat.SettingsKey, model string) error
 }
 
 // Stops keep each asker's \stop requests (ossmount.Stops). owner is the
@@ -81,10 +82,19 @@ type Reader interface {
 }
 
 // Questions count each sender's answered questions, and their tokens, per
-// day (ossmount.Questions). day is yyyymmdd.
+// day, and hold DAILY_LIMIT (ossmount.Questions). day is yyyymmdd.
 type Questions interface {
 	Record(ctx context.Context, sender, day, message string, u chat.Usage) error
 	Day(ctx context.Context, sender, day string) (chat.DayUsage, error)
+	// Take gives message one of the limit slots of sender's day, across
+	// instances: the one it holds already, else a free one; taken is
+	// false when other messages hold them all.
+	Take(ctx context.Context, sender, day, message string, limit int) (taken bool, err error)
+	// GiveBack frees the slot message holds, for another question.
+	GiveBack(ctx context.Context, sender, day, message string) error
+	// Prune removes a little of what is kept of days long past, day
+	// being today: called once per message, after its answer is out.
+	Prune(ctx context.Context, day string) error
 }
 
 // Model answers a prompt (openai.Client). Its errors match the kinds of

@@ -2,10 +2,7 @@ package reply
 
 import (
 	"context"
-	"log/slog"
 	"sync"
-
-	"github.com/dingtalk-llm/fcrobot/internal/chat"
 )
 
 // record keeps what was decided for m before it goes out: the turn in the
@@ -17,7 +14,8 @@ import (
 // A failure is logged, not returned: posting the answer matters more. A
 // lost turn costs the conversation its memory of one exchange; a lost
 // receipt makes a retry ask the model again, which is the lesser harm.
-func (s *Service) record(ctx context.Context, log *slog.Logger, m chat.Message, r response) {
+func (s *Service) record(ctx context.Context, j *job, r response) {
+	log, m := j.log, j.m
 	var saving sync.WaitGroup
 	if r.turn != nil {
 		saving.Add(1)
@@ -35,7 +33,7 @@ func (s *Service) record(ctx context.Context, log *slog.Logger, m chat.Message, 
 		saving.Add(1)
 		go func() {
 			defer saving.Done()
-			s.countAnswer(ctx, log, m, r.usage)
+			s.countAnswer(ctx, log, j, r.usage)
 		}()
 	}
 	if err := s.cfg.Receipts.SaveAnswer(ctx, m, r.text); err != nil {

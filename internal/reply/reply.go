@@ -176,10 +176,10 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 
 	// A question needs its asker's history: loading it while the message
 	// is claimed saves its round trips to the bucket.
-	j := &job{m: m, attempt: attempt, log: log}
+	j := &job{m: m, attempt: attempt, log: log, received: ev.ReceivedAt}
 	j.cmd, j.args, j.isCommand = s.command(m.Text)
 	if !j.isCommand && s.cfg.DailyLimit > 0 {
-		j.usage = s.countDay(ctx, m)
+		j.usage = s.countDay(ctx, j)
 		defer j.usage.stop()
 	}
 	if !j.isCommand && m.File == nil { // a file is kept, not asked about
@@ -253,7 +253,7 @@ func (s *Service) answer(ctx context.Context, j *job, rec chat.Receipt) error {
 	if err := j.hold.confirm(ctx); err != nil {
 		return err
 	}
-	s.record(ctx, j.log, j.m, r)
+	s.record(ctx, j, r)
 	a.Text, a.Draft = r.text, r.draft
 	return s.deliver(ctx, j.log, a)
 }
@@ -281,8 +281,14 @@ type job struct {
 	history *pending[[]chat.Turn]
 	// hold keeps the attempt's claim on m.
 	hold *hold
-	// usage is the asker's day being read, for a limit; nil without one.
+	// usage is the asker's day being read, for a file past the limit;
+	// nil without one.
 	usage *pending[chat.DayUsage]
+	// received is when the conversation function received m: its day
+	// for DAILY_LIMIT (usage.go).
+	received time.Time
+	// slot is set while m holds one of its asker's DAILY_LIMIT slots.
+	slot bool
 	// settings are the conversation's settings being read; nil without
 	// any.
 	settings *pending[chat.Settings]

@@ -18,5 +18,7 @@ func (s *Service) respond(ctx context.Context, j *job) (response, error) {
 	if j.m.File != nil {
 		return s.keepFile(ctx, j)
 	}
-	return s.ask(ctx, j)
+	r, err := s.ask(ctx, j)
+	s.giveBack(ctx, j, r, err)
+	return r, err
 }

@@ -23,8 +23,18 @@ func (s *Service) loadSettings(ctx context.Context, m chat.Message) *pending[cha
 		return nil
 	}
 	return begin(ctx, func(ctx context.Context) (chat.Settings, error) {
-		return s.cfg.Settings.Load(ctx, m.ConversationID)
+		return s.cfg.Settings.Load(ctx, s.settingsKey(m))
 	})
+}
+
+// settingsKey names the settings of m's conversation: keyed by the
+// conversation's type as well as its id, so that a forged one-to-one
+// callback carrying a group's conversationId neither reads nor changes
+// the group's settings. The witness is the asker's history, which tells a
+// store whether settings kept under the id alone, before the type was part
+// of the key, were this type's (ossmount.Settings).
+func (s *Service) settingsKey(m chat.Message) chat.SettingsKey {
+	return chat.SettingsKey{Owner: m.SettingsOwner(), Conversation: m.ConversationID, Witness: s.historyOwner(m)}
 }
 
 // systemPrompt is the system prompt in force under set.
@@ -52,7 +62,7 @@ func (s *Service) mayChange(m chat.Message) bool {
 
 func (s *Service) system(ctx context.Context, log *slog.Logger, m chat.Message, args string) (string, error) {
 	if args == "" {
-		set, err := s.cfg.Settings.Load(ctx, m.ConversationID)
+		set, err := s.cfg.Settings.Load(ctx, s.settingsKey(m))
 		if err != nil {
 			return "", retry.Mark(fmt.Errorf("read the settings: %w", err))
 		}
@@ -68,7 +78,7 @@ func (s *Service) system(ctx context.Context, log *slog.Logger, m chat.Message, 
 	if !reset && len([]rune(args)) > maxSystemPrompt {
 		return fmt.Sprintf("系统提示词太长了（%d 个字），最多 %d 个字。", len([]rune(args)), maxSystemPrompt), nil
 	}
-	if err := s.cfg.Settings.SetSystem(ctx, m.ConversationID, args, reset); err != nil {
+	if err := s.cfg.Settings.SetSystem(ctx, s.settingsKey(m), args, reset); err != nil {
 		return "", retry.Mark(fmt.Errorf("set the system prompt: %w", err))
 	}
 	log.Log(ctx, logging.LevelNotice, "system prompt changed", "reset", reset, "chars", len([]rune(args)))
@@ -79,7 +89,7 @@ func (s *Service) system(ctx context.Context, log *slog.Logger, m chat.Message, 
 }
 
 func (s *Service) switchModel(ctx context.Context, log *slog.Logger, m chat.Message, args string) (string, error) {
-	set, err := s.cfg.Settings.Load(ctx, m.ConversationID)
+	set, err := s.cfg.Settings.Load(ctx, s.settingsKey(m))
 	if err != nil {
 		return "", retry.Mark(fmt.Errorf("read the settings: %w", err))
 	}
@@ -92,7 +102,7 @@ func (s *Service) switchModel(ctx context.Context, log *slog.Logger, m chat.Mess
 	if !s.mayChange(m) {
 		return "在群里只有管理员可以切换模型。", nil
 	}
-	if err := s.cfg.Settings.SetModel(ctx, m.ConversationID, args); err != nil {
+	if err := s.cfg.Settings.SetModel(ctx, s.settingsKey(m), args); err != nil {
 		return "", retry.Mark(fmt.Errorf("switch the model: %w", err))
 	}
 	log.Log(ctx, logging.LevelNotice, "model switched", "model", args)

@@ -2,6 +2,7 @@ package reply
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -14,12 +15,25 @@ import (
 // UTC+8 all year, so a fixed zone needs no time zone database.
 func shanghai() *time.Location { return time.FixedZone("CST", 8*60*60) }
 
-// usageDay is the day m counts in, and when the next one begins. It is the
-// day m was sent, so that a message delivered again counts in the same day.
-func (s *Service) usageDay(m chat.Message) (day string, next time.Time) {
-	local := s.sentAt(m).In(shanghai())
+// usageDay is the day a question received at counts in, and when the next
+// one begins.
+func usageDay(at time.Time) (day string, next time.Time) {
+	local := at.In(shanghai())
 	y, mo, d := local.Date()
 	return local.Format("20060102"), time.Date(y, mo, d+1, 0, 0, 0, 0, shanghai())
+}
+
+// receivedAt is when the conversation function received j's message
+// (chat.Event.ReceivedAt), the instant its day is counted by: the body's
+// createAt is whatever a forged callback says (docs/threat-model.md), so
+// rotating it would rotate the day. FC hands a retry the same event, so a
+// message counts in one day however often it is delivered. An event
+// without one (from an older conversation function) counts now.
+func (s *Service) receivedAt(j *job) time.Time {
+	if j.received.IsZero() {
+		return s.cfg.Now()
+	}
+	return j.received
 }
 
 // usageSender is whose questions m counts among: the staff id, which is the
@@ -31,53 +45,91 @@ func usageSender(m chat.Message) string {
 	return "sender\x00" + m.SenderID
 }
 
-// countDay starts reading m's sender's day, or returns nil when nothing
-// is counted.
-func (s *Service) countDay(ctx context.Context, m chat.Message) *pending[chat.DayUsage] {
-	if s.cfg.Questions == nil {
+// countDay starts reading the day of j's sender, for a file (which takes
+// no slot, but is refused past the limit like a question), or returns nil
+// when nothing needs reading.
+func (s *Service) countDay(ctx context.Context, j *job) *pending[chat.DayUsage] {
+	if s.cfg.Questions == nil || j.m.File == nil {
 		return nil
 	}
-	day, _ := s.usageDay(m)
+	day, _ := usageDay(s.receivedAt(j))
 	return begin(ctx, func(ctx context.Context) (chat.DayUsage, error) {
-		return s.cfg.Questions.Day(ctx, usageSender(m), day)
+		return s.cfg.Questions.Day(ctx, usageSender(j.m), day)
 	})
 }
 
-// overLimit says, when m's sender reached DAILY_LIMIT today, what to tell
-// them; else "". A day that cannot be read lets the question through: a
-// limit is worth less than an answer lost to a passing failure.
+// overLimit says, when j's sender reached DAILY_LIMIT today, what to tell
+// them; else "". A question takes one of the day's DAILY_LIMIT slots
+// before the model is asked, so that however many come at once, on
+// however many instances, no more than the limit are asked; its slot is
+// given back if no answer comes of it (giveBack). A day that cannot be
+// read lets the question through: a limit is worth less than an answer
+// lost to a passing failure.
 func (s *Service) overLimit(ctx context.Context, j *job) string {
-	if s.cfg.DailyLimit <= 0 || j.usage == nil || s.cfg.Access.admin(j.m) {
+	if s.cfg.DailyLimit <= 0 || s.cfg.Questions == nil || s.cfg.Access.admin(j.m) {
 		return ""
 	}
-	d, err := j.usage.wait(ctx)
-	if err != nil {
-		j.log.WarnContext(ctx, "could not read the sender's questions today: not limiting this one", "err", err)
-		return ""
+	day, next := usageDay(s.receivedAt(j))
+	if j.m.File != nil {
+		d, err := j.usage.wait(ctx)
+		if err != nil {
+			j.log.WarnContext(ctx, "could not read the sender's questions today: not limiting this file", "err", err)
+			return ""
+		}
+		if max(d.Taken, d.Questions) < s.cfg.DailyLimit {
+			return ""
+		}
+	} else {
+		taken, err := s.cfg.Questions.Take(ctx, usageSender(j.m), day, j.m.ID, s.cfg.DailyLimit)
+		if err != nil {
+			j.log.WarnContext(ctx, "could not take one of the day's questions: not limiting this one", "err", err)
+			return ""
+		}
+		if taken {
+			j.slot = true
+			return ""
+		}
 	}
-	if d.Questions < s.cfg.DailyLimit {
-		return ""
-	}
-	_, next := s.usageDay(j.m)
-	j.log.InfoContext(ctx, "the sender reached the daily limit", "questions", d.Questions, "limit", s.cfg.DailyLimit)
+	j.log.InfoContext(ctx, "the sender reached the daily limit", "limit", s.cfg.DailyLimit, "day", day)
 	return fmt.Sprintf("抱歉，你今天已经问了 %d 个问题，达到了每日 %d 个的上限。额度在 %s（北京时间）重置。",
-		d.Questions, s.cfg.DailyLimit, next.Format("1月2日 15:04"))
+		s.cfg.DailyLimit, s.cfg.DailyLimit, next.Format("1月2日 15:04"))
 }
 
-// countAnswer records the question m that the model answered, for
-// DAILY_LIMIT and \usage.
-func (s *Service) countAnswer(ctx context.Context, log *slog.Logger, m chat.Message, u chat.Usage) {
+// giveBack frees the slot j took when no answer came of it (the model
+// failed, or the question was refused before it) or the attempt failed, so
+// that the question can be asked again today. A stopped answer keeps its
+// slot: the model worked for it. One taken over by another attempt keeps
+// it too: that attempt finds it as its own.
+func (s *Service) giveBack(ctx context.Context, j *job, r response, err error) {
+	if !j.slot || (err == nil && (r.turn != nil || r.stopped)) || errors.Is(err, chat.ErrNotHeld) || errors.Is(context.Cause(ctx), chat.ErrNotHeld) {
+		return
+	}
+	day, _ := usageDay(s.receivedAt(j))
+	// The attempt may be ending: the slot goes back all the same.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if gerr := s.cfg.Questions.GiveBack(ctx, usageSender(j.m), day, j.m.ID); gerr != nil {
+		j.log.WarnContext(ctx, "could not give the question's slot back: it counts today", "err", gerr)
+		return
+	}
+	j.slot = false
+	j.log.InfoContext(ctx, "no answer: the question's slot is given back")
+}
+
+// countAnswer records the question m that the model answered, for \usage.
+func (s *Service) countAnswer(ctx context.Context, log *slog.Logger, j *job, u chat.Usage) {
 	if s.cfg.Questions == nil {
 		return
 	}
-	day, _ := s.usageDay(m)
-	if err := s.cfg.Questions.Record(ctx, usageSender(m), day, m.ID, u); err != nil {
+	day, _ := usageDay(s.receivedAt(j))
+	if err := s.cfg.Questions.Record(ctx, usageSender(j.m), day, j.m.ID, u); err != nil {
 		log.ErrorContext(ctx, "could not count the question", "err", err)
 	}
 }
 
+// usage tells m's sender their day so far: the day now.
 func (s *Service) usage(ctx context.Context, _ *slog.Logger, m chat.Message, _ string) (string, error) {
-	day, next := s.usageDay(m)
+	day, next := usageDay(s.cfg.Now())
 	d, err := s.cfg.Questions.Day(ctx, usageSender(m), day)
 	if err != nil {
 		return "", retry.Mark(fmt.Errorf("read the day's questions: %w", err))
@@ -88,8 +140,9 @@ func (s *Service) usage(ctx context.Context, _ *slog.Logger, m chat.Message, _ s
 	case s.cfg.Access.admin(m):
 		text += "你是管理员，不受每日上限限制。"
 	case s.cfg.DailyLimit > 0:
+		// A question being answered holds its slot already.
 		text += fmt.Sprintf("每日上限 %d 个，还剩 %d 个，%s（北京时间）重置。",
-			s.cfg.DailyLimit, max(s.cfg.DailyLimit-d.Questions, 0), next.Format("1月2日 15:04"))
+			s.cfg.DailyLimit, max(s.cfg.DailyLimit-max(d.Taken, d.Questions), 0), next.Format("1月2日 15:04"))
 	default:
 		text += "没有每日上限。"
 	}
