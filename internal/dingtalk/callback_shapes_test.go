@@ -145,7 +145,9 @@ func TestParseCallbackFieldShapes(t *testing.T) {
 		{
 			name: "a forwarded chat with its summary only",
 			body: body("1", "chatRecord", `"content": {"summary": "寻径:客户使用3.3创建的timestamp字段查询异常", "title": "群聊的聊天记录"}`),
-			want: with(message("1", "chatRecord"), func(m *chat.Message) { m.Text = "群聊的聊天记录\n寻径:客户使用3.3创建的timestamp字段查询异常" }),
+			want: with(message("1", "chatRecord"), func(m *chat.Message) {
+				m.Text = "群聊的聊天记录\n寻径:客户使用3.3创建的timestamp字段查询异常"
+			}),
 		},
 		{
 			// soimy: an empty forward has the summary "[]".
