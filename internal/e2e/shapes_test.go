@@ -149,7 +149,9 @@ func TestShapesTimesAsStringsAndContentAsAStringOfJSON(t *testing.T) {
 	st := echoStack(t, nil)
 	alice := single(t, st, "alice")
 	now := time.Now()
-	ms := func(t time.Time) json.RawMessage { return json.RawMessage(strconv.Quote(strconv.FormatInt(t.UnixMilli(), 10))) }
+	ms := func(t time.Time) json.RawMessage {
+		return json.RawMessage(strconv.Quote(strconv.FormatInt(t.UnixMilli(), 10)))
+	}
 
 	// cc-connect dingtalk_test.go, soimy: createAt a decimal string.
 	got := alice.deliver(st.DingTalk.RawCallback(alice.conv, alice.from, "text", map[string]any{
