@@ -85,6 +85,14 @@ func TestParseCallbackFieldShapes(t *testing.T) {
 			want: asked(chat.Quote{MessageID: "card1", Type: "interactiveCard", FromRobot: true, Text: "Go 是一门编程语言\n由 Google 设计"}),
 		},
 		{
+			// chenhg5/cc-connect platform/dingtalk/dingtalk_test.go
+			// (TestOnRawMessage_QuotedInteractiveCardEnrichesMessageContent):
+			// the card's template variables.
+			name: "a quoted card with its template variables",
+			body: body("2", "text", quoteIn(`{"msgType": "interactiveCard", "content": {"cardData": {"cardParamMap": {"content": "previous card answer"}}}}`)),
+			want: asked(chat.Quote{Type: "interactiveCard", Text: "previous card answer"}),
+		},
+		{
 			// DingTalk-Real-AI/dingtalk-openclaw-connector #399: a quoted card
 			// with only its metadata.
 			name: "a quoted card without content",

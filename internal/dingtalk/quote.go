@@ -67,10 +67,11 @@ func readQuoted(q *chat.Quote, raw json.RawMessage) {
 	case MsgTypeChatRecord:
 		q.Title, q.Text = chatRecord(c)
 	case MsgTypeCard:
-		q.Text = cardText(c["cardContent"])
-		if q.Text == "" {
-			q.Text = first(c, "text", "content", "markdown")
-		}
+		// The element tree as the card shows it, else the template's
+		// variables, else a text beside them.
+		q.Text = cmp.Or(cardText(c["cardContent"]),
+			first(object(object(c["cardData"])["cardParamMap"]), "content", "markdown", "text", "msgContent"),
+			first(c, "text", "content", "markdown"))
 	default:
 		readQuotedText(q, c)
 	}

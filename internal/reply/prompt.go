@@ -133,6 +133,13 @@ func remembered(asked string, docs []chat.Document, quote *chat.Quote, pictures 
 	}
 	if quote != nil && (quote.Text != "" || quote.File == nil) { // a quoted file has its mark
 		what := quote.Text
+		switch {
+		case what != "":
+		case quote.Media != nil && quote.Media.Kind == chat.MediaAudio, quote.Type == "audio":
+			what = "语音"
+		case quote.Media != nil, quote.Type == "video":
+			what = "视频"
+		}
 		if r := []rune(what); len(r) > quotedRemembered {
 			what = string(r[:quotedRemembered]) + "…"
 		}
