@@ -243,7 +243,7 @@ func readContent(m *chat.Message, b callbackBody) error {
 	}
 	// Video, unknownMsgType and types DingTalk adds later carry nothing
 	// else the robot can read. A quote may come with any type.
-	m.Text = truncateRunes(m.Text, maxTextRunes)
+	m.Text = truncateEncoded(truncateRunes(m.Text, maxTextRunes), maxTextEncoded)
 	if m.Quote = readQuote(text, b.ChatbotUserID); m.Quote == nil {
 		m.Quote = readQuote(content, b.ChatbotUserID)
 	}

@@ -27,6 +27,7 @@ func hostileSeeds() []string {
 	seeds := []string{
 		harmony,
 		harmony[:len(harmony)/2],
+		body("1", "text", `"text": {"content": "`+strings.Repeat(`<\u0001&`, 10000)+`", "repliedMsg": {"content": "`+strings.Repeat(`>`, 9000)+`"}}`),
 		body("2", "richText", `"content": {"richText": `+deepArrays+`}`),
 		body("2", "richText", `"content": {"richText": [`+strings.Repeat(`{"text":"@"},`, 3000)+`{}]}`),
 		body("2", "richText", `"content": {"richText": [{"type": "at", "atName": {"x": [1]}}, {"text": "@", "type": 5}]}`),
@@ -87,6 +88,15 @@ func FuzzParseCallbackHostile(f *testing.F) {
 // the parser promises.
 func checkBounded(t *testing.T, m chat.Message) {
 	t.Helper()
+	for _, s := range []struct {
+		what string
+		text string
+		max  int
+	}{{"text", m.Text, 64 << 10}, {"quote", quoteText(m), 24 << 10}} {
+		if b, _ := json.Marshal(s.text); len(b) > s.max {
+			t.Fatalf("the %s takes %d bytes in the event", s.what, len(b))
+		}
+	}
 	if n := utf8.RuneCountInString(m.Text); n > 20001 {
 		t.Fatalf("kept %d characters of text", n)
 	}
@@ -113,4 +123,11 @@ func checkBounded(t *testing.T, m chat.Message) {
 	if m.Text != strings.TrimSpace(m.Text) {
 		t.Fatalf("text %q is not trimmed", m.Text)
 	}
+}
+
+func quoteText(m chat.Message) string {
+	if m.Quote == nil {
+		return ""
+	}
+	return m.Quote.Text
 }

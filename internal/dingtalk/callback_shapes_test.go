@@ -271,6 +271,15 @@ func TestParseCallbackBounds(t *testing.T) {
 			t.Errorf("kept %d pictures", len(m.Pictures))
 		}
 	})
+	t.Run("a text the event would write six bytes a character is cut to fit", func(t *testing.T) {
+		m, err := dingtalk.ParseCallback([]byte(body("1", "text", `"text": {"content": "`+strings.Repeat("<", 20000)+`"}`)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := json.Marshal(m.Text); len(b) > 64<<10 || !strings.HasSuffix(m.Text, "<…") {
+			t.Errorf("the text takes %d bytes in the event", len(b))
+		}
+	})
 	t.Run("a long text is cut, marked", func(t *testing.T) {
 		m, err := dingtalk.ParseCallback([]byte(body("1", "text", `"text": {"content": "`+strings.Repeat("长", 30000)+`"}`)))
 		if err != nil {

@@ -16,6 +16,9 @@ import (
 // stay far below FC's payload limit (docs/protocols.md §1, quoted messages).
 const maxQuoteRunes = 8000
 
+// maxQuotedTitleRunes bounds the title of a quoted forwarded chat.
+const maxQuotedTitleRunes = 200
+
 // readQuote returns the message m's callback quotes, or nil, from the text
 // or content object of a reply: isReplyMsg and repliedMsg
 // {msgType, msgId, senderId, createdAt, content} (docs/protocols.md §1,
@@ -43,7 +46,8 @@ func readQuote(raw json.RawMessage, chatbotUserID string) *chat.Quote {
 	}
 	q.SentAt, _ = parseMillisField("repliedMsg.createdAt", msg["createdAt"])
 	readQuoted(q, msg["content"])
-	q.Text = truncateRunes(q.Text, maxQuoteRunes)
+	q.Text = truncateEncoded(truncateRunes(q.Text, maxQuoteRunes), maxQuoteEncoded)
+	q.Title = truncateEncoded(truncateRunes(q.Title, maxQuotedTitleRunes), maxQuotedTitleRunes*6)
 	if q.Text == "" && len(q.Pictures) == 0 && q.File == nil && q.Media == nil {
 		q.Unseen = true
 	}
