@@ -78,6 +78,7 @@ type richTextItem struct {
 	Text         string          `json:"text"`
 	Type         string          `json:"type"`
 	DownloadCode string          `json:"downloadCode"`
+	PictureCode  json.RawMessage `json:"pictureDownloadCode"`
 	AtName       json.RawMessage `json:"atName"`
 	Content      json.RawMessage `json:"content"`
 }
@@ -86,8 +87,11 @@ type audioContent struct {
 	Recognition string `json:"recognition"`
 }
 
+// pictureContent's pictureDownloadCode has been seen beside downloadCode
+// (docs/protocols.md §1.1); it stands in when downloadCode is missing.
 type pictureContent struct {
-	DownloadCode string `json:"downloadCode"`
+	DownloadCode        string          `json:"downloadCode"`
+	PictureDownloadCode json.RawMessage `json:"pictureDownloadCode"`
 }
 
 type fileContent struct {
@@ -210,8 +214,8 @@ func readContent(m *chat.Message, b callbackBody) error {
 		if err := decodeOptional("content", content, &c); err != nil {
 			return err
 		}
-		if c.DownloadCode != "" {
-			m.Pictures = []string{c.DownloadCode}
+		if code := cmp.Or(c.DownloadCode, str(c.PictureDownloadCode)); code != "" {
+			m.Pictures = []string{code}
 		}
 	case MsgTypeFile:
 		var c fileContent
@@ -262,13 +266,14 @@ func readRichText(items []richTextItem, mention bool) (string, []string) {
 	}
 	var parts, pictures []string
 	for i, item := range items {
-		switch item.Type {
-		case MsgTypePicture:
-			if item.DownloadCode != "" && len(pictures) < maxPictures {
-				pictures = append(pictures, item.DownloadCode)
+		code := cmp.Or(item.DownloadCode, str(item.PictureCode))
+		switch {
+		case item.Type == MsgTypePicture, item.Type == "" && code != "" && strings.TrimSpace(item.Text) == "":
+			if code != "" && len(pictures) < maxPictures {
+				pictures = append(pictures, code)
 			}
 			continue
-		case "at":
+		case item.Type == "at":
 			name := strings.TrimPrefix(cmp.Or(str(item.AtName), strings.TrimSpace(item.Text), str(item.Content)), "@")
 			if name != "" {
 				parts = append(parts, "@"+name)

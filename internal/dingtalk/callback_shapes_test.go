@@ -191,7 +191,19 @@ func TestParseCallbackFieldShapes(t *testing.T) {
 			want: asked(chat.Quote{Type: "text", Text: "明天开会"}),
 		},
 		{
-			// cc-connect dingtalk_test.go and soimy: createAt as a string.
+			// chenhg5/cc-connect platform/dingtalk/dingtalk_test.go: a picture
+			// item with pictureDownloadCode only, and no type.
+			name: "pictures by their second code",
+			body: body("1", "richText", `"content": {"richText": [{"text": "看图"}, {"pictureDownloadCode": "abc123"}]}`),
+			want: with(message("1", "richText"), func(m *chat.Message) { m.Text = "看图"; m.Pictures = []string{"abc123"} }),
+		},
+		{
+			name: "a picture by its second code",
+			body: body("1", "picture", `"content": {"pictureDownloadCode": "abc123"}`),
+			want: with(message("1", "picture"), func(m *chat.Message) { m.Pictures = []string{"abc123"} }),
+		},
+		{
+			// field reports; AliceBotProject/alicebot's adapter types it a string.
 			name: "createAt and the expiry as decimal strings",
 			body: strings.Replace(strings.Replace(body("1", "text", `"text": {"content": "hi"}`),
 				`"createAt": 1684493344263`, `"createAt": "1684493344263"`, 1),
