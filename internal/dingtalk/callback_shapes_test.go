@@ -121,6 +121,16 @@ func TestParseCallbackFieldShapes(t *testing.T) {
 			want: asked(chat.Quote{Type: "unknownMsgType", Media: &chat.Media{Kind: chat.MediaAudio, Seconds: 3}}),
 		},
 		{
+			name: "an empty repliedMsg on a message that does not say it replies is no quote",
+			body: body("2", "text", `"text": {"content": " 这是什么", "repliedMsg": {}}`),
+			want: with(message("2", "text"), func(m *chat.Message) { m.Text = "这是什么" }),
+		},
+		{
+			name: "a broken repliedMsg on a message that says it replies is an unseen quote",
+			body: body("2", "text", `"text": {"content": " 这是什么", "isReplyMsg": "true", "repliedMsg": [1, 2]}`),
+			want: asked(chat.Quote{Unseen: true}),
+		},
+		{
 			name: "isReplyMsg without the quoted message",
 			body: body("2", "text", `"text": {"content": " 这是什么", "isReplyMsg": true}`),
 			want: asked(chat.Quote{Unseen: true}),

@@ -1,7 +1,6 @@
 package dingtalk
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/json"
 	"math"
@@ -16,6 +15,9 @@ import (
 // stay far below FC's payload limit (docs/protocols.md §1, quoted messages).
 const maxQuoteRunes = 8000
 
+// maxIDRunes bounds a quoted message's id and type, short words.
+const maxIDRunes = 200
+
 // maxQuotedTitleRunes bounds the title of a quoted forwarded chat.
 const maxQuotedTitleRunes = 200
 
@@ -27,21 +29,20 @@ const maxQuotedTitleRunes = 200
 // reason to refuse the message it comes with: one whose content cannot be
 // read is a quote marked Unseen, for the model and the user to be told.
 func readQuote(raw json.RawMessage, chatbotUserID string) *chat.Quote {
+	// A message quotes another when it says so, or carries one: an empty
+	// or broken repliedMsg on a message that does not say so is no quote,
+	// lest every answer carry a note about a quote that is not there.
 	f := object(raw)
-	replied := bytes.TrimSpace(f["repliedMsg"])
-	if len(replied) == 0 || string(replied) == "null" {
+	msg := object(f["repliedMsg"])
+	if len(msg) == 0 {
 		if flag(f["isReplyMsg"]) {
 			return &chat.Quote{Unseen: true}
 		}
 		return nil
 	}
-	msg := object(replied)
-	if msg == nil {
-		return &chat.Quote{Unseen: true}
-	}
 	sender := str(msg["senderId"])
 	q := &chat.Quote{
-		MessageID: str(msg["msgId"]), Type: str(msg["msgType"]),
+		MessageID: truncateRunes(str(msg["msgId"]), maxIDRunes), Type: truncateRunes(str(msg["msgType"]), maxIDRunes),
 		FromRobot: sender != "" && sender == chatbotUserID,
 	}
 	q.SentAt, _ = parseMillisField("repliedMsg.createdAt", msg["createdAt"])
