@@ -100,12 +100,16 @@ type fileContent struct {
 }
 
 // ParseCallback turns the body of a DingTalk callback into a message. It is
-// strict about the fields the robot relies on (a wrong JSON type or a missing
-// required field is an error naming the field) and lenient where DingTalk's
-// payloads vary: the millisecond times may be numbers or decimal strings, and
-// a msgtype the robot cannot read (video, unknownMsgType, a new one)
-// yields a message with its Type and no Text, for the reply to answer
-// politely. Errors never quote the body, which holds the session webhook.
+// strict about the fields the robot relies on and the documented ones (a
+// wrong JSON type or a missing required field is an error naming the
+// field) and lenient where DingTalk's payloads vary (docs/protocols.md
+// §1.1): the millisecond times may be numbers or decimal strings, a text or
+// content may be JSON inside a string, the undocumented msgtypes and every
+// quote are read for what they hold, and a msgtype the robot cannot read
+// (video, unknownMsgType, a new one) yields a message with its Type and no
+// Text, for the reply to answer politely. What it keeps is bounded whatever
+// the body's size or depth. Errors never quote the body, which holds the
+// session webhook.
 func ParseCallback(body []byte) (chat.Message, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return chat.Message{}, fmt.Errorf("%w: empty body", ErrMalformedCallback)

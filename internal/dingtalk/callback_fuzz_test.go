@@ -131,3 +131,15 @@ func quoteText(m chat.Message) string {
 	}
 	return m.Quote.Text
 }
+
+// BenchmarkParseCallbackHostile measures the hostile seeds, the worst of
+// them a deep or wide tree in the 64 KiB a callback may be.
+func BenchmarkParseCallbackHostile(b *testing.B) {
+	seeds := hostileSeeds()
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, s := range seeds {
+			dingtalk.ParseCallback([]byte(s))
+		}
+	}
+}
