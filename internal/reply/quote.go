@@ -75,6 +75,9 @@ func (s *Service) readQuote(ctx context.Context, log *slog.Logger, m chat.Messag
 		q.media = &chat.Media{Kind: mq.Type} // an event written before quotes knew them
 	}
 	q.unseen = mq.Unseen || (q.text == "" && mq.File == nil && len(quotedPictures(mq)) == 0 && q.media == nil)
+	if q.unseen {
+		log.InfoContext(ctx, "a quote without content the robot can read", "quotedType", mq.Type)
+	}
 	if mq.File != nil {
 		doc, refusal, err := s.readFile(ctx, log, m, *mq.File)
 		if err != nil || refusal != "" {
