@@ -3,6 +3,7 @@ package dingtalk_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -142,4 +143,50 @@ func BenchmarkParseCallbackHostile(b *testing.B) {
 			dingtalk.ParseCallback([]byte(s))
 		}
 	}
+}
+
+// FuzzParseCallbackNested puts one JSON fragment where the callback shapes
+// nest the most (a content, a rich text, a quote, a card's tree, a
+// forwarded chat), as it is and inside a string, so that the fuzzer works
+// on the fragment rather than on the common fields around it.
+func FuzzParseCallbackNested(f *testing.F) {
+	for _, s := range []string{
+		`{"richText": [{"text": "@机器人"}, {"text": "\\clear"}]}`,
+		`{"elementType": "TEXT", "value": "x", "children": [{"elementType": "MARKDOWN", "value": "y"}]}`,
+		`{"summary": "[]", "title": "t", "records": "[{\"senderName\":\"a\",\"text\":\"b\"}]"}`,
+		`{"duration": "12000", "downloadCode": "a", "videoType": "mp4", "fileName": "x"}`,
+		`"{\"content\": \"{\\\"text\\\": 1}\"}"`,
+		strings.Repeat(`[`, 300), strings.Repeat(`{"children":`, 100) + `1` + strings.Repeat(`}`, 100),
+		`null`, `1e999`, `"\u2028<>&"`, `[{}, [], "", 0, true, null]`,
+	} {
+		f.Add(s)
+	}
+	slots := []struct{ msgType, field string }{
+		{"richText", `"content": %s`},
+		{"markdown", `"content": {"text": %s}`},
+		{"chatRecord", `"content": %s`},
+		{"interactiveCard", `"content": {"cardContent": %s}`},
+		{"richText", `"content": {"richText": [{"text": "@机器人"}, %s]}`},
+		{"text", `"text": {"content": "?", "isReplyMsg": true, "repliedMsg": %s}`},
+		{"text", `"text": {"content": "?", "isReplyMsg": true, "repliedMsg": {"msgType": "interactiveCard", "content": {"cardContent": %s}}}`},
+		{"text", `"text": {"content": "?", "isReplyMsg": true, "repliedMsg": {"msgType": "chatRecord", "content": %s}}`},
+		{"text", `"text": {"content": "?", "isReplyMsg": true, "repliedMsg": {"msgType": "unknownMsgType", "content": %s}}`},
+		{"text", `"text": {"content": "?", "isReplyMsg": true, "repliedMsg": {"msgType": "richText", "content": {"richText": %s}}}`},
+	}
+	f.Fuzz(func(t *testing.T, fragment string) {
+		asString, _ := json.Marshal(fragment)
+		for _, slot := range slots {
+			for _, v := range []string{fragment, string(asString)} {
+				b := body("2", slot.msgType, fmt.Sprintf(slot.field, v))
+				m, err := dingtalk.ParseCallback([]byte(b))
+				if err != nil {
+					if !errors.Is(err, dingtalk.ErrMalformedCallback) {
+						t.Fatalf("error %v does not wrap ErrMalformedCallback", err)
+					}
+					continue
+				}
+				checkBounded(t, m)
+			}
+		}
+	})
 }
