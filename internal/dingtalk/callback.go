@@ -80,6 +80,7 @@ type richTextItem struct {
 	DownloadCode string          `json:"downloadCode"`
 	PictureCode  json.RawMessage `json:"pictureDownloadCode"`
 	AtName       json.RawMessage `json:"atName"`
+	DingtalkID   json.RawMessage `json:"dingtalkId"`
 	Content      json.RawMessage `json:"content"`
 }
 
@@ -206,7 +207,7 @@ func readContent(m *chat.Message, b callbackBody) error {
 			return err
 		}
 		mention := m.IsGroup() && robotMentionedFirst(b.AtUsers, b.ChatbotUserID)
-		m.Text, m.Pictures = readRichText(c.RichText, mention)
+		m.Text, m.Pictures = readRichText(c.RichText, mention, b.ChatbotUserID)
 	case MsgTypeAudio:
 		var c audioContent
 		if err := decodeOptional("content", content, &c); err != nil {
@@ -263,8 +264,8 @@ func readContent(m *chat.Message, b callbackBody) error {
 // robot's: then a first text item that starts with "@" holds the robot's
 // name (HarmonyOS), cut out as DingTalk cuts it out of a text message, so
 // that a command after it is seen as one. An "at" item is someone else
-// mentioned, kept as "@name".
-func readRichText(items []richTextItem, mention bool) (string, []string) {
+// mentioned, kept as "@name", unless its dingtalkId says it is the robot.
+func readRichText(items []richTextItem, mention bool, chatbotUserID string) (string, []string) {
 	if len(items) > maxRichTextItems {
 		items = items[:maxRichTextItems]
 	}
@@ -276,6 +277,9 @@ func readRichText(items []richTextItem, mention bool) (string, []string) {
 			if code != "" && len(pictures) < maxPictures {
 				pictures = append(pictures, code)
 			}
+			continue
+		case item.Type == "at" && chatbotUserID != "" && str(item.DingtalkID) == chatbotUserID:
+			mention = false
 			continue
 		case item.Type == "at":
 			name := strings.TrimPrefix(cmp.Or(str(item.AtName), strings.TrimSpace(item.Text), str(item.Content)), "@")

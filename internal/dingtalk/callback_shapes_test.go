@@ -46,6 +46,11 @@ func TestParseCallbackFieldShapes(t *testing.T) {
 			want: with(message("2", "richText"), func(m *chat.Message) { m.Text = "@李四\n的问题怎么答" }),
 		},
 		{
+			name: "an at item naming the robot by its id is cut",
+			body: body("2", "richText", `"content": {"richText": [{"type": "at", "atName": "机器人", "dingtalkId": "$:LWCP_v1:$robot"}, {"text": "\\clear"}]}`),
+			want: with(message("2", "richText"), func(m *chat.Message) { m.Text = `\clear` }),
+		},
+		{
 			name: "a group richText whose first mention is not the robot keeps its @",
 			body: strings.Replace(body("2", "richText", `"content": {"richText": [{"text": "@李四"}, {"text": "你好"}]}`),
 				`"atUsers": [{"dingtalkId": "$:LWCP_v1:$robot"}]`, `"atUsers": [{"dingtalkId": "$:LWCP_v1:$lisi"}, {"dingtalkId": "$:LWCP_v1:$robot"}]`, 1),
