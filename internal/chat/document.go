@@ -29,7 +29,32 @@ type Quote struct {
 	Text     string      `json:"text,omitempty"`
 	Pictures []string    `json:"pictures,omitempty"`
 	File     *Attachment `json:"file,omitempty"`
+	// Media is set for a quoted voice message or video, which the robot
+	// can neither play nor show the model: what it is and how long.
+	Media *Media `json:"media,omitempty"`
+	// Title is the title of a quoted forwarded chat (chatRecord), whose
+	// summary is Text.
+	Title string `json:"title,omitempty"`
+	// Unseen is set when the callback said the message quotes another but
+	// carried nothing of it the robot can read: the model, and so the
+	// user, are told rather than the quote dropped.
+	Unseen bool `json:"unseen,omitempty"`
 }
+
+// Media is a voice message or video, by kind and length only: its sound
+// and pictures never reach the model.
+type Media struct {
+	// Kind is MediaAudio or MediaVideo.
+	Kind string `json:"kind"`
+	// Seconds is its length, rounded up; 0 when unknown.
+	Seconds int `json:"seconds,omitempty"`
+}
+
+// The kinds of Media.
+const (
+	MediaAudio = "audio"
+	MediaVideo = "video"
+)
 
 // Document is the text of a file a user sent, read for the model.
 type Document struct {

@@ -2,6 +2,7 @@ package dingtalk
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +24,20 @@ const (
 	MsgTypeVideo    = "video"
 	MsgTypeFile     = "file"
 	MsgTypeUnknown  = "unknownMsgType"
+	// Seen in the field, not documented (docs/protocols.md §1).
+	MsgTypeMarkdown   = "markdown"
+	MsgTypeCard       = "interactiveCard"
+	MsgTypeChatRecord = "chatRecord"
+)
+
+// Bounds of what a message keeps of a callback, whatever its size: far
+// more than a DingTalk message holds, far less than the event that carries
+// it may (docs/protocols.md §1).
+const (
+	maxTextRunes = 20000
+	maxPictures  = 20
+	// maxRichTextItems bounds the items of a rich text that are read.
+	maxRichTextItems = 500
 )
 
 // callbackBody is the part of a callback the robot reads. The fields whose
@@ -41,6 +56,7 @@ type callbackBody struct {
 	SenderCorpID      string          `json:"senderCorpId"`
 	RobotCode         string          `json:"robotCode"`
 	ChatbotUserID     string          `json:"chatbotUserId"`
+	AtUsers           json.RawMessage `json:"atUsers"`
 	SessionWebhook    string          `json:"sessionWebhook"`
 	SessionExpiresAt  json.RawMessage `json:"sessionWebhookExpiredTime"`
 	CreateAt          json.RawMessage `json:"createAt"`
@@ -53,19 +69,30 @@ type textPayload struct {
 }
 
 type richTextContent struct {
-	RichText []struct {
-		Text         string `json:"text"`
-		Type         string `json:"type"`
-		DownloadCode string `json:"downloadCode"`
-	} `json:"richText"`
+	RichText []richTextItem `json:"richText"`
+}
+
+// richTextItem is a text, a picture, or (HarmonyOS) an @-mention of
+// someone; the mention's fields are read leniently, being undocumented.
+type richTextItem struct {
+	Text         string          `json:"text"`
+	Type         string          `json:"type"`
+	DownloadCode string          `json:"downloadCode"`
+	PictureCode  json.RawMessage `json:"pictureDownloadCode"`
+	AtName       json.RawMessage `json:"atName"`
+	DingtalkID   json.RawMessage `json:"dingtalkId"`
+	Content      json.RawMessage `json:"content"`
 }
 
 type audioContent struct {
 	Recognition string `json:"recognition"`
 }
 
+// pictureContent's pictureDownloadCode has been seen beside downloadCode
+// (docs/protocols.md §1.1); it stands in when downloadCode is missing.
 type pictureContent struct {
-	DownloadCode string `json:"downloadCode"`
+	DownloadCode        string          `json:"downloadCode"`
+	PictureDownloadCode json.RawMessage `json:"pictureDownloadCode"`
 }
 
 type fileContent struct {
@@ -74,12 +101,16 @@ type fileContent struct {
 }
 
 // ParseCallback turns the body of a DingTalk callback into a message. It is
-// strict about the fields the robot relies on (a wrong JSON type or a missing
-// required field is an error naming the field) and lenient where DingTalk's
-// payloads vary: the millisecond times may be numbers or decimal strings, and
-// a msgtype the robot cannot read (video, unknownMsgType, a new one)
-// yields a message with its Type and no Text, for the reply to answer
-// politely. Errors never quote the body, which holds the session webhook.
+// strict about the fields the robot relies on and the documented ones (a
+// wrong JSON type or a missing required field is an error naming the
+// field) and lenient where DingTalk's payloads vary (docs/protocols.md
+// §1.1): the millisecond times may be numbers or decimal strings, a text or
+// content may be JSON inside a string, the undocumented msgtypes and every
+// quote are read for what they hold, and a msgtype the robot cannot read
+// (video, unknownMsgType, a new one) yields a message with its Type and no
+// Text, for the reply to answer politely. What it keeps is bounded whatever
+// the body's size or depth. Errors never quote the body, which holds the
+// session webhook.
 func ParseCallback(body []byte) (chat.Message, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return chat.Message{}, fmt.Errorf("%w: empty body", ErrMalformedCallback)
@@ -149,67 +180,142 @@ func ParseCallback(body []byte) (chat.Message, error) {
 	return m, nil
 }
 
-// readContent fills Text and Pictures from the msgtype-specific part.
+// readContent fills Text, Pictures, File and Quote from the
+// msgtype-specific part. A content or text that is JSON inside a string
+// is read as that JSON.
 func readContent(m *chat.Message, b callbackBody) error {
+	text, content := unwrapJSON(b.Text), unwrapJSON(b.Content)
 	switch b.MsgType {
 	case MsgTypeText:
+		if isString(text) { // the text itself, not in an object
+			m.Text = str(text)
+			break
+		}
 		var t textPayload
-		if err := decodeOptional("text", b.Text, &t); err != nil {
+		if err := decodeOptional("text", text, &t); err != nil {
 			return err
 		}
 		// In a group the @-mention is cut out but its space is kept.
 		m.Text = strings.TrimSpace(t.Content)
 	case MsgTypeRichText:
+		if isString(content) { // the text itself, not in an object
+			m.Text = str(content)
+			break
+		}
 		var c richTextContent
-		if err := decodeOptional("content", b.Content, &c); err != nil {
+		if err := decodeOptional("content", content, &c); err != nil {
 			return err
 		}
-		var parts []string
-		for _, item := range c.RichText {
-			if item.Type == MsgTypePicture {
-				if item.DownloadCode != "" {
-					m.Pictures = append(m.Pictures, item.DownloadCode)
-				}
-				continue
-			}
-			if t := strings.TrimSpace(item.Text); t != "" {
-				parts = append(parts, t)
-			}
-		}
-		m.Text = strings.Join(parts, "\n")
+		mention := m.IsGroup() && robotMentionedFirst(b.AtUsers, b.ChatbotUserID)
+		m.Text, m.Pictures = readRichText(c.RichText, mention, b.ChatbotUserID)
 	case MsgTypeAudio:
 		var c audioContent
-		if err := decodeOptional("content", b.Content, &c); err != nil {
+		if err := decodeOptional("content", content, &c); err != nil {
 			return err
 		}
 		m.Text = strings.TrimSpace(c.Recognition)
 	case MsgTypePicture:
 		var c pictureContent
-		if err := decodeOptional("content", b.Content, &c); err != nil {
+		if err := decodeOptional("content", content, &c); err != nil {
 			return err
 		}
-		if c.DownloadCode != "" {
-			m.Pictures = []string{c.DownloadCode}
+		if code := cmp.Or(c.DownloadCode, str(c.PictureDownloadCode)); code != "" {
+			m.Pictures = []string{code}
 		}
 	case MsgTypeFile:
 		var c fileContent
-		if err := decodeOptional("content", b.Content, &c); err != nil {
+		if err := decodeOptional("content", content, &c); err != nil {
 			return err
 		}
 		if c.DownloadCode != "" {
 			m.File = &chat.Attachment{Name: strings.TrimSpace(c.FileName), DownloadCode: c.DownloadCode}
 		}
+	// The undocumented types are read leniently: a field of another shape
+	// is a field without text.
+	case MsgTypeMarkdown:
+		m.Text = str(object(content)["text"])
+		if m.Text == "" {
+			m.Text = str(object(text)["content"])
+		}
+	case MsgTypeCard:
+		// A shared document carries only its link, which the robot cannot
+		// open; a card may carry words.
+		m.Text = str(object(text)["content"])
+		if m.Text == "" {
+			m.Text = cardText(object(content)["cardContent"])
+		}
+	case MsgTypeChatRecord:
+		title, record := chatRecord(object(content))
+		if record != "" {
+			m.Text = strings.TrimSpace(title + "\n" + record)
+		}
 	}
 	// Video, unknownMsgType and types DingTalk adds later carry nothing
-	// the robot can read; their content is left undecoded.
-	switch b.MsgType {
-	case MsgTypeText:
-		m.Quote = readQuote(b.Text, b.ChatbotUserID)
-	case MsgTypeRichText:
-		m.Quote = readQuote(b.Content, b.ChatbotUserID)
+	// else the robot can read. A quote may come with any type.
+	m.Text = truncateEncoded(truncateRunes(m.Text, maxTextRunes), maxTextEncoded)
+	if m.Quote = readQuote(text, b.ChatbotUserID); m.Quote == nil {
+		m.Quote = readQuote(content, b.ChatbotUserID)
 	}
 	return nil
 }
+
+// readRichText joins the texts of a rich text's items, one a line, and
+// gathers its pictures. mention says the message's first @-mention is the
+// robot's: then a first text item that starts with "@" holds the robot's
+// name (HarmonyOS), cut out as DingTalk cuts it out of a text message, so
+// that a command after it is seen as one. An "at" item is someone else
+// mentioned, kept as "@name", unless its dingtalkId says it is the robot.
+func readRichText(items []richTextItem, mention bool, chatbotUserID string) (string, []string) {
+	if len(items) > maxRichTextItems {
+		items = items[:maxRichTextItems]
+	}
+	var parts, pictures []string
+	for i, item := range items {
+		code := cmp.Or(item.DownloadCode, str(item.PictureCode))
+		switch {
+		case item.Type == MsgTypePicture, item.Type == "" && code != "" && strings.TrimSpace(item.Text) == "":
+			if code != "" && len(pictures) < maxPictures {
+				pictures = append(pictures, code)
+			}
+			continue
+		case item.Type == "at" && chatbotUserID != "" && str(item.DingtalkID) == chatbotUserID:
+			mention = false
+			continue
+		case item.Type == "at":
+			name := strings.TrimPrefix(cmp.Or(str(item.AtName), strings.TrimSpace(item.Text), str(item.Content)), "@")
+			if name != "" {
+				parts = append(parts, "@"+name)
+			}
+			mention = false
+			continue
+		}
+		t := strings.TrimSpace(item.Text)
+		if t == "" {
+			continue
+		}
+		if mention {
+			t = strings.TrimSpace(cutMention(t, textFollows(items[i+1:])))
+			mention = false
+		}
+		if t != "" {
+			parts = append(parts, t)
+		}
+	}
+	return strings.Join(parts, "\n"), pictures
+}
+
+// textFollows reports whether any of items is a text.
+func textFollows(items []richTextItem) bool {
+	for _, item := range items {
+		if item.Type != MsgTypePicture && item.Type != "at" && strings.TrimSpace(item.Text) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// isString reports whether raw is a JSON string.
+func isString(raw json.RawMessage) bool { return len(raw) > 0 && raw[0] == '"' }
 
 // decodeOptional decodes a msgtype-specific object; an absent or null one
 // leaves v empty.

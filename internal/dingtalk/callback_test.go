@@ -160,9 +160,9 @@ func TestParseCallback(t *testing.T) {
 			}),
 		},
 		{
-			name: "a quote that cannot be read is left out",
+			name: "a quote that cannot be read is kept, as unseen",
 			body: body("1", "text", `"text": {"content": "hi", "isReplyMsg": true, "repliedMsg": "junk"}`),
-			want: with(message("1", "text"), func(m *chat.Message) { m.Text = "hi" }),
+			want: with(message("1", "text"), func(m *chat.Message) { m.Text = "hi"; m.Quote = &chat.Quote{Unseen: true} }),
 		},
 		{
 			name: "unknownMsgType",
@@ -235,7 +235,8 @@ func TestParseCallbackRefuses(t *testing.T) {
 		{name: "sessionWebhook empty", body: strings.Replace(text, `"https://oapi.dingtalk.com/robot/sendBySession?session=`+secretSession+`"`, `""`, 1), mentions: []string{"sessionWebhook"}},
 		{name: "no sender at all", body: strings.Replace(strings.Replace(text, `"manager4321"`, `""`, 1), `"$:LWCP_v1:$sender=="`, `null`, 1), mentions: []string{"senderId"}},
 		{name: "text.content a number", body: body("1", "text", `"text": {"content": 5}`), mentions: []string{"text.content"}},
-		{name: "text a string", body: body("1", "text", `"text": "hi"`), mentions: []string{"text"}},
+		{name: "text an array", body: body("1", "text", `"text": ["hi"]`), mentions: []string{"text"}},
+		{name: "content a string holding an array", body: body("1", "picture", `"content": "[1]"`), mentions: []string{"content", "array"}},
 		{name: "richText not an array", body: body("1", "richText", `"content": {"richText": "hi"}`), mentions: []string{"content.richText"}},
 		{name: "richText item text a number", body: body("1", "richText", `"content": {"richText": [{"text": 1}]}`), mentions: []string{"content.richText", "text"}},
 		{name: "audio content an array", body: body("1", "audio", `"content": []`), mentions: []string{"content"}},

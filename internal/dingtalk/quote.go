@@ -1,7 +1,9 @@
 package dingtalk
 
 import (
+	"cmp"
 	"encoding/json"
+	"math"
 	"strings"
 	"unicode/utf8"
 
@@ -13,99 +15,120 @@ import (
 // stay far below FC's payload limit (docs/protocols.md §1, quoted messages).
 const maxQuoteRunes = 8000
 
-// repliedMsg is the message a reply quotes, as the callback carries it under
-// text.repliedMsg (a text reply) or content.repliedMsg (a rich-text reply).
-// Its content's shape follows its msgType and has been seen with the text
-// under "text" and under "content", so it is decoded leniently.
-type repliedMsg struct {
-	MsgType   string          `json:"msgType"`
-	MsgID     string          `json:"msgId"`
-	SenderID  string          `json:"senderId"`
-	CreatedAt json.RawMessage `json:"createdAt"`
-	Content   json.RawMessage `json:"content"`
-}
+// maxIDRunes bounds a quoted message's id and type, short words.
+const maxIDRunes = 200
 
-// quoteContent is every field a quoted message's content has been seen
-// with.
-type quoteContent struct {
-	Text         string `json:"text"`
-	Content      string `json:"content"`
-	DownloadCode string `json:"downloadCode"`
-	FileName     string `json:"fileName"`
-	RichText     []struct {
-		MsgType      string `json:"msgType"`
-		Type         string `json:"type"`
-		Content      string `json:"content"`
-		Text         string `json:"text"`
-		DownloadCode string `json:"downloadCode"`
-	} `json:"richText"`
-}
+// maxQuotedTitleRunes bounds the title of a quoted forwarded chat.
+const maxQuotedTitleRunes = 200
 
-// replyFields are the fields that say a message replies to another, in
-// text or in content. isReplyMsg goes with repliedMsg; the quote itself
-// is what is read.
-type replyFields struct {
-	RepliedMsg json.RawMessage `json:"repliedMsg"`
-}
-
-// readQuote returns the message m's callback quotes, or nil. A quote is
-// never a reason to refuse the message it comes with: one that cannot be
-// read is left out, and the message answered from its own words.
+// readQuote returns the message m's callback quotes, or nil, from the text
+// or content object of a reply: isReplyMsg and repliedMsg
+// {msgType, msgId, senderId, createdAt, content} (docs/protocols.md §1,
+// quoted messages). The quoted content's shape follows its msgType and
+// varies by client, so every field is read leniently. A quote is never a
+// reason to refuse the message it comes with: one whose content cannot be
+// read is a quote marked Unseen, for the model and the user to be told.
 func readQuote(raw json.RawMessage, chatbotUserID string) *chat.Quote {
-	var r replyFields
-	if len(raw) == 0 || json.Unmarshal(raw, &r) != nil || len(r.RepliedMsg) == 0 || string(r.RepliedMsg) == "null" {
+	// A message quotes another when it says so, or carries one: an empty
+	// or broken repliedMsg on a message that does not say so is no quote,
+	// lest every answer carry a note about a quote that is not there.
+	f := object(raw)
+	msg := object(f["repliedMsg"])
+	if len(msg) == 0 {
+		if flag(f["isReplyMsg"]) {
+			return &chat.Quote{Unseen: true}
+		}
 		return nil
 	}
-	var msg repliedMsg
-	if json.Unmarshal(r.RepliedMsg, &msg) != nil {
-		return nil
-	}
+	sender := str(msg["senderId"])
 	q := &chat.Quote{
-		MessageID: msg.MsgID, Type: msg.MsgType,
-		FromRobot: msg.SenderID != "" && msg.SenderID == chatbotUserID,
+		MessageID: truncateRunes(str(msg["msgId"]), maxIDRunes), Type: truncateRunes(str(msg["msgType"]), maxIDRunes),
+		FromRobot: sender != "" && sender == chatbotUserID,
 	}
-	q.SentAt, _ = parseMillisField("repliedMsg.createdAt", msg.CreatedAt)
+	q.SentAt, _ = parseMillisField("repliedMsg.createdAt", msg["createdAt"])
+	readQuoted(q, msg["content"])
+	q.Text = truncateEncoded(truncateRunes(q.Text, maxQuoteRunes), maxQuoteEncoded)
+	q.Title = truncateEncoded(truncateRunes(q.Title, maxQuotedTitleRunes), maxQuotedTitleRunes*6)
+	if q.Text == "" && len(q.Pictures) == 0 && q.File == nil && q.Media == nil {
+		q.Unseen = true
+	}
+	return q
+}
 
-	var c quoteContent
-	var asString string
-	switch {
-	case json.Unmarshal(msg.Content, &asString) == nil:
-		c.Text = asString // a content that is the quoted text itself
-	case json.Unmarshal(msg.Content, &c) != nil:
-		c = quoteContent{}
+// readQuoted fills q from the quoted message's content, by its msgType.
+func readQuoted(q *chat.Quote, raw json.RawMessage) {
+	raw = unwrapJSON(raw)
+	if isString(raw) { // a content that is the quoted text itself
+		q.Text = str(raw)
+		return
 	}
+	c := object(raw)
+	switch q.Type {
+	case MsgTypeAudio:
+		q.Media = media(chat.MediaAudio, c)
+		q.Text = str(c["recognition"])
+	case MsgTypeVideo:
+		q.Media = media(chat.MediaVideo, c)
+	case MsgTypeChatRecord:
+		q.Title, q.Text = chatRecord(c)
+	case MsgTypeCard:
+		// The element tree as the card shows it, else the template's
+		// variables, else a text beside them.
+		q.Text = cmp.Or(cardText(c["cardContent"]),
+			first(object(object(c["cardData"])["cardParamMap"]), "content", "markdown", "text", "msgContent"),
+			first(c, "text", "content", "markdown"))
+	default:
+		readQuotedText(q, c)
+	}
+}
+
+// readQuotedText reads the content of a text, rich text, markdown, picture
+// or file, and of a msgType the robot does not know, by the fields it has:
+// a fileName makes a file, a videoType a video, a duration a voice message.
+func readQuotedText(q *chat.Quote, c map[string]json.RawMessage) {
 	var texts []string
-	add := func(ss ...string) {
-		for _, s := range ss {
-			if s = strings.TrimSpace(s); s != "" {
-				texts = append(texts, s)
-				return
-			}
-		}
+	if t := first(c, "text", "content"); t != "" {
+		texts = append(texts, t)
 	}
-	add(c.Text, c.Content)
-	for _, item := range c.RichText {
-		kind := item.MsgType
-		if kind == "" {
-			kind = item.Type
-		}
+	for _, raw := range array(c["richText"], maxRichTextItems) {
+		item := object(raw)
+		kind := cmp.Or(str(item["msgType"]), str(item["type"]))
 		if kind == MsgTypePicture {
-			if item.DownloadCode != "" {
-				q.Pictures = append(q.Pictures, item.DownloadCode)
+			if code := first(item, "downloadCode", "pictureDownloadCode"); code != "" && len(q.Pictures) < maxPictures {
+				q.Pictures = append(q.Pictures, code)
 			}
 			continue
 		}
-		add(item.Content, item.Text)
+		if t := first(item, "content", "text"); t != "" {
+			texts = append(texts, t)
+		}
 	}
+	q.Text = strings.Join(texts, "\n")
+	code := str(c["downloadCode"])
 	switch {
-	case c.DownloadCode == "":
-	case msg.MsgType == MsgTypeFile || c.FileName != "":
-		q.File = &chat.Attachment{Name: c.FileName, DownloadCode: c.DownloadCode}
-	default:
-		q.Pictures = append(q.Pictures, c.DownloadCode)
+	case code == "":
+	case q.Type == MsgTypeFile || str(c["fileName"]) != "":
+		q.File = &chat.Attachment{Name: str(c["fileName"]), DownloadCode: code}
+	case q.Type == MsgTypePicture || q.Type == "" || str(c["pictureDownloadCode"]) != "":
+		if len(q.Pictures) < maxPictures {
+			q.Pictures = append(q.Pictures, code)
+		}
+	case str(c["videoType"]) != "":
+		q.Media = media(chat.MediaVideo, c)
+	case str(c["duration"]) != "":
+		q.Media = media(chat.MediaAudio, c)
 	}
-	q.Text = truncateRunes(strings.Join(texts, "\n"), maxQuoteRunes)
-	return q
+}
+
+// media describes a quoted voice message or video: its duration is in
+// milliseconds for a voice message (docs/protocols.md §1), of an unknown
+// unit for a video, whose length is left out.
+func media(kind string, c map[string]json.RawMessage) *chat.Media {
+	m := &chat.Media{Kind: kind}
+	if ms, ok := number(c["duration"]); ok && kind == chat.MediaAudio && ms < 24*3600*1000 {
+		m.Seconds = int(math.Ceil(ms / 1000))
+	}
+	return m
 }
 
 // truncateRunes cuts s to at most n runes, marking the cut.

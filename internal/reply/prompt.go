@@ -43,8 +43,8 @@ type question struct {
 func (s *Service) prompt(ctx context.Context, j *job) (q question, refusal string, err error) {
 	m := j.m
 	codes := m.Pictures
-	if m.Quote != nil {
-		codes = append(slices.Clip(codes), m.Quote.Pictures...)
+	if qp := quotedPictures(m.Quote); len(qp) > 0 {
+		codes = append(slices.Clip(codes), qp...)
 	}
 	images, refusal, err := s.pictures(ctx, j.log, m, codes)
 	if err != nil || refusal != "" {
@@ -74,15 +74,14 @@ func (s *Service) prompt(ctx context.Context, j *job) (q question, refusal strin
 	if quote.doc != nil {
 		docs = append(docs, *quote.doc)
 	}
-	quotedPictures := 0
-	if m.Quote != nil {
-		quotedPictures = len(m.Quote.Pictures)
-	}
+	pictures := len(quotedPictures(m.Quote))
 	asked := m.Text
 	switch {
 	case asked != "":
 	case len(images) > 0 && m.Quote == nil:
 		asked = describePictureQuestion
+	case quote.unseen:
+		return q, unseenQuoteText, nil
 	case m.Quote != nil:
 		asked = readQuotedQuestion
 	default:
@@ -97,11 +96,14 @@ func (s *Service) prompt(ctx context.Context, j *job) (q question, refusal strin
 	if len(images) > 0 {
 		q.model = s.cfg.Vision
 	}
-	seen := quotedPictures > 0 && len(images) > 0
-	p.Question = s.asked(m, withQuote(asked, quote, quotedPictures, seen))
+	seen := pictures > 0 && len(images) > 0
+	p.Question = s.asked(m, withQuote(asked, quote, pictures, seen))
 	window := s.cfg.MaxContextTokens
 	var files string
 	files, q.notes, refusal = s.files(docs, p, window)
+	if quote.unseen {
+		q.notes = append(q.notes, unseenQuoteNote)
+	}
 	if refusal != "" {
 		j.log.Log(ctx, logging.LevelNotice, "no room for the files in the context window", "files", len(docs), "window", window)
 		return q, refusal, nil
@@ -131,6 +133,13 @@ func remembered(asked string, docs []chat.Document, quote *chat.Quote, pictures 
 	}
 	if quote != nil && (quote.Text != "" || quote.File == nil) { // a quoted file has its mark
 		what := quote.Text
+		switch {
+		case what != "":
+		case quote.Media != nil && quote.Media.Kind == chat.MediaAudio, quote.Type == "audio":
+			what = "语音"
+		case quote.Media != nil, quote.Type == "video":
+			what = "视频"
+		}
 		if r := []rune(what); len(r) > quotedRemembered {
 			what = string(r[:quotedRemembered]) + "…"
 		}
@@ -168,8 +177,12 @@ func (s *Service) asked(m chat.Message, question string) string {
 // the model.
 func unsupportedText(msgtype string) string {
 	switch msgtype {
-	case "text", "richText", "audio":
+	case "text", "richText", "audio", "markdown":
 		return "没有收到文字内容，请直接输入你的问题。"
+	case "interactiveCard":
+		return "抱歉，我打不开分享的钉钉文档和卡片。请把要问的内容复制成文字发给我。"
+	case "chatRecord":
+		return "抱歉，我读不到这份聊天记录的内容。请逐条转发，或把原文复制给我。"
 	case "picture":
 		return "抱歉，我目前只能阅读文字，看不了图片。请用文字描述你的问题。"
 	case "video":

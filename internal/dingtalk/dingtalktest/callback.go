@@ -261,3 +261,29 @@ func (s *Server) ReplyCallback(conv Conversation, from Sender, text string, quot
 		"content": text, "isReplyMsg": true, "repliedMsg": replied,
 	})
 }
+
+// RawCallback builds a message of msgType whose fields are the common ones
+// overlaid with fields, sent as given: a shape DingTalk was seen to send
+// beyond the documented ones (docs/protocols.md §1), or a broken one. A
+// field's value may be a json.RawMessage, sent as it is (a content that is
+// a string of JSON, a time as a string); a nil value removes the field.
+func (s *Server) RawCallback(conv Conversation, from Sender, msgType string, fields map[string]any) Callback {
+	cb := s.callback(conv, from, msgType, "", nil)
+	var body map[string]any
+	if err := json.Unmarshal(cb.Body, &body); err != nil {
+		panic("dingtalktest: decode callback: " + err.Error())
+	}
+	for k, v := range fields {
+		if v == nil {
+			delete(body, k)
+			continue
+		}
+		body[k] = v
+	}
+	raw, err := json.Marshal(body)
+	if err != nil {
+		panic("dingtalktest: encode callback: " + err.Error())
+	}
+	cb.Body = raw
+	return cb
+}
