@@ -55,16 +55,7 @@ func shown(t *testing.T, st *devstack.Stack, alice chat, card bool) string {
 	if !card {
 		return plain(alice.ask("长文"))
 	}
-	if resp := alice.send("长文"); resp.Status != 200 {
-		t.Fatalf("callback answered %d", resp.Status)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cards, err := st.DingTalk.WaitCards(ctx, 1, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cards[0].Content("answer")
+	return alice.askCard("长文").Content("answer")
 }
 
 // kept is the answer to "长文" as the next question carries it in its

@@ -125,6 +125,22 @@ func (c chat) ask(text string) string {
 	return c.waitAnswer(before + 1)
 }
 
+// askCard sends text and returns the stack's first card once it is
+// finished: the answer, where answers stream into cards.
+func (c chat) askCard(text string) dingtalktest.Card {
+	c.t.Helper()
+	if resp := c.send(text); resp.Status != 200 {
+		c.t.Fatalf("DingTalk got %d %q for %q", resp.Status, resp.Body, text)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cards, err := c.st.DingTalk.WaitCards(ctx, 1, true)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return cards[0]
+}
+
 func (c chat) posts() []dingtalktest.Post {
 	var out []dingtalktest.Post
 	for _, p := range c.st.DingTalk.Posts() {

@@ -130,16 +130,7 @@ func TestAnAnswerStreamsIntoAnAICard(t *testing.T) {
 			t.Parallel()
 			st := cardStack(t, answer)
 			c := tc.chat(t, st)
-			if resp := c.send("介绍一下函数计算"); resp.Status != 200 {
-				t.Fatalf("callback answered %d", resp.Status)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			cards, err := st.DingTalk.WaitCards(ctx, 1, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			card := cards[0]
+			card := c.askCard("介绍一下函数计算")
 			if card.OpenSpaceID != tc.openSpace || card.TemplateID != "fcrobot-test.schema" || !card.Delivered {
 				t.Errorf("card %+v; want template fcrobot-test.schema delivered to %s", card, tc.openSpace)
 			}
@@ -166,9 +157,7 @@ func TestAnAnswerStreamsIntoAnAICard(t *testing.T) {
 			if resp := c.send("再说一遍"); resp.Status != 200 {
 				t.Fatalf("callback answered %d", resp.Status)
 			}
-			if _, err := st.DingTalk.WaitCards(ctx, 2, true); err != nil {
-				t.Fatal(err)
-			}
+			waitFC(t, st)
 			reqs := requestsFor(st, "再说一遍")
 			if len(reqs) != 1 || reqs[0].EarlierTurns() != 1 || reqs[0].Messages[len(reqs[0].Messages)-2].Content != answer {
 				t.Errorf("the follow-up carried %+v; want the streamed answer as history", reqs)
