@@ -3,6 +3,8 @@ package reply
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +19,11 @@ type textReader struct{}
 
 func (textReader) Readable(name string) bool { return strings.HasSuffix(name, ".txt") }
 
-func (textReader) Read(_ string, data []byte) (string, bool, error) {
+func (textReader) Read(_ context.Context, _ string, f *os.File) (string, bool, error) {
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return "", false, err
+	}
 	switch string(data) {
 	case "corrupt":
 		return "", false, fmt.Errorf("bad bytes: %w", chat.ErrFileCorrupt)
@@ -155,7 +161,7 @@ func quoteEvent(id, text string, at time.Time, q chat.Quote) chat.Event {
 
 func TestAQuoteReachesTheModelMarkedBeforeTheQuestion(t *testing.T) {
 	f := fileFixture(t, func(c *Config) { c.Vision, c.MaxPictureBytes = &visionModel{}, 1<<20 })
-	f.cfg.Files.(fileStore)["pic"] = chat.File{MediaType: "image/png", Data: []byte("\x89PNG")}
+	f.cfg.Files.(fileStore)["pic"] = stored{MediaType: "image/png", Data: []byte("\x89PNG")}
 	if err := f.handle(t, "r1", quoteEvent("m1", "这是什么意思？", clock, chat.Quote{Type: "text", Text: "明天下午三点开会"})); err != nil {
 		t.Fatal(err)
 	}
