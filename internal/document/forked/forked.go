@@ -235,7 +235,7 @@ func exitError(st *os.ProcessState, err error, stderr string, l Limits) error {
 		return fmt.Errorf("%w: the reader was killed (%v): %s", chat.ErrFileCorrupt, sig, reason)
 	}
 	switch {
-	case strings.Contains(reason, "out of memory"):
+	case strings.Contains(reason, "out of memory"), strings.Contains(reason, "cannot allocate memory"):
 		return fmt.Errorf("%w: the reader ran out of its %d MiB: %s", chat.ErrFileTooComplex, l.Memory>>20, reason)
 	case strings.Contains(reason, "stack overflow"):
 		return fmt.Errorf("%w: the reader overflowed its %d MiB stack: %s", chat.ErrFileTooComplex, l.Stack>>20, reason)

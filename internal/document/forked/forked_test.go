@@ -234,3 +234,11 @@ func TestTheChildGetsNoEnvironment(t *testing.T) {
 		t.Errorf("the child saw the parent's key: %q", text)
 	}
 }
+
+func mustExe(t *testing.T) string {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exe
+}

@@ -3,6 +3,7 @@ package forked
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 )
@@ -56,7 +57,7 @@ func kindName(err error) string {
 func kindError(h header) error {
 	for _, k := range kinds {
 		if k.name == h.Kind {
-			return fmt.Errorf("%w: %s", k.err, h.Detail)
+			return fmt.Errorf("%w: %s", k.err, strings.TrimPrefix(h.Detail, k.err.Error()+": "))
 		}
 	}
 	return fmt.Errorf("%w: the reader said %q: %s", chat.ErrFileCorrupt, h.Kind, h.Detail)
