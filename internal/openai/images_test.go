@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 	"github.com/dingtalk-llm/fcrobot/internal/logging/logtest"
@@ -362,5 +363,28 @@ func TestImageDataNeverShows(t *testing.T) {
 				t.Errorf("error %q lost the provider's words", err)
 			}
 		})
+	}
+}
+
+// The pictures' base64 is encoded as the body is read, whatever the sizes
+// of the reads the transport makes.
+func TestBase64ReaderEncodesAsItIsRead(t *testing.T) {
+	for _, size := range []int{0, 1, 2, 3, 4, 5, 100, 4097, 1 << 16} {
+		src := make([]byte, size)
+		for i := range src {
+			src[i] = byte(i * 7)
+		}
+		want := base64.StdEncoding.EncodeToString(src)
+		for name, wrap := range map[string]func(io.Reader) io.Reader{
+			"whole": func(r io.Reader) io.Reader { return r }, "one byte": iotest.OneByteReader, "half": iotest.HalfReader,
+		} {
+			got, err := io.ReadAll(wrap(&base64Reader{src: src}))
+			if err != nil || string(got) != want {
+				t.Errorf("%d bytes read %s: %d bytes of base64, %v; want %d", size, name, len(got), err, len(want))
+			}
+		}
+		if err := iotest.TestReader(&base64Reader{src: src}, []byte(want)); err != nil {
+			t.Errorf("%d bytes: %v", size, err)
+		}
 	}
 }
