@@ -363,7 +363,7 @@ func fileReader(logger *slog.Logger) reply.Reader {
 		logger.Error("files are read in this process, without the limits of a child's: the program cannot find itself", "err", err)
 		return document.Reader{}
 	}
-	return forked.Reader{Program: exe}
+	return forked.Reader{Program: exe, Logger: logger}
 }
 
 // minCardInterval is the fastest a card may be updated: DingTalk allows a

@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strconv"
@@ -81,6 +82,8 @@ type Reader struct {
 	// TempDir is where each child gets a folder of its own for its
 	// temporary files, removed once it ends; empty means os.TempDir().
 	TempDir string
+	// Logger gets a debug line per child: what it cost; nil discards.
+	Logger *slog.Logger
 }
 
 // Readable reports whether a file of that name is of a kind the child
@@ -134,12 +137,18 @@ func (r Reader) Read(ctx context.Context, name string, f *os.File) (string, bool
 	if err := cmd.Start(); err != nil {
 		return "", false, fmt.Errorf("forked: start the reader: %w", err)
 	}
+	started := time.Now()
 	h, text, readErr := readOutput(stdout, l.Output)
 	if readErr != nil {
 		// Too much output, or none that parses: the child is stopped.
 		cmd.Cancel()
 	}
 	waitErr := cmd.Wait()
+	if r.Logger != nil {
+		r.Logger.DebugContext(ctx, "a file read in a child process", "kind", kind, "took", time.Since(started),
+			"childCPU", cpuTime(cmd.ProcessState), "childPeakRSSKB", peakRSSKB(cmd.ProcessState), "textBytes", len(text),
+			"exit", cmd.ProcessState.String())
+	}
 	switch {
 	case ctx.Err() != nil:
 		return "", false, fmt.Errorf("forked: reading stopped: %w", context.Cause(ctx))

@@ -112,3 +112,11 @@ func killedBy(st *os.ProcessState) (syscall.Signal, bool) {
 	}
 	return ws.Signal(), true
 }
+
+// peakRSSKB is the largest resident set of a finished process, in KB.
+func peakRSSKB(st *os.ProcessState) int64 {
+	if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
+		return ru.Maxrss
+	}
+	return -1
+}

@@ -27,3 +27,6 @@ func killedBy(st *os.ProcessState) (syscall.Signal, bool) {
 	}
 	return ws.Signal(), true
 }
+
+// peakRSSKB is not known off Linux.
+func peakRSSKB(*os.ProcessState) int64 { return -1 }
