@@ -91,7 +91,7 @@ func measure(ctx context.Context, o options, p *progress) (results, error) {
 	}
 
 	p.step("in-process benchmarks: go test -bench '%s' -benchtime %s %v", inProcessPattern, o.Benchtime, inProcessPackages())
-	if res.InProcess, err = runGoBenchmarks(ctx, o.GoCmd, root, o.Benchtime, p); err != nil {
+	if res.InProcess, err = runGoBenchmarks(ctx, o.GoCmd, root, o.Benchtime, filepath.Join(binDir, devstack.ReplyFunction), p); err != nil {
 		return res, err
 	}
 

@@ -55,6 +55,8 @@ const (
 	targetHistoryRatio  = 1.5
 	targetPackageSize   = 15_000_000
 	targetFirstTextSlip = 300 * time.Millisecond
+	// Issue 18: what reading a file in a child process adds to it.
+	targetChildOverhead = 20 * time.Millisecond
 	// Issue 10's budget of bucket round trips on the answer path.
 	targetBucketRequests      = 20.0
 	targetSerialBeforeModel   = 3.0
@@ -128,6 +130,7 @@ func figures(res results) []figure {
 		})
 	}
 	rows = append(rows, historyCost(res))
+	rows = append(rows, childOverhead(res))
 	for _, f := range functions() {
 		rows = append(rows, figure{
 			Name:     "package size, " + f,
@@ -198,6 +201,27 @@ func historyCost(res results) figure {
 	ratio := largest / smallest
 	f.Measured = fmt.Sprintf("%s: %.2fx (the last 5 turns read)", strings.Join(parts, ", "), ratio)
 	f.Verdict = judge(ratio <= targetHistoryRatio)
+	return f
+}
+
+// childOverhead is what reading a file in a child process adds to it.
+func childOverhead(res results) figure {
+	f := figure{Name: "file read in a child process", Target: "at most 20 ms more per file than in process"}
+	in, err := findBenchmark(res.InProcess, "BenchmarkRead/reader=in-process")
+	if err != nil {
+		f.Measured = err.Error()
+		return f
+	}
+	child, err := findBenchmark(res.InProcess, "BenchmarkRead/reader=child")
+	if err != nil {
+		f.Measured = err.Error()
+		return f
+	}
+	extra := time.Duration(child.Metrics["ns/op"] - in.Metrics["ns/op"])
+	f.Measured = fmt.Sprintf("+%s per file (a one-page PDF: %s in process, %s in a child, which used %s of CPU)",
+		ms(extra), ms(time.Duration(in.Metrics["ns/op"])), ms(time.Duration(child.Metrics["ns/op"])),
+		ms(time.Duration(child.Metrics["child-cpu-ns/op"])))
+	f.Verdict = judge(extra <= targetChildOverhead)
 	return f
 }
 
