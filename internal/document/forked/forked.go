@@ -59,7 +59,7 @@ type Limits struct {
 // memory (docs/files.md): the heap a large workbook or PDF takes to read,
 // with room; CPU and wall time within the 45 s a read may take.
 var DefaultLimits = Limits{
-	Memory:    64 << 20,
+	Memory:    48 << 20,
 	CPU:       40 * time.Second,
 	Wall:      45 * time.Second,
 	Output:    4*document.MaxRunes + 64<<10, // the longest text, in UTF-8
