@@ -14,7 +14,7 @@ import (
 )
 
 // textReader reads .txt files as they are, refuses other kinds, and fails
-// as a file's content says: "corrupt", "empty", "locked".
+// as a file's content says: "corrupt", "empty", "locked", "complex".
 type textReader struct{}
 
 func (textReader) Readable(name string) bool { return strings.HasSuffix(name, ".txt") }
@@ -31,6 +31,8 @@ func (textReader) Read(_ context.Context, _ string, f *os.File) (string, bool, e
 		return "", false, chat.ErrFileNoText
 	case "locked":
 		return "", false, chat.ErrFileEncrypted
+	case "complex":
+		return "", false, fmt.Errorf("%w: the reader ran out of its 48 MiB", chat.ErrFileTooComplex)
 	}
 	return string(data), false, nil
 }
@@ -48,6 +50,9 @@ func fileFixture(t *testing.T, edits ...func(*Config)) *fixture {
 		"empty":   {Data: []byte("empty")},
 		"locked":  {Data: []byte("locked")},
 		"big":     {Data: make([]byte, 2<<20)},
+		// A size not announced, found by reading one byte past the limit.
+		"big-unannounced": {Data: make([]byte, 1<<20+1), Unannounced: true},
+		"complex":         {Data: []byte("complex")},
 	}
 	return newFixture(t, nil, append([]func(*Config){func(c *Config) {
 		c.Documents, c.Reader, c.Files, c.MaxFileBytes = docs, textReader{}, files, 1<<20
@@ -114,6 +119,8 @@ func TestAFileThatCannotBeReadIsSaidSoAndKeptNowhere(t *testing.T) {
 		{"notes", "报告.exe", "我读不了《报告.exe》这类文件"},
 		{"notes", "旧.doc", "另存为 .docx"},
 		{"big", "大.txt", "文件《大.txt》太大了（上限 1 MB）"},
+		{"big-unannounced", "大.txt", "文件《大.txt》太大了（上限 1 MB）"},
+		{"complex", "深.txt", "文件《深.txt》太复杂，读它要的内存或时间超出了我的上限"},
 		{"corrupt", "坏.txt", "它可能已损坏"},
 		{"empty", "空.txt", "没有可以读取的文字"},
 		{"locked", "锁.txt", "有密码或加密保护"},
