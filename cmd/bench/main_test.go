@@ -214,6 +214,7 @@ func sampleResults() results {
 			"conversation": {CPU: 0.05, MemorySize: 128, InstanceConcurrency: 100},
 			"reply":        {CPU: 0.05, MemorySize: 128, InstanceConcurrency: 20},
 		},
+		Attachments: attachmentMemory{Pictures: map[int]int64{1: 26e6, 2: 37e6}, File: 28e6, FileChild: 80e6},
 	}
 }
 
@@ -234,6 +235,7 @@ func TestFiguresJudgeEachTarget(t *testing.T) {
 		"memory under load, reply":               met,
 		"history cost":                           missed, // 1.6x
 		"file read in a child process":           met,    // +4 ms
+		"memory with pictures and files, reply":  met,    // 28 + 80 MB
 		"package size, conversation":             met,
 		"package size, reply":                    missed, // 16 MB
 		"time to first visible text":             notMeasured,
