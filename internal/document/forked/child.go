@@ -68,6 +68,10 @@ func Child(args []string, stdin io.Reader, stdout, stderr io.Writer, extract Ext
 	}
 	debug.SetPanicOnFault(true)
 
+	// The answer goes out on what was stdout; what a library prints
+	// there (ledongthuc/pdf prints debug lines) goes to stderr, which the
+	// parent reads only for the reason the child died.
+	stdout = answerChannel(stdout, stderr)
 	data, err := input(stdin)
 	if err != nil {
 		return fmt.Errorf("forked: read the file: %w", err)

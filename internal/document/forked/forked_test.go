@@ -57,6 +57,11 @@ func hostileParser(name string, data []byte) (string, bool, error) {
 		for {
 			os.Stdout.Write(line)
 		}
+	case "huge": // more text than any file has
+		return strings.Repeat("字", 1<<20), false, nil
+	case "debug": // a library's debug line on stdout, as ledongthuc/pdf prints
+		fmt.Printf("DEBUG: %T(%v)\n. Skip dict", 1, 1)
+		return "读到了", false, nil
 	case "crash": // a panic no recover of the parser's sees
 		done := make(chan struct{})
 		go func() { panic("a parser's goroutine") }()
@@ -162,7 +167,8 @@ func TestAHostileFileStopsItsChildAlone(t *testing.T) {
 		{"unbounded allocation", "allocate", tiny, chat.ErrFileTooComplex, "out of its 64 MiB"},
 		{"endless loop, stopped by its CPU time", "spin", tiny, chat.ErrFileTooComplex, "CPU time"},
 		{"endless wait, stopped by the wall clock", "hang", withWall(tiny, 100*time.Millisecond), chat.ErrFileTooComplex, "longer than"},
-		{"endless output", "flood", tiny, chat.ErrFileTooComplex, "more than"},
+		{"endless output on stdout", "flood", tiny, chat.ErrFileTooComplex, "CPU time"},
+		{"more text than any file has", "huge", tiny, chat.ErrFileTooComplex, "more than"},
 		{"a crash", "crash", tiny, chat.ErrFileCorrupt, "crashed"},
 		{"a write into the file, recovered", "fault", tiny, chat.ErrFileCorrupt, "could not be parsed"},
 	} {
@@ -195,11 +201,13 @@ func cut(s string) string {
 	return s
 }
 
-func TestAChildThatLogsWithoutEndIsNotBlocked(t *testing.T) {
+func TestAChildThatLogsIsReadAllTheSame(t *testing.T) {
 	t.Parallel()
-	text, _, err := reader(t, tiny).Read(t.Context(), "日志.txt", file(t, []byte("chatter\n")))
-	if err != nil || text != "读到了" {
-		t.Errorf("%q, %v", text, err)
+	for _, word := range []string{"chatter", "debug"} {
+		text, _, err := reader(t, tiny).Read(t.Context(), "日志.txt", file(t, []byte(word+"\n")))
+		if err != nil || text != "读到了" {
+			t.Errorf("%s: %q, %v", word, text, err)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package forked
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -119,4 +120,26 @@ func peakRSSKB(st *os.ProcessState) int64 {
 		return ru.Maxrss
 	}
 	return -1
+}
+
+// answerChannel is where the child writes its answer: a new descriptor of
+// stdout, whose own descriptor then points at stderr, so that whatever
+// the process prints to its stdout cannot be taken for the answer. It is
+// stdout itself when either is not a file.
+func answerChannel(stdout, stderr io.Writer) io.Writer {
+	out, ok1 := stdout.(*os.File)
+	errf, ok2 := stderr.(*os.File)
+	if !ok1 || !ok2 {
+		return stdout
+	}
+	fd, err := syscall.Dup(int(out.Fd()))
+	if err != nil {
+		return stdout
+	}
+	if err := syscall.Dup3(int(errf.Fd()), int(out.Fd()), 0); err != nil {
+		syscall.Close(fd)
+		return stdout
+	}
+	syscall.CloseOnExec(fd)
+	return os.NewFile(uintptr(fd), "answer")
 }
