@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,6 +49,17 @@ func hostileParser(name string, data []byte) (string, bool, error) {
 				return "", false, nil
 			}
 		}
+	case "started": // says it started through the FIFO the file names, then waits
+		_, path, _ := strings.Cut(string(data), "\n")
+		fifo, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return "", false, err
+		}
+		fifo.Write([]byte{1})
+		r, w, _ := os.Pipe()
+		defer w.Close()
+		r.Read(make([]byte, 1))
+		return "", false, nil
 	case "hang": // waits on what never comes
 		r, w, _ := os.Pipe()
 		defer w.Close()
@@ -212,19 +225,36 @@ func TestAChildThatLogsIsReadAllTheSame(t *testing.T) {
 }
 
 // The caller's context ending kills the child: the error is the
-// context's, so that the caller can tell it from the file's fault.
+// context's, so that the caller can tell it from the file's fault, and the
+// child is gone (its end of the FIFO closes).
 func TestTheCallersEndKillsTheChild(t *testing.T) {
 	t.Parallel()
+	path := filepath.Join(t.TempDir(), "started")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Skip("no FIFO here:", err)
+	}
 	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
 	r := reader(t, tiny)
 	errc := make(chan error, 1)
 	go func() {
-		_, _, err := r.Read(ctx, "等待.txt", file(t, []byte("hang\n")))
+		_, _, err := r.Read(ctx, "等待.txt", file(t, []byte("started\n"+path)))
 		errc <- err
 	}()
+	fifo, err := os.Open(path) // blocks until the child opens it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fifo.Close()
+	if _, err := io.ReadFull(fifo, make([]byte, 1)); err != nil {
+		t.Fatalf("the child did not start: %v", err)
+	}
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Errorf("%v; want context.Canceled", err)
+	}
+	if n, err := fifo.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Errorf("the child's end of the FIFO: %d bytes, %v; want EOF, the child gone", n, err)
 	}
 }
 
