@@ -355,15 +355,15 @@ func (s settings) bucketObjects(getenv func(string) string) (*oss.Objects, error
 }
 
 // fileReader reads each file in a child process, this program started
-// again (docs/files.md); where the program cannot find itself, in this
-// one, without the child's limits.
+// again (docs/files.md); where the program cannot find itself, or the
+// system refuses it a process, in this one, without the child's limits.
 func fileReader(logger *slog.Logger) reply.Reader {
 	exe, err := os.Executable()
 	if err != nil {
 		logger.Error("files are read in this process, without the limits of a child's: the program cannot find itself", "err", err)
 		return document.Reader{}
 	}
-	return forked.Reader{Program: exe, Logger: logger}
+	return forked.Reader{Program: exe, Logger: logger, Fallback: document.Reader{}}
 }
 
 // minCardInterval is the fastest a card may be updated: DingTalk allows a

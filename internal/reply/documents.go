@@ -108,6 +108,9 @@ func (s *Service) readFile(ctx context.Context, log *slog.Logger, m chat.Message
 		return chat.Document{}, fmt.Sprintf("抱歉，文件《%s》太复杂，我在 %d 秒内没能读完。请拆成几个小文件，或把要问的部分复制出来发给我。", name, int(maxReadTime.Seconds())), nil
 	case err != nil && ctx.Err() != nil:
 		return chat.Document{}, "", retry.Mark(fmt.Errorf("read a file: %w", err))
+	case retry.Retryable(err):
+		// No fault of the file's: the reader could not run.
+		return chat.Document{}, "", fmt.Errorf("read a file: %w", err)
 	case errors.Is(err, chat.ErrFileTooComplex):
 		log.WarnContext(ctx, "reading a file was stopped at a limit", "fileBytes", size, "err", err)
 		return chat.Document{}, unreadableFileText(name, err), nil

@@ -2,6 +2,7 @@ package reply
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,10 +12,12 @@ import (
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 	"github.com/dingtalk-llm/fcrobot/internal/ossmount"
+	"github.com/dingtalk-llm/fcrobot/internal/retry"
 )
 
 // textReader reads .txt files as they are, refuses other kinds, and fails
-// as a file's content says: "corrupt", "empty", "locked", "complex".
+// as a file's content says: "corrupt", "empty", "locked", "complex",
+// "no-process".
 type textReader struct{}
 
 func (textReader) Readable(name string) bool { return strings.HasSuffix(name, ".txt") }
@@ -33,6 +36,8 @@ func (textReader) Read(_ context.Context, _ string, f *os.File) (string, bool, e
 		return "", false, chat.ErrFileEncrypted
 	case "complex":
 		return "", false, fmt.Errorf("%w: the reader ran out of its 48 MiB", chat.ErrFileTooComplex)
+	case "no-process":
+		return "", false, retry.Mark(errors.New("forked: start the reader: resource temporarily unavailable"))
 	}
 	return string(data), false, nil
 }
@@ -53,6 +58,7 @@ func fileFixture(t *testing.T, edits ...func(*Config)) *fixture {
 		// A size not announced, found by reading one byte past the limit.
 		"big-unannounced": {Data: make([]byte, 1<<20+1), Unannounced: true},
 		"complex":         {Data: []byte("complex")},
+		"no-process":      {Data: []byte("no-process")},
 	}
 	return newFixture(t, nil, append([]func(*Config){func(c *Config) {
 		c.Documents, c.Reader, c.Files, c.MaxFileBytes = docs, textReader{}, files, 1<<20
@@ -276,5 +282,17 @@ func TestAMessageWithoutWordsAfterAFileIsNotAskedAboutTheFile(t *testing.T) {
 	}
 	if got := f.out.last(conversationID); got != unsupportedText("video") || f.askedCount() != 0 {
 		t.Errorf("a video after a file was answered %q, the model asked %d times", got, f.askedCount())
+	}
+}
+
+// A reader that cannot run is no fault of the file's: FC tries again,
+// and the user is told nothing wrong meanwhile.
+func TestAReaderThatCannotRunIsRetried(t *testing.T) {
+	f := fileFixture(t)
+	if err := f.handle(t, "r1", fileEvent("f1", "no-process", "会议.txt", clock)); !retry.Retryable(err) {
+		t.Errorf("Handle = %v; want a retry", err)
+	}
+	if len(f.out.answers) != 0 {
+		t.Errorf("answered %+v", f.out.answers)
 	}
 }

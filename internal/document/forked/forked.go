@@ -36,6 +36,7 @@ import (
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 	"github.com/dingtalk-llm/fcrobot/internal/document"
+	"github.com/dingtalk-llm/fcrobot/internal/retry"
 )
 
 // Limits bound one child.
@@ -84,6 +85,12 @@ type Reader struct {
 	TempDir string
 	// Logger gets a debug line per child: what it cost; nil discards.
 	Logger *slog.Logger
+	// Fallback, when set, reads the file in this process when no child
+	// can be started (the system refuses a process), logged as an error:
+	// the user gets an answer, without the child's limits.
+	Fallback interface {
+		Read(ctx context.Context, name string, f *os.File) (string, bool, error)
+	}
 }
 
 // Readable reports whether a file of that name is of a kind the child
@@ -98,19 +105,21 @@ func (r Reader) Readable(name string) bool {
 // stopped by a limit (memory, CPU time, wall-clock time, stack, output) is
 // chat.ErrFileTooComplex, a child that crashed otherwise
 // chat.ErrFileCorrupt. When ctx ends first, the child is killed and the
-// error matches ctx.Err().
+// error matches ctx.Err(). A failure that is no fault of the file's (no
+// folder, no process for the child, and no Fallback) is worth a retry
+// (retry.Retryable).
 func (r Reader) Read(ctx context.Context, name string, f *os.File) (string, bool, error) {
 	kind, ok := document.KindOf(name)
 	if !ok {
 		return "", false, fmt.Errorf("%w: %s", chat.ErrFileUnsupported, name)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return "", false, fmt.Errorf("forked: rewind the file: %w", err)
+		return "", false, retry.Mark(fmt.Errorf("forked: rewind the file: %w", err))
 	}
 	l := r.limits()
 	tmp, err := os.MkdirTemp(r.TempDir, "read-")
 	if err != nil {
-		return "", false, fmt.Errorf("forked: a folder for the reader: %w", err)
+		return "", false, retry.Mark(fmt.Errorf("forked: a folder for the reader: %w", err))
 	}
 	defer os.RemoveAll(tmp)
 
@@ -132,10 +141,16 @@ func (r Reader) Read(ctx context.Context, name string, f *os.File) (string, bool
 	isolate(cmd)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return "", false, err
+		return "", false, retry.Mark(err)
 	}
 	if err := cmd.Start(); err != nil {
-		return "", false, fmt.Errorf("forked: start the reader: %w", err)
+		if r.Fallback != nil && ctx.Err() == nil {
+			if r.Logger != nil {
+				r.Logger.ErrorContext(ctx, "no child process to read a file in: reading it in this one, without the child's limits", "err", err)
+			}
+			return r.Fallback.Read(ctx, name, f)
+		}
+		return "", false, retry.Mark(fmt.Errorf("forked: start the reader: %w", err))
 	}
 	started := time.Now()
 	h, text, readErr := readOutput(stdout, l.Output)

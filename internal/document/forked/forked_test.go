@@ -17,6 +17,7 @@ import (
 	"github.com/dingtalk-llm/fcrobot/internal/document"
 	"github.com/dingtalk-llm/fcrobot/internal/document/documenttest"
 	"github.com/dingtalk-llm/fcrobot/internal/document/forked"
+	"github.com/dingtalk-llm/fcrobot/internal/retry"
 )
 
 // The test binary is its own child: started with forked.ChildArg, it reads
@@ -282,4 +283,18 @@ func mustExe(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return exe
+}
+
+// Where no child can be started, the fallback reads the file, or, without
+// one, the error says so: it is no fault of the file's.
+func TestWithoutAChildTheFallbackReads(t *testing.T) {
+	t.Parallel()
+	r := forked.Reader{Program: filepath.Join(t.TempDir(), "missing"), Limits: tiny, TempDir: t.TempDir()}
+	if _, _, err := r.Read(t.Context(), "笔记.txt", file(t, []byte("在本进程里读"))); !retry.Retryable(err) || errors.Is(err, chat.ErrFileCorrupt) {
+		t.Errorf("without a child nor a fallback: %v; want a retry, no fault of the file's", err)
+	}
+	r.Fallback = document.Reader{}
+	if text, _, err := r.Read(t.Context(), "笔记.txt", file(t, []byte("在本进程里读"))); err != nil || text != "在本进程里读" {
+		t.Errorf("with a fallback: %q, %v", text, err)
+	}
 }
