@@ -388,3 +388,29 @@ func TestBase64ReaderEncodesAsItIsRead(t *testing.T) {
 		}
 	}
 }
+
+// FuzzBase64Reader: the streamed base64 is the standard encoding's, for
+// any bytes and any size of read.
+func FuzzBase64Reader(f *testing.F) {
+	f.Add([]byte{}, uint8(1))
+	f.Add([]byte("\x89PNG\r\n\x1a\n"), uint8(3))
+	f.Add(bytes.Repeat([]byte{0xff}, 1000), uint8(7))
+	f.Fuzz(func(t *testing.T, src []byte, readSize uint8) {
+		r := &base64Reader{src: src}
+		var got []byte
+		buf := make([]byte, int(readSize)+1)
+		for {
+			n, err := r.Read(buf)
+			got = append(got, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if want := base64.StdEncoding.EncodeToString(src); string(got) != want {
+			t.Errorf("%d bytes read %d at a time: %q; want %q", len(src), len(buf), got, want)
+		}
+	})
+}
