@@ -81,66 +81,71 @@ func (s *Service) pictures(ctx context.Context, log *slog.Logger, m chat.Message
 		log.WarnContext(ctx, "the pictures do not fit the context window", "pictures", len(codes), "fit", fit, "window", s.cfg.MaxContextTokens)
 		return none, picturesDoNotFitText(len(codes), fit, s.cfg.MaxContextTokens), nil
 	}
-	// Every picture's answer first, none of their bodies read yet.
+	// The room on the instance first, for the most these pictures may
+	// be, so that no download waits half done for it; what their sizes
+	// say they need less is given back once the storage told them.
+	reserve := min(int64(len(codes))*s.cfg.MaxPictureBytes, maxMessagePictureBytes)
+	if err := s.pictureBytes.Acquire(ctx, reserve); err != nil {
+		return none, "", retry.Mark(fmt.Errorf("wait for room for the pictures: %w", err))
+	}
+	held := heldPictures{free: func() { s.pictureBytes.Release(reserve) }}
+	refuse := func(text string, err error) (heldPictures, string, error) {
+		held.free()
+		return none, text, err
+	}
+	// Every picture's answer, none of their bodies read yet.
 	files := make([]chat.File, 0, len(codes))
 	defer func() {
 		for _, f := range files {
 			f.Body.Close()
 		}
 	}()
-	var announced int64
-	reserve := int64(0)
+	var announced, need int64
 	for i, code := range codes {
 		f, err := s.cfg.Files.Download(ctx, m, code, s.cfg.MaxPictureBytes)
 		switch {
 		case errors.Is(err, chat.ErrFileTooLarge):
 			log.WarnContext(ctx, "picture too large", "picture", i, "maxBytes", s.cfg.MaxPictureBytes)
-			return none, fmt.Sprintf("抱歉，图片太大了（上限 %d MB），请压缩后再发。", s.cfg.MaxPictureBytes>>20), nil
+			return refuse(fmt.Sprintf("抱歉，图片太大了（上限 %d MB），请压缩后再发。", s.cfg.MaxPictureBytes>>20), nil)
 		case retry.Retryable(err):
-			return none, "", fmt.Errorf("download picture %d: %w", i, err)
+			return refuse("", fmt.Errorf("download picture %d: %w", i, err))
 		case err != nil:
 			log.ErrorContext(ctx, "could not download a picture", "picture", i, "err", err)
-			return none, pictureUnavailableText, nil
+			return refuse(pictureUnavailableText, nil)
 		}
 		files = append(files, f)
 		if !strings.HasPrefix(f.MediaType, "image/") {
 			log.WarnContext(ctx, "a picture is not an image", "picture", i, "contentType", f.MediaType)
-			return none, pictureUnavailableText, nil
+			return refuse(pictureUnavailableText, nil)
 		}
 		if f.Size >= 0 {
 			announced += f.Size
-			reserve += f.Size
+			need += f.Size
 		} else {
-			reserve += s.cfg.MaxPictureBytes
+			need += s.cfg.MaxPictureBytes
 		}
 	}
 	if announced > maxMessagePictureBytes {
 		log.WarnContext(ctx, "pictures too large together", "pictures", len(codes), "bytes", announced, "maxBytes", maxMessagePictureBytes)
-		return none, picturesTooLargeText(len(codes)), nil
+		return refuse(picturesTooLargeText(len(codes)), nil)
 	}
-	// The instance's share: what the sizes say, or the most a picture
-	// of unknown size may be; never more than a message may hold.
-	reserve = min(reserve, maxMessagePictureBytes)
-	if err := s.pictureBytes.Acquire(ctx, reserve); err != nil {
-		return none, "", retry.Mark(fmt.Errorf("wait for room for the pictures: %w", err))
+	if need = min(need, maxMessagePictureBytes); need < reserve {
+		s.pictureBytes.Release(reserve - need)
+		reserve = need
 	}
-	held := heldPictures{free: func() { s.pictureBytes.Release(reserve) }}
 	var total int64
 	for i, f := range files {
 		data, err := readPicture(f, maxMessagePictureBytes-total)
 		switch {
 		case errors.Is(err, chat.ErrFileTooLarge):
-			held.free()
 			log.WarnContext(ctx, "picture too large", "picture", i, "maxBytes", s.cfg.MaxPictureBytes)
-			return none, fmt.Sprintf("抱歉，图片太大了（上限 %d MB），请压缩后再发。", s.cfg.MaxPictureBytes>>20), nil
+			return refuse(fmt.Sprintf("抱歉，图片太大了（上限 %d MB），请压缩后再发。", s.cfg.MaxPictureBytes>>20), nil)
 		case errors.Is(err, errPicturesTooLarge):
-			held.free()
 			log.WarnContext(ctx, "pictures too large together", "pictures", len(codes), "maxBytes", maxMessagePictureBytes)
-			return none, picturesTooLargeText(len(codes)), nil
+			return refuse(picturesTooLargeText(len(codes)), nil)
 		case err != nil:
-			held.free()
 			log.ErrorContext(ctx, "could not download a picture", "picture", i, "err", err)
-			return none, pictureUnavailableText, nil
+			return refuse(pictureUnavailableText, nil)
 		}
 		total += int64(len(data))
 		held.images = append(held.images, chat.Image{MediaType: f.MediaType, Data: data})
