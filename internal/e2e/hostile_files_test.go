@@ -18,8 +18,8 @@ import (
 // a child process (package forked), which its file stops, while the reply
 // instance goes on answering the questions it has in flight.
 
-// hostileFiles are small files whose reading, in the reply process, would
-// have ended it or filled its 128 MB.
+// hostileFiles are small files whose reading, in the reply process, took
+// it past the function's 128 MB (docs/files.md: 413, 150 and 182 MB).
 func hostileFiles(t *testing.T) map[string][]byte {
 	t.Helper()
 	const deep = 1 << 20
@@ -27,8 +27,9 @@ func hostileFiles(t *testing.T) map[string][]byte {
 	sheet := documenttest.XLSX(documenttest.Sheet{Name: "表", Rows: [][]string{{"a"}}})
 	return map[string][]byte{
 		// A content stream of arrays nested a million deep: the
-		// parser's recursion overflows its stack, which no recover
-		// catches in Go.
+		// parser recurses a million deep, on a stack that grows to
+		// hundreds of MB, then overflows (in Go a fatal error, which no
+		// recover catches).
 		"嵌套.pdf": documenttest.PDFContent([]byte("BT /F1 12 Tf " + strings.Repeat("[", deep) + strings.Repeat("]", deep) + " TJ ET")),
 		// 60 KB that expand to one 60 MB run of text.
 		"膨胀.docx": documenttest.DOCXBody("<w:p><w:r><w:t>" + huge + "</w:t></w:r></w:p>"),
