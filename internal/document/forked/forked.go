@@ -165,6 +165,10 @@ func (r Reader) Read(ctx context.Context, name string, f *os.File) (string, bool
 			"exit", cmd.ProcessState.String())
 	}
 	switch {
+	case waitErr == nil && readErr == nil && h.Kind != "":
+		return "", false, kindError(h)
+	case waitErr == nil && readErr == nil:
+		return text, h.Truncated, nil // even if ctx ended meanwhile
 	case ctx.Err() != nil:
 		return "", false, fmt.Errorf("forked: reading stopped: %w", context.Cause(ctx))
 	case errors.Is(context.Cause(wallCtx), errWall):
@@ -173,12 +177,8 @@ func (r Reader) Read(ctx context.Context, name string, f *os.File) (string, bool
 		return "", false, fmt.Errorf("%w: the reader wrote more than %d bytes", chat.ErrFileTooComplex, l.Output)
 	case waitErr != nil:
 		return "", false, exitError(cmd.ProcessState, waitErr, stderr.String(), l)
-	case readErr != nil:
-		return "", false, fmt.Errorf("%w: the reader's answer: %w", chat.ErrFileCorrupt, readErr)
-	case h.Kind != "":
-		return "", false, kindError(h)
 	}
-	return text, h.Truncated, nil
+	return "", false, fmt.Errorf("%w: the reader's answer: %w", chat.ErrFileCorrupt, readErr)
 }
 
 var (
@@ -252,7 +252,8 @@ func exitError(st *os.ProcessState, err error, stderr string, l Limits) error {
 		switch sig {
 		case syscall.SIGKILL, syscall.SIGXCPU:
 			// Not the parent's kill (its cases come first): the
-			// kernel's, for CPU time.
+			// kernel's, for CPU time (or, the instance out of
+			// memory, its OOM killer's).
 			return fmt.Errorf("%w: the reader was killed (%v) after %v of CPU time, the limit is %v",
 				chat.ErrFileTooComplex, sig, cpuTime(st).Round(time.Millisecond), l.CPU)
 		}
