@@ -21,11 +21,11 @@ const maxPictures = 8
 const maxMessagePictureBytes = 20 << 20
 
 // pictureBytesInFlight bounds the bytes of the pictures an instance holds
-// at once, across the messages it answers: a picture is held from its
-// download until the model answered, three to four times over (the bytes,
-// their base64 in the request, the request's JSON), and the function has
-// 128 MB. A message whose pictures do not fit waits for those of others to
-// be done with.
+// at once, across the messages it answers: a picture is held, as its
+// bytes, from its download until the model answered (its base64 is made
+// as the request is sent), and the function has 128 MB, a child reading a
+// file included. A message whose pictures do not fit waits for those of
+// others to be done with.
 const pictureBytesInFlight = maxMessagePictureBytes
 
 const pictureUnavailableText = "抱歉，没能读取你发的图片，请稍后重发，或用文字描述你的问题。"
@@ -64,8 +64,7 @@ type heldPictures struct {
 // picture is read, their bytes. The caller frees what it holds once the
 // model answered. When the robot cannot look at them (no VISION_MODEL,
 // too many, too large, or a picture it cannot get) it returns what to tell
-// the user instead; a message with words as well as pictures is then
-// answered from its words. The error is retryable.
+// the user instead. The error is retryable.
 //
 // fit is how many pictures fit in the context window, -1 for any number.
 func (s *Service) pictures(ctx context.Context, log *slog.Logger, m chat.Message, codes []string, fit int) (heldPictures, string, error) {
