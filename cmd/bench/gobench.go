@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -24,19 +25,22 @@ type goBenchmark struct {
 
 // inProcessPattern selects the in-process figures of the table, run with
 // Go's own harness in inProcessPackages.
-const inProcessPattern = "^(BenchmarkAcknowledge|BenchmarkHistoryRead|BenchmarkMessageWrites)$"
+const inProcessPattern = "^(BenchmarkAcknowledge|BenchmarkHistoryRead|BenchmarkMessageWrites|BenchmarkRead)$"
 
 func inProcessPackages() []string {
-	return []string{"./internal/conversation/", "./internal/ossmount/"}
+	return []string{"./internal/conversation/", "./internal/ossmount/", "./internal/document/forked/"}
 }
 
 // runGoBenchmarks runs `go test -bench` in the module at root and returns
 // the results. Every line go test prints is copied to progress as it comes.
-func runGoBenchmarks(ctx context.Context, goCmd, root, benchtime string, progress io.Writer) ([]goBenchmark, error) {
+// replyProgram, the reply program as FC runs it, is the child that
+// BenchmarkRead starts to read a file.
+func runGoBenchmarks(ctx context.Context, goCmd, root, benchtime, replyProgram string, progress io.Writer) ([]goBenchmark, error) {
 	args := append([]string{"test", "-run", "^$", "-bench", inProcessPattern, "-benchmem",
 		"-benchtime", benchtime, "-count", "1"}, inProcessPackages()...)
 	cmd := exec.CommandContext(ctx, goCmd, args...)
 	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "FORKED_BENCH_CHILD="+replyProgram)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

@@ -195,6 +195,8 @@ func sampleResults() results {
 			{Name: "BenchmarkHistoryRead/stored=1000", Metrics: map[string]float64{"ns/op": 120e3}},
 			{Name: "BenchmarkHistoryRead/stored=100000", Metrics: map[string]float64{"ns/op": 160e3}},
 			{Name: "BenchmarkMessageWrites", Metrics: map[string]float64{"ns/op": 2e6, "claim-ns": 500e3, "turn-ns": 600e3, "answer-ns": 400e3, "sent-ns": 300e3, "delivered-ns": 300e3}},
+			{Name: "BenchmarkRead/reader=in-process", Metrics: map[string]float64{"ns/op": 300e3}},
+			{Name: "BenchmarkRead/reader=child", Metrics: map[string]float64{"ns/op": 4.3e6, "child-cpu-ns/op": 3e6}},
 		},
 		Load100:       loadResult{Concurrency: 100, OK: 120000, Elapsed: 20 * time.Second, Latencies: lats(ms(15), ms(40)), CPU: 120000 * 175 * time.Microsecond},
 		Load10:        loadResult{Concurrency: 10, OK: 100000, Elapsed: 20 * time.Second, Latencies: lats(ms(1.5), ms(6))},
@@ -212,6 +214,7 @@ func sampleResults() results {
 			"conversation": {CPU: 0.05, MemorySize: 128, InstanceConcurrency: 100},
 			"reply":        {CPU: 0.05, MemorySize: 128, InstanceConcurrency: 20},
 		},
+		Attachments: attachmentMemory{Pictures: map[int]int64{1: 26e6, 2: 37e6}, File: 28e6, FileChild: 80e6},
 	}
 }
 
@@ -231,6 +234,8 @@ func TestFiguresJudgeEachTarget(t *testing.T) {
 		"memory idle, conversation":              met,
 		"memory under load, reply":               met,
 		"history cost":                           missed, // 1.6x
+		"file read in a child process":           met,    // +4 ms
+		"memory with pictures and files, reply":  met,    // 28 + 80 MB
 		"package size, conversation":             met,
 		"package size, reply":                    missed, // 16 MB
 		"time to first visible text":             notMeasured,

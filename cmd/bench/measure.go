@@ -45,6 +45,9 @@ type results struct {
 	CardCalls []cardCalls
 	// SYAML are the functions' sizes as s.yaml deploys them.
 	SYAML map[string]functionSpec
+	// Attachments is the reply process's memory with large pictures and
+	// files.
+	Attachments attachmentMemory
 }
 
 // functions are the robot's two programs, in the order the table lists them.
@@ -91,7 +94,7 @@ func measure(ctx context.Context, o options, p *progress) (results, error) {
 	}
 
 	p.step("in-process benchmarks: go test -bench '%s' -benchtime %s %v", inProcessPattern, o.Benchtime, inProcessPackages())
-	if res.InProcess, err = runGoBenchmarks(ctx, o.GoCmd, root, o.Benchtime, p); err != nil {
+	if res.InProcess, err = runGoBenchmarks(ctx, o.GoCmd, root, o.Benchtime, filepath.Join(binDir, devstack.ReplyFunction), p); err != nil {
 		return res, err
 	}
 
@@ -121,6 +124,16 @@ func measure(ctx context.Context, o options, p *progress) (results, error) {
 	// lookup and an upload through ossfs's kind of mount.
 	if res.BucketMount, err = measureBucketPath(ctx, binDir, work, max(o.BucketMessages/4, 1), true, p); err != nil {
 		return res, err
+	}
+
+	p.step("reply: memory with %d MB pictures and a %d MB file", pictureMB, fileMB)
+	if res.Attachments, err = measureAttachments(ctx, binDir, filepath.Join(work, "oss-attachments")); err != nil {
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		res.Attachments = attachmentMemory{Failure: first}
+		p.step("memory with attachments NOT measured: %s", first)
 	}
 
 	p.step("OpenAPI calls of a short, a typical and a long answer on AI cards")

@@ -55,6 +55,9 @@ const (
 	targetHistoryRatio  = 1.5
 	targetPackageSize   = 15_000_000
 	targetFirstTextSlip = 300 * time.Millisecond
+	// Issue 18: what reading a file in a child process adds to it.
+	targetChildOverhead  = 20 * time.Millisecond
+	targetFunctionMemory = 128_000_000
 	// Issue 10's budget of bucket round trips on the answer path.
 	targetBucketRequests      = 20.0
 	targetSerialBeforeModel   = 3.0
@@ -127,7 +130,9 @@ func figures(res results) []figure {
 			Verdict:  judge(m.PeakRSS > 0 && m.PeakRSS <= targetLoadedMemory),
 		})
 	}
+	rows = append(rows, attachmentFigure(res.Attachments))
 	rows = append(rows, historyCost(res))
+	rows = append(rows, childOverhead(res))
 	for _, f := range functions() {
 		rows = append(rows, figure{
 			Name:     "package size, " + f,
@@ -198,6 +203,54 @@ func historyCost(res results) figure {
 	ratio := largest / smallest
 	f.Measured = fmt.Sprintf("%s: %.2fx (the last 5 turns read)", strings.Join(parts, ", "), ratio)
 	f.Verdict = judge(ratio <= targetHistoryRatio)
+	return f
+}
+
+// attachmentFigure is the reply process's memory with large pictures and
+// a large file.
+func attachmentFigure(a attachmentMemory) figure {
+	f := figure{Name: "memory with pictures and files, reply", Target: "within the function's 128 MB, the child that reads a file included"}
+	if a.Failure != "" || len(a.Pictures) == 0 {
+		f.Measured = "not measured"
+		if a.Failure != "" {
+			f.Measured += ": " + a.Failure
+		}
+		return f
+	}
+	var parts []string
+	most := a.File + a.FileChild
+	for _, n := range pictureCounts() {
+		what := fmt.Sprintf("one picture of %d MB", pictureMB)
+		if n > 1 {
+			what = fmt.Sprintf("%d at once", n)
+		}
+		parts = append(parts, fmt.Sprintf("%s: %s", what, mb(a.Pictures[n])))
+		most = max(most, a.Pictures[n])
+	}
+	f.Measured = fmt.Sprintf("peak RSS with %s; with a %d MB text file: %s, and the child that read it %s",
+		strings.Join(parts, ", "), fileMB, mb(a.File), mb(a.FileChild))
+	f.Verdict = judge(a.File > 0 && a.FileChild > 0 && most <= targetFunctionMemory)
+	return f
+}
+
+// childOverhead is what reading a file in a child process adds to it.
+func childOverhead(res results) figure {
+	f := figure{Name: "file read in a child process", Target: "at most 20 ms more per file than in process"}
+	in, err := findBenchmark(res.InProcess, "BenchmarkRead/reader=in-process")
+	if err != nil {
+		f.Measured = err.Error()
+		return f
+	}
+	child, err := findBenchmark(res.InProcess, "BenchmarkRead/reader=child")
+	if err != nil {
+		f.Measured = err.Error()
+		return f
+	}
+	extra := time.Duration(child.Metrics["ns/op"] - in.Metrics["ns/op"])
+	f.Measured = fmt.Sprintf("+%s per file (a one-page PDF: %s in process, %s in a child, which used %s of CPU)",
+		ms(extra), ms(time.Duration(in.Metrics["ns/op"])), ms(time.Duration(child.Metrics["ns/op"])),
+		ms(time.Duration(child.Metrics["child-cpu-ns/op"])))
+	f.Verdict = judge(extra <= targetChildOverhead)
 	return f
 }
 

@@ -49,6 +49,14 @@ func renderReport(res results, o options) (string, error) {
 		before := time.Duration(w.Metrics["claim-ns"] + w.Metrics["turn-ns"] + w.Metrics["answer-ns"])
 		d.Fig["writes-before-post"] = ms(before)
 	}
+	if in, err := findBenchmark(res.InProcess, "BenchmarkRead/reader=in-process"); err == nil {
+		if child, err := findBenchmark(res.InProcess, "BenchmarkRead/reader=child"); err == nil {
+			cpu := time.Duration(child.Metrics["child-cpu-ns/op"])
+			d.Fig["child-extra"] = ms(time.Duration(child.Metrics["ns/op"] - in.Metrics["ns/op"]))
+			d.Fig["child-cpu"] = ms(cpu)
+			d.Fig["child-cpu-fc"] = ms(time.Duration(float64(cpu) / reply.CPU))
+		}
+	}
 	if cpu := res.Load100.CPUPerCallback(); cpu > 0 {
 		d.Fig["ack-instance-rate"] = fmt.Sprintf("%.0f", conv.CPU/cpu.Seconds())
 	}
@@ -151,6 +159,15 @@ markers are written, as in production). The fake model answers at once with a ty
   MB are 10^6 bytes.
 - **history cost**: ` + "`BenchmarkHistoryRead`" + ` in ` + "`internal/ossmount`" + `: the last 5 turns (HISTORY_LENGTH's
   default) of one owner, with the default Keep, after 10, 1,000 and 100,000 turns were stored.
+- **memory with pictures and files**: the reply process's peak RSS, each time on a new process, after one
+  picture of 10 MB (random bytes, as a photo is) and after two sent at once by two users, with ` + "`VISION_MODEL`" + `
+  set; and after a 50 MB text file (` + "`MAX_FILE_MB`" + `'s largest), with the peak RSS of the child process that
+  read it (its ` + "`getrusage`" + `, from the reply function's debug line), of which 50 MB are the file's pages,
+  mapped from the page cache.
+- **file read in a child process**: ` + "`BenchmarkRead`" + ` in ` + "`internal/document/forked`" + `: a one-page PDF of 40
+  lines, half CJK, read in process (` + "`document.Reader`" + `) and by the reply program, built as above, started as
+  the child that reads one file (` + "`forked.Reader`" + ` with its default limits), one file after another. The
+  child's CPU time is that of the children that ended (` + "`getrusage(RUSAGE_CHILDREN)`" + `).
 - **package size**: the stripped linux/amd64 program, as ` + "`dist/<function>/bootstrap`" + ` ships.
 - **time to first visible text**: the robot with an AI card template (` + "`CARD_TEMPLATE_ID`" + `, the app's key
   and secret, the default ` + "`CARD_UPDATE_INTERVAL`" + ` of 300 ms) and a model that streams each answer over
@@ -229,6 +246,19 @@ asked, and its first update goes out as soon as both the card exists and a token
 later updates wait out CARD_UPDATE_INTERVAL. So the figure is one streaming update's round trip
 here, plus, with a model faster than the card's creation, what is left of that creation. Against
 DingTalk it is those two OpenAPI calls over the network, which this machine cannot measure.
+
+**File read in a child process.** Each file a user sends is read by a process of its own
+(docs/files.md): the reply program started again, its runtime's start, its limits set, the file
+mapped, the text written back through a pipe. That adds {{index .Fig "child-extra"}} to a file here, of which the
+child's CPU is {{index .Fig "child-cpu"}}; at FC's {{.Cost.Reply.Spec.CPU}} vCPU that CPU alone takes about {{index .Fig "child-cpu-fc"}}, beside a
+download from DingTalk's storage and a model's answer that take seconds. It buys a reader that no file
+can crash, fill the function's memory with, or keep busy past its limits.
+
+**Memory with pictures and files.** A picture is held once, as its bytes, from its download until the
+model answered: the request's body is its JSON with each picture's base64 encoded into it as it is sent
+(docs/files.md). Before, its base64, the data URL and the request's JSON each held it again, and one
+10 MB picture took the process to 111 MB, two to 150 MB. An instance holds at most 20 MB of pictures at
+once. A file is not held at all: it streams to disk, and the child that reads it maps it.
 
 **History cost.** Flat by design: every save prunes the owner's turns to Keep (50), so a read lists
 at most 50 names and opens the last 5, however many turns were ever stored.

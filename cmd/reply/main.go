@@ -24,6 +24,7 @@ import (
 	"github.com/dingtalk-llm/fcrobot/internal/config"
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
 	"github.com/dingtalk-llm/fcrobot/internal/document"
+	"github.com/dingtalk-llm/fcrobot/internal/document/forked"
 	"github.com/dingtalk-llm/fcrobot/internal/fcruntime"
 	"github.com/dingtalk-llm/fcrobot/internal/logging"
 	"github.com/dingtalk-llm/fcrobot/internal/openai"
@@ -35,7 +36,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintf(os.Stderr, "reply: %v\n", err)
 		os.Exit(1)
 	}
@@ -146,7 +147,12 @@ Environment:
   VERBOSE                Python log level: 10 debug, 20 info, 25 default, 30, 40
 `
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	// The program started again to read one file (forked.Reader): it
+	// needs none of the function's configuration, and gets none.
+	if forked.IsChild(args) {
+		return forked.Child(args, stdin, stdout, stderr, document.Reader{}.Text)
+	}
 	flags := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	flags.Usage = func() { fmt.Fprint(stderr, usage) }
@@ -246,7 +252,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Model:              model,
 		MaxPictureBytes:    int64(s.MaxPictureMB) << 20,
 		Documents:          documents,
-		Reader:             document.Reader{},
+		Reader:             fileReader(logger),
 		MaxFileBytes:       int64(s.MaxFileMB) << 20,
 		SystemPrompt:       s.SystemPrompt,
 		ShowThinking:       s.ShowThinking,
@@ -362,6 +368,18 @@ const (
 	maxFunctionTimeout = 24 * time.Hour
 )
 
+// fileReader reads each file in a child process, this program started
+// again (docs/files.md); where the program cannot find itself, or the
+// system refuses it a process, in this one, without the child's limits.
+func fileReader(logger *slog.Logger) reply.Reader {
+	exe, err := os.Executable()
+	if err != nil {
+		logger.Error("files are read in this process, without the limits of a child's: the program cannot find itself", "err", err)
+		return document.Reader{}
+	}
+	return forked.Reader{Program: exe, Logger: logger, Fallback: document.Reader{}}
+}
+
 // minCardInterval is the fastest a card may be updated: DingTalk allows a
 // few updates a second.
 const minCardInterval = 100 * time.Millisecond
@@ -414,7 +432,7 @@ func (s settings) validate() error {
 	case s.MaxPictureMB < 1 || s.MaxPictureMB > 20:
 		return fmt.Errorf("MAX_PICTURE_MB must be between 1 and 20 (models take at most 20 MB of pictures), got %d", s.MaxPictureMB)
 	case s.MaxFileMB < 1 || s.MaxFileMB > 50:
-		return fmt.Errorf("MAX_FILE_MB must be between 1 and 50 (a file is read whole in memory), got %d", s.MaxFileMB)
+		return fmt.Errorf("MAX_FILE_MB must be between 1 and 50 (FC's disk holds the files being read), got %d", s.MaxFileMB)
 	case s.OSSBucket != "" && s.Region == "" && s.OSSEndpoint == "":
 		return fmt.Errorf("OSS_BUCKET is set without OSS_ENDPOINT, and FC_REGION, which FC sets, is not there to name the region's endpoint")
 	case s.isOpenAI() && s.APIKey == "":

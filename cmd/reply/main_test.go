@@ -7,6 +7,7 @@ import (
 
 	"github.com/dingtalk-llm/fcrobot/internal/config"
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
+	"github.com/dingtalk-llm/fcrobot/internal/document/forked"
 )
 
 // The key follows the original's intent: CHATGPT_API_KEY for OpenAI,
@@ -81,5 +82,19 @@ func TestDefaultsAgreeWithDingTalks(t *testing.T) {
 	if s.MarkdownChars != dingtalk.DefaultMarkdownMaxChars || s.CardMaxChars != dingtalk.DefaultCardMaxChars || s.CardUpdates != dingtalk.DefaultCardMaxUpdates {
 		t.Errorf("defaults MARKDOWN_MAX_CHARS %d, CARD_MAX_CHARS %d, CARD_MAX_UPDATES %d; dingtalk's are %d, %d, %d",
 			s.MarkdownChars, s.CardMaxChars, s.CardUpdates, dingtalk.DefaultMarkdownMaxChars, dingtalk.DefaultCardMaxChars, dingtalk.DefaultCardMaxUpdates)
+	}
+}
+
+// Started as the child that reads one file, the program reads it without
+// a word of the function's configuration.
+func TestTheChildReadsAFileWithoutConfiguration(t *testing.T) {
+	getenv := func(name string) string {
+		t.Errorf("the child read %s", name)
+		return ""
+	}
+	var stdout, stderr strings.Builder
+	err := run(t.Context(), []string{"reply", forked.ChildArg, "file.txt"}, getenv, strings.NewReader("周三下午三点开会。"), &stdout, &stderr)
+	if err != nil || stdout.String() != "{}\n周三下午三点开会。" {
+		t.Errorf("run = %v, wrote %q (stderr %q)", err, stdout.String(), stderr.String())
 	}
 }

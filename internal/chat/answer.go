@@ -1,6 +1,9 @@
 package chat
 
-import "errors"
+import (
+	"errors"
+	"io"
+)
 
 // Answer is what the robot says to one message, as the reply function hands
 // it to whatever delivers it to the conversation.
@@ -31,11 +34,19 @@ type Draft interface {
 	Show(soFar string)
 }
 
-// File is a file a user sent the robot, downloaded.
+// File is a file a user sent the robot, being downloaded: the host has
+// answered, and its body is read as it is consumed, so that a large file
+// need not be held in memory.
 type File struct {
 	// MediaType is the file's MIME type, such as image/png.
 	MediaType string
-	Data      []byte
+	// Size is the file's size as the host announced it before its body,
+	// or -1 when it did not.
+	Size int64
+	// Body is the file's content; the receiver closes it. Reading past
+	// the limit the download was asked for fails with an error matching
+	// ErrFileTooLarge.
+	Body io.ReadCloser
 }
 
 // ErrFileTooLarge is matched by the error of a download refused because the

@@ -80,4 +80,8 @@ var (
 	ErrFileEncrypted = errors.New("file encrypted")
 	// ErrFileUnreadableFont: a PDF whose fonts map no text to characters.
 	ErrFileUnreadableFont = errors.New("file fonts without a text mapping")
+	// ErrFileTooComplex: reading the file took more memory, CPU time or
+	// time than a file may take (a PDF nested so deep it overflows the
+	// stack, a sheet that expands without end); the reader was stopped.
+	ErrFileTooComplex = errors.New("file too complex to read within the limits")
 )

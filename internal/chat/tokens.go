@@ -55,6 +55,9 @@ const (
 	tokensPerImage   = 1105
 )
 
+// ImageTokens is what n pictures add to a prompt's Tokens.
+func ImageTokens(n int) int { return tokensPerImage * n }
+
 // Tokens estimates the tokens of the prompt as sent: its system prompt,
 // its history and its question with their pictures.
 func (p Prompt) Tokens() int {

@@ -8,7 +8,7 @@ import (
 )
 
 // Attachments downloads the files of received messages, for the reply
-// function: pictures today (docs/protocols.md §6).
+// function: pictures and files (docs/protocols.md §6).
 type Attachments struct {
 	// OpenAPI resolves a message's download code.
 	OpenAPI *OpenAPI
@@ -16,13 +16,14 @@ type Attachments struct {
 	RobotCode string
 }
 
-// Download fetches the file that code names in m, at most maxBytes of it:
-// a larger one is an error matching chat.ErrFileTooLarge; a refusal worth a
-// retry is retryable (retry.Retryable).
+// Download starts fetching the file that code names in m, at most
+// maxBytes of it (OpenMessageFile): a larger one is an error matching
+// chat.ErrFileTooLarge, before its body is read when the storage announces
+// its size; a refusal worth a retry is retryable (retry.Retryable).
 func (a Attachments) Download(ctx context.Context, m chat.Message, code string, maxBytes int64) (chat.File, error) {
-	f, err := a.OpenAPI.DownloadMessageFile(ctx, cmp.Or(m.RobotCode, a.RobotCode), code, maxBytes)
+	f, err := a.OpenAPI.OpenMessageFile(ctx, cmp.Or(m.RobotCode, a.RobotCode), code, maxBytes)
 	if err != nil {
 		return chat.File{}, err
 	}
-	return chat.File{MediaType: f.ContentType, Data: f.Data}, nil
+	return chat.File{MediaType: f.ContentType, Size: f.Size, Body: f.Body}, nil
 }

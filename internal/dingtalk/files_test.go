@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -234,5 +236,56 @@ func TestDownloadMessageFileRefusals(t *testing.T) {
 	}
 	if n := fake.FileDownloads(); n != 0 {
 		t.Errorf("%d downloads, want none", n)
+	}
+}
+
+// OpenMessageFile answers once the storage did: the size it announced, the
+// type sniffed from the body's start, and the body, which reads the file
+// whole at the limit and fails one byte past it.
+func TestOpenMessageFileStreamsTheBody(t *testing.T) {
+	data := append(append([]byte(nil), pngHeader...), bytes.Repeat([]byte{7}, 4096)...)
+	for _, tc := range []struct {
+		name        string
+		announce    bool
+		limit       int64
+		wantTooLong bool
+	}{
+		{"announced, at the limit", true, int64(len(data)), false},
+		{"unannounced, at the limit", false, int64(len(data)), false},
+		{"unannounced, one byte past the limit", false, int64(len(data)) - 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newStorageAndAPI(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/octet-stream")
+				if tc.announce {
+					w.Header().Set("Content-Length", fmt.Sprint(len(data)))
+				}
+				w.Write(data[:100])
+				w.(http.Flusher).Flush() // no Content-Length when unannounced
+				w.Write(data[100:])
+			})
+			client := dingtalk.NewOpenAPI(dingtalk.OpenAPIConfig{HTTPClient: srv.Client(), BaseURL: srv.URL, AppKey: appKey, AppSecret: appSecret, Retry: fastRetries()})
+			f, err := client.OpenMessageFile(t.Context(), appKey, "code", tc.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Body.Close()
+			wantSize := int64(-1)
+			if tc.announce {
+				wantSize = int64(len(data))
+			}
+			if f.Size != wantSize || f.ContentType != "image/png" {
+				t.Errorf("size %d, type %q; want %d, image/png", f.Size, f.ContentType, wantSize)
+			}
+			got, err := io.ReadAll(f.Body)
+			switch {
+			case tc.wantTooLong && !errors.Is(err, chat.ErrFileTooLarge):
+				t.Errorf("read %d bytes, %v; want ErrFileTooLarge", len(got), err)
+			case tc.wantTooLong && int64(len(got)) > tc.limit:
+				t.Errorf("read %d bytes past a limit of %d", len(got), tc.limit)
+			case !tc.wantTooLong && (err != nil || !bytes.Equal(got, data)):
+				t.Errorf("read %d bytes, %v; want the %d bytes of the file", len(got), err, len(data))
+			}
+		})
 	}
 }

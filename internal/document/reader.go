@@ -1,8 +1,11 @@
 package document
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 )
@@ -17,9 +20,24 @@ func (Reader) Readable(name string) bool {
 	return ok
 }
 
-// Read returns the text of the file named name whose content is data, and
+// Read returns the text of the file named name whose content is f, and
+// whether it is only the start of it, in this process: the reply function
+// reads in a child process (package forked); this is for where it cannot.
+// It cannot be stopped: ctx is not looked at.
+func (r Reader) Read(_ context.Context, name string, f *os.File) (string, bool, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", false, err
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return "", false, err
+	}
+	return r.Text(name, data)
+}
+
+// Text returns the text of the file named name whose content is data, and
 // whether it is only the start of it.
-func (Reader) Read(name string, data []byte) (string, bool, error) {
+func (Reader) Text(name string, data []byte) (string, bool, error) {
 	d, err := Extract(name, data)
 	if err != nil {
 		return "", false, inChatTerms(err)

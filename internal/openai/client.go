@@ -113,12 +113,12 @@ func New(cfg Config) (*Client, error) {
 // (chat.ErrInvalidImages). When the endpoint refuses pictures, as a model that
 // cannot see does, the error matches chat.ErrImagesRefused.
 func (c *Client) Complete(ctx context.Context, p chat.Prompt) (chat.Completion, error) {
-	req, err := c.request(p)
+	req, inline, err := c.request(p)
 	if err != nil {
 		return chat.Completion{}, err
 	}
 	withImages := len(p.Images) > 0
-	return c.withRetries(ctx, func(ctx context.Context, api *goopenai.Client) (chat.Completion, *failure) {
+	return c.withRetries(ctx, inline, func(ctx context.Context, api *goopenai.Client) (chat.Completion, *failure) {
 		resp, err := api.CreateChatCompletion(ctx, req)
 		if err != nil {
 			f := c.classify(ctx, err, withImages)
@@ -161,7 +161,7 @@ func usage(u goopenai.Usage) chat.Usage {
 // the stream and is returned wrapped. A stream that breaks after text was
 // delivered is not retried, since the text would start over.
 func (c *Client) Stream(ctx context.Context, p chat.Prompt, onDelta func(textSoFar string) error) (chat.Completion, error) {
-	req, err := c.request(p)
+	req, inline, err := c.request(p)
 	if err != nil {
 		return chat.Completion{}, err
 	}
@@ -169,7 +169,7 @@ func (c *Client) Stream(ctx context.Context, p chat.Prompt, onDelta func(textSoF
 	// only when asked for.
 	req.StreamOptions = &goopenai.StreamOptions{IncludeUsage: true}
 	withImages := len(p.Images) > 0
-	return c.withRetries(ctx, func(ctx context.Context, api *goopenai.Client) (chat.Completion, *failure) {
+	return c.withRetries(ctx, inline, func(ctx context.Context, api *goopenai.Client) (chat.Completion, *failure) {
 		stream, err := api.CreateChatCompletionStream(ctx, req)
 		if err != nil {
 			f := c.classify(ctx, err, withImages)
@@ -238,8 +238,9 @@ func emptyReason(finishReason string) string {
 
 // request builds the chat-completions request: the system prompt, each
 // earlier turn as a user message and an assistant message, the question
-// with its pictures.
-func (c *Client) request(p chat.Prompt) (goopenai.ChatCompletionRequest, error) {
+// with its pictures, which are marks in the request that inline replaces
+// as it is sent (nil without pictures).
+func (c *Client) request(p chat.Prompt) (goopenai.ChatCompletionRequest, *inlineImages, error) {
 	msgs := make([]goopenai.ChatCompletionMessage, 0, 2+2*len(p.History))
 	if p.System != "" {
 		msgs = append(msgs, goopenai.ChatCompletionMessage{Role: goopenai.ChatMessageRoleSystem, Content: p.System})
@@ -255,9 +256,9 @@ func (c *Client) request(p chat.Prompt) (goopenai.ChatCompletionRequest, error) 
 			goopenai.ChatCompletionMessage{Role: goopenai.ChatMessageRoleAssistant, Content: t.Answer},
 		)
 	}
-	last, err := userMessage(p.Question, p.Images)
+	last, inline, err := userMessage(p.Question, p.Images)
 	if err != nil {
-		return goopenai.ChatCompletionRequest{}, err
+		return goopenai.ChatCompletionRequest{}, nil, err
 	}
 	msgs = append(msgs, last)
 	model := c.model
@@ -268,7 +269,7 @@ func (c *Client) request(p chat.Prompt) (goopenai.ChatCompletionRequest, error) 
 		Model:       model,
 		Messages:    msgs,
 		Temperature: c.temperature,
-	}, nil
+	}, inline, nil
 }
 
 // attemptFunc makes one call through api. A nil failure is a success.
@@ -278,9 +279,9 @@ type attemptFunc func(ctx context.Context, api *goopenai.Client) (chat.Completio
 // attempt cannot fix, or the deadline leaves no room for another attempt.
 // It never sleeps past the deadline: it gives up with the last error
 // instead.
-func (c *Client) withRetries(ctx context.Context, attempt attemptFunc) (chat.Completion, error) {
+func (c *Client) withRetries(ctx context.Context, inline *inlineImages, attempt attemptFunc) (chat.Completion, error) {
 	for n := 1; ; n++ {
-		doer := &recordingDoer{client: c.httpClient}
+		doer := &recordingDoer{client: c.httpClient, inline: inline}
 		cfg := goopenai.DefaultConfig(c.apiKey)
 		cfg.BaseURL = c.baseURL
 		cfg.HTTPClient = doer

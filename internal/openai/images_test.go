@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 	"github.com/dingtalk-llm/fcrobot/internal/logging/logtest"
@@ -363,4 +364,53 @@ func TestImageDataNeverShows(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The pictures' base64 is encoded as the body is read, whatever the sizes
+// of the reads the transport makes.
+func TestBase64ReaderEncodesAsItIsRead(t *testing.T) {
+	for _, size := range []int{0, 1, 2, 3, 4, 5, 100, 4097, 1 << 16} {
+		src := make([]byte, size)
+		for i := range src {
+			src[i] = byte(i * 7)
+		}
+		want := base64.StdEncoding.EncodeToString(src)
+		for name, wrap := range map[string]func(io.Reader) io.Reader{
+			"whole": func(r io.Reader) io.Reader { return r }, "one byte": iotest.OneByteReader, "half": iotest.HalfReader,
+		} {
+			got, err := io.ReadAll(wrap(&base64Reader{src: src}))
+			if err != nil || string(got) != want {
+				t.Errorf("%d bytes read %s: %d bytes of base64, %v; want %d", size, name, len(got), err, len(want))
+			}
+		}
+		if err := iotest.TestReader(&base64Reader{src: src}, []byte(want)); err != nil {
+			t.Errorf("%d bytes: %v", size, err)
+		}
+	}
+}
+
+// FuzzBase64Reader: the streamed base64 is the standard encoding's, for
+// any bytes and any size of read.
+func FuzzBase64Reader(f *testing.F) {
+	f.Add([]byte{}, uint8(1))
+	f.Add([]byte("\x89PNG\r\n\x1a\n"), uint8(3))
+	f.Add(bytes.Repeat([]byte{0xff}, 1000), uint8(7))
+	f.Fuzz(func(t *testing.T, src []byte, readSize uint8) {
+		r := &base64Reader{src: src}
+		var got []byte
+		buf := make([]byte, int(readSize)+1)
+		for {
+			n, err := r.Read(buf)
+			got = append(got, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if want := base64.StdEncoding.EncodeToString(src); string(got) != want {
+			t.Errorf("%d bytes read %d at a time: %q; want %q", len(src), len(buf), got, want)
+		}
+	})
 }

@@ -48,12 +48,22 @@ func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 // recordingDoer is the HTTP client of one attempt. It keeps the last
 // response's headers, which go-openai's errors do not carry, so that a
 // retry can honour Retry-After.
+//
+// It also puts the request's pictures into its body as it is sent
+// (inlineImages).
 type recordingDoer struct {
 	client *http.Client
 	header http.Header
+	inline *inlineImages
 }
 
 func (d *recordingDoer) Do(req *http.Request) (*http.Response, error) {
+	if d.inline != nil && req.Body != nil {
+		var err error
+		if req, err = d.inline.into(req); err != nil {
+			return nil, err
+		}
+	}
 	resp, err := d.client.Do(req)
 	if resp != nil {
 		d.header = resp.Header

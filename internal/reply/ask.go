@@ -25,6 +25,7 @@ func (s *Service) ask(ctx context.Context, j *job) (response, error) {
 	if err != nil || refusal != "" {
 		return response{text: refusal}, err
 	}
+	defer q.done()
 	p, model := q.p, q.model
 	j.unbadge = s.badge(ctx, log, m)
 	draft := s.cfg.Outbox.Open(ctx, m, j.attempt)

@@ -1,8 +1,10 @@
 package reply
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 
@@ -100,8 +102,34 @@ func (v *visionModel) Stream(ctx context.Context, p chat.Prompt, onDelta func(st
 	return c, onDelta(c.Text)
 }
 
-// fileStore is Files over a map of download codes.
-type fileStore map[string]chat.File
+// fileStore is Files over a map of download codes, with the limits of
+// dingtalk.Attachments: a size announced over the limit is refused before
+// the body, a body that goes on past it fails its read.
+type fileStore map[string]stored
+
+// stored is a file in a fileStore; an unannounced one's size is not told
+// before its body.
+type stored struct {
+	MediaType   string
+	Data        []byte
+	Unannounced bool
+}
+
+// limitedBody fails a read past its limit with chat.ErrFileTooLarge.
+type limitedBody struct {
+	r    io.Reader
+	left int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if b.left -= int64(n); b.left < 0 {
+		return n + int(b.left), chat.ErrFileTooLarge
+	}
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return nil }
 
 // errUnknownCode is how the store refuses a code it does not know; a code
 // "busy" is refused in a way worth a retry.
@@ -115,14 +143,17 @@ func (s fileStore) Download(_ context.Context, _ chat.Message, code string, maxB
 	if !ok {
 		return chat.File{}, errUnknownCode
 	}
-	if int64(len(f.Data)) > maxBytes {
+	size := int64(len(f.Data))
+	if f.Unannounced {
+		size = -1
+	} else if size > maxBytes {
 		return chat.File{}, chat.ErrFileTooLarge
 	}
-	return f, nil
+	return chat.File{MediaType: f.MediaType, Size: size, Body: &limitedBody{r: bytes.NewReader(f.Data), left: maxBytes}}, nil
 }
 
 func TestPictures(t *testing.T) {
-	png := chat.File{MediaType: "image/png", Data: []byte("\x89PNG\r\n\x1a\n....")}
+	png := stored{MediaType: "image/png", Data: []byte("\x89PNG\r\n\x1a\n....")}
 	tests := []struct {
 		name      string
 		vision    bool

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
+	"os"
 	"path"
 	"slices"
 	"strings"
@@ -86,7 +89,7 @@ func (s *Service) readFile(ctx context.Context, log *slog.Logger, m chat.Message
 		log.InfoContext(ctx, "a file of a kind the robot does not read")
 		return chat.Document{}, unreadableKindText(name), nil
 	}
-	f, err := s.cfg.Files.Download(ctx, m, a.DownloadCode, s.cfg.MaxFileBytes)
+	f, err := s.download(ctx, m, a.DownloadCode)
 	switch {
 	case errors.Is(err, chat.ErrFileTooLarge):
 		log.WarnContext(ctx, "file too large", "maxBytes", s.cfg.MaxFileBytes)
@@ -97,18 +100,70 @@ func (s *Service) readFile(ctx context.Context, log *slog.Logger, m chat.Message
 		log.ErrorContext(ctx, "could not download a file", "err", err)
 		return chat.Document{}, fmt.Sprintf("抱歉，没能下载文件《%s》，请稍后重发。", name), nil
 	}
-	text, truncated, err := s.extract(ctx, name, f.Data)
+	size := fileSize(f)
+	text, truncated, err := s.extract(ctx, name, f)
 	switch {
 	case errors.Is(err, errReadTooLong):
-		log.WarnContext(ctx, "reading a file's text took too long", "fileBytes", len(f.Data), "limit", maxReadTime)
+		log.WarnContext(ctx, "reading a file's text took too long", "fileBytes", size, "limit", maxReadTime)
 		return chat.Document{}, fmt.Sprintf("抱歉，文件《%s》太复杂，我在 %d 秒内没能读完。请拆成几个小文件，或把要问的部分复制出来发给我。", name, int(maxReadTime.Seconds())), nil
 	case err != nil && ctx.Err() != nil:
 		return chat.Document{}, "", retry.Mark(fmt.Errorf("read a file: %w", err))
+	case retry.Retryable(err):
+		// No fault of the file's: the reader could not run.
+		return chat.Document{}, "", fmt.Errorf("read a file: %w", err)
+	case errors.Is(err, chat.ErrFileTooComplex):
+		log.WarnContext(ctx, "reading a file was stopped at a limit", "fileBytes", size, "err", err)
+		return chat.Document{}, unreadableFileText(name, err), nil
 	case err != nil:
-		log.WarnContext(ctx, "could not read a file's text", "fileBytes", len(f.Data), "err", err)
+		log.WarnContext(ctx, "could not read a file's text", "fileBytes", size, "err", err)
 		return chat.Document{}, unreadableFileText(name, err), nil
 	}
 	return chat.Document{MessageID: m.ID, Name: name, Text: text, Truncated: truncated, SentAt: s.sentAt(m)}, "", nil
+}
+
+// download fetches a file into a temporary file on disk, never whole in
+// memory: MAX_FILE_MB may be most of the function's memory. The file is
+// unlinked as soon as it is made, so that nothing is left on disk once it
+// is closed, whatever happens to the process; the caller closes it. A
+// failure to write it (a full disk) is worth a retry.
+func (s *Service) download(ctx context.Context, m chat.Message, code string) (*os.File, error) {
+	f, err := s.cfg.Files.Download(ctx, m, code, s.cfg.MaxFileBytes)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Body.Close()
+	tmp, err := os.CreateTemp("", "file-")
+	if err != nil {
+		return nil, retry.Mark(fmt.Errorf("a temporary file: %w", err))
+	}
+	os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, onlyReads{f.Body}); err != nil {
+		tmp.Close()
+		var werr *fs.PathError
+		if errors.As(err, &werr) && werr.Op == "write" {
+			return nil, retry.Mark(fmt.Errorf("write a temporary file: %w", err))
+		}
+		return nil, err
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		tmp.Close()
+		return nil, retry.Mark(fmt.Errorf("rewind a temporary file: %w", err))
+	}
+	return tmp, nil
+}
+
+// onlyReads hides every method of a reader but Read, so that io.Copy
+// copies through its buffer rather than asking the file to read from it
+// (which would hide which side failed).
+type onlyReads struct{ io.Reader }
+
+// fileSize is f's size, for a log line.
+func fileSize(f *os.File) int64 {
+	st, err := f.Stat()
+	if err != nil {
+		return -1
+	}
+	return st.Size()
 }
 
 // maxReadTime bounds the wait for a file's text, the turn of the other
@@ -118,20 +173,21 @@ const maxReadTime = 45 * time.Second
 
 var errReadTooLong = errors.New("reading the file took too long")
 
-// extract reads the text of a file, one file at a time on the instance:
-// reading a large workbook or PDF takes tens of megabytes, and the
-// instance answers many questions at once within a small memory. A read
-// that outlasts maxReadTime is given up; it still holds the turn until it
-// ends, so that two never run at once.
-func (s *Service) extract(ctx context.Context, name string, data []byte) (string, bool, error) {
-	timer := time.NewTimer(maxReadTime)
-	defer timer.Stop()
+// extract reads the text of f, one file at a time on the instance: a
+// reader (a child process) takes tens of megabytes to read a large
+// workbook or PDF, and the instance answers many questions at once within
+// a small memory. A read that outlasts maxReadTime is given up: the
+// reader's context ends, which stops a child process at once; a reader
+// that cannot be stopped still holds the turn until it ends, so that two
+// never run at once. extract closes f once the reader is done with it.
+func (s *Service) extract(ctx context.Context, name string, f *os.File) (string, bool, error) {
+	readCtx, cancel := context.WithTimeoutCause(ctx, maxReadTime, errReadTooLong)
 	select {
 	case s.reading <- struct{}{}:
-	case <-timer.C:
-		return "", false, errReadTooLong
-	case <-ctx.Done():
-		return "", false, ctx.Err()
+	case <-readCtx.Done():
+		cancel()
+		f.Close()
+		return "", false, context.Cause(readCtx)
 	}
 	type result struct {
 		text      string
@@ -141,16 +197,19 @@ func (s *Service) extract(ctx context.Context, name string, data []byte) (string
 	done := make(chan result, 1)
 	go func() {
 		defer func() { <-s.reading }()
-		text, truncated, err := s.cfg.Reader.Read(name, data)
+		defer cancel()
+		defer f.Close()
+		text, truncated, err := s.cfg.Reader.Read(readCtx, name, f)
 		done <- result{text, truncated, err}
 	}()
 	select {
 	case r := <-done:
+		if r.err != nil && errors.Is(context.Cause(readCtx), errReadTooLong) {
+			r.err = errReadTooLong
+		}
 		return r.text, r.truncated, r.err
-	case <-timer.C:
-		return "", false, errReadTooLong
-	case <-ctx.Done():
-		return "", false, ctx.Err()
+	case <-readCtx.Done():
+		return "", false, context.Cause(readCtx)
 	}
 }
 
@@ -174,6 +233,8 @@ func unreadableFileText(name string, err error) string {
 		return fmt.Sprintf("抱歉，文件《%s》的字体没有附带文字编码，读出来会是乱码。请另存为可复制文字的 PDF，或把文字直接发给我。", name)
 	case errors.Is(err, chat.ErrFileTooLarge):
 		return fmt.Sprintf("抱歉，文件《%s》解压后太大，我读不了。请删减后再发。", name)
+	case errors.Is(err, chat.ErrFileTooComplex):
+		return fmt.Sprintf("抱歉，文件《%s》太复杂，读它要的内存或时间超出了我的上限，我没能读完。请拆成几个小文件，或把要问的部分复制出来发给我。", name)
 	case errors.Is(err, chat.ErrFileUnsupported):
 		return unreadableKindText(name)
 	}

@@ -2,22 +2,31 @@ package reply
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 	"github.com/dingtalk-llm/fcrobot/internal/ossmount"
+	"github.com/dingtalk-llm/fcrobot/internal/retry"
 )
 
 // textReader reads .txt files as they are, refuses other kinds, and fails
-// as a file's content says: "corrupt", "empty", "locked".
+// as a file's content says: "corrupt", "empty", "locked", "complex",
+// "no-process".
 type textReader struct{}
 
 func (textReader) Readable(name string) bool { return strings.HasSuffix(name, ".txt") }
 
-func (textReader) Read(_ string, data []byte) (string, bool, error) {
+func (textReader) Read(_ context.Context, _ string, f *os.File) (string, bool, error) {
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return "", false, err
+	}
 	switch string(data) {
 	case "corrupt":
 		return "", false, fmt.Errorf("bad bytes: %w", chat.ErrFileCorrupt)
@@ -25,6 +34,10 @@ func (textReader) Read(_ string, data []byte) (string, bool, error) {
 		return "", false, chat.ErrFileNoText
 	case "locked":
 		return "", false, chat.ErrFileEncrypted
+	case "complex":
+		return "", false, fmt.Errorf("%w: the reader ran out of its 48 MiB", chat.ErrFileTooComplex)
+	case "no-process":
+		return "", false, retry.Mark(errors.New("forked: start the reader: resource temporarily unavailable"))
 	}
 	return string(data), false, nil
 }
@@ -42,6 +55,10 @@ func fileFixture(t *testing.T, edits ...func(*Config)) *fixture {
 		"empty":   {Data: []byte("empty")},
 		"locked":  {Data: []byte("locked")},
 		"big":     {Data: make([]byte, 2<<20)},
+		// A size not announced, found by reading one byte past the limit.
+		"big-unannounced": {Data: make([]byte, 1<<20+1), Unannounced: true},
+		"complex":         {Data: []byte("complex")},
+		"no-process":      {Data: []byte("no-process")},
 	}
 	return newFixture(t, nil, append([]func(*Config){func(c *Config) {
 		c.Documents, c.Reader, c.Files, c.MaxFileBytes = docs, textReader{}, files, 1<<20
@@ -108,6 +125,8 @@ func TestAFileThatCannotBeReadIsSaidSoAndKeptNowhere(t *testing.T) {
 		{"notes", "报告.exe", "我读不了《报告.exe》这类文件"},
 		{"notes", "旧.doc", "另存为 .docx"},
 		{"big", "大.txt", "文件《大.txt》太大了（上限 1 MB）"},
+		{"big-unannounced", "大.txt", "文件《大.txt》太大了（上限 1 MB）"},
+		{"complex", "深.txt", "文件《深.txt》太复杂，读它要的内存或时间超出了我的上限"},
 		{"corrupt", "坏.txt", "它可能已损坏"},
 		{"empty", "空.txt", "没有可以读取的文字"},
 		{"locked", "锁.txt", "有密码或加密保护"},
@@ -155,7 +174,7 @@ func quoteEvent(id, text string, at time.Time, q chat.Quote) chat.Event {
 
 func TestAQuoteReachesTheModelMarkedBeforeTheQuestion(t *testing.T) {
 	f := fileFixture(t, func(c *Config) { c.Vision, c.MaxPictureBytes = &visionModel{}, 1<<20 })
-	f.cfg.Files.(fileStore)["pic"] = chat.File{MediaType: "image/png", Data: []byte("\x89PNG")}
+	f.cfg.Files.(fileStore)["pic"] = stored{MediaType: "image/png", Data: []byte("\x89PNG")}
 	if err := f.handle(t, "r1", quoteEvent("m1", "这是什么意思？", clock, chat.Quote{Type: "text", Text: "明天下午三点开会"})); err != nil {
 		t.Fatal(err)
 	}
@@ -263,5 +282,17 @@ func TestAMessageWithoutWordsAfterAFileIsNotAskedAboutTheFile(t *testing.T) {
 	}
 	if got := f.out.last(conversationID); got != unsupportedText("video") || f.askedCount() != 0 {
 		t.Errorf("a video after a file was answered %q, the model asked %d times", got, f.askedCount())
+	}
+}
+
+// A reader that cannot run is no fault of the file's: FC tries again,
+// and the user is told nothing wrong meanwhile.
+func TestAReaderThatCannotRunIsRetried(t *testing.T) {
+	f := fileFixture(t)
+	if err := f.handle(t, "r1", fileEvent("f1", "no-process", "会议.txt", clock)); !retry.Retryable(err) {
+		t.Errorf("Handle = %v; want a retry", err)
+	}
+	if len(f.out.answers) != 0 {
+		t.Errorf("answered %+v", f.out.answers)
 	}
 }

@@ -2,6 +2,7 @@ package reply
 
 import (
 	"context"
+	"os"
 	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
@@ -70,15 +71,18 @@ type Documents interface {
 	Clear(ctx context.Context, owner string) error
 }
 
-// Reader reads the text of the files users send (document.Reader).
+// Reader reads the text of the files users send (forked.Reader, each file
+// in a child process; document.Reader in this one).
 type Reader interface {
 	// Readable reports whether a file of that name is of a kind Read
 	// reads, before it is downloaded.
 	Readable(name string) bool
-	// Read returns the text of the file named name whose content is data,
-	// and whether it is only the start of it. Its errors match the kinds
-	// of package chat (chat.ErrFileCorrupt, chat.ErrFileNoText...).
-	Read(name string, data []byte) (text string, truncated bool, err error)
+	// Read returns the text of the file named name whose content is f, a
+	// file on disk, and whether it is only the start of it. Its errors
+	// match the kinds of package chat (chat.ErrFileCorrupt,
+	// chat.ErrFileNoText, chat.ErrFileTooComplex...), or ctx's error
+	// when ctx ended first.
+	Read(ctx context.Context, name string, f *os.File) (text string, truncated bool, err error)
 }
 
 // Questions count each sender's answered questions, and their tokens, per
@@ -137,7 +141,11 @@ type Reactions interface {
 
 // Files downloads what users send the robot (dingtalk.Attachments).
 type Files interface {
-	// Download fetches the file that code names in m, at most maxBytes of
-	// it; a larger one is an error matching chat.ErrFileTooLarge.
+	// Download starts fetching the file that code names in m, at most
+	// maxBytes of it: it returns once the host answered, with the size it
+	// announced, and the body to read, which the caller closes. A file
+	// announced larger is refused before any of it is read, and a body
+	// that goes on past maxBytes fails its read; both are errors matching
+	// chat.ErrFileTooLarge.
 	Download(ctx context.Context, m chat.Message, code string, maxBytes int64) (chat.File, error)
 }

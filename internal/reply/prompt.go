@@ -33,6 +33,15 @@ type question struct {
 	// taken are the kept files the question takes, dropped once it is
 	// answered.
 	taken []chat.Document
+	// free gives back the instance's room for the question's pictures.
+	free func()
+}
+
+// done frees what the question holds, once the model answered it.
+func (q question) done() {
+	if q.free != nil {
+		q.free()
+	}
 }
 
 // prompt gathers what the model is asked about m: the system prompt, the
@@ -46,17 +55,25 @@ func (s *Service) prompt(ctx context.Context, j *job) (q question, refusal strin
 	if qp := quotedPictures(m.Quote); len(qp) > 0 {
 		codes = append(slices.Clip(codes), qp...)
 	}
-	images, refusal, err := s.pictures(ctx, j.log, m, codes)
-	if err != nil || refusal != "" {
-		return q, refusal, err
-	}
-	history, err := j.history.wait(ctx)
-	if err != nil {
-		return q, "", retry.Mark(fmt.Errorf("load history: %w", err))
-	}
 	set, err := j.settings.wait(ctx)
 	if err != nil {
 		return q, "", retry.Mark(fmt.Errorf("load the conversation's settings: %w", err))
+	}
+	// How many pictures fit is known before any is downloaded.
+	pics, refusal, err := s.pictures(ctx, j.log, m, codes, s.picturesThatFit(m, set))
+	if err != nil || refusal != "" {
+		return q, refusal, err
+	}
+	images := pics.images
+	q.free = pics.free
+	defer func() {
+		if err != nil || refusal != "" {
+			pics.free()
+		}
+	}()
+	history, err := j.history.wait(ctx)
+	if err != nil {
+		return q, "", retry.Mark(fmt.Errorf("load history: %w", err))
 	}
 	var docs []chat.Document
 	if j.documents != nil {
@@ -112,7 +129,11 @@ func (s *Service) prompt(ctx context.Context, j *job) (q question, refusal strin
 	if window > 0 {
 		dropped, fits := p.Fit(window)
 		if !fits {
-			j.log.Log(ctx, logging.LevelNotice, "the question alone exceeds the context window", "questionTokens", chat.Tokens(p.Question), "window", window)
+			j.log.Log(ctx, logging.LevelNotice, "the question alone exceeds the context window", "questionTokens", chat.Tokens(p.Question), "pictures", len(images), "window", window)
+			if words := p.Room(window) - chat.Tokens(p.Question); len(images) > 0 && words >= 0 {
+				// The words fit: the pictures are what does not.
+				return q, picturesDoNotFitText(len(images), words/chat.ImageTokens(1), window), nil
+			}
 			return q, tooLongText(chat.Tokens(p.Question), p.Room(window)), nil
 		}
 		if dropped > 0 {
@@ -122,6 +143,23 @@ func (s *Service) prompt(ctx context.Context, j *job) (q question, refusal strin
 	q.p = p
 	q.remembered = s.asked(m, remembered(m.Text, docs, m.Quote, len(m.Pictures)))
 	return q, "", nil
+}
+
+// picturesThatFit is how many pictures fit in the context window beside
+// m's words and the conversation's system prompt, or -1 without a bound:
+// known before any picture is downloaded. The history gives way to them;
+// a quote or a file the question carries may still leave them no room.
+func (s *Service) picturesThatFit(m chat.Message, set chat.Settings) int {
+	window := s.cfg.MaxContextTokens
+	if window <= 0 {
+		return -1
+	}
+	asked := m.Text
+	if asked == "" {
+		asked = describePictureQuestion
+	}
+	bare := chat.Prompt{System: s.systemPrompt(set), Question: s.asked(m, asked)}
+	return max(window-bare.Tokens(), 0) / chat.ImageTokens(1)
 }
 
 // remembered is how the history keeps a question: its words, with a mark

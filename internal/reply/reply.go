@@ -32,6 +32,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 	"github.com/dingtalk-llm/fcrobot/internal/fcruntime"
 )
@@ -123,6 +125,9 @@ type Service struct {
 	deliveries atomic.Uint64
 	// reading holds the turn of the one file read at a time.
 	reading chan struct{}
+	// pictureBytes is the room for pictures the instance holds
+	// (pictures.go).
+	pictureBytes *semaphore.Weighted
 }
 
 // New returns a Service.
@@ -145,7 +150,7 @@ func New(cfg Config) *Service {
 	if cfg.StopPoll <= 0 {
 		cfg.StopPoll = DefaultStopPoll
 	}
-	return &Service{cfg: cfg, reading: make(chan struct{}, 1)}
+	return &Service{cfg: cfg, reading: make(chan struct{}, 1), pictureBytes: semaphore.NewWeighted(pictureBytesInFlight)}
 }
 
 // Handle answers one message, once: a message handed over again (FC

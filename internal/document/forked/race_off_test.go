@@ -1,0 +1,5 @@
+//go:build !race
+
+package forked_test
+
+const raceEnabled = false
