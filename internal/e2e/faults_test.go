@@ -79,17 +79,7 @@ func manyMessagesAtOnce(t *testing.T, st *devstack.Stack) {
 		time.Sleep(2 * time.Millisecond) // distinct createAt: the history's order
 	}
 	rand.Shuffle(len(cbs), func(i, j int) { cbs[i], cbs[j] = cbs[j], cbs[i] })
-	var wg sync.WaitGroup
-	for _, cb := range cbs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if resp, err := st.Deliver(context.Background(), cb.Body, time.Now()); err != nil || resp.Status != 200 {
-				t.Errorf("callback: %v %+v", err, resp)
-			}
-		}()
-	}
-	wg.Wait()
+	deliverAtOnce(t, st, cbs)
 	alice.waitAnswer(messages)
 	waitFC(t, st)
 

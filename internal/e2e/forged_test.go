@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -139,17 +138,7 @@ func TestTenQuestionsAtOnceAgainstADailyLimitOfTwoReachTheModelTwice(t *testing.
 		cbs = append(cbs, st.DingTalk.TextCallback(alice.conv, alice.from, "同时的问题 "+string(rune('A'+i))))
 	}
 	dayBefore := shanghaiDay()
-	var wg sync.WaitGroup
-	for _, cb := range cbs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if resp, err := st.Deliver(context.Background(), cb.Body, time.Now()); err != nil || resp.Status != 200 {
-				t.Errorf("callback: %v %+v", err, resp)
-			}
-		}()
-	}
-	wg.Wait()
+	deliverAtOnce(t, st, cbs)
 	alice.waitAnswer(10)
 	waitFC(t, st)
 	if shanghaiDay() != dayBefore {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,6 +124,23 @@ func (c chat) ask(text string) string {
 		c.t.Fatalf("DingTalk got %d %q for %q", resp.Status, resp.Body, text)
 	}
 	return c.waitAnswer(before + 1)
+}
+
+// deliverAtOnce delivers the callbacks all at once, as DingTalk does when
+// users send messages together, and returns once each was acknowledged.
+func deliverAtOnce(t *testing.T, st *devstack.Stack, cbs []dingtalktest.Callback) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for _, cb := range cbs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if resp, err := st.Deliver(context.Background(), cb.Body, time.Now()); err != nil || resp.Status != 200 {
+				t.Errorf("callback: %v %+v", err, resp)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // askCard sends text and returns the stack's first card once it is
