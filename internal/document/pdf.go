@@ -52,6 +52,12 @@ func extractPDF(data []byte, w *textWriter) error {
 	if err := checkPDFSanity(data); err != nil {
 		return err
 	}
+	if err := checkPDFSyntax(data); err != nil {
+		return err
+	}
+	if err := checkObjectStreams(data); err != nil {
+		return err
+	}
 	r, err := openPDF(data)
 	if err != nil {
 		return err
@@ -115,7 +121,7 @@ func openPDF(data []byte) (*pdf.Reader, error) {
 	if i := bytes.LastIndex(view, []byte("%%EOF")); i > 0 {
 		view = view[:i+len("%%EOF")]
 	}
-	r, err := pdf.NewReader(bytes.NewReader(view), int64(len(view)))
+	r, err := pdf.NewReader(newStackBoundedFile(view), int64(len(view)))
 	if err == nil {
 		return r, nil
 	}

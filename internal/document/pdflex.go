@@ -17,7 +17,11 @@ import (
 const (
 	maxTokenBytes = 1 << 20 // a string, name or word
 	maxArrayLen   = 1 << 16 // elements of one array
-	maxArrayDepth = 16      // arrays within arrays
+	// maxArrayDepth bounds the arrays within arrays kept as operands: no
+	// operator takes more than an array of strings and numbers (TJ), nor a
+	// CMap more than one level (bfrange). Deeper ones are skipped without
+	// recursion (skipArray), however deep they go.
+	maxArrayDepth = 16
 )
 
 type tokenKind uint8
@@ -42,6 +46,7 @@ type pdfToken struct {
 	num   float64
 	text  string
 	array []pdfToken
+	dict  map[string]pdfToken // only from readRawDict
 }
 
 type pdfLexer struct {
@@ -327,7 +332,7 @@ func (l *pdfLexer) array(depth int) []pdfToken {
 			continue
 		case tokArrayOpen:
 			if depth >= maxArrayDepth {
-				l.array(depth + 1) // read, and drop
+				l.skipArray() // read, and drop
 				continue
 			}
 			tok = pdfToken{kind: tokArray, array: l.array(depth + 1)}
@@ -337,6 +342,22 @@ func (l *pdfLexer) array(depth int) []pdfToken {
 		}
 		if len(elems) < maxArrayLen {
 			elems = append(elems, tok)
+		}
+	}
+}
+
+// skipArray reads to the end of an array whose "[" has been read, counting
+// brackets rather than recursing: arrays nested millions deep (a few
+// kilobytes of compressed content) cost no stack.
+func (l *pdfLexer) skipArray() {
+	for depth := 1; depth > 0; {
+		switch l.next().kind {
+		case tokEOF:
+			return
+		case tokArrayOpen:
+			depth++
+		case tokArrayClose:
+			depth--
 		}
 	}
 }

@@ -1,0 +1,664 @@
+package document
+
+import (
+	"bytes"
+	"compress/zlib"
+	"encoding/ascii85"
+	"errors"
+	"fmt"
+	"io"
+		"runtime"
+	"strconv"
+)
+
+// This file bounds what the PDF library may do with a hostile file, for the
+// parts of it that checkPDFSanity's numbers do not cover: nesting, object
+// streams, and recursion through references.
+//
+// The library (github.com/ledongthuc/pdf) resolves a reference to a
+// compressed object by opening the object stream that holds it, which may
+// itself need references resolved (its /Length, /Filter, /N, /First,
+// /Extends): an object stream whose /Length lies inside itself, or that the
+// cross-reference stream says lies inside itself, recurses until the Go
+// stack overflows — a fatal error, which no recover catches. It follows
+// /Extends without remembering where it has been, and its lexer, reading an
+// object stream (where it allows the end of the data), loops forever on a
+// hex string left open at the end. Object streams are compressed, so a scan
+// of the raw file does not see their content: checkObjectStreams decodes
+// them as the library would, before the library is given the file.
+
+// Bounds on a PDF's structure.
+const (
+	// maxPDFObjectDepth bounds arrays and dictionaries within each other in
+	// a PDF's objects, raw or in object streams. Real files nest a few
+	// levels (a page's resources: a dictionary of dictionaries of
+	// references); the library recurses once per level and stops at 1000,
+	// so this is met first, with a clearer error.
+	maxPDFObjectDepth = 256
+	// maxObjectStreamChain bounds a chain of object streams each extending
+	// the one before (/Extends): producers write one level, if any; the
+	// library searches the chain for every compressed object it resolves.
+	maxObjectStreamChain = 32
+	// maxObjectStreams bounds the object streams decoded before the
+	// library is given the file (each is decoded once, within
+	// MaxPDFContentBytes all together). A 10 MB file of real content holds
+	// hundreds at most.
+	maxObjectStreams = 10000
+	// maxPDFStackFrames bounds the call stack under which the library may
+	// read the file: a read deeper than that is refused, and the library
+	// panics (recovered) instead of recursing until the stack overflows.
+	// Extraction itself, library included, runs a few hundred frames deep
+	// at most (the page tree walk is bounded to 64 levels, forms to 12,
+	// the library's object nesting to 1000 frames only for a hostile file,
+	// which the depth scan refuses first).
+	maxPDFStackFrames = 2048
+)
+
+var errPDFRecursion = errors.New("document: the PDF's objects refer to each other without end")
+
+// stackBoundedFile is the file as the library reads it: a read made with
+// more than maxPDFStackFrames frames on the stack fails. The library
+// resolves each reference by reading the object it names, so a chain of
+// references that recurses without end (through /Length, /Extends, an
+// object stream said to hold itself) fails after at most that many frames,
+// whichever keys it goes through.
+type stackBoundedFile struct {
+	r   *bytes.Reader
+	pcs []uintptr
+}
+
+func newStackBoundedFile(data []byte) *stackBoundedFile {
+	return &stackBoundedFile{r: bytes.NewReader(data), pcs: make([]uintptr, maxPDFStackFrames)}
+}
+
+func (f *stackBoundedFile) ReadAt(p []byte, off int64) (int, error) {
+	if runtime.Callers(1, f.pcs) == len(f.pcs) {
+		return 0, errPDFRecursion
+	}
+	return f.r.ReadAt(p, off)
+}
+
+// checkPDFSyntax refuses a file whose raw objects nest arrays or
+// dictionaries deeper than maxPDFObjectDepth. Stream data is skipped.
+func checkPDFSyntax(data []byte) error {
+	if _, err := scanPDFSyntax(data, true); err != nil {
+		return err
+	}
+	return nil
+}
+
+var errPDFDepth = fmt.Errorf("%w: the PDF nests arrays or dictionaries more than %d deep", ErrCorrupt, maxPDFObjectDepth)
+
+// scanPDFSyntax reads data as PDF objects — strings, comments, arrays and
+// dictionaries, skipping stream data when streams is set — and returns
+// ErrCorrupt if they nest deeper than maxPDFObjectDepth. It reports
+// whether data ends inside a hex string. It reads each byte once, and
+// never recurses.
+func scanPDFSyntax(data []byte, streams bool) (openHex bool, err error) {
+	depth := 0
+	for i := 0; i < len(data); {
+		c := data[i]
+		switch {
+		case c == '%':
+			for i < len(data) && data[i] != '\n' && data[i] != '\r' {
+				i++
+			}
+		case c == '(':
+			i++
+			for nest := 1; i < len(data) && nest > 0; i++ {
+				switch data[i] {
+				case '\\':
+					i++
+				case '(':
+					nest++
+				case ')':
+					nest--
+				}
+			}
+		case c == '<' && i+1 < len(data) && data[i+1] == '<', c == '[':
+			if depth++; depth > maxPDFObjectDepth {
+				return false, errPDFDepth
+			}
+			i += 1 + btoi(c == '<')
+		case c == '<':
+			end := bytes.IndexByte(data[i+1:], '>')
+			if end < 0 {
+				return true, nil
+			}
+			i += end + 2
+		case c == '>' && i+1 < len(data) && data[i+1] == '>', c == ']':
+			depth = max(depth-1, 0)
+			i += 1 + btoi(c == '>')
+		case isPDFSpace(c) || isPDFDelim(c):
+			i++
+		default:
+			start := i
+			for i < len(data) && !isPDFSpace(data[i]) && !isPDFDelim(data[i]) {
+				i++
+			}
+			switch string(data[start:i]) {
+			case "obj", "endobj", "endstream", "trailer", "xref", "startxref":
+				depth = 0 // a new object: what came before, damaged or not, is done
+			case "stream":
+				depth = 0
+				if streams {
+					end := bytes.Index(data[i:], []byte("endstream"))
+					if end < 0 {
+						return false, nil
+					}
+					i += end
+				}
+			}
+		}
+	}
+	return false, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// objectStream is what checkObjectStreams reads of an object stream's
+// dictionary, raw in the file (a stream is never itself compressed).
+type objectStream struct {
+	num     int64
+	extends []int64 // the object numbers it extends (several if the file defines it more than once)
+	dict    map[string]pdfToken
+	data    []byte // from after "stream" and its line end to the end of the file
+}
+
+// checkObjectStreams refuses, before the library reads them, object
+// streams it would loop or recurse on:
+//
+//   - a chain of /Extends that loops (a stream extending itself, or two
+//     each other) or is longer than maxObjectStreamChain (ErrCorrupt);
+//   - a stream whose decoded data nests deeper than maxPDFObjectDepth, or
+//     ends inside a hex string — the library's lexer would wait for its
+//     end forever (ErrCorrupt).
+//
+// A stream this package cannot decode as the library would (an unknown
+// filter, damaged data) is passed over: the library fails on it too,
+// with a panic that is recovered. The streams of an encrypted file are
+// passed over as well: their data is not decrypted here (see the report
+// in docs: the library is then the only guard).
+func checkObjectStreams(data []byte) error {
+	streams, err := findObjectStreams(data)
+	if err != nil {
+		return err
+	}
+	if err := checkExtendsChains(streams); err != nil {
+		return err
+	}
+	if bytes.Contains(data, []byte("/Encrypt")) {
+		return nil
+	}
+	for _, s := range streams {
+		if r := objectStreamReader(data, s); r != nil {
+			if err := scanObjectStream(r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// findObjectStreams returns the object streams defined in the raw file.
+func findObjectStreams(data []byte) ([]objectStream, error) {
+	byNum := make(map[int64]int)
+	var streams []objectStream
+	for i := 0; ; {
+		j := bytes.Index(data[i:], []byte("/ObjStm"))
+		if j < 0 {
+			return streams, nil
+		}
+		i += j + len("/ObjStm")
+		num, dictStart, ok := objectBefore(data, i-len("/ObjStm"))
+		if !ok {
+			continue
+		}
+		dict, after, ok := readRawDict(data, dictStart)
+		if !ok || dict["Type"].kind != tokName || dict["Type"].text != "ObjStm" {
+			continue
+		}
+		s := objectStream{num: num, dict: dict}
+		if ext := dict["Extends"]; isReference(ext) {
+			s.extends = []int64{int64(ext.array[0].num)}
+		}
+		if k := streamDataStart(data, after); k >= 0 {
+			s.data = data[k:]
+		}
+		if at, seen := byNum[num]; seen {
+			streams[at].extends = append(streams[at].extends, s.extends...)
+			continue
+		}
+		if len(streams) >= maxObjectStreams {
+			return nil, fmt.Errorf("%w: the PDF has more than %d object streams", ErrTooLarge, maxObjectStreams)
+		}
+		byNum[num] = len(streams)
+		streams = append(streams, s)
+	}
+}
+
+// checkExtendsChains follows /Extends from every object stream, refusing
+// a loop or a chain longer than maxObjectStreamChain. The file may define
+// an object stream more than once (incremental updates): every
+// definition's /Extends counts.
+func checkExtendsChains(streams []objectStream) error {
+	extends := make(map[int64][]int64, len(streams))
+	for _, s := range streams {
+		extends[s.num] = s.extends
+	}
+	// longest[n] is the longest chain from n, once known; onPath marks the
+	// streams of the chain being followed.
+	longest := make(map[int64]int, len(streams))
+	onPath := make(map[int64]bool)
+	type frame struct {
+		num  int64
+		next int
+	}
+	for _, s := range streams {
+		if _, done := longest[s.num]; done {
+			continue
+		}
+		path := []frame{{num: s.num}}
+		onPath[s.num] = true
+		for len(path) > 0 {
+			top := &path[len(path)-1]
+			if len(path) > maxObjectStreamChain {
+				return fmt.Errorf("%w: the PDF's object streams extend each other more than %d deep", ErrCorrupt, maxObjectStreamChain)
+			}
+			if top.next < len(extends[top.num]) {
+				n := extends[top.num][top.next]
+				top.next++
+				if onPath[n] {
+					return fmt.Errorf("%w: the PDF's object streams extend each other in a loop", ErrCorrupt)
+				}
+				if l, done := longest[n]; done {
+					if len(path)+l > maxObjectStreamChain {
+						return fmt.Errorf("%w: the PDF's object streams extend each other more than %d deep", ErrCorrupt, maxObjectStreamChain)
+					}
+					longest[top.num] = max(longest[top.num], l+1)
+					continue
+				}
+				onPath[n] = true
+				path = append(path, frame{num: n})
+				continue
+			}
+			l := longest[top.num]
+			delete(onPath, top.num)
+			path = path[:len(path)-1]
+			if len(path) > 0 {
+				parent := path[len(path)-1].num
+				longest[parent] = max(longest[parent], l+1)
+			}
+			longest[top.num] = l
+		}
+	}
+	return nil
+}
+
+// objectBefore finds the "n g obj" whose dictionary holds the byte at i,
+// at most 4 KiB before it, and returns n and where the dictionary begins.
+func objectBefore(data []byte, i int) (num int64, dictStart int, ok bool) {
+	window := data[max(i-4096, 0):i]
+	k := bytes.LastIndex(window, []byte("obj"))
+	if k < 0 {
+		return 0, 0, false
+	}
+	objAt := max(i-4096, 0) + k
+	// back over "g" and "n"
+	p := objAt
+	var nums [2]int64
+	for n := 1; n >= 0; n-- {
+		for p > 0 && isPDFSpace(data[p-1]) {
+			p--
+		}
+		end := p
+		for p > 0 && data[p-1] >= '0' && data[p-1] <= '9' && end-p < 10 {
+			p--
+		}
+		if p == end {
+			return 0, 0, false
+		}
+		v, err := strconv.ParseInt(string(data[p:end]), 10, 64)
+		if err != nil {
+			return 0, 0, false
+		}
+		nums[n] = v
+	}
+	return nums[0], objAt + len("obj"), true
+}
+
+// readRawDict reads the dictionary that starts, after white space, at i:
+// its entries, each a token (a reference "n g R" is an array of three, a
+// dictionary a tokDict with its entries, to maxRawDictDepth levels). It
+// returns where the dictionary ends.
+func readRawDict(data []byte, i int) (map[string]pdfToken, int, bool) {
+	src := bytes.NewReader(data[i:])
+	l := newPDFLexer(src)
+	if l.next().kind != tokDictOpen {
+		return nil, 0, false
+	}
+	dict, ok := l.rawDict(0)
+	if !ok {
+		return nil, 0, false
+	}
+	return dict, len(data) - src.Len() - l.r.Buffered(), true
+}
+
+// maxRawDictDepth bounds the dictionaries within a dictionary read by
+// readRawDict: what it looks for (/DecodeParms) is one level down.
+const maxRawDictDepth = 4
+
+// rawDict reads the entries of a dictionary whose "<<" has been read.
+func (l *pdfLexer) rawDict(depth int) (map[string]pdfToken, bool) {
+	dict := make(map[string]pdfToken)
+	var key string
+	var value []pdfToken
+	flush := func() {
+		switch {
+		case key == "":
+		case len(value) == 3 && value[2].kind == tokKeyword && value[2].text == "R":
+			dict[key] = pdfToken{kind: tokArray, array: value}
+		case len(value) > 0:
+			dict[key] = value[0]
+		}
+		key, value = "", nil
+	}
+	for {
+		tok := l.next()
+		switch tok.kind {
+		case tokEOF:
+			return nil, false
+		case tokDictClose:
+			flush()
+			return dict, true
+		case tokName:
+			if len(value) > 0 || key == "" {
+				flush()
+				key = tok.text
+				continue
+			}
+			value = append(value, tok)
+		case tokDictOpen:
+			if depth >= maxRawDictDepth {
+				l.skipDict()
+				value = append(value, pdfToken{kind: tokDict})
+				continue
+			}
+			inner, ok := l.rawDict(depth + 1)
+			if !ok {
+				return nil, false
+			}
+			value = append(value, pdfToken{kind: tokDict, dict: inner})
+		default:
+			if key != "" {
+				value = append(value, l.readOperand(tok))
+			}
+		}
+	}
+}
+
+// resolveRaw returns v, or the object v refers to if it is a reference to
+// an object defined in the raw file (its last definition) whose value is
+// a number, a name, an array or a dictionary; a tokEOF token if it cannot.
+func resolveRaw(file []byte, v pdfToken) pdfToken {
+	if !isReference(v) {
+		return v
+	}
+	def := []byte(fmt.Sprintf("%d %d obj", int64(v.array[0].num), int64(v.array[1].num)))
+	for end := len(file); end > 0; {
+		k := bytes.LastIndex(file[:end], def)
+		if k < 0 {
+			break
+		}
+		end = k
+		if k > 0 && file[k-1] >= '0' && file[k-1] <= '9' {
+			continue // 11 0 obj, not 1 0 obj
+		}
+		l := newPDFLexer(bytes.NewReader(file[k+len(def):]))
+		switch tok := l.next(); tok.kind {
+		case tokDictOpen:
+			if d, ok := l.rawDict(1); ok {
+				return pdfToken{kind: tokDict, dict: d}
+			}
+		case tokNumber, tokName:
+			return tok
+		case tokArrayOpen:
+			return l.readOperand(tok)
+		}
+		break
+	}
+	return pdfToken{}
+}
+
+func isReference(v pdfToken) bool {
+	return v.kind == tokArray && len(v.array) == 3 && v.array[0].kind == tokNumber && v.array[1].kind == tokNumber &&
+		v.array[2].kind == tokKeyword && v.array[2].text == "R"
+}
+
+// streamDataStart returns where the data of the stream whose dictionary
+// ends at i begins, or -1 if no "stream" keyword follows.
+func streamDataStart(data []byte, i int) int {
+	for i < len(data) && isPDFSpace(data[i]) {
+		i++
+	}
+	if !bytes.HasPrefix(data[i:], []byte("stream")) {
+		return -1
+	}
+	i += len("stream")
+	if bytes.HasPrefix(data[i:], []byte("\r\n")) {
+		return i + 2
+	}
+	if i < len(data) && (data[i] == '\n' || data[i] == '\r') {
+		return i + 1
+	}
+	return -1
+}
+
+// maxObjectStreamBytes bounds the decoded data of one object stream.
+// Real ones hold a hundred or two objects of at most some kilobytes; the
+// library decodes a stream anew, from its start, for every object it
+// resolves in it, so that a large one costs time over and over.
+const maxObjectStreamBytes = 16 << 20
+
+// objectStreamReader returns a reader of the data of s decoded as the
+// library decodes it (FlateDecode, with or without the PNG Up predictor,
+// ASCII85Decode, or no filter, its entries resolved), or nil if it cannot
+// be decoded so: the library then fails on it too, with a panic.
+func objectStreamReader(file []byte, s objectStream) io.Reader {
+	if s.data == nil {
+		return nil
+	}
+	filter := resolveRaw(file, s.dict["Filter"])
+	param := resolveRaw(file, s.dict["DecodeParms"])
+	filters, params := []pdfToken{filter}, []pdfToken{param}
+	if filter.kind == tokArray {
+		filters, params = filter.array, param.array
+	}
+	// The library reads /Length bytes of data, none if it has none.
+	data := s.data
+	switch n, ok := s.dict["Length"]; {
+	case !ok:
+		return nil
+	case resolveRaw(file, n).kind == tokNumber:
+		data = data[:min(max(int64(resolveRaw(file, n).num), 0), int64(len(data)))]
+	case filters[0].kind == tokName && filters[0].text == "FlateDecode":
+		// a /Length this package cannot find: the compressed data ends
+		// by itself, or with an error if the length cuts it
+	default:
+		return errReader{fmt.Errorf("%w: an object stream of the PDF has no /Length that can be read", ErrCorrupt)}
+	}
+	if filter.kind == tokEOF {
+		return bytes.NewReader(data)
+	}
+	var r io.Reader = bytes.NewReader(data)
+	for i, f := range filters {
+		f = resolveRaw(file, f)
+		var p pdfToken
+		if i < len(params) {
+			p = resolveRaw(file, params[i])
+		}
+		if f.kind != tokName {
+			return nil
+		}
+		switch f.text {
+		case "FlateDecode":
+			zr, err := zlib.NewReader(r)
+			if err != nil {
+				return nil
+			}
+			r = zr
+			if p.kind != tokDict {
+				continue
+			}
+			pred := resolveRaw(file, p.dict["Predictor"])
+			switch {
+			case pred.kind == tokEOF:
+			case pred.kind == tokNumber && pred.num == 12:
+				columns := resolveRaw(file, p.dict["Columns"])
+				if columns.kind != tokNumber || columns.num < 0 || columns.num > 1<<20 {
+					return nil
+				}
+				n := int(columns.num) + 1
+				r = &pngUpReader{r: r, hist: make([]byte, n), tmp: make([]byte, n)}
+			default:
+				return nil
+			}
+		case "ASCII85Decode":
+			if p.kind == tokDict && len(p.dict) > 0 {
+				return nil
+			}
+			r = ascii85.NewDecoder(&ascii85Alphabet{r: r})
+		default:
+			return nil
+		}
+	}
+	return r
+}
+
+// errReader fails with its error.
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+// pngUpReader undoes the PNG Up predictor, as the library does.
+type pngUpReader struct {
+	r         io.Reader
+	hist, tmp []byte
+	pend      []byte
+}
+
+func (r *pngUpReader) Read(b []byte) (int, error) {
+	n := 0
+	for len(b) > 0 {
+		if len(r.pend) > 0 {
+			m := copy(b, r.pend)
+			n += m
+			b = b[m:]
+			r.pend = r.pend[m:]
+			continue
+		}
+		if _, err := io.ReadFull(r.r, r.tmp); err != nil {
+			return n, err
+		}
+		if r.tmp[0] != 2 {
+			return n, errors.New("malformed PNG-Up encoding")
+		}
+		for i, c := range r.tmp {
+			r.hist[i] += c
+		}
+		r.pend = r.hist[1:]
+	}
+	return n, nil
+}
+
+// lastSignificant passes data through, remembering the last byte that is
+// neither a hex digit nor white space, and counting the bytes.
+type lastSignificant struct {
+	r     io.Reader
+	last  byte
+	count int64
+}
+
+func (t *lastSignificant) Read(b []byte) (int, error) {
+	n, err := t.r.Read(b)
+	t.count += int64(n)
+	for i := n - 1; i >= 0; i-- {
+		if _, hex := unhex(b[i]); !hex && !isPDFSpace(b[i]) {
+			t.last = b[i]
+			break
+		}
+	}
+	return n, err
+}
+
+// scanObjectStream reads the decoded data of one object stream, refusing
+// it if it nests deeper than maxPDFObjectDepth, or is longer than
+// maxObjectStreamBytes, or could leave the library's lexer reading a hex
+// string when it ends: if the last byte that is neither a hex digit nor
+// white space is a "<". That property does not depend on where in the
+// data the library starts reading (an object stream gives the offset of
+// each object, and a hostile one any offset). Data that ends in an error
+// rather than at its end is not refused: the library fails there too.
+func scanObjectStream(r io.Reader) error {
+	tail := &lastSignificant{r: io.LimitReader(r, maxObjectStreamBytes+1)}
+	l := newPDFLexer(tail)
+	depth := 0
+	for {
+		switch l.next().kind {
+		case tokArrayOpen, tokDictOpen:
+			if depth++; depth > maxPDFObjectDepth {
+				return errPDFDepth
+			}
+			continue
+		case tokArrayClose, tokDictClose:
+			depth = max(depth-1, 0)
+			continue
+		case tokEOF:
+		default:
+			continue
+		}
+		break
+	}
+	switch {
+	case tail.count > maxObjectStreamBytes:
+		return fmt.Errorf("%w: an object stream of the PDF expands past %d MiB", ErrTooLarge, maxObjectStreamBytes>>20)
+	case errors.Is(l.failure(), ErrCorrupt):
+		return l.failure()
+	case l.failure() != nil:
+		return nil
+	case tail.last == '<':
+		return fmt.Errorf("%w: an object stream of the PDF ends inside a hex string", ErrCorrupt)
+	}
+	return nil
+}
+
+// ascii85Alphabet keeps the characters of the ASCII85 alphabet and stops
+// at "~" (the end marker), as the library's reader does.
+type ascii85Alphabet struct {
+	r   io.Reader
+	eod bool
+}
+
+func (a *ascii85Alphabet) Read(p []byte) (int, error) {
+	if a.eod {
+		return 0, io.EOF
+	}
+	n, err := a.r.Read(p)
+	out := 0
+	for _, c := range p[:n] {
+		if c == '~' {
+			a.eod = true
+			return out, io.EOF
+		}
+		if c >= '!' && c <= 'u' || c == 'z' {
+			p[out] = c
+			out++
+		}
+	}
+	return out, err
+}
