@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-		"runtime"
+	"runtime"
 	"strconv"
 )
 
