@@ -161,8 +161,8 @@ func btoi(b bool) int {
 	return 0
 }
 
-// objectStream is what checkObjectStreams reads of an object stream's
-// dictionary, raw in the file (a stream is never itself compressed).
+// objectStream is what this file reads of an object stream or a
+// cross-reference stream, raw in the file: neither is ever compressed.
 type objectStream struct {
 	num     int64
 	extends []int64 // the object numbers it extends (several if the file defines it more than once)
@@ -185,7 +185,10 @@ type objectStream struct {
 // passed over as well: their data is not decrypted here (see the report
 // in docs: the library is then the only guard).
 func checkObjectStreams(data []byte) error {
-	streams, err := findObjectStreams(data)
+	if err := checkXrefStreams(data); err != nil {
+		return err
+	}
+	streams, err := findRawStreams(data, "ObjStm")
 	if err != nil {
 		return err
 	}
@@ -196,7 +199,7 @@ func checkObjectStreams(data []byte) error {
 		return nil
 	}
 	for _, s := range streams {
-		if r := objectStreamReader(data, s); r != nil {
+		if r := rawStreamReader(data, s); r != nil {
 			if err := scanObjectStream(r); err != nil {
 				return err
 			}
@@ -205,22 +208,26 @@ func checkObjectStreams(data []byte) error {
 	return nil
 }
 
-// findObjectStreams returns the object streams defined in the raw file.
-func findObjectStreams(data []byte) ([]objectStream, error) {
+// findRawStreams returns the streams of /Type typ (ObjStm, XRef) defined
+// in the raw file: neither is ever itself compressed. A stream defined more
+// than once (incremental updates) is returned once, with the /Extends of
+// every definition.
+func findRawStreams(data []byte, typ string) ([]objectStream, error) {
 	byNum := make(map[int64]int)
 	var streams []objectStream
+	marker := []byte("/" + typ)
 	for i := 0; ; {
-		j := bytes.Index(data[i:], []byte("/ObjStm"))
+		j := bytes.Index(data[i:], marker)
 		if j < 0 {
 			return streams, nil
 		}
-		i += j + len("/ObjStm")
-		num, dictStart, ok := objectBefore(data, i-len("/ObjStm"))
+		i += j + len(marker)
+		num, dictStart, ok := objectBefore(data, i-len(marker))
 		if !ok {
 			continue
 		}
 		dict, after, ok := readRawDict(data, dictStart)
-		if !ok || dict["Type"].kind != tokName || dict["Type"].text != "ObjStm" {
+		if !ok || dict["Type"].kind != tokName || dict["Type"].text != typ {
 			continue
 		}
 		s := objectStream{num: num, dict: dict}
@@ -230,7 +237,7 @@ func findObjectStreams(data []byte) ([]objectStream, error) {
 		if k := streamDataStart(data, after); k >= 0 {
 			s.data = data[k:]
 		}
-		if at, seen := byNum[num]; seen {
+		if at, seen := byNum[num]; seen && typ == "ObjStm" {
 			streams[at].extends = append(streams[at].extends, s.extends...)
 			continue
 		}
@@ -240,6 +247,103 @@ func findObjectStreams(data []byte) ([]objectStream, error) {
 		byNum[num] = len(streams)
 		streams = append(streams, s)
 	}
+}
+
+// checkXrefStreams refuses a cross-reference stream that places an object
+// stream inside an object stream: the library, resolving an object in it,
+// resolves the stream that holds it first, and so on, without reading
+// anything — a recursion that the stack bound on reads does not see. Every
+// cross-reference section counts, however updated.
+func checkXrefStreams(file []byte) error {
+	sections, err := findRawStreams(file, "XRef")
+	if err != nil {
+		return err
+	}
+	containers := make(map[int64]bool)
+	compressed := func(each func(obj, container int64) error) error {
+		for _, s := range sections {
+			r := rawStreamReader(file, s)
+			if r == nil {
+				continue
+			}
+			if err := readXrefEntries(r, s.dict, each); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	err = compressed(func(_, container int64) error {
+		if !containers[container] && len(containers) >= maxObjectStreams {
+			return fmt.Errorf("%w: the PDF has more than %d object streams", ErrTooLarge, maxObjectStreams)
+		}
+		containers[container] = true
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return compressed(func(obj, _ int64) error {
+		if containers[obj] {
+			return fmt.Errorf("%w: the PDF's cross-reference stream places an object stream inside an object stream", ErrCorrupt)
+		}
+		return nil
+	})
+}
+
+// readXrefEntries reads the entries of a cross-reference stream, calling
+// each for every compressed object (type 2) with the object stream that
+// holds it, as the library reads them (its /W, its /Index or 0 to /Size).
+func readXrefEntries(r io.Reader, dict map[string]pdfToken, each func(obj, container int64) error) error {
+	w := dict["W"]
+	if w.kind != tokArray || len(w.array) < 3 {
+		return nil
+	}
+	var widths [3]int
+	total := 0
+	for i, x := range w.array {
+		if x.kind != tokNumber || x.num < 0 || x.num > 8 {
+			return nil // checkPDFSanity refuses it, or the library does
+		}
+		if i < 3 {
+			widths[i] = int(x.num)
+		}
+		total += int(x.num)
+	}
+	index := []pdfToken{{kind: tokNumber}, dict["Size"]}
+	if ix := dict["Index"]; ix.kind == tokArray {
+		index = ix.array
+	}
+	buf := make([]byte, total)
+	field := func(b []byte) int64 {
+		var v int64
+		for _, c := range b {
+			v = v<<8 | int64(c)
+		}
+		return v
+	}
+	for k := 0; k+1 < len(index); k += 2 {
+		start, n := index[k], index[k+1]
+		if start.kind != tokNumber || n.kind != tokNumber || n.num > maxPDFObjects || start.num > maxPDFObjects {
+			return nil
+		}
+		for i := int64(0); i < int64(n.num); i++ {
+			if _, err := io.ReadFull(r, buf); err != nil {
+				return nil
+			}
+			typ := int64(1)
+			if widths[0] > 0 {
+				typ = field(buf[:widths[0]])
+			}
+			if typ != 2 {
+				continue
+			}
+			container := field(buf[widths[0] : widths[0]+widths[1]])
+			if err := each(int64(start.num)+i, container); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // checkExtendsChains follows /Extends from every object stream, refusing
@@ -465,11 +569,11 @@ func streamDataStart(data []byte, i int) int {
 // resolves in it, so that a large one costs time over and over.
 const maxObjectStreamBytes = 16 << 20
 
-// objectStreamReader returns a reader of the data of s decoded as the
-// library decodes it (FlateDecode, with or without the PNG Up predictor,
+// rawStreamReader returns a reader of the data of the stream s decoded as
+// the library decodes it (FlateDecode, with or without the PNG Up predictor,
 // ASCII85Decode, or no filter, its entries resolved), or nil if it cannot
 // be decoded so: the library then fails on it too, with a panic.
-func objectStreamReader(file []byte, s objectStream) io.Reader {
+func rawStreamReader(file []byte, s objectStream) io.Reader {
 	if s.data == nil {
 		return nil
 	}
