@@ -52,7 +52,7 @@ func (p *ooxmlPackage) slides() ([]string, error) {
 	var ids []string
 	if p.has(main) {
 		inList := false
-		err := p.decodeXML(main, func(_ *xml.Decoder, tok xml.Token) error {
+		err := p.decodeXML(main, func(tok xml.Token) error {
 			switch t := tok.(type) {
 			case xml.StartElement:
 				switch t.Name.Local {

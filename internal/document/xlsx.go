@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/xuri/excelize/v2"
+	"golang.org/x/net/html/charset"
 )
 
 // maxSheetRows bounds the rows read from all the sheets of a workbook,
@@ -33,6 +34,9 @@ func extractXLSX(data []byte, w *textWriter) error {
 		return err
 	}
 	if err := checkXLSXSizes(data); err != nil {
+		return err
+	}
+	if err := checkXLSXParts(data); err != nil {
 		return err
 	}
 	f, err := openWorkbook(data)
@@ -120,6 +124,58 @@ func checkXLSXSizes(data []byte) error {
 		}
 	}
 	return nil
+}
+
+// checkXLSXParts reads every part of the workbook data as XML within the
+// bounds of boundedXML (nesting, attributes, token length, tokens), before
+// excelize is given it: excelize reads its parts with encoding/xml, with
+// no bound of its own but a nesting of 10,000 for some, and it finds them
+// by the names the workbook's relationships give, so every part is read,
+// whatever its name, in the encoding it declares (as excelize reads it).
+// A part that is not XML (an image, a printer's settings) ends at its
+// first syntax error: excelize stops at the same place, or does not read
+// it. The workbook's sizes were checked first (checkXLSXSizes).
+func checkXLSXParts(data []byte) error {
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if errors.Is(err, zip.ErrInsecurePath) && zr != nil {
+		err = nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w: the xlsx is not a valid zip archive", ErrCorrupt)
+	}
+	tokens := 0
+	for _, f := range zr.File {
+		if f.FileInfo().IsDir() {
+			continue
+		}
+		rc, err := f.Open()
+		if err != nil {
+			continue // excelize fails on it as well
+		}
+		err = scanXMLPart(rc, &tokens)
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("%w (the xlsx's part %s)", err, clip(f.Name))
+		}
+	}
+	return nil
+}
+
+// scanXMLPart reads the XML of r to its end or its first error, and
+// returns the error if it is a bound passed.
+func scanXMLPart(r io.Reader, tokens *int) error {
+	d := newBoundedXML(r, tokens)
+	d.d.CharsetReader = d.guard.charset(charset.NewReaderLabel)
+	for {
+		_, err := d.Token()
+		if err == nil {
+			continue
+		}
+		if isBoundError(err) {
+			return err
+		}
+		return nil
+	}
 }
 
 // writeSheet writes the rows of sheet, counting the rows it steps through

@@ -1,0 +1,225 @@
+package document
+
+import (
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// This file bounds what the XML of an Office file (.docx, .pptx, .xlsx)
+// may make a decoder hold. encoding/xml's Decoder keeps a stack entry per
+// open element and builds each token whole: ten kilobytes of zip inflate to
+// ten megabytes of "<a>" nested three million deep, or of one element with
+// two million attributes, and either costs hundreds of megabytes before a
+// single token reaches this package. So the bytes the decoder reads pass
+// through an xmlGuard, which refuses a start tag with too many attributes,
+// and any token too long, before the decoder has built it; and the tokens
+// it returns are counted, and their nesting, as they come.
+
+// Bounds on the XML of one Office file.
+const (
+	// maxXMLDepth bounds elements within elements. Real documents nest a
+	// few dozen deep (a table in a text box in a shape in a group in a
+	// table is about sixty levels); excelize's own Unmarshal stops at
+	// 10,000 levels, too late for memory. Deeper is ErrCorrupt.
+	maxXMLDepth = 512
+	// maxXMLAttributes bounds the attributes of one element, namespace
+	// declarations included: a document's root element, which carries
+	// the most, declares about forty. More is ErrCorrupt.
+	maxXMLAttributes = 512
+	// maxXMLTokenBytes bounds the bytes of one token: a text, a start tag
+	// with its attribute values, a comment. The decoder holds a token
+	// whole (and the text walker copies a text once more); Office's
+	// largest are inline images in attributes (VML's o:gfxdata) of tens
+	// of kilobytes. Longer is ErrTooLarge.
+	maxXMLTokenBytes = 8 << 20
+	// maxXMLTokens bounds the tokens (start and end tags, texts, comments)
+	// of all the parts of one file read together: a workbook of
+	// MaxXMLBytes of real cells has about ten million. It bounds the work
+	// of a file made of empty elements, which cost no bytes to speak of.
+	// More is ErrTooLarge.
+	maxXMLTokens = 1 << 24
+)
+
+// xmlGuard passes the bytes of a part to a decoder, refusing a token that
+// grows past maxXMLTokenBytes since the last reset (the decoder's caller
+// resets it after every token) and a start tag with more than
+// maxXMLAttributes attributes. To count attributes it follows start tags
+// byte by byte: a "<" followed by neither "/", "!" nor "?" opens one, a
+// quote opens and closes an attribute value, and an "=" outside values is
+// an attribute. Any "<" restarts it: a "<" is allowed in neither a tag nor
+// an attribute value (the decoder rejects one), so it cannot be fooled by a
+// "<" in a comment or a CDATA section into missing a real tag — at worst it
+// counts a tag that is not one.
+type xmlGuard struct {
+	r     io.Reader
+	err   error // the bound that was passed, once passed
+	since int   // bytes read since the last reset
+
+	state xmlGuardState
+	quote byte // in an attribute value: its quote
+	attrs int  // "=" seen in the current start tag
+	off   bool // the decoder switched to another encoding: see charset
+	inner *xmlGuard
+}
+
+type xmlGuardState uint8
+
+const (
+	xmlOutside xmlGuardState = iota // text, or markup that is not a start tag
+	xmlAngle                        // just after "<"
+	xmlTag                          // in a start tag
+)
+
+var (
+	errXMLTokenTooLarge = fmt.Errorf("%w: a part's XML holds a token longer than %d MiB", ErrTooLarge, maxXMLTokenBytes>>20)
+	errXMLAttributes    = fmt.Errorf("%w: a part's XML has an element with more than %d attributes", ErrCorrupt, maxXMLAttributes)
+	errXMLDepth         = fmt.Errorf("%w: a part's XML nests elements more than %d deep", ErrCorrupt, maxXMLDepth)
+	errXMLTokens        = fmt.Errorf("%w: the file's XML has more than %d elements and texts", ErrTooLarge, maxXMLTokens)
+)
+
+func newXMLGuard(r io.Reader) *xmlGuard { return &xmlGuard{r: r} }
+
+// reset marks the end of a token.
+func (g *xmlGuard) reset() {
+	g.since = 0
+	if g.inner != nil {
+		g.inner.reset()
+	}
+}
+
+func (g *xmlGuard) Read(b []byte) (int, error) {
+	if g.err != nil {
+		return 0, g.err
+	}
+	if g.off {
+		return g.r.Read(b)
+	}
+	if g.since >= maxXMLTokenBytes {
+		g.err = errXMLTokenTooLarge
+		return 0, g.err
+	}
+	// The decoder reads ahead (4 KiB): a token is refused at most that
+	// much past the bound.
+	if len(b) > maxXMLTokenBytes-g.since {
+		b = b[:maxXMLTokenBytes-g.since]
+	}
+	n, err := g.r.Read(b)
+	g.since += n
+	for _, c := range b[:n] {
+		if c == '<' {
+			g.state, g.quote, g.attrs = xmlAngle, 0, 0
+			continue
+		}
+		switch g.state {
+		case xmlAngle:
+			g.state = xmlOutside
+			if c != '/' && c != '!' && c != '?' {
+				g.state = xmlTag
+			}
+		case xmlTag:
+			switch {
+			case g.quote != 0:
+				if c == g.quote {
+					g.quote = 0
+				}
+			case c == '"' || c == '\'':
+				g.quote = c
+			case c == '=':
+				if g.attrs++; g.attrs > maxXMLAttributes {
+					g.err = errXMLAttributes
+					return 0, g.err
+				}
+			case c == '>':
+				g.state = xmlOutside
+			}
+		}
+	}
+	return n, err
+}
+
+// charset returns a CharsetReader for a decoder reading through g, that
+// converts with convert: the guard then follows the converted bytes,
+// through a guard of its own, instead of the raw ones.
+func (g *xmlGuard) charset(convert func(label string, r io.Reader) (io.Reader, error)) func(string, io.Reader) (io.Reader, error) {
+	return func(label string, r io.Reader) (io.Reader, error) {
+		converted, err := convert(label, r)
+		if err != nil {
+			return nil, err
+		}
+		g.off = true
+		g.inner = newXMLGuard(converted)
+		return g.inner, nil
+	}
+}
+
+// boundedXML reads the tokens of one part through an xmlGuard, counting
+// their nesting and, in tokens, those of every part of the file.
+type boundedXML struct {
+	d      *xml.Decoder
+	guard  *xmlGuard
+	depth  int
+	tokens *int // shared by the parts of one file
+}
+
+func newBoundedXML(r io.Reader, tokens *int) *boundedXML {
+	g := newXMLGuard(r)
+	return &boundedXML{d: xml.NewDecoder(g), guard: g, tokens: tokens}
+}
+
+// Token returns the next token, or the error of a bound passed (ErrCorrupt
+// or ErrTooLarge), or the decoder's.
+func (b *boundedXML) Token() (xml.Token, error) {
+	tok, err := b.d.Token()
+	b.guard.reset()
+	if err != nil {
+		if g := b.guard.failure(); g != nil {
+			return nil, g
+		}
+		return nil, err
+	}
+	if *b.tokens++; *b.tokens > maxXMLTokens {
+		return nil, errXMLTokens
+	}
+	switch t := tok.(type) {
+	case xml.StartElement:
+		if b.depth++; b.depth > maxXMLDepth {
+			return nil, errXMLDepth
+		}
+		if len(t.Attr) > maxXMLAttributes {
+			return nil, errXMLAttributes
+		}
+	case xml.EndElement:
+		b.depth--
+	}
+	return tok, nil
+}
+
+// skip reads to the end of the element whose start was the last token.
+func (b *boundedXML) skip() error {
+	for depth := b.depth - 1; b.depth > depth; {
+		if _, err := b.Token(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// failure returns the bound the guard, or its inner guard, refused.
+func (g *xmlGuard) failure() error {
+	if g.inner != nil && g.inner.err != nil {
+		return g.inner.err
+	}
+	return g.err
+}
+
+// isBoundError reports whether err is a bound of this file passed.
+func isBoundError(err error) bool {
+	for _, e := range []error{errXMLTokenTooLarge, errXMLAttributes, errXMLDepth, errXMLTokens} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
