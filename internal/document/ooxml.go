@@ -179,17 +179,21 @@ func (p *ooxmlPackage) xmlError(name string, err error) error {
 }
 
 // mainPart returns the part that the package's relationships name as the
-// main document, or fallback if they name none that exists.
-func (p *ooxmlPackage) mainPart(fallback string) string {
+// main document, or fallback if they name none that exists or cannot be
+// read — but relationships past this package's bounds are their error.
+func (p *ooxmlPackage) mainPart(fallback string) (string, error) {
 	rels, err := p.relationships("")
+	if isBoundError(err) {
+		return "", err
+	}
 	if err == nil {
 		for _, r := range rels {
 			if strings.HasSuffix(r.typ, "/officeDocument") && p.has(r.target) {
-				return r.target
+				return r.target, nil
 			}
 		}
 	}
-	return fallback
+	return fallback, nil
 }
 
 type relationship struct{ id, typ, target string }

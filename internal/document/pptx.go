@@ -48,7 +48,10 @@ func extractPPTX(data []byte, w *textWriter) error {
 // keeps its name). A package without a usable list is read in the numeric
 // order of its ppt/slides/slideN.xml parts, slide10 after slide9.
 func (p *ooxmlPackage) slides() ([]string, error) {
-	main := p.mainPart("ppt/presentation.xml")
+	main, err := p.mainPart("ppt/presentation.xml")
+	if err != nil {
+		return nil, err
+	}
 	var ids []string
 	if p.has(main) {
 		inList := false
