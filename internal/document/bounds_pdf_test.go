@@ -51,34 +51,30 @@ func TestHostilePDFBuildersRead(t *testing.T) {
 	wantText(t, "f.pdf", objStmChain(3, false), "Hello")
 }
 
-// Arrays and dictionaries nested without end in a page's content are
-// dropped without recursing: the text around them is read.
+// Arrays and dictionaries nested past maxPDFObjectDepth in a page's
+// content end the content there, as damage: the text before them is read.
+// A page of nothing else is ErrCorrupt. Nesting within the bound is
+// dropped, the text around it read.
 func TestPDFContentDeepNesting(t *testing.T) {
 	const hello = "BT /F1 12 Tf 72 700 Td (Hello) Tj ET"
 	for name, nested := range map[string]string{
 		"arrays":          deepArrays(10 << 20),
-		"dicts":           deepDicts(1 << 18),
-		"mixed":           deepMixed(1 << 18),
-		"arrays unclosed": strings.Repeat("[", 1<<20) + " " + hello + " ",
+		"dicts":           deepDicts(1 << 20),
+		"mixed":           deepMixed(1 << 20),
+		"arrays unclosed": strings.Repeat("[", 1<<20),
 		"in TJ":           "BT /F1 12 Tf 72 700 Td [(Hel) " + deepArrays(1<<20) + " (lo)] TJ ET",
+		"in a dictionary": "/Span << /A " + deepArrays(1<<20) + " >> BDC EMC",
 	} {
 		t.Run(name, func(t *testing.T) {
-			doc, err := document.Extract("f.pdf", contentPDF([]byte(hello+" "+nested+" "+hello)))
-			switch {
-			case name == "arrays unclosed":
-				// the second text is inside the open array, dropped with it
-				if err != nil || doc.Text != "Hello" {
-					t.Fatalf("Extract = %q, %v", clipText(doc.Text), err)
-				}
-			case name == "in TJ":
-				if err != nil || !strings.HasPrefix(doc.Text, "Hello") {
-					t.Fatalf("Extract = %q, %v", clipText(doc.Text), err)
-				}
-			default:
-				if err != nil || doc.Text != "Hello Hello" {
-					t.Fatalf("Extract = %q, %v", clipText(doc.Text), err)
-				}
-			}
+			wantText(t, "f.pdf", contentPDF([]byte(hello+" "+nested+" "+hello)), "Hello")
+			wantErr(t, "f.pdf", contentPDF([]byte(nested+" "+hello)), document.ErrCorrupt)
+		})
+	}
+	for name, nested := range map[string]string{
+		"arrays": deepArrays(200), "dicts": deepDicts(200), "mixed": deepMixed(200),
+	} {
+		t.Run(name+" within the bound", func(t *testing.T) {
+			wantText(t, "f.pdf", contentPDF([]byte(hello+" "+nested+" "+hello)), "Hello Hello")
 		})
 	}
 }

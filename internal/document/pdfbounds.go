@@ -442,7 +442,7 @@ func objectBefore(data []byte, i int) (num int64, dictStart int, ok bool) {
 // returns where the dictionary ends.
 func readRawDict(data []byte, i int) (map[string]pdfToken, int, bool) {
 	src := bytes.NewReader(data[i:])
-	l := newPDFLexer(src)
+	l := newSmallPDFLexer(src)
 	if l.next().kind != tokDictOpen {
 		return nil, 0, false
 	}
@@ -489,7 +489,7 @@ func (l *pdfLexer) rawDict(depth int) (map[string]pdfToken, bool) {
 			value = append(value, tok)
 		case tokDictOpen:
 			if depth >= maxRawDictDepth {
-				l.skipDict()
+				l.skipDict(depth + 1)
 				value = append(value, pdfToken{kind: tokDict})
 				continue
 			}
@@ -523,7 +523,7 @@ func resolveRaw(file []byte, v pdfToken) pdfToken {
 		if k > 0 && file[k-1] >= '0' && file[k-1] <= '9' {
 			continue // 11 0 obj, not 1 0 obj
 		}
-		l := newPDFLexer(bytes.NewReader(file[k+len(def):]))
+		l := newSmallPDFLexer(bytes.NewReader(file[k+len(def):]))
 		switch tok := l.next(); tok.kind {
 		case tokDictOpen:
 			if d, ok := l.rawDict(1); ok {

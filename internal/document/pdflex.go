@@ -59,6 +59,12 @@ func newPDFLexer(r io.Reader) *pdfLexer {
 	return &pdfLexer{r: bufio.NewReaderSize(r, 32<<10)}
 }
 
+// newSmallPDFLexer returns a lexer for a few tokens of r, with a small
+// buffer: a dictionary in a file, looked up among thousands.
+func newSmallPDFLexer(r io.Reader) *pdfLexer {
+	return &pdfLexer{r: bufio.NewReaderSize(r, 512)}
+}
+
 // failure returns the error that ended the input early, if any.
 func (l *pdfLexer) failure() error { return l.err }
 
@@ -97,8 +103,12 @@ func isPDFDelim(c byte) bool {
 	return false
 }
 
-// next returns the next token; tokEOF at the end of the input.
+// next returns the next token; tokEOF at the end of the input, or once
+// it has failed.
 func (l *pdfLexer) next() pdfToken {
+	if l.err != nil {
+		return pdfToken{kind: tokEOF}
+	}
 	for {
 		c, ok := l.readByte()
 		if !ok {
@@ -315,7 +325,7 @@ func (l *pdfLexer) readOperand(tok pdfToken) pdfToken {
 	case tokArrayOpen:
 		return pdfToken{kind: tokArray, array: l.array(0)}
 	case tokDictOpen:
-		l.skipDict()
+		l.skipDict(1)
 		return pdfToken{kind: tokDict}
 	}
 	return tok
@@ -332,12 +342,12 @@ func (l *pdfLexer) array(depth int) []pdfToken {
 			continue
 		case tokArrayOpen:
 			if depth >= maxArrayDepth {
-				l.skipArray() // read, and drop
+				l.skipArray(depth + 1) // read, and drop
 				continue
 			}
 			tok = pdfToken{kind: tokArray, array: l.array(depth + 1)}
 		case tokDictOpen:
-			l.skipDict()
+			l.skipDict(depth + 1)
 			tok = pdfToken{kind: tokDict}
 		}
 		if len(elems) < maxArrayLen {
@@ -346,31 +356,29 @@ func (l *pdfLexer) array(depth int) []pdfToken {
 	}
 }
 
-// skipArray reads to the end of an array whose "[" has been read, counting
-// brackets rather than recursing: arrays nested millions deep (a few
-// kilobytes of compressed content) cost no stack.
-func (l *pdfLexer) skipArray() {
-	for depth := 1; depth > 0; {
-		switch l.next().kind {
-		case tokEOF:
-			return
-		case tokArrayOpen:
-			depth++
-		case tokArrayClose:
-			depth--
-		}
-	}
-}
+// skipArray reads to the end of an array whose "[" has been read, at the
+// depth given, counting brackets rather than recursing. Past
+// maxPDFObjectDepth it gives up: the input fails with errPDFDepth (no real
+// content nests so; content nested millions deep, from a few kilobytes
+// compressed, would cost seconds to read through). Arrays and
+// dictionaries count alike, as they nest within each other.
+func (l *pdfLexer) skipArray(depth int) { l.skipNested(depth) }
 
-// skipDict reads to the end of a dictionary whose "<<" has been read.
-func (l *pdfLexer) skipDict() {
-	for depth := 1; depth > 0; {
+// skipDict reads to the end of a dictionary whose "<<" has been read, as
+// skipArray does.
+func (l *pdfLexer) skipDict(depth int) { l.skipNested(depth) }
+
+func (l *pdfLexer) skipNested(depth int) {
+	for end := depth - 1; depth > end; {
 		switch l.next().kind {
 		case tokEOF:
 			return
-		case tokDictOpen:
-			depth++
-		case tokDictClose:
+		case tokArrayOpen, tokDictOpen:
+			if depth++; depth > maxPDFObjectDepth {
+				l.err = errPDFDepth
+				return
+			}
+		case tokArrayClose, tokDictClose:
 			depth--
 		}
 	}
