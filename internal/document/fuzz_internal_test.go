@@ -2,6 +2,10 @@ package document
 
 import (
 	"bytes"
+	"encoding/xml"
+	"errors"
+	"io"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -12,6 +16,12 @@ func FuzzToUnicodeCMap(f *testing.F) {
 	f.Add([]byte("1 begincodespacerange <0000> <FFFF> endcodespacerange 2 beginbfchar <0003> <0041> <0004> <D83DDE00> endbfchar 1 beginbfrange <0010> <0020> <4E00> endbfrange"), []byte("\x00\x03\x00\x04\x00\x15\x01"))
 	f.Add([]byte("1 begincodespacerange <00> <80> <8140> <FEFE> endcodespacerange 1 beginbfrange <20> <7E> [<0020> <0021>] endbfrange"), []byte(" !\x81\x40"))
 	f.Add([]byte("/CIDInit /ProcSet findresource begin 12 dict begin begincmap 1 beginbfchar <01> <> endbfchar endcmap"), []byte("\x01"))
+	// hostile structures: deep nesting, truncation, huge sizes
+	f.Add([]byte("1 beginbfrange <00> <FF> "+strings.Repeat("[", 300)+"<0041>"+strings.Repeat("]", 300)+" endbfrange"), []byte("A"))
+	f.Add([]byte("1 beginbfrange <00> <FF> "+strings.Repeat("<<", 300)+" endbfrange"), []byte("A"))
+	f.Add([]byte("1 beginbfchar <01> <0041"), []byte("\x01"))
+	f.Add([]byte("1 beginbfchar <01> (A"), []byte("\x01"))
+	f.Add([]byte("99999999 begincodespacerange <00000000> <FFFFFFFF> endcodespacerange 1 beginbfrange <00000000> <FFFFFFFF> <0041> endbfrange"), []byte("\xff\xff\xff\xff"))
 	f.Fuzz(func(t *testing.T, cmap, s []byte) {
 		for _, composite := range []bool{true, false} {
 			m := parseToUnicode(newPDFLexer(bytes.NewReader(cmap)), composite)
@@ -25,6 +35,83 @@ func FuzzToUnicodeCMap(f *testing.F) {
 					t.Fatalf("invalid UTF-8 %q", g.text)
 				}
 			}
+		}
+	})
+}
+
+// FuzzObjectStreamScan fuzzes the scan of an object stream's data: it
+// must refuse, as ErrCorrupt, exactly the data whose last byte that is
+// neither a hex digit nor white space is a "<" (the library's lexer would
+// wait for the end of a hex string there forever), or that nests past the
+// bound, and nothing else but data too long.
+func FuzzObjectStreamScan(f *testing.F) {
+	for _, seed := range []string{"1 0 <41 42", "1 0 <<>>", "1 0 [<41>]", "<", "(<)", "%<\n", strings.Repeat("[", 300), "1 0 (a\\) <41"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		err := scanObjectStream(bytes.NewReader(data))
+		last := byte(0)
+		for _, c := range data {
+			if _, hex := unhex(c); !hex && !isPDFSpace(c) {
+				last = c
+			}
+		}
+		switch {
+		case err == nil && last == '<':
+			t.Fatalf("%q passes, and ends in an open hex string", data)
+		case err != nil && !errors.Is(err, ErrCorrupt):
+			t.Fatalf("%q: %v", data, err)
+		case err != nil && last != '<' && !errors.Is(err, errPDFDepth):
+			t.Fatalf("%q: %v", data, err)
+		}
+	})
+}
+
+// FuzzXMLBounds fuzzes the XML guard against encoding/xml itself: XML
+// the decoder reads whole within the bounds must pass, and XML that it
+// reads past a bound (before any error) must be refused.
+func FuzzXMLBounds(f *testing.F) {
+	for _, seed := range []string{
+		`<a><b c="1" d='2'/></a>`, `<?xml version="1.0"?><a x=">"/>`, `<!-- <a b="c" --><a/>`, `<a><![CDATA[<b c="]]></a>`,
+		strings.Repeat("<a>", 600), "<a" + strings.Repeat(` b=""`, 600) + "/>", "<a" + strings.Repeat(` b="<"`, 600) + "/>",
+		`<a b="` + strings.Repeat(`=`, 600) + `"/>`, "<!DOCTYPE a [<!ENTITY e 'x'>]><a>&e;</a>",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// What the decoder alone reads: the deepest nesting and the most
+		// attributes, up to its first error.
+		d := xml.NewDecoder(bytes.NewReader(data))
+		depth, deepest, attrs := 0, 0, 0
+		var decodeErr error
+		for {
+			tok, err := d.Token()
+			if err != nil {
+				if err != io.EOF {
+					decodeErr = err
+				}
+				break
+			}
+			switch tok := tok.(type) {
+			case xml.StartElement:
+				depth++
+				deepest, attrs = max(deepest, depth), max(attrs, len(tok.Attr))
+			case xml.EndElement:
+				depth--
+			}
+			if deepest > maxXMLDepth || attrs > maxXMLAttributes {
+				break
+			}
+		}
+		tokens := 0
+		err := scanXMLPart(bytes.NewReader(data), &tokens)
+		switch {
+		case deepest > maxXMLDepth || attrs > maxXMLAttributes:
+			if err == nil {
+				t.Fatalf("depth %d, %d attributes: passes", deepest, attrs)
+			}
+		case decodeErr == nil && err != nil:
+			t.Fatalf("depth %d, %d attributes: %v", deepest, attrs, err)
 		}
 	})
 }

@@ -48,10 +48,12 @@ const (
 // maxXMLAttributes attributes. To count attributes it follows start tags
 // byte by byte: a "<" followed by neither "/", "!" nor "?" opens one, a
 // quote opens and closes an attribute value, and an "=" outside values is
-// an attribute. Any "<" restarts it: a "<" is allowed in neither a tag nor
-// an attribute value (the decoder rejects one), so it cannot be fooled by a
-// "<" in a comment or a CDATA section into missing a real tag — at worst it
-// counts a tag that is not one.
+// an attribute. Comments and CDATA sections are followed to their ends,
+// exactly as the decoder ends them. Outside those, any "<" restarts it: a
+// "<" is allowed in neither a tag nor an attribute value (the decoder
+// rejects one), so it cannot be fooled into missing a real tag — at worst,
+// in a directive (<!DOCTYPE …>, which Office files do not have), it counts
+// a tag that is not one.
 type xmlGuard struct {
 	r     io.Reader
 	err   error // the bound that was passed, once passed
@@ -60,6 +62,7 @@ type xmlGuard struct {
 	state xmlGuardState
 	quote byte // in an attribute value: its quote
 	attrs int  // "=" seen in the current start tag
+	marks int  // "-" or "]" just seen in a comment or CDATA section, or the letters of "CDATA[" seen
 	off   bool // the decoder switched to another encoding: see charset
 	inner *xmlGuard
 }
@@ -67,10 +70,93 @@ type xmlGuard struct {
 type xmlGuardState uint8
 
 const (
-	xmlOutside xmlGuardState = iota // text, or markup that is not a start tag
-	xmlAngle                        // just after "<"
-	xmlTag                          // in a start tag
+	xmlOutside  xmlGuardState = iota // text, or markup that is none of the below
+	xmlAngle                         // just after "<"
+	xmlTag                           // in a start tag
+	xmlBang                          // just after "<!"
+	xmlBangDash                      // just after "<!-"
+	xmlComment                       // in a comment: "<!--" to "-->"
+	xmlCDATAOpen                     // in "<![CDATA["
+	xmlCDATA                         // in a CDATA section, to "]]>"
 )
+
+// follow moves the guard's reading of start tags past the byte c.
+func (g *xmlGuard) follow(c byte) {
+	switch g.state {
+	case xmlComment:
+		// "--" ends a comment, with the ">" that must follow
+		if c == '-' {
+			g.marks++
+		} else {
+			if c == '>' && g.marks >= 2 {
+				g.state = xmlOutside
+			}
+			g.marks = 0
+		}
+		return
+	case xmlCDATA:
+		switch {
+		case c == ']':
+			g.marks++
+		case c == '>' && g.marks >= 2:
+			g.state = xmlOutside
+			fallthrough
+		default:
+			g.marks = 0
+		}
+		return
+	}
+	if c == '<' {
+		g.state, g.quote, g.attrs = xmlAngle, 0, 0
+		return
+	}
+	switch g.state {
+	case xmlAngle:
+		switch c {
+		case '!':
+			g.state = xmlBang
+		case '/', '?':
+			g.state = xmlOutside
+		default:
+			g.state = xmlTag
+		}
+	case xmlBang:
+		switch c {
+		case '-':
+			g.state = xmlBangDash
+		case '[':
+			g.state, g.marks = xmlCDATAOpen, 0
+		default:
+			g.state = xmlOutside // a directive
+		}
+	case xmlBangDash:
+		g.state, g.marks = xmlOutside, 0
+		if c == '-' {
+			g.state = xmlComment
+		}
+	case xmlCDATAOpen:
+		if c != "CDATA["[g.marks] {
+			g.state = xmlOutside
+			break
+		}
+		if g.marks++; g.marks == len("CDATA[") {
+			g.state, g.marks = xmlCDATA, 0
+		}
+	case xmlTag:
+		switch {
+		case g.quote != 0:
+			if c == g.quote {
+				g.quote = 0
+			}
+		case c == '"' || c == '\'':
+			g.quote = c
+		case c == '=':
+			g.attrs++
+		case c == '>':
+			g.state = xmlOutside
+		}
+	}
+}
 
 var (
 	errXMLTokenTooLarge = fmt.Errorf("%w: a part's XML holds a token longer than %d MiB", ErrTooLarge, maxXMLTokenBytes>>20)
@@ -108,32 +194,10 @@ func (g *xmlGuard) Read(b []byte) (int, error) {
 	n, err := g.r.Read(b)
 	g.since += n
 	for _, c := range b[:n] {
-		if c == '<' {
-			g.state, g.quote, g.attrs = xmlAngle, 0, 0
-			continue
-		}
-		switch g.state {
-		case xmlAngle:
-			g.state = xmlOutside
-			if c != '/' && c != '!' && c != '?' {
-				g.state = xmlTag
-			}
-		case xmlTag:
-			switch {
-			case g.quote != 0:
-				if c == g.quote {
-					g.quote = 0
-				}
-			case c == '"' || c == '\'':
-				g.quote = c
-			case c == '=':
-				if g.attrs++; g.attrs > maxXMLAttributes {
-					g.err = errXMLAttributes
-					return 0, g.err
-				}
-			case c == '>':
-				g.state = xmlOutside
-			}
+		g.follow(c)
+		if g.attrs > maxXMLAttributes {
+			g.err = errXMLAttributes
+			return 0, g.err
 		}
 	}
 	return n, err
