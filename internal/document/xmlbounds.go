@@ -70,14 +70,14 @@ type xmlGuard struct {
 type xmlGuardState uint8
 
 const (
-	xmlOutside  xmlGuardState = iota // text, or markup that is none of the below
-	xmlAngle                         // just after "<"
-	xmlTag                           // in a start tag
-	xmlBang                          // just after "<!"
-	xmlBangDash                      // just after "<!-"
-	xmlComment                       // in a comment: "<!--" to "-->"
-	xmlCDATAOpen                     // in "<![CDATA["
-	xmlCDATA                         // in a CDATA section, to "]]>"
+	xmlOutside   xmlGuardState = iota // text, or markup that is none of the below
+	xmlAngle                          // just after "<"
+	xmlTag                            // in a start tag
+	xmlBang                           // just after "<!"
+	xmlBangDash                       // just after "<!-"
+	xmlComment                        // in a comment: "<!--" to "-->"
+	xmlCDATAOpen                      // in "<![CDATA["
+	xmlCDATA                          // in a CDATA section, to "]]>"
 )
 
 // follow moves the guard's reading of start tags past the byte c.
