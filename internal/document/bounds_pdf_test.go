@@ -126,6 +126,9 @@ func TestPDFObjectStreamOpenHexString(t *testing.T) {
 		"in header":      "6 <",
 		"after a dict":   "6 0 << /A 1 >> <41",
 		"after a string": "6 0 (a) <00",
+		// the library waits for the pair of a last character, hex or not
+		"one more":           "6 0 [<\x7f",
+		"one more after hex": "6 0 <41 x \n",
 	} {
 		for _, compress := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s compressed %v", name, compress), func(t *testing.T) {

@@ -40,31 +40,67 @@ func FuzzToUnicodeCMap(f *testing.F) {
 }
 
 // FuzzObjectStreamScan fuzzes the scan of an object stream's data: it
-// must refuse, as ErrCorrupt, exactly the data whose last byte that is
-// neither a hex digit nor white space is a "<" (the library's lexer would
-// wait for the end of a hex string there forever), or that nests past the
-// bound, and nothing else but data too long.
+// must refuse, as ErrCorrupt, exactly the data on which the library's
+// lexer, started at some "<", would wait for the end of a hex string
+// forever (hexSpins, a copy of the library's loop), or that nests past the
+// bound.
 func FuzzObjectStreamScan(f *testing.F) {
-	for _, seed := range []string{"1 0 <41 42", "1 0 <<>>", "1 0 [<41>]", "<", "(<)", "%<\n", strings.Repeat("[", 300), "1 0 (a\\) <41"} {
+	for _, seed := range []string{"1 0 <41 42", "1 0 <<>>", "1 0 [<41>]", "<", "(<)", "%<\n", strings.Repeat("[", 300), "1 0 (a\\) <41",
+		"6 0 [<\x7f", "<41 x \n", "<4 x", "<<", "<41>x"} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		err := scanObjectStream(bytes.NewReader(data))
-		last := byte(0)
-		for _, c := range data {
-			if _, hex := unhex(c); !hex && !isPDFSpace(c) {
-				last = c
+		spins := false
+		for p, c := range data {
+			if c == '<' && (p+1 == len(data) || data[p+1] != '<') && hexSpins(data[p+1:]) {
+				spins = true
 			}
 		}
 		switch {
-		case err == nil && last == '<':
-			t.Fatalf("%q passes, and ends in an open hex string", data)
+		case err == nil && spins:
+			t.Fatalf("%q passes, and the library would wait for the end of a hex string in it", data)
 		case err != nil && !errors.Is(err, ErrCorrupt):
 			t.Fatalf("%q: %v", data, err)
-		case err != nil && last != '<' && !errors.Is(err, errPDFDepth):
+		case err != nil && !spins && !errors.Is(err, errPDFDepth):
 			t.Fatalf("%q: %v", data, err)
 		}
 	})
+}
+
+// hexSpins reports whether the library's lexer (readHexString, in
+// github.com/ledongthuc/pdf's lex.go), reading the hex string whose "<"
+// comes before rest, loops at the end of rest: there it reads white space
+// for ever.
+func hexSpins(rest []byte) bool {
+	i := 0
+	next := func() (byte, bool) {
+		for ; i < len(rest); i++ {
+			if !isPDFSpace(rest[i]) {
+				i++
+				return rest[i-1], true
+			}
+		}
+		return 0, false
+	}
+	for {
+		c, ok := next()
+		if !ok {
+			return true
+		}
+		if c == '>' {
+			return false
+		}
+		c2, ok := next()
+		if !ok {
+			return true
+		}
+		_, hex1 := unhex(c)
+		_, hex2 := unhex(c2)
+		if !hex1 || !hex2 {
+			return false // it panics
+		}
+	}
 }
 
 // FuzzXMLBounds fuzzes the XML guard against encoding/xml itself: XML

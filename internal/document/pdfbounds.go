@@ -680,24 +680,44 @@ func (r *pngUpReader) Read(b []byte) (int, error) {
 	return n, nil
 }
 
-// lastSignificant passes data through, remembering the last byte that is
-// neither a hex digit nor white space, and counting the bytes.
-type lastSignificant struct {
-	r     io.Reader
-	last  byte
-	count int64
+// hexTail passes data through, following what the library's lexer would
+// do with a hex string open at its end. Reading a hex string, the library
+// takes its digits two by two, skipping white space, until a ">"; it
+// fails on a pair that is not two hex digits; and at the end of an object
+// stream's data, where it reads white space for ever, it waits for the
+// next digit for ever. So it loops if, after the "<" it starts at, come
+// hex digits and white space only — or those, then one more character
+// that is not ">" after an even count of digits (it waits for that one's
+// pair). Whether some "<" so ends the data depends only on its last two
+// characters that are neither hex digits nor white space (significant),
+// and on the digits around them: hexTail keeps those.
+type hexTail struct {
+	r               io.Reader
+	count           int64
+	last, before    byte // the last two significant characters, 0 for none
+	digitsAfter     int  // hex digits after last
+	digitsInBetween int  // hex digits between before and last
 }
 
-func (t *lastSignificant) Read(b []byte) (int, error) {
+func (t *hexTail) Read(b []byte) (int, error) {
 	n, err := t.r.Read(b)
 	t.count += int64(n)
-	for i := n - 1; i >= 0; i-- {
-		if _, hex := unhex(b[i]); !hex && !isPDFSpace(b[i]) {
-			t.last = b[i]
-			break
+	for _, c := range b[:n] {
+		if _, hex := unhex(c); hex {
+			t.digitsAfter++
+		} else if !isPDFSpace(c) {
+			t.before, t.last = t.last, c
+			t.digitsInBetween, t.digitsAfter = t.digitsAfter, 0
 		}
 	}
 	return n, err
+}
+
+// endsInOpenHex reports whether the library, started at some "<" in the
+// data, would be reading a hex string when the data ends.
+func (t *hexTail) endsInOpenHex() bool {
+	return t.last == '<' ||
+		t.before == '<' && t.last != '>' && t.digitsAfter == 0 && t.digitsInBetween%2 == 0
 }
 
 // scanObjectStream reads the decoded data of one object stream, refusing
@@ -706,10 +726,10 @@ func (t *lastSignificant) Read(b []byte) (int, error) {
 // string when it ends: if the last byte that is neither a hex digit nor
 // white space is a "<". That property does not depend on where in the
 // data the library starts reading (an object stream gives the offset of
-// each object, and a hostile one any offset). Data that ends in an error
+// each object, and a hostile one any offset): see hexTail. Data that ends in an error
 // rather than at its end is not refused: the library fails there too.
 func scanObjectStream(r io.Reader) error {
-	tail := &lastSignificant{r: io.LimitReader(r, maxObjectStreamBytes+1)}
+	tail := &hexTail{r: io.LimitReader(r, maxObjectStreamBytes+1)}
 	l := newPDFLexer(tail)
 	depth := 0
 	for {
@@ -735,7 +755,7 @@ func scanObjectStream(r io.Reader) error {
 		return l.failure()
 	case l.failure() != nil:
 		return nil
-	case tail.last == '<':
+	case tail.endsInOpenHex():
 		return fmt.Errorf("%w: an object stream of the PDF ends inside a hex string", ErrCorrupt)
 	}
 	return nil
