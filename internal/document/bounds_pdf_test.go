@@ -49,6 +49,7 @@ func TestHostilePDFBuildersRead(t *testing.T) {
 	wantText(t, "f.pdf", rawObjectPDF("[1 [2 << /A [3] >>]]"), "Hello")
 	wantText(t, "f.pdf", objStmChain(1, false), "Hello")
 	wantText(t, "f.pdf", objStmChain(3, false), "Hello")
+	wantText(t, "f.pdf", encryptedObjStmPDF(nil, 0), "Hello")
 }
 
 // Arrays and dictionaries nested past maxPDFObjectDepth in a page's
@@ -136,6 +137,9 @@ func TestPDFObjectStreamOpenHexString(t *testing.T) {
 			})
 		}
 	}
+	// Encrypted (with the empty user password): decrypted as the library does.
+	wantErr(t, "f.pdf", encryptedObjStmPDF([]byte("6 0 <41 42"), 4), document.ErrCorrupt)
+	wantErr(t, "f.pdf", encryptedObjStmPDF([]byte("6 0 [<\x7f"), 4), document.ErrCorrupt)
 	// Length cut inside a hex string that the data goes on to close.
 	wantErr(t, "f.pdf", objStmPDF("/Length 7", []byte("6 0 <41>"), 4, false), document.ErrCorrupt)
 	wantErr(t, "f.pdf", objStmPDF("/Length 8 0 R", []byte("6 0 <41>"), 4, false, pdfObject{body: "7"}), document.ErrCorrupt)

@@ -3,7 +3,10 @@ package document_test
 import (
 	"bytes"
 	"compress/zlib"
+	"crypto/md5"
+	"crypto/rc4"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"strings"
 )
@@ -55,7 +58,7 @@ func objectStreamData(nums []int, objects []string) (data []byte, first int) {
 // hostilePDF returns a PDF of objects numbered from 1, whose catalog is
 // object 1, with a cross-reference stream (the last object) that places
 // each object where it says: at its offset, or in its object stream.
-func hostilePDF(objects []pdfObject) []byte {
+func hostilePDF(objects []pdfObject, trailer ...string) []byte {
 	var out bytes.Buffer
 	out.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
 	offsets := make([]int, len(objects)+1)
@@ -86,7 +89,7 @@ func hostilePDF(objects []pdfObject) []byte {
 		}
 	}
 	entry(1, uint32(xrefAt), 0)
-	fmt.Fprintf(&out, "%d 0 obj\n<< /Type /XRef /Size %d /W [1 4 2] /Root 1 0 R /Length %d >>\nstream\n", xrefNum, xrefNum+1, table.Len())
+	fmt.Fprintf(&out, "%d 0 obj\n<< /Type /XRef /Size %d /W [1 4 2] /Root 1 0 R /Length %d %s >>\nstream\n", xrefNum, xrefNum+1, table.Len(), strings.Join(trailer, " "))
 	out.Write(table.Bytes())
 	fmt.Fprintf(&out, "\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n", xrefAt)
 	return out.Bytes()
@@ -177,4 +180,63 @@ func objStmChain(n int, loop bool) []byte {
 		data, first = nil, 0
 	}
 	return objStmPDF(extends, data, first, true, extra...)
+}
+
+// encryptedObjStmPDF is objStmPDF (its object stream's data, at first,
+// compressed), encrypted with RC4 128-bit (revision 3) and the empty user
+// password: the library opens it, and decrypts its streams.
+func encryptedObjStmPDF(data []byte, first int) []byte {
+	pad := []byte("\x28\xBF\x4E\x5E\x4E\x75\x8A\x41\x64\x00\x4E\x56\xFF\xFA\x01\x08\x2E\x2E\x00\xB6\xD0\x68\x3E\x80\x2F\x0C\xA9\xFE\x64\x53\x69\x7A")
+	owner := bytes.Repeat([]byte{0x5a}, 32) // any: it only enters the key
+	id := []byte("0123456789abcdef")
+	const permissions = -3904
+	h := md5.New()
+	h.Write(pad)
+	h.Write(owner)
+	binary.Write(h, binary.LittleEndian, int32(permissions))
+	h.Write(id)
+	key := h.Sum(nil)
+	for range 50 {
+		sum := md5.Sum(key)
+		key = sum[:]
+	}
+	u := md5.Sum(append(bytes.Clone(pad), id...))
+	for i := 0; i <= 19; i++ {
+		k := bytes.Clone(key)
+		for j := range k {
+			k[j] ^= byte(i)
+		}
+		c, _ := rc4.NewCipher(k)
+		c.XORKeyStream(u[:], u[:])
+	}
+	encrypt := func(num int, b []byte) []byte {
+		sum := md5.Sum(append(bytes.Clone(key), byte(num), byte(num>>8), byte(num>>16), 0, 0))
+		c, _ := rc4.NewCipher(sum[:])
+		out := make([]byte, len(b))
+		c.XORKeyStream(out, b)
+		return out
+	}
+	compressed := func(b []byte) []byte {
+		var z bytes.Buffer
+		zw := zlib.NewWriter(&z)
+		zw.Write(b)
+		zw.Close()
+		return z.Bytes()
+	}
+	if data == nil {
+		data, first = objectStreamData([]int{6}, []string{resources})
+	}
+	content := encrypt(4, []byte("BT /F1 12 Tf 72 700 Td (Hello) Tj ET"))
+	stream := encrypt(5, compressed(data))
+	objects := []pdfObject{
+		{body: "<< /Type /Catalog /Pages 2 0 R >>"},
+		{body: "<< /Type /Pages /Kids [3 0 R] /Count 1 >>"},
+		{body: "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources 6 0 R /Contents 4 0 R >>"},
+		{body: fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content)},
+		{body: fmt.Sprintf("<< /Type /ObjStm /N 1 /First %d /Filter /FlateDecode /Length %d >>\nstream\n%s\nendstream", first, len(stream), stream)},
+		{inStream: 5},
+		{body: "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"},
+		{body: fmt.Sprintf("<< /Filter /Standard /V 2 /R 3 /Length 128 /P %d /O <%x> /U <%x%s> >>", permissions, owner, u, strings.Repeat("00", 16))},
+	}
+	return hostilePDF(objects, "/Encrypt 8 0 R", "/ID [<"+hex.EncodeToString(id)+"> <"+hex.EncodeToString(id)+">]")
 }

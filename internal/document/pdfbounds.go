@@ -165,6 +165,7 @@ func btoi(b bool) int {
 // cross-reference stream, raw in the file: neither is ever compressed.
 type objectStream struct {
 	num     int64
+	gen     int64
 	extends []int64 // the object numbers it extends (several if the file defines it more than once)
 	dict    map[string]pdfToken
 	data    []byte // from after "stream" and its line end to the end of the file
@@ -182,8 +183,7 @@ type objectStream struct {
 // A stream this package cannot decode as the library would (an unknown
 // filter, damaged data) is passed over: the library fails on it too,
 // with a panic that is recovered. The streams of an encrypted file are
-// passed over as well: their data is not decrypted here (see the report
-// in docs: the library is then the only guard).
+// decrypted as the library decrypts them (pdfcrypt.go).
 func checkObjectStreams(data []byte) error {
 	if err := checkXrefStreams(data); err != nil {
 		return err
@@ -195,13 +195,21 @@ func checkObjectStreams(data []byte) error {
 	if err := checkExtendsChains(streams); err != nil {
 		return err
 	}
+	// An encrypted file's streams are scanned decrypted, as the library
+	// reads them once it has opened the file, and raw, as it reads them
+	// before (when the encryption dictionary is itself compressed).
+	decrypters := []*pdfDecrypter{nil}
 	if bytes.Contains(data, []byte("/Encrypt")) {
-		return nil
+		if d, ok := newPDFDecrypter(data); ok {
+			decrypters = append(decrypters, d)
+		}
 	}
 	for _, s := range streams {
-		if r := rawStreamReader(data, s); r != nil {
-			if err := scanObjectStream(r); err != nil {
-				return err
+		for _, d := range decrypters {
+			if r := rawStreamReader(data, s, d); r != nil {
+				if err := scanObjectStream(r); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -222,7 +230,7 @@ func findRawStreams(data []byte, typ string) ([]objectStream, error) {
 			return streams, nil
 		}
 		i += j + len(marker)
-		num, dictStart, ok := objectBefore(data, i-len(marker))
+		num, gen, dictStart, ok := objectBefore(data, i-len(marker))
 		if !ok {
 			continue
 		}
@@ -230,7 +238,7 @@ func findRawStreams(data []byte, typ string) ([]objectStream, error) {
 		if !ok || dict["Type"].kind != tokName || dict["Type"].text != typ {
 			continue
 		}
-		s := objectStream{num: num, dict: dict}
+		s := objectStream{num: num, gen: gen, dict: dict}
 		if ext := dict["Extends"]; isReference(ext) {
 			s.extends = []int64{int64(ext.array[0].num)}
 		}
@@ -262,7 +270,7 @@ func checkXrefStreams(file []byte) error {
 	containers := make(map[int64]bool)
 	compressed := func(each func(obj, container int64) error) error {
 		for _, s := range sections {
-			r := rawStreamReader(file, s)
+			r := rawStreamReader(file, s, nil) // never encrypted
 			if r == nil {
 				continue
 			}
@@ -406,11 +414,11 @@ func checkExtendsChains(streams []objectStream) error {
 
 // objectBefore finds the "n g obj" whose dictionary holds the byte at i,
 // at most 4 KiB before it, and returns n and where the dictionary begins.
-func objectBefore(data []byte, i int) (num int64, dictStart int, ok bool) {
+func objectBefore(data []byte, i int) (num, gen int64, dictStart int, ok bool) {
 	window := data[max(i-4096, 0):i]
 	k := bytes.LastIndex(window, []byte("obj"))
 	if k < 0 {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	objAt := max(i-4096, 0) + k
 	// back over "g" and "n"
@@ -425,15 +433,15 @@ func objectBefore(data []byte, i int) (num int64, dictStart int, ok bool) {
 			p--
 		}
 		if p == end {
-			return 0, 0, false
+			return 0, 0, 0, false
 		}
 		v, err := strconv.ParseInt(string(data[p:end]), 10, 64)
 		if err != nil {
-			return 0, 0, false
+			return 0, 0, 0, false
 		}
 		nums[n] = v
 	}
-	return nums[0], objAt + len("obj"), true
+	return nums[0], nums[1], objAt + len("obj"), true
 }
 
 // readRawDict reads the dictionary that starts, after white space, at i:
@@ -573,7 +581,7 @@ const maxObjectStreamBytes = 16 << 20
 // the library decodes it (FlateDecode, with or without the PNG Up predictor,
 // ASCII85Decode, or no filter, its entries resolved), or nil if it cannot
 // be decoded so: the library then fails on it too, with a panic.
-func rawStreamReader(file []byte, s objectStream) io.Reader {
+func rawStreamReader(file []byte, s objectStream, decrypt *pdfDecrypter) io.Reader {
 	if s.data == nil {
 		return nil
 	}
@@ -596,10 +604,13 @@ func rawStreamReader(file []byte, s objectStream) io.Reader {
 	default:
 		return errReader{fmt.Errorf("%w: an object stream of the PDF has no /Length that can be read", ErrCorrupt)}
 	}
-	if filter.kind == tokEOF {
-		return bytes.NewReader(data)
-	}
 	var r io.Reader = bytes.NewReader(data)
+	if decrypt != nil {
+		r = decrypt.stream(s.num, s.gen, r)
+	}
+	if filter.kind == tokEOF {
+		return r
+	}
 	for i, f := range filters {
 		f = resolveRaw(file, f)
 		var p pdfToken
