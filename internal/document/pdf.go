@@ -17,13 +17,14 @@ import (
 // and its own reading of fonts (pdffont.go).
 //
 // The library was written for well-formed files. Against damaged or hostile
-// ones this package recovers its panics, and checks beforehand the numbers
-// that would make it allocate without bound or loop forever (checkPDFSanity).
-// What remains unguarded in it is inside object streams (compressed objects,
-// which a check of the raw file cannot see): their decompression is not
-// bounded (it costs time, not memory: the library reads them as a stream),
-// and a hex string left open at the end of one makes its lexer loop forever
-// — a file crafted for it, not a damaged one.
+// ones this package recovers its panics, checks beforehand the numbers that
+// would make it allocate without bound or loop forever (checkPDFSanity), the
+// nesting of the raw objects (checkPDFSyntax), and the object streams and
+// cross-reference streams it would loop or recurse on (checkObjectStreams,
+// pdfbounds.go); and it gives the library a file whose reads fail under too
+// deep a stack (stackBoundedFile), so that a recursion through references
+// ends in a panic, recovered, not in a stack overflow, which ends the
+// process.
 
 // maxPDFObjects bounds the object numbers a PDF may declare (its xref
 // /Size, its subsections, an object stream's /N): the library allocates a
