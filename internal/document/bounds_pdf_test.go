@@ -181,3 +181,26 @@ func TestPDFRecursiveReferences(t *testing.T) {
 		wantErr(t, "f.pdf", hostilePDF(objects), document.ErrCorrupt)
 	})
 }
+
+// The library looks through a font's whole Differences array for every
+// byte it decodes, resolving every element each time: an array too long,
+// or of references, is not given to it (the font reads as Windows-1252),
+// where it cost seconds to minutes per font.
+func TestPDFFontDifferences(t *testing.T) {
+	font := func(differences string, extra ...pdfObject) []byte {
+		objects := []pdfObject{
+			{body: "<< /Type /Catalog /Pages 2 0 R >>"},
+			{body: "<< /Type /Pages /Kids [3 0 R] /Count 1 >>"},
+			{body: "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>"},
+			{body: pdfStream("", []byte("BT /F1 12 Tf 72 700 Td (A) Tj ET"), false, "")},
+			{body: "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding << /Differences " + differences + " >> >>"},
+		}
+		return hostilePDF(append(objects, extra...))
+	}
+	wantText(t, "f.pdf", font("[65 /B]"), "B")
+	// codes past 255, which no byte finds: the library looks through them all
+	wantText(t, "f.pdf", font("[256 "+strings.Repeat("/a ", 200_000)+"]"), "A")
+	refs := []pdfObject{{body: "/B"}}
+	wantText(t, "f.pdf", font("[256 "+strings.Repeat("6 0 R ", 20_000)+"]", refs...), "A")
+	wantText(t, "f.pdf", font("[65 6 0 R]", refs...), "A")
+}
