@@ -199,3 +199,14 @@ func allocatedBy(f func()) uint64 {
 	runtime.ReadMemStats(&after)
 	return after.TotalAlloc - before.TotalAlloc
 }
+
+// A custom number format longer than Excel allows is ErrCorrupt: excelize
+// parses it anew for every cell it formats.
+func TestXLSXLongNumberFormat(t *testing.T) {
+	styles := func(code string) []byte {
+		return []byte(`<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><numFmts count="1"><numFmt numFmtId="164" formatCode="` + code + `"/></numFmts></styleSheet>`)
+	}
+	xlsx := documenttest.XLSX(documenttest.Sheet{Name: "Sheet1", Rows: [][]string{{"hello"}}})
+	wantErr(t, "f.xlsx", withPart(xlsx, "xl/styles.xml", styles(strings.Repeat("0", 100_000))), document.ErrCorrupt)
+	wantText(t, "f.xlsx", withPart(xlsx, "xl/styles.xml", styles("#,##0.00")), "## Sheet1\nhello")
+}

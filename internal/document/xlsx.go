@@ -3,6 +3,7 @@ package document
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -161,20 +162,33 @@ func checkXLSXParts(data []byte) error {
 	return nil
 }
 
+// maxNumFmtBytes bounds a custom number format (a numFmt's formatCode):
+// excelize parses a cell's format anew for every cell it formats, so a
+// long one costs its length over and over. Excel accepts at most 255
+// characters.
+const maxNumFmtBytes = 1024
+
 // scanXMLPart reads the XML of r to its end or its first error, and
-// returns the error if it is a bound passed.
+// returns the error if it is a bound passed (ErrCorrupt, ErrTooLarge), or
+// a number format longer than maxNumFmtBytes (ErrCorrupt).
 func scanXMLPart(r io.Reader, tokens *int) error {
 	d := newBoundedXML(r, tokens)
 	d.d.CharsetReader = d.guard.charset(charset.NewReaderLabel)
 	for {
-		_, err := d.Token()
-		if err == nil {
-			continue
+		tok, err := d.Token()
+		if err != nil {
+			if isBoundError(err) {
+				return err
+			}
+			return nil
 		}
-		if isBoundError(err) {
-			return err
+		if el, ok := tok.(xml.StartElement); ok && el.Name.Local == "numFmt" {
+			for _, a := range el.Attr {
+				if a.Name.Local == "formatCode" && len(a.Value) > maxNumFmtBytes {
+					return fmt.Errorf("%w: a number format of the xlsx is longer than %d bytes", ErrCorrupt, maxNumFmtBytes)
+				}
+			}
 		}
-		return nil
 	}
 }
 
