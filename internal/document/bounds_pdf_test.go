@@ -108,7 +108,7 @@ func TestPDFObjectStreamExtends(t *testing.T) {
 		name string
 		n    int
 		loop bool
-	}{{"self", 1, true}, {"2-cycle", 2, true}, {"5-cycle", 5, true}, {"chain of 40", 40, false}, {"chain of 1000", 1000, false}} {
+	}{{"self", 1, true}, {"2-cycle", 2, true}, {"5-cycle", 5, true}, {"chain of 40", 40, false}, {"chain of 100", 100, false}} {
 		t.Run(c.name, func(t *testing.T) {
 			wantErr(t, "f.pdf", objStmChain(c.n, c.loop), document.ErrCorrupt)
 		})
