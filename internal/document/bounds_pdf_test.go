@@ -1,6 +1,8 @@
 package document_test
 
 import (
+	"bytes"
+	"compress/zlib"
 	"errors"
 	"fmt"
 	"strings"
@@ -203,4 +205,29 @@ func TestPDFFontDifferences(t *testing.T) {
 	refs := []pdfObject{{body: "/B"}}
 	wantText(t, "f.pdf", font("[256 "+strings.Repeat("6 0 R ", 20_000)+"]", refs...), "A")
 	wantText(t, "f.pdf", font("[65 6 0 R]", refs...), "A")
+}
+
+// Object streams are decoded, to be checked, within bounds: one past
+// maxObjectStreamBytes, or all past maxObjectStreamsBytes together, is
+// ErrTooLarge. Their entries may be references, resolved once each.
+func TestPDFObjectStreamSizes(t *testing.T) {
+	compressed := func(n int) string {
+		var z bytes.Buffer
+		zw, _ := zlib.NewWriterLevel(&z, zlib.BestCompression)
+		zw.Write([]byte("6 0 "))
+		zw.Write(bytes.Repeat([]byte(" "), n))
+		zw.Close()
+		return z.String()
+	}
+	streams := func(count, size int) []byte {
+		data := compressed(size)
+		extra := []pdfObject{{body: fmt.Sprint(len(data))}, {body: "/FlateDecode"}} // objects 8 and 9
+		for range count {
+			extra = append(extra, pdfObject{body: fmt.Sprintf("<< /Type /ObjStm /N 1 /First 4 /Filter 9 0 R /Length 8 0 R >>\nstream\n%s\nendstream", data)})
+		}
+		return objStmPDF("", nil, 0, true, extra...)
+	}
+	wantErr(t, "f.pdf", streams(1, 17<<20), document.ErrTooLarge)
+	wantErr(t, "f.pdf", streams(5, 15<<20), document.ErrTooLarge)
+	wantText(t, "f.pdf", streams(2000, 1000), "Hello")
 }

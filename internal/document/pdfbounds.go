@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strconv"
 )
 
@@ -39,10 +40,10 @@ const (
 	// the one before (/Extends): producers write one level, if any; the
 	// library searches the chain for every compressed object it resolves.
 	maxObjectStreamChain = 32
-	// maxObjectStreams bounds the object streams decoded before the
-	// library is given the file (each is decoded once, within
-	// MaxPDFContentBytes all together). A 10 MB file of real content holds
-	// hundreds at most.
+	// maxObjectStreams bounds the object streams (and cross-reference
+	// streams) decoded before the library is given the file, each once,
+	// within maxObjectStreamsBytes all together. A 10 MB file of real
+	// content holds hundreds at most.
 	maxObjectStreams = 10000
 	// maxPDFStackFrames bounds the call stack under which the library may
 	// read the file: a read deeper than that is refused, and the library
@@ -185,7 +186,8 @@ type objectStream struct {
 // with a panic that is recovered. The streams of an encrypted file are
 // decrypted as the library decrypts them (pdfcrypt.go).
 func checkObjectStreams(data []byte) error {
-	if err := checkXrefStreams(data); err != nil {
+	f := newRawFile(data)
+	if err := checkXrefStreams(f); err != nil {
 		return err
 	}
 	streams, err := findRawStreams(data, "ObjStm")
@@ -200,13 +202,13 @@ func checkObjectStreams(data []byte) error {
 	// before (when the encryption dictionary is itself compressed).
 	decrypters := []*pdfDecrypter{nil}
 	if bytes.Contains(data, []byte("/Encrypt")) {
-		if d, ok := newPDFDecrypter(data); ok {
+		if d, ok := newPDFDecrypter(f); ok {
 			decrypters = append(decrypters, d)
 		}
 	}
 	for _, s := range streams {
 		for _, d := range decrypters {
-			if r := rawStreamReader(data, s, d); r != nil {
+			if r := rawStreamReader(f, s, d); r != nil {
 				if err := scanObjectStream(r); err != nil {
 					return err
 				}
@@ -262,15 +264,15 @@ func findRawStreams(data []byte, typ string) ([]objectStream, error) {
 // resolves the stream that holds it first, and so on, without reading
 // anything — a recursion that the stack bound on reads does not see. Every
 // cross-reference section counts, however updated.
-func checkXrefStreams(file []byte) error {
-	sections, err := findRawStreams(file, "XRef")
+func checkXrefStreams(f *rawFile) error {
+	sections, err := findRawStreams(f.data, "XRef")
 	if err != nil {
 		return err
 	}
 	containers := make(map[int64]bool)
 	compressed := func(each func(obj, container int64) error) error {
 		for _, s := range sections {
-			r := rawStreamReader(file, s, nil) // never encrypted
+			r := rawStreamReader(f, s, nil) // never encrypted
 			if r == nil {
 				continue
 			}
@@ -336,6 +338,9 @@ func readXrefEntries(r io.Reader, dict map[string]pdfToken, each func(obj, conta
 		}
 		for i := int64(0); i < int64(n.num); i++ {
 			if _, err := io.ReadFull(r, buf); err != nil {
+				if errors.Is(err, ErrTooLarge) {
+					return err
+				}
 				return nil
 			}
 			typ := int64(1)
@@ -413,15 +418,20 @@ func checkExtendsChains(streams []objectStream) error {
 }
 
 // objectBefore finds the "n g obj" whose dictionary holds the byte at i,
-// at most 4 KiB before it, and returns n and where the dictionary begins.
+// at most 4 KiB before it, and returns n, g and where the dictionary
+// begins.
 func objectBefore(data []byte, i int) (num, gen int64, dictStart int, ok bool) {
 	window := data[max(i-4096, 0):i]
 	k := bytes.LastIndex(window, []byte("obj"))
 	if k < 0 {
 		return 0, 0, 0, false
 	}
-	objAt := max(i-4096, 0) + k
-	// back over "g" and "n"
+	return objectAt(data, max(i-4096, 0)+k)
+}
+
+// objectAt reads the "n g" before the "obj" at objAt, and returns them
+// and where the object's value begins.
+func objectAt(data []byte, objAt int) (num, gen int64, valueStart int, ok bool) {
 	p := objAt
 	var nums [2]int64
 	for n := 1; n >= 0; n-- {
@@ -514,24 +524,69 @@ func (l *pdfLexer) rawDict(depth int) (map[string]pdfToken, bool) {
 	}
 }
 
-// resolveRaw returns v, or the object v refers to if it is a reference to
-// an object defined in the raw file (its last definition) whose value is
-// a number, a name, an array or a dictionary; a tokEOF token if it cannot.
-func resolveRaw(file []byte, v pdfToken) pdfToken {
-	if !isReference(v) {
-		return v
+// rawFile is a PDF's raw bytes, with an index of the objects they define,
+// made on first use, and the budget of data its streams may decode to while
+// they are checked.
+type rawFile struct {
+	data   []byte
+	defs   []uint64 // object number << 38 | offset after "obj", sorted
+	index  bool     // defs is made
+	budget int64
+}
+
+// maxObjectStreamsBytes bounds the data decoded from all the object
+// streams and cross-reference streams of a file while they are checked,
+// the raw and the decrypted reading of an encrypted file's together. A
+// 10 MB file of real content decodes to a few megabytes of them.
+const maxObjectStreamsBytes = 64 << 20
+
+func newRawFile(data []byte) *rawFile {
+	return &rawFile{data: data, budget: maxObjectStreamsBytes}
+}
+
+// definitions indexes the "n g obj" of the file, in one pass: a reference
+// is then resolved by a search, not a scan of the file (a file may refer to
+// thousands of objects).
+func (f *rawFile) definitions() []uint64 {
+	if f.index {
+		return f.defs
 	}
-	def := []byte(fmt.Sprintf("%d %d obj", int64(v.array[0].num), int64(v.array[1].num)))
-	for end := len(file); end > 0; {
-		k := bytes.LastIndex(file[:end], def)
-		if k < 0 {
+	f.index = true
+	for i := 0; ; {
+		j := bytes.Index(f.data[i:], []byte("obj"))
+		if j < 0 {
 			break
 		}
-		end = k
-		if k > 0 && file[k-1] >= '0' && file[k-1] <= '9' {
-			continue // 11 0 obj, not 1 0 obj
+		i += j + len("obj")
+		if i < len(f.data) && !isPDFSpace(f.data[i]) && !isPDFDelim(f.data[i]) {
+			continue // objects, …
 		}
-		l := newSmallPDFLexer(bytes.NewReader(file[k+len(def):]))
+		num, _, at, ok := objectAt(f.data, i-len("obj"))
+		if ok && num < 1<<26 && at < 1<<38 {
+			f.defs = append(f.defs, uint64(num)<<38|uint64(at))
+		}
+	}
+	slices.Sort(f.defs)
+	return f.defs
+}
+
+// resolve returns v, or the object v refers to if it is a reference to an
+// object defined in the raw file (its last definition, of that
+// generation) whose value is a number, a name, an array or a dictionary;
+// a tokEOF token if it cannot.
+func (f *rawFile) resolve(v pdfToken) pdfToken {
+	if !isReference(v) || v.array[0].num < 0 || v.array[0].num >= 1<<26 {
+		return v
+	}
+	num, gen := uint64(v.array[0].num), int64(v.array[1].num)
+	defs := f.definitions()
+	end, _ := slices.BinarySearch(defs, (num+1)<<38)
+	for k := end - 1; k >= 0 && defs[k]>>38 == num; k-- {
+		at := int(defs[k] & (1<<38 - 1))
+		if _, g, _, ok := objectAt(f.data, at-len("obj")); !ok || g != gen {
+			continue
+		}
+		l := newSmallPDFLexer(bytes.NewReader(f.data[at:]))
 		switch tok := l.next(); tok.kind {
 		case tokDictOpen:
 			if d, ok := l.rawDict(1); ok {
@@ -545,6 +600,26 @@ func resolveRaw(file []byte, v pdfToken) pdfToken {
 		break
 	}
 	return pdfToken{}
+}
+
+// budgeted charges what r reads to the file's budget: ErrTooLarge past it.
+func (f *rawFile) budgeted(r io.Reader) io.Reader { return &rawBudgetReader{r: r, f: f} }
+
+type rawBudgetReader struct {
+	r io.Reader
+	f *rawFile
+}
+
+func (b *rawBudgetReader) Read(p []byte) (int, error) {
+	if b.f.budget <= 0 {
+		return 0, fmt.Errorf("%w: the PDF's object streams expand past %d MiB", ErrTooLarge, maxObjectStreamsBytes>>20)
+	}
+	if int64(len(p)) > b.f.budget {
+		p = p[:b.f.budget]
+	}
+	n, err := b.r.Read(p)
+	b.f.budget -= int64(n)
+	return n, err
 }
 
 func isReference(v pdfToken) bool {
@@ -581,12 +656,19 @@ const maxObjectStreamBytes = 16 << 20
 // the library decodes it (FlateDecode, with or without the PNG Up predictor,
 // ASCII85Decode, or no filter, its entries resolved), or nil if it cannot
 // be decoded so: the library then fails on it too, with a panic.
-func rawStreamReader(file []byte, s objectStream, decrypt *pdfDecrypter) io.Reader {
+func rawStreamReader(f *rawFile, s objectStream, decrypt *pdfDecrypter) io.Reader {
+	if r := decodeRawStream(f, s, decrypt); r != nil {
+		return f.budgeted(r)
+	}
+	return nil
+}
+
+func decodeRawStream(f *rawFile, s objectStream, decrypt *pdfDecrypter) io.Reader {
 	if s.data == nil {
 		return nil
 	}
-	filter := resolveRaw(file, s.dict["Filter"])
-	param := resolveRaw(file, s.dict["DecodeParms"])
+	filter := f.resolve(s.dict["Filter"])
+	param := f.resolve(s.dict["DecodeParms"])
 	filters, params := []pdfToken{filter}, []pdfToken{param}
 	if filter.kind == tokArray {
 		filters, params = filter.array, param.array
@@ -596,8 +678,8 @@ func rawStreamReader(file []byte, s objectStream, decrypt *pdfDecrypter) io.Read
 	switch n, ok := s.dict["Length"]; {
 	case !ok:
 		return nil
-	case resolveRaw(file, n).kind == tokNumber:
-		data = data[:min(max(int64(resolveRaw(file, n).num), 0), int64(len(data)))]
+	case f.resolve(n).kind == tokNumber:
+		data = data[:min(max(int64(f.resolve(n).num), 0), int64(len(data)))]
 	case filters[0].kind == tokName && filters[0].text == "FlateDecode":
 		// a /Length this package cannot find: the compressed data ends
 		// by itself, or with an error if the length cuts it
@@ -611,16 +693,16 @@ func rawStreamReader(file []byte, s objectStream, decrypt *pdfDecrypter) io.Read
 	if filter.kind == tokEOF {
 		return r
 	}
-	for i, f := range filters {
-		f = resolveRaw(file, f)
+	for i, filter := range filters {
+		filter = f.resolve(filter)
 		var p pdfToken
 		if i < len(params) {
-			p = resolveRaw(file, params[i])
+			p = f.resolve(params[i])
 		}
-		if f.kind != tokName {
+		if filter.kind != tokName {
 			return nil
 		}
-		switch f.text {
+		switch filter.text {
 		case "FlateDecode":
 			zr, err := zlib.NewReader(r)
 			if err != nil {
@@ -630,11 +712,11 @@ func rawStreamReader(file []byte, s objectStream, decrypt *pdfDecrypter) io.Read
 			if p.kind != tokDict {
 				continue
 			}
-			pred := resolveRaw(file, p.dict["Predictor"])
+			pred := f.resolve(p.dict["Predictor"])
 			switch {
 			case pred.kind == tokEOF:
 			case pred.kind == tokNumber && pred.num == 12:
-				columns := resolveRaw(file, p.dict["Columns"])
+				columns := f.resolve(p.dict["Columns"])
 				if columns.kind != tokNumber || columns.num < 0 || columns.num > 1<<20 {
 					return nil
 				}
@@ -762,7 +844,7 @@ func scanObjectStream(r io.Reader) error {
 	switch {
 	case tail.count > maxObjectStreamBytes:
 		return fmt.Errorf("%w: an object stream of the PDF expands past %d MiB", ErrTooLarge, maxObjectStreamBytes>>20)
-	case errors.Is(l.failure(), ErrCorrupt):
+	case errors.Is(l.failure(), ErrCorrupt), errors.Is(l.failure(), ErrTooLarge):
 		return l.failure()
 	case l.failure() != nil:
 		return nil

@@ -35,17 +35,14 @@ var passwordPad = []byte{
 // open it with the empty password; false if the library would not open
 // it (another password, another handler), or if the entries cannot be
 // found raw.
-func newPDFDecrypter(file []byte) (*pdfDecrypter, bool) {
-	encrypt := lastEntry(file, "/Encrypt")
-	if isReference(encrypt) {
-		encrypt = resolveRaw(file, encrypt)
-	}
-	ids := lastEntry(file, "/ID")
+func newPDFDecrypter(f *rawFile) (*pdfDecrypter, bool) {
+	encrypt := f.resolve(lastEntry(f.data, "/Encrypt"))
+	ids := f.resolve(lastEntry(f.data, "/ID"))
 	if encrypt.kind != tokDict || ids.kind != tokArray || len(ids.array) == 0 || ids.array[0].kind != tokString {
 		return nil, false
 	}
 	e := encrypt.dict
-	entry := func(key string) pdfToken { return resolveRaw(file, e[key]) }
+	entry := func(key string) pdfToken { return f.resolve(e[key]) }
 	if f := entry("Filter"); f.kind != tokName || f.text != "Standard" {
 		return nil, false
 	}
