@@ -149,13 +149,7 @@ func checkXLSXParts(data []byte) error {
 		if f.FileInfo().IsDir() {
 			continue
 		}
-		rc, err := f.Open()
-		if err != nil {
-			continue // excelize fails on it as well
-		}
-		err = scanXMLPart(rc, &tokens)
-		rc.Close()
-		if err != nil {
+		if err := scanXMLPart(f, &tokens); err != nil {
 			return fmt.Errorf("%w (the xlsx's part %s)", err, clip(f.Name))
 		}
 	}
@@ -168,12 +162,38 @@ func checkXLSXParts(data []byte) error {
 // characters.
 const maxNumFmtBytes = 1024
 
-// scanXMLPart reads the XML of r to its end or its first error, and
-// returns the error if it is a bound passed (ErrCorrupt, ErrTooLarge), or
-// a number format longer than maxNumFmtBytes (ErrCorrupt).
-func scanXMLPart(r io.Reader, tokens *int) error {
+// scanXMLPart reads the XML of the part f within the bounds of
+// boundedXML, and a number format no longer than maxNumFmtBytes, and
+// returns the error of a bound passed (ErrCorrupt, ErrTooLarge). It reads
+// it through a guard alone (scanXMLBytes), or, if the part declares an
+// encoding other than UTF-8, again through a decoder that converts it as
+// excelize does. A part that is not XML ends at its first syntax error:
+// excelize stops at the same place, or does not read it.
+func scanXMLPart(f *zip.File, tokens *int) error {
+	rc, err := f.Open()
+	if err != nil {
+		return nil // excelize fails on it as well
+	}
+	otherEncoding, err := scanXMLBytes(rc, tokens)
+	rc.Close()
+	if err != nil || !otherEncoding {
+		return err
+	}
+	if rc, err = f.Open(); err != nil {
+		return nil
+	}
+	defer rc.Close()
+	return scanXMLDecoded(rc, tokens)
+}
+
+// scanXMLDecoded reads the XML of r through a decoder within the bounds
+// of boundedXML, converting its encoding as excelize does, with a number
+// format no longer than maxNumFmtBytes, and returns the error of a bound
+// passed. It stops without error at the first syntax error.
+func scanXMLDecoded(r io.Reader, tokens *int) error {
 	d := newBoundedXML(r, tokens)
 	d.d.CharsetReader = d.guard.charset(charset.NewReaderLabel)
+	d.raw = true
 	for {
 		tok, err := d.Token()
 		if err != nil {
@@ -185,7 +205,7 @@ func scanXMLPart(r io.Reader, tokens *int) error {
 		if el, ok := tok.(xml.StartElement); ok && el.Name.Local == "numFmt" {
 			for _, a := range el.Attr {
 				if a.Name.Local == "formatCode" && len(a.Value) > maxNumFmtBytes {
-					return fmt.Errorf("%w: a number format of the xlsx is longer than %d bytes", ErrCorrupt, maxNumFmtBytes)
+					return errXMLNumFmt
 				}
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // This file bounds what the XML of an Office file (.docx, .pptx, .xlsx)
@@ -65,6 +66,16 @@ type xmlGuard struct {
 	marks int  // "-" or "]" just seen in a comment or CDATA section, or the letters of "CDATA[" seen
 	off   bool // the decoder switched to another encoding: see charset
 	inner *xmlGuard
+
+	// Without a decoder (scanXMLBytes), the guard counts as well:
+	alone    bool
+	depth    int    // elements open
+	tokens   *int   // tags read, of all the parts of a file
+	slash    bool   // the last character in a start tag, outside values, was "/"
+	pi       []byte // the start of the processing instruction being read
+	encoding bool   // a <?xml …?> declares an encoding other than UTF-8
+	name     []byte // the name of the attribute being read
+	format   int    // bytes of the formatCode attribute value being read, -1 in another
 }
 
 type xmlGuardState uint8
@@ -78,10 +89,13 @@ const (
 	xmlComment                        // in a comment: "<!--" to "-->"
 	xmlCDATAOpen                      // in "<![CDATA["
 	xmlCDATA                          // in a CDATA section, to "]]>"
+	xmlEndTag                         // in an end tag
+	xmlPI                             // in a processing instruction, to "?>"
 )
 
-// follow moves the guard's reading of start tags past the byte c.
-func (g *xmlGuard) follow(c byte) {
+// follow moves the guard's reading of the markup past the byte c, and
+// returns the error of a bound passed.
+func (g *xmlGuard) follow(c byte) error {
 	switch g.state {
 	case xmlComment:
 		// "--" ends a comment, with the ">" that must follow
@@ -90,33 +104,51 @@ func (g *xmlGuard) follow(c byte) {
 		} else {
 			if c == '>' && g.marks >= 2 {
 				g.state = xmlOutside
+				g.ended()
 			}
 			g.marks = 0
 		}
-		return
+		return nil
 	case xmlCDATA:
 		switch {
 		case c == ']':
 			g.marks++
 		case c == '>' && g.marks >= 2:
 			g.state = xmlOutside
+			g.ended()
 			fallthrough
 		default:
 			g.marks = 0
 		}
-		return
+		return nil
+	case xmlPI:
+		if c == '>' && len(g.pi) > 0 && g.pi[len(g.pi)-1] == '?' {
+			g.state = xmlOutside
+			g.ended()
+			g.checkDeclaration()
+			return nil
+		}
+		if len(g.pi) < 256 {
+			g.pi = append(g.pi, c)
+		}
+		return nil
 	}
 	if c == '<' {
-		g.state, g.quote, g.attrs = xmlAngle, 0, 0
-		return
+		g.state, g.quote, g.attrs, g.slash, g.name = xmlAngle, 0, 0, false, g.name[:0]
+		if g.alone {
+			g.since = 1 // a text ends, a tag begins
+		}
+		return nil
 	}
 	switch g.state {
 	case xmlAngle:
 		switch c {
 		case '!':
 			g.state = xmlBang
-		case '/', '?':
-			g.state = xmlOutside
+		case '/':
+			g.state = xmlEndTag
+		case '?':
+			g.state, g.pi = xmlPI, g.pi[:0]
 		default:
 			g.state = xmlTag
 		}
@@ -127,7 +159,10 @@ func (g *xmlGuard) follow(c byte) {
 		case '[':
 			g.state, g.marks = xmlCDATAOpen, 0
 		default:
-			g.state = xmlOutside // a directive
+			g.state = xmlOutside // a directive: <!DOCTYPE …>
+			if g.alone {
+				return errXMLDirective
+			}
 		}
 	case xmlBangDash:
 		g.state, g.marks = xmlOutside, 0
@@ -142,28 +177,129 @@ func (g *xmlGuard) follow(c byte) {
 		if g.marks++; g.marks == len("CDATA[") {
 			g.state, g.marks = xmlCDATA, 0
 		}
+	case xmlEndTag:
+		if c == '>' {
+			g.state = xmlOutside
+			g.ended()
+			if g.alone {
+				g.depth = max(g.depth-1, 0)
+				return g.counted()
+			}
+		}
 	case xmlTag:
 		switch {
 		case g.quote != 0:
 			if c == g.quote {
 				g.quote = 0
+			} else if g.format >= 0 {
+				if g.format++; g.format > maxNumFmtBytes {
+					return errXMLNumFmt
+				}
 			}
 		case c == '"' || c == '\'':
 			g.quote = c
+			g.slash = false
+			// a number format: see maxNumFmtBytes
+			g.format = -1
+			if g.alone && string(g.name) == "formatCode" {
+				g.format = 0
+			}
+			g.name = g.name[:0]
 		case c == '=':
-			g.attrs++
+			g.slash = false
+			if g.attrs++; g.attrs > maxXMLAttributes {
+				return errXMLAttributes
+			}
 		case c == '>':
 			g.state = xmlOutside
+			g.ended()
+			if g.alone {
+				if g.slash { // <a/>: a decoder returns a start and an end
+					if err := g.counted(); err != nil {
+						return err
+					}
+				} else if g.depth++; g.depth > maxXMLDepth {
+					return errXMLDepth
+				}
+				return g.counted()
+			}
+		case c == '/':
+			g.slash = true
+		case isXMLSpace(c):
+			g.name = g.name[:0]
+		default:
+			g.slash = false
+			if g.alone && len(g.name) < 16 {
+				g.name = append(g.name, c)
+			}
 		}
 	}
+	return nil
 }
+
+// ended marks the end of a piece of markup: without a decoder, the end
+// of a token.
+func (g *xmlGuard) ended() {
+	if g.alone {
+		g.since = 0
+	}
+}
+
+// counted counts a tag read without a decoder.
+func (g *xmlGuard) counted() error {
+	if *g.tokens++; *g.tokens > maxXMLTokens {
+		return errXMLTokens
+	}
+	return nil
+}
+
+// checkDeclaration notes an XML declaration, just read into g.pi, that
+// declares an encoding other than UTF-8: the decoder switches to it, even
+// in the middle of a part, and the bytes read then are not what a decoder
+// reads.
+func (g *xmlGuard) checkDeclaration() {
+	pi := string(g.pi)
+	if !strings.HasPrefix(pi, "xml") || len(pi) < 4 || !isXMLSpace(pi[3]) {
+		return
+	}
+	i := strings.Index(pi, "encoding")
+	if i < 0 {
+		return
+	}
+	value := strings.TrimLeft(pi[i+len("encoding"):], " \t\r\n=\"'")
+	if !strings.HasPrefix(strings.ToLower(value), "utf-8") || len(value) > 5 && value[5] != '"' && value[5] != '\'' {
+		g.encoding = true
+	}
+}
+
+func isXMLSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 var (
 	errXMLTokenTooLarge = fmt.Errorf("%w: a part's XML holds a token longer than %d MiB", ErrTooLarge, maxXMLTokenBytes>>20)
 	errXMLAttributes    = fmt.Errorf("%w: a part's XML has an element with more than %d attributes", ErrCorrupt, maxXMLAttributes)
 	errXMLDepth         = fmt.Errorf("%w: a part's XML nests elements more than %d deep", ErrCorrupt, maxXMLDepth)
 	errXMLTokens        = fmt.Errorf("%w: the file's XML has more than %d elements and texts", ErrTooLarge, maxXMLTokens)
+	errXMLNumFmt        = fmt.Errorf("%w: a number format of the xlsx is longer than %d bytes", ErrCorrupt, maxNumFmtBytes)
+	errXMLDirective     = fmt.Errorf("%w: a part's XML has a document type declaration, which Office files do not have", ErrCorrupt)
 )
+
+// scanXMLBytes reads the XML of r through a guard alone, without a
+// decoder: a tenth of a decoder's work, for the parts that excelize is to
+// decode. It counts as boundedXML does — nesting (a start tag not ended by
+// "/>" opens an element, an end tag closes one), tags in tokens,
+// attributes, token length — and also refuses a document type declaration
+// (ErrCorrupt): its "<" and ">" are not markup, and a reading that does not
+// follow them as a decoder does could count end tags that a decoder does
+// not. It reports whether the part declares an encoding other than UTF-8,
+// whose bytes it has then not read as a decoder does.
+func scanXMLBytes(r io.Reader, tokens *int) (otherEncoding bool, err error) {
+	g := &xmlGuard{r: r, alone: true, tokens: tokens}
+	_, err = io.Copy(io.Discard, g)
+	if e := g.failure(); e != nil {
+		return false, e
+	}
+	return g.encoding, nil
+}
 
 func newXMLGuard(r io.Reader) *xmlGuard { return &xmlGuard{r: r} }
 
@@ -194,9 +330,8 @@ func (g *xmlGuard) Read(b []byte) (int, error) {
 	n, err := g.r.Read(b)
 	g.since += n
 	for _, c := range b[:n] {
-		g.follow(c)
-		if g.attrs > maxXMLAttributes {
-			g.err = errXMLAttributes
+		if e := g.follow(c); e != nil {
+			g.err = e
 			return 0, g.err
 		}
 	}
@@ -225,6 +360,7 @@ type boundedXML struct {
 	guard  *xmlGuard
 	depth  int
 	tokens *int // shared by the parts of one file
+	raw    bool // read with RawToken: names not checked, nor translated
 }
 
 func newBoundedXML(r io.Reader, tokens *int) *boundedXML {
@@ -235,7 +371,13 @@ func newBoundedXML(r io.Reader, tokens *int) *boundedXML {
 // Token returns the next token, or the error of a bound passed (ErrCorrupt
 // or ErrTooLarge), or the decoder's.
 func (b *boundedXML) Token() (xml.Token, error) {
-	tok, err := b.d.Token()
+	var tok xml.Token
+	var err error
+	if b.raw {
+		tok, err = b.d.RawToken()
+	} else {
+		tok, err = b.d.Token()
+	}
 	b.guard.reset()
 	if err != nil {
 		if g := b.guard.failure(); g != nil {
@@ -280,7 +422,7 @@ func (g *xmlGuard) failure() error {
 
 // isBoundError reports whether err is a bound of this file passed.
 func isBoundError(err error) bool {
-	for _, e := range []error{errXMLTokenTooLarge, errXMLAttributes, errXMLDepth, errXMLTokens} {
+	for _, e := range []error{errXMLTokenTooLarge, errXMLAttributes, errXMLDepth, errXMLTokens, errXMLDirective, errXMLNumFmt} {
 		if errors.Is(err, e) {
 			return true
 		}
