@@ -210,3 +210,23 @@ func TestXLSXLongNumberFormat(t *testing.T) {
 	wantErr(t, "f.xlsx", withPart(xlsx, "xl/styles.xml", styles(strings.Repeat("0", 100_000))), document.ErrCorrupt)
 	wantText(t, "f.xlsx", withPart(xlsx, "xl/styles.xml", styles("#,##0.00")), "## Sheet1\nhello")
 }
+
+// A part in an encoding other than UTF-8, which excelize converts, is
+// checked as converted: in UTF-16, text can hold the bytes of "</" and
+// ">" (U+2F3C, U+003E) that a reading of the raw bytes takes for end
+// tags.
+func TestXLSXOtherEncoding(t *testing.T) {
+	utf16le := func(s string) []byte {
+		var b []byte
+		for _, r := range s {
+			b = append(b, byte(r), byte(r>>8))
+		}
+		return b
+	}
+	sheet := func(body string) []byte {
+		return append([]byte(`<?xml version="1.0" encoding="utf-16le"?>`), utf16le(strings.TrimPrefix(sheetRoot, `<?xml version="1.0" encoding="UTF-8"?>`)+body+sheetEnd)...)
+	}
+	xlsx := documenttest.XLSX(documenttest.Sheet{Name: "Sheet1", Rows: [][]string{{"hello"}}})
+	wantErr(t, "f.xlsx", withPart(xlsx, "xl/worksheets/sheet1.xml", sheet(strings.Repeat("<a>\u2f3c>", 100_000))), document.ErrCorrupt)
+	wantText(t, "f.xlsx", withPart(xlsx, "xl/worksheets/sheet1.xml", sheet("")), "## Sheet1\nx")
+}
