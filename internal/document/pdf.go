@@ -59,11 +59,14 @@ func extractPDF(data []byte, w *textWriter) error {
 	if err := checkObjectStreams(data); err != nil {
 		return err
 	}
-	r, err := openPDF(data)
+	r, file, err := openPDF(data)
 	if err != nil {
 		return err
 	}
 	pages, err := pdfPages(r)
+	if file.spent() {
+		return errPDFWork
+	}
 	if err != nil {
 		return err
 	}
@@ -81,6 +84,9 @@ func extractPDF(data []byte, w *textWriter) error {
 			}
 		}
 		err := x.page(page)
+		if file.spent() {
+			return errPDFWork
+		}
 		switch {
 		case errors.Is(err, errFull):
 			return err
@@ -105,9 +111,9 @@ func extractPDF(data []byte, w *textWriter) error {
 // strictures: it accepts only the headers %PDF-1.0 to %PDF-1.7 (not
 // PDF 2.0, whose syntax it reads as well), and only a %%EOF within the last
 // 100 bytes (some downloads add padding after it).
-func openPDF(data []byte) (*pdf.Reader, error) {
+func openPDF(data []byte) (*pdf.Reader, *stackBoundedFile, error) {
 	if !bytes.HasPrefix(data, []byte("%PDF-")) {
-		return nil, fmt.Errorf("%w: the file is not a PDF (no %%PDF- header)", ErrCorrupt)
+		return nil, nil, fmt.Errorf("%w: the file is not a PDF (no %%PDF- header)", ErrCorrupt)
 	}
 	view := data
 	if len(view) >= 9 {
@@ -122,18 +128,22 @@ func openPDF(data []byte) (*pdf.Reader, error) {
 	if i := bytes.LastIndex(view, []byte("%%EOF")); i > 0 {
 		view = view[:i+len("%%EOF")]
 	}
-	r, err := pdf.NewReader(newStackBoundedFile(view), int64(len(view)))
+	file := newStackBoundedFile(view)
+	r, err := pdf.NewReader(file, int64(len(view)))
 	if err == nil {
-		return r, nil
+		return r, file, nil
 	}
 	if errors.Is(err, pdf.ErrInvalidPassword) || strings.Contains(strings.ToLower(err.Error()), "encrypt") || bytes.Contains(data, []byte("/Encrypt")) {
 		// The library opens, with the empty user password, a PDF encrypted
 		// only to restrict copying or printing (RC4 or AES-128). This one
 		// needs a password, or uses an encryption it does not implement
 		// (AES-256): either way, its text cannot be read.
-		return nil, fmt.Errorf("%w: the PDF is encrypted", ErrEncrypted)
+		return nil, nil, fmt.Errorf("%w: the PDF is encrypted", ErrEncrypted)
 	}
-	return nil, fmt.Errorf("%w: the PDF's structure cannot be parsed", ErrCorrupt)
+	if file.spent() {
+		return nil, nil, errPDFWork
+	}
+	return nil, nil, fmt.Errorf("%w: the PDF's structure cannot be parsed", ErrCorrupt)
 }
 
 // pdfPages returns the pages of the document in order, walking the page

@@ -63,18 +63,41 @@ var errPDFRecursion = errors.New("document: the PDF's objects refer to each othe
 // references that recurses without end (through /Length, /Extends, an
 // object stream said to hold itself) fails after at most that many frames,
 // whichever keys it goes through.
+//
+// It also bounds the bytes the library reads, all together, to
+// maxPDFReadBytes: the library keeps nothing it has parsed, and parses an
+// object anew each time a reference to it is followed, so a large object
+// referred to from everywhere (a font's widths, a resource dictionary
+// with thousands of entries, each for every page and every font change)
+// costs its size each time. Past the bound, reads fail (and the library
+// panics, recovered): whatever loop it is in ends.
 type stackBoundedFile struct {
-	r   *bytes.Reader
-	pcs []uintptr
+	r      *bytes.Reader
+	pcs    []uintptr
+	budget int64
 }
 
+// maxPDFReadBytes bounds the bytes the library reads from one file, all
+// its reads together. Reading a page costs it some tens of reads of 4 KiB
+// (a read per object resolved): a document of MaxPDFPages pages needs a
+// few hundred megabytes.
+const maxPDFReadBytes = 1 << 30
+
+var errPDFWork = fmt.Errorf("%w: the PDF's objects refer to each other so much that reading them would take too long", ErrTooLarge)
+
 func newStackBoundedFile(data []byte) *stackBoundedFile {
-	return &stackBoundedFile{r: bytes.NewReader(data), pcs: make([]uintptr, maxPDFStackFrames)}
+	return &stackBoundedFile{r: bytes.NewReader(data), pcs: make([]uintptr, maxPDFStackFrames), budget: maxPDFReadBytes}
 }
+
+// spent reports whether the library has read all it may.
+func (f *stackBoundedFile) spent() bool { return f.budget < 0 }
 
 func (f *stackBoundedFile) ReadAt(p []byte, off int64) (int, error) {
 	if runtime.Callers(1, f.pcs) == len(f.pcs) {
 		return 0, errPDFRecursion
+	}
+	if f.budget -= int64(len(p)); f.budget < 0 {
+		return 0, errPDFWork
 	}
 	return f.r.ReadAt(p, off)
 }
