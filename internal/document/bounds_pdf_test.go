@@ -98,6 +98,8 @@ func TestPDFObjectsDeepNesting(t *testing.T) {
 			wantErr(t, "f.pdf", objStmPDF("", data, first, true), document.ErrCorrupt)
 		})
 	}
+	// A name that spells a keyword does not hide what follows it.
+	wantErr(t, "f.pdf", rawObjectPDF("[/stream "+deepArrays(5000)+"]"), document.ErrCorrupt)
 	// Nesting within the bound reads.
 	wantText(t, "f.pdf", rawObjectPDF(deepArrays(200)), "Hello")
 }

@@ -153,6 +153,9 @@ func scanPDFSyntax(data []byte, streams bool) (openHex bool, err error) {
 		case c == '>' && i+1 < len(data) && data[i+1] == '>', c == ']':
 			depth = max(depth-1, 0)
 			i += 1 + btoi(c == '>')
+		case c == '/': // a name, which may spell a keyword: /stream
+			for i++; i < len(data) && !isPDFSpace(data[i]) && !isPDFDelim(data[i]); i++ {
+			}
 		case isPDFSpace(c) || isPDFDelim(c):
 			i++
 		default:
