@@ -208,6 +208,10 @@ func TestXLSXLongNumberFormat(t *testing.T) {
 	}
 	xlsx := documenttest.XLSX(documenttest.Sheet{Name: "Sheet1", Rows: [][]string{{"hello"}}})
 	wantErr(t, "f.xlsx", withPart(xlsx, "xl/styles.xml", styles(strings.Repeat("0", 100_000))), document.ErrCorrupt)
+	spaced := func(code string) []byte {
+		return []byte(`<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><numFmts count="1"><numFmt numFmtId="164" x:formatCode =  '` + code + `'/></numFmts></styleSheet>`)
+	}
+	wantErr(t, "f.xlsx", withPart(xlsx, "xl/styles.xml", spaced(strings.Repeat("0", 100_000))), document.ErrCorrupt)
 	wantText(t, "f.xlsx", withPart(xlsx, "xl/styles.xml", styles("#,##0.00")), "## Sheet1\nhello")
 }
 

@@ -54,7 +54,12 @@ const (
 // "<" is allowed in neither a tag nor an attribute value (the decoder
 // rejects one), so it cannot be fooled into missing a real tag — at worst,
 // in a directive (<!DOCTYPE …>, which Office files do not have), it counts
-// a tag that is not one.
+// a tag that is not one. Processing instructions are followed to their
+// "?>", as the decoder ends them.
+//
+// Alone (scanXMLBytes: a workbook's parts, which excelize decodes), the
+// guard also counts what a decoder's caller would: nesting, tags, and the
+// length of a number format.
 type xmlGuard struct {
 	r     io.Reader
 	err   error // the bound that was passed, once passed
@@ -75,6 +80,7 @@ type xmlGuard struct {
 	pi       []byte // the start of the processing instruction being read
 	encoding bool   // a <?xml …?> declares an encoding other than UTF-8
 	name     []byte // the name of the attribute being read
+	named    bool   // and it has ended
 	format   int    // bytes of the formatCode attribute value being read, -1 in another
 }
 
@@ -134,7 +140,7 @@ func (g *xmlGuard) follow(c byte) error {
 		return nil
 	}
 	if c == '<' {
-		g.state, g.quote, g.attrs, g.slash, g.name = xmlAngle, 0, 0, false, g.name[:0]
+		g.state, g.quote, g.attrs, g.slash, g.name, g.named = xmlAngle, 0, 0, false, g.name[:0], false
 		if g.alone {
 			g.since = 1 // a text ends, a tag begins
 		}
@@ -201,10 +207,10 @@ func (g *xmlGuard) follow(c byte) error {
 			g.slash = false
 			// a number format: see maxNumFmtBytes
 			g.format = -1
-			if g.alone && string(g.name) == "formatCode" {
+			if g.alone && isFormatCode(g.name) {
 				g.format = 0
 			}
-			g.name = g.name[:0]
+			g.name, g.named = g.name[:0], false
 		case c == '=':
 			g.slash = false
 			if g.attrs++; g.attrs > maxXMLAttributes {
@@ -226,10 +232,13 @@ func (g *xmlGuard) follow(c byte) error {
 		case c == '/':
 			g.slash = true
 		case isXMLSpace(c):
-			g.name = g.name[:0]
+			g.named = len(g.name) > 0 // a name ends; "=" may follow after spaces
 		default:
 			g.slash = false
-			if g.alone && len(g.name) < 16 {
+			if g.named {
+				g.name, g.named = g.name[:0], false
+			}
+			if g.alone && len(g.name) < 32 {
 				g.name = append(g.name, c)
 			}
 		}
@@ -270,6 +279,14 @@ func (g *xmlGuard) checkDeclaration() {
 	if !strings.HasPrefix(strings.ToLower(value), "utf-8") || len(value) > 5 && value[5] != '"' && value[5] != '\'' {
 		g.encoding = true
 	}
+}
+
+// isFormatCode reports whether the attribute name is formatCode, with a
+// namespace prefix or without (a decoder matches the local name).
+func isFormatCode(name []byte) bool {
+	const local = "formatCode"
+	n := string(name)
+	return n == local || strings.HasSuffix(n, ":"+local)
 }
 
 func isXMLSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
