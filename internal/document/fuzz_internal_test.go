@@ -111,6 +111,8 @@ func FuzzXMLBounds(f *testing.F) {
 		`<a><b c="1" d='2'/></a>`, `<?xml version="1.0"?><a x=">"/>`, `<!-- <a b="c" --><a/>`, `<a><![CDATA[<b c="]]></a>`,
 		strings.Repeat("<a>", 600), "<a" + strings.Repeat(` b=""`, 600) + "/>", "<a" + strings.Repeat(` b="<"`, 600) + "/>",
 		`<a b="` + strings.Repeat(`=`, 600) + `"/>`, "<!DOCTYPE a [<!ENTITY e 'x'>]><a>&e;</a>",
+		`<?xml version="1.0" encoding="utf-16le"?>` + "<\x00a\x00>\x00", `<?xml version="1.0" encoding="UTF-8"?><a><?pi <b>?></a>`,
+		`<numFmt x:formatCode = "0.00"/>`, `<a><b></a>`, `<a/ >`, "<a\n/>",
 	} {
 		f.Add([]byte(seed))
 	}
