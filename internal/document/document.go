@@ -59,7 +59,11 @@ var (
 	// a legacy binary .doc/.xls/.ppt among them.
 	ErrUnsupported = errors.New("unsupported file type")
 	// ErrCorrupt: the file is not what its name says, or is damaged: a bad
-	// zip or PDF, "text" that is binary, XML that does not parse.
+	// zip or PDF, "text" that is binary, XML that does not parse — or is
+	// built as no real file is, to make a reader recurse or loop: objects
+	// or elements nested hundreds deep, an element with hundreds of
+	// attributes, PDF object streams that extend each other in a loop or
+	// end inside a string (see pdfbounds.go, xmlbounds.go).
 	ErrCorrupt = errors.New("file is damaged or not what its name says")
 	// ErrNoText: the file parsed but holds no extractable text: an empty
 	// file, an empty sheet, a PDF of scanned images.
@@ -74,7 +78,9 @@ var (
 	// garbage.
 	ErrUnreadableFont = errors.New("PDF fonts carry no text mapping")
 	// ErrTooLarge: the file expands past this package's bounds (a zip bomb,
-	// too many pages or parts); see the constants Max….
+	// too many pages or parts, a single piece of XML of megabytes, millions
+	// of elements, PDF objects that would take the library too long to
+	// read); see the constants Max….
 	ErrTooLarge = errors.New("file expands past the size limits")
 )
 

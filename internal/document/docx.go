@@ -14,7 +14,10 @@ func extractDOCX(data []byte, w *textWriter) error {
 	if err != nil {
 		return err
 	}
-	main := pkg.mainPart("word/document.xml")
+	main, err := pkg.mainPart("word/document.xml")
+	if err != nil {
+		return err
+	}
 	if !pkg.has(main) {
 		return fmt.Errorf("%w: the docx has no document part (word/document.xml)", ErrCorrupt)
 	}

@@ -113,6 +113,7 @@ func FuzzExtractDOCX(f *testing.F) {
 	f.Add(documenttest.DOCX("你好，世界", "a\tb", "x\ny"))
 	f.Add(documenttest.DOCXBody(`<w:tbl><w:tr><w:tc><w:p><w:r><w:t>a</w:t></w:r></w:p></w:tc></w:tr></w:tbl>`))
 	f.Add(documenttest.EncryptedOOXML())
+	addOOXMLBombSeeds(f, "f.docx")
 	f.Fuzz(func(t *testing.T, data []byte) { checkExtract(t, "f.docx", data) })
 }
 
@@ -120,6 +121,7 @@ func FuzzExtractPPTX(f *testing.F) {
 	failOnOwnPanic(f)
 	f.Add(documenttest.PPTX([]string{"一", "二"}, []string{"三"}))
 	f.Add(documenttest.Zip(documenttest.ZipEntry{Name: "ppt/slides/slide1.xml", Data: documenttest.PPTXSlide("x")}))
+	addOOXMLBombSeeds(f, "f.pptx")
 	f.Fuzz(func(t *testing.T, data []byte) { checkExtract(t, "f.pptx", data) })
 }
 
@@ -127,6 +129,7 @@ func FuzzExtractXLSX(f *testing.F) {
 	failOnOwnPanic(f)
 	f.Add(documenttest.XLSX(documenttest.Sheet{Name: "销售", Rows: [][]string{{"产品", "数量"}, {"苹果", "3"}}}, documenttest.Sheet{Name: "S2", Rows: [][]string{{"", "x"}}}))
 	f.Add(documenttest.XLSX())
+	addOOXMLBombSeeds(f, "f.xlsx")
 	f.Fuzz(func(t *testing.T, data []byte) { checkExtract(t, "f.xlsx", data) })
 }
 
@@ -138,6 +141,20 @@ func FuzzExtractPDF(f *testing.F) {
 	f.Add(documenttest.PDFIdentityNoToUnicode("你好"))
 	f.Add(documenttest.PDFContent([]byte("BT /F3 12 Tf 72 700 Td <000100020003> Tj ET /Fm1 Do")))
 	f.Add(documenttest.EncryptedPDF())
+	// hostile structures: deep nesting, loops, truncation, recursion
+	f.Add(rawObjectPDF(deepArrays(300)))
+	f.Add(rawObjectPDF(deepDicts(300)))
+	f.Add(rawObjectPDF(strings.Repeat("[", 300)))
+	f.Add(contentPDF([]byte(deepMixed(1 << 16))))
+	f.Add(objStmPDF("", nil, 0, false))
+	f.Add(objStmChain(1, true))
+	f.Add(objStmChain(2, true))
+	f.Add(objStmChain(3, false))
+	f.Add(objStmChain(40, false))
+	f.Add(objStmPDF("", []byte("6 0 <41 42"), 4, false))
+	f.Add(objStmPDF("/Length 7", []byte("6 0 <41>"), 4, false))
+	f.Add(objStmPDF("/Length 6 0 R", nil, 0, false))
+	f.Add(objStmPDF(fmt.Sprintf("/N %d", 1<<30), nil, 0, false))
 	f.Fuzz(func(t *testing.T, data []byte) { checkExtract(t, "f.pdf", data) })
 }
 
@@ -151,10 +168,52 @@ func FuzzPDFContent(f *testing.F) {
 		`BT /F3 12 Tf 72 700 Td <00010002> Tj /F4 9 Tf <00050006> Tj 2 Tc 3 Tw 50 Tz 1 Ts ET`,
 		"BI /W 1 /H 1 ID \x00\xff EI BT (x) Tj ET",
 		`/Span << /MCID 0 /Nested << /A [1 2 [3]] >> >> BDC EMC`,
+		// hostile structures: deep nesting, truncation, huge sizes
+		deepArrays(300), deepDicts(300), deepMixed(300), strings.Repeat("[", 1000),
+		"BT /F1 12 Tf [(a) " + deepArrays(40) + " (b)] TJ ET",
+		"BT /F1 12 Tf <41", "BT /F1 12 Tf (a", "BT /F1 12 Tf [(a) <", "<< /A <<",
+		"BT /F1 1e308 Tf 1e308 Tz (x) Tj 99999999999 TL T* ET",
+		strings.Repeat("q ", 100) + "BT /F1 12 Tf (x) Tj ET" + strings.Repeat(" Q", 200),
+		strings.Repeat("/Fm1 Do ", 50),
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, content []byte) { checkExtract(t, "f.pdf", documenttest.PDFContent(content)) })
+}
+
+// FuzzPDFObjectStream fuzzes the data of an object stream that holds the
+// page's resources (object 6), raw and compressed: what the library reads
+// of it, after this package's checks, must not loop or recurse.
+func FuzzPDFObjectStream(f *testing.F) {
+	failOnOwnPanic(f)
+	data, first := objectStreamData([]int{6}, []string{resources})
+	f.Add(data, first, true)
+	f.Add(data, first, false)
+	for _, seed := range []string{"6 0 <41 42", "6 0 <", "6 0 [<41", "6 0 (a", "6 0 " + deepArrays(300), "6 0 " + deepDicts(300), "6 0 7 0 R", "6 9999999999 <<>>"} {
+		f.Add([]byte(seed), 4, true)
+		f.Add([]byte(seed), 4, false)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, first int, compress bool) {
+		checkExtract(t, "f.pdf", objStmPDF("", data, first, compress))
+	})
+}
+
+// addOOXMLBombSeeds adds, as seeds, the Office files of kind name's
+// extension with XML bombs (made small: a fuzz corpus of megabytes would
+// slow every run) in each part read.
+func addOOXMLBombSeeds(f *testing.F, name string) {
+	bombs := []string{
+		deepXML("<a>", "</a>", 600), strings.Repeat("<a>", 600), "<x" + strings.Repeat(` a=""`, 600) + "/>",
+		deepXML(`<b:a xmlns:b="u">`, "</b:a>", 600), `<x a="` + strings.Repeat("v", 4096),
+	}
+	for _, place := range ooxmlPlaces() {
+		if place.name != name {
+			continue
+		}
+		for _, bomb := range bombs {
+			f.Add(withPart(place.base, place.part, []byte(place.head+bomb+place.tail)))
+		}
+	}
 }
 
 // FuzzDOCXBody fuzzes the WordprocessingML walker with well-zipped parts.
@@ -163,5 +222,14 @@ func FuzzDOCXBody(f *testing.F) {
 	f.Add(`<w:p><w:r><w:t>a</w:t><w:tab/><w:br/></w:r></w:p>`)
 	f.Add(`<w:tbl><w:tr><w:tc><w:p><w:r><w:t>a</w:t></w:r></w:p></w:tc><w:tc><w:p/></w:tc></w:tr></w:tbl>`)
 	f.Add(`<w:p><w:r><mc:AlternateContent xmlns:mc="m"><mc:Choice><w:t>x</w:t></mc:Choice><mc:Fallback><w:t>y</w:t></mc:Fallback></mc:AlternateContent></w:r></w:p>`)
+	// hostile structures: deep nesting, many attributes, truncation
+	f.Add(deepXML("<w:p>", "</w:p>", 600))
+	f.Add(strings.Repeat("<w:p>", 600))
+	f.Add(`<mc:Fallback xmlns:mc="m">` + deepXML("<a>", "</a>", 600) + `</mc:Fallback>`)
+	f.Add("<w:p" + strings.Repeat(` a=""`, 600) + "/>")
+	f.Add("<w:p" + strings.Repeat(` xmlns:a="u"`, 600) + "/>")
+	f.Add(`<!-- <w:p a="` + strings.Repeat("=", 600) + ` --><w:p><w:r><w:t>x</w:t></w:r></w:p>`)
+	f.Add(`<w:p><w:r><w:t><![CDATA[<a b="]]></w:t></w:r></w:p>`)
+	f.Add(`<w:p a=">" b='>'><w:r><w:t>x`)
 	f.Fuzz(func(t *testing.T, body string) { checkExtract(t, "f.docx", documenttest.DOCXBody(body)) })
 }

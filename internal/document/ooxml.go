@@ -40,6 +40,7 @@ type ooxmlPackage struct {
 	kind   Kind
 	parts  map[string]*zip.File // by partKey
 	budget int64                // uncompressed bytes that may still be read
+	tokens int                  // XML tokens read, of all parts (maxXMLTokens)
 }
 
 func openOOXML(data []byte, kind Kind) (*ooxmlPackage, error) {
@@ -125,15 +126,18 @@ func (r *budgetReader) Read(b []byte) (int, error) {
 func (r *budgetReader) Close() error { return r.rc.Close() }
 
 // decodeXML reads the part name token by token, calling each for every
-// token. It returns ErrCorrupt if the part is not well-formed XML, and the
-// error of each as is.
-func (p *ooxmlPackage) decodeXML(name string, each func(d *xml.Decoder, tok xml.Token) error) error {
+// token, within the bounds of boundedXML (its tokens counted with the
+// package's). It returns ErrCorrupt if the part is not well-formed XML,
+// the error of a bound passed (ErrCorrupt or ErrTooLarge), and the error
+// of each as is — but errSkipElement, returned for a start element, which
+// skips that element.
+func (p *ooxmlPackage) decodeXML(name string, each func(tok xml.Token) error) error {
 	rc, err := p.open(name)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	d := xml.NewDecoder(rc)
+	d := newBoundedXML(rc, &p.tokens)
 	for {
 		tok, err := d.Token()
 		if errors.Is(err, io.EOF) {
@@ -142,7 +146,11 @@ func (p *ooxmlPackage) decodeXML(name string, each func(d *xml.Decoder, tok xml.
 		if err != nil {
 			return p.xmlError(name, err)
 		}
-		if err := each(d, tok); err != nil {
+		err = each(tok)
+		if errors.Is(err, errSkipElement) {
+			err = d.skip()
+		}
+		if err != nil {
 			if errors.Is(err, errFull) {
 				return err
 			}
@@ -151,11 +159,17 @@ func (p *ooxmlPackage) decodeXML(name string, each func(d *xml.Decoder, tok xml.
 	}
 }
 
+// errSkipElement, from decodeXML's callback, skips the element just
+// started.
+var errSkipElement = errors.New("document: skip this element")
+
 // xmlError turns an error reading the part name into one of the package's
 // errors, without the XML's own words (they may quote the content).
 func (p *ooxmlPackage) xmlError(name string, err error) error {
 	var syntax *xml.SyntaxError
 	switch {
+	case isBoundError(err):
+		return fmt.Errorf("%w (the %s's part %s)", err, p.kind, clip(name))
 	case errors.Is(err, ErrTooLarge), errors.Is(err, errFull), errors.Is(err, ErrCorrupt):
 		return err
 	case errors.As(err, &syntax):
@@ -165,17 +179,21 @@ func (p *ooxmlPackage) xmlError(name string, err error) error {
 }
 
 // mainPart returns the part that the package's relationships name as the
-// main document, or fallback if they name none that exists.
-func (p *ooxmlPackage) mainPart(fallback string) string {
+// main document, or fallback if they name none that exists or cannot be
+// read — but relationships past this package's bounds are their error.
+func (p *ooxmlPackage) mainPart(fallback string) (string, error) {
 	rels, err := p.relationships("")
+	if isBoundError(err) {
+		return "", err
+	}
 	if err == nil {
 		for _, r := range rels {
 			if strings.HasSuffix(r.typ, "/officeDocument") && p.has(r.target) {
-				return r.target
+				return r.target, nil
 			}
 		}
 	}
-	return fallback
+	return fallback, nil
 }
 
 type relationship struct{ id, typ, target string }
@@ -189,7 +207,7 @@ func (p *ooxmlPackage) relationships(source string) ([]relationship, error) {
 		return nil, nil
 	}
 	var rels []relationship
-	err := p.decodeXML(relsName, func(_ *xml.Decoder, tok xml.Token) error {
+	err := p.decodeXML(relsName, func(tok xml.Token) error {
 		el, ok := tok.(xml.StartElement)
 		if !ok || el.Name.Local != "Relationship" {
 			return nil
@@ -242,12 +260,12 @@ func resolvePart(dir, target string) string {
 // shapes) only the first branch is read: the fallback repeats it.
 func (p *ooxmlPackage) writeMarkupText(name string, w *textWriter) error {
 	var text, runs, cells int // depths
-	return p.decodeXML(name, func(d *xml.Decoder, tok xml.Token) error {
+	return p.decodeXML(name, func(tok xml.Token) error {
 		switch t := tok.(type) {
 		case xml.StartElement:
 			switch t.Name.Local {
 			case "Fallback":
-				return d.Skip()
+				return errSkipElement
 			case "t":
 				text++
 			case "r":

@@ -17,13 +17,14 @@ import (
 // and its own reading of fonts (pdffont.go).
 //
 // The library was written for well-formed files. Against damaged or hostile
-// ones this package recovers its panics, and checks beforehand the numbers
-// that would make it allocate without bound or loop forever (checkPDFSanity).
-// What remains unguarded in it is inside object streams (compressed objects,
-// which a check of the raw file cannot see): their decompression is not
-// bounded (it costs time, not memory: the library reads them as a stream),
-// and a hex string left open at the end of one makes its lexer loop forever
-// — a file crafted for it, not a damaged one.
+// ones this package recovers its panics, checks beforehand the numbers that
+// would make it allocate without bound or loop forever (checkPDFSanity), the
+// nesting of the raw objects (checkPDFSyntax), and the object streams and
+// cross-reference streams it would loop or recurse on (checkObjectStreams,
+// pdfbounds.go); and it gives the library a file whose reads fail under too
+// deep a stack (stackBoundedFile), so that a recursion through references
+// ends in a panic, recovered, not in a stack overflow, which ends the
+// process.
 
 // maxPDFObjects bounds the object numbers a PDF may declare (its xref
 // /Size, its subsections, an object stream's /N): the library allocates a
@@ -52,11 +53,20 @@ func extractPDF(data []byte, w *textWriter) error {
 	if err := checkPDFSanity(data); err != nil {
 		return err
 	}
-	r, err := openPDF(data)
+	if err := checkPDFSyntax(data); err != nil {
+		return err
+	}
+	if err := checkObjectStreams(data); err != nil {
+		return err
+	}
+	r, file, err := openPDF(data)
 	if err != nil {
 		return err
 	}
 	pages, err := pdfPages(r)
+	if file.spent() {
+		return errPDFWork
+	}
 	if err != nil {
 		return err
 	}
@@ -74,6 +84,9 @@ func extractPDF(data []byte, w *textWriter) error {
 			}
 		}
 		err := x.page(page)
+		if file.spent() {
+			return errPDFWork
+		}
 		switch {
 		case errors.Is(err, errFull):
 			return err
@@ -98,9 +111,9 @@ func extractPDF(data []byte, w *textWriter) error {
 // strictures: it accepts only the headers %PDF-1.0 to %PDF-1.7 (not
 // PDF 2.0, whose syntax it reads as well), and only a %%EOF within the last
 // 100 bytes (some downloads add padding after it).
-func openPDF(data []byte) (*pdf.Reader, error) {
+func openPDF(data []byte) (*pdf.Reader, *stackBoundedFile, error) {
 	if !bytes.HasPrefix(data, []byte("%PDF-")) {
-		return nil, fmt.Errorf("%w: the file is not a PDF (no %%PDF- header)", ErrCorrupt)
+		return nil, nil, fmt.Errorf("%w: the file is not a PDF (no %%PDF- header)", ErrCorrupt)
 	}
 	view := data
 	if len(view) >= 9 {
@@ -115,18 +128,22 @@ func openPDF(data []byte) (*pdf.Reader, error) {
 	if i := bytes.LastIndex(view, []byte("%%EOF")); i > 0 {
 		view = view[:i+len("%%EOF")]
 	}
-	r, err := pdf.NewReader(bytes.NewReader(view), int64(len(view)))
+	file := newStackBoundedFile(view)
+	r, err := pdf.NewReader(file, int64(len(view)))
 	if err == nil {
-		return r, nil
+		return r, file, nil
 	}
 	if errors.Is(err, pdf.ErrInvalidPassword) || strings.Contains(strings.ToLower(err.Error()), "encrypt") || bytes.Contains(data, []byte("/Encrypt")) {
 		// The library opens, with the empty user password, a PDF encrypted
 		// only to restrict copying or printing (RC4 or AES-128). This one
 		// needs a password, or uses an encryption it does not implement
 		// (AES-256): either way, its text cannot be read.
-		return nil, fmt.Errorf("%w: the PDF is encrypted", ErrEncrypted)
+		return nil, nil, fmt.Errorf("%w: the PDF is encrypted", ErrEncrypted)
 	}
-	return nil, fmt.Errorf("%w: the PDF's structure cannot be parsed", ErrCorrupt)
+	if file.spent() {
+		return nil, nil, errPDFWork
+	}
+	return nil, nil, fmt.Errorf("%w: the PDF's structure cannot be parsed", ErrCorrupt)
 }
 
 // pdfPages returns the pages of the document in order, walking the page

@@ -2,6 +2,7 @@ package document
 
 import (
 	"cmp"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -227,6 +228,14 @@ func decodeUTF16BE(s string) string {
 	return string(utf16.Decode(units))
 }
 
+// maxDifferences bounds the Differences array of a simple font's encoding
+// that is read: at most 256 codes, each with a glyph name, and a number
+// before each run.
+const maxDifferences = 512
+
+// indirectElement finds a reference in an array as the library formats it.
+var indirectElement = regexp.MustCompile(`(^|[\[ ])[0-9]+ [0-9]+ R([ \]]|$)`)
+
 // simpleFontText returns the text of each byte in the simple font v.
 //
 // The library's Font.Encoder reads the WinAnsi and MacRoman encodings and
@@ -253,8 +262,13 @@ func simpleFontText(v pdf.Value) *[256]string {
 	case pdf.Dict:
 		// Only for a dictionary: with no /Encoding the library would parse
 		// the ToUnicode CMap with pdf.Interpret, which this package avoids.
-		font := pdf.Font{V: v}
-		lib = font.Encoder()
+		// The library looks through the whole Differences array for every
+		// byte, resolving each element anew: one too long, or of
+		// references (each read from the file every time), is left out.
+		if d := enc.Key("Differences"); d.Len() <= maxDifferences && !indirectElement.MatchString(d.String()) {
+			font := pdf.Font{V: v}
+			lib = font.Encoder()
+		}
 		differences = true
 		if enc.Key("BaseEncoding").Name() == "MacRomanEncoding" {
 			base = charmap.Macintosh

@@ -17,7 +17,11 @@ import (
 const (
 	maxTokenBytes = 1 << 20 // a string, name or word
 	maxArrayLen   = 1 << 16 // elements of one array
-	maxArrayDepth = 16      // arrays within arrays
+	// maxArrayDepth bounds the arrays within arrays kept as operands: no
+	// operator takes more than an array of strings and numbers (TJ), nor a
+	// CMap more than one level (bfrange). Deeper ones are skipped without
+	// recursion (skipArray), however deep they go.
+	maxArrayDepth = 16
 )
 
 type tokenKind uint8
@@ -42,6 +46,7 @@ type pdfToken struct {
 	num   float64
 	text  string
 	array []pdfToken
+	dict  map[string]pdfToken // only from readRawDict
 }
 
 type pdfLexer struct {
@@ -52,6 +57,12 @@ type pdfLexer struct {
 
 func newPDFLexer(r io.Reader) *pdfLexer {
 	return &pdfLexer{r: bufio.NewReaderSize(r, 32<<10)}
+}
+
+// newSmallPDFLexer returns a lexer for a few tokens of r, with a small
+// buffer: a dictionary in a file, looked up among thousands.
+func newSmallPDFLexer(r io.Reader) *pdfLexer {
+	return &pdfLexer{r: bufio.NewReaderSize(r, 512)}
 }
 
 // failure returns the error that ended the input early, if any.
@@ -92,8 +103,12 @@ func isPDFDelim(c byte) bool {
 	return false
 }
 
-// next returns the next token; tokEOF at the end of the input.
+// next returns the next token; tokEOF at the end of the input, or once
+// it has failed.
 func (l *pdfLexer) next() pdfToken {
+	if l.err != nil {
+		return pdfToken{kind: tokEOF}
+	}
 	for {
 		c, ok := l.readByte()
 		if !ok {
@@ -310,7 +325,7 @@ func (l *pdfLexer) readOperand(tok pdfToken) pdfToken {
 	case tokArrayOpen:
 		return pdfToken{kind: tokArray, array: l.array(0)}
 	case tokDictOpen:
-		l.skipDict()
+		l.skipDict(1)
 		return pdfToken{kind: tokDict}
 	}
 	return tok
@@ -327,12 +342,12 @@ func (l *pdfLexer) array(depth int) []pdfToken {
 			continue
 		case tokArrayOpen:
 			if depth >= maxArrayDepth {
-				l.array(depth + 1) // read, and drop
+				l.skipArray(depth + 1) // read, and drop
 				continue
 			}
 			tok = pdfToken{kind: tokArray, array: l.array(depth + 1)}
 		case tokDictOpen:
-			l.skipDict()
+			l.skipDict(depth + 1)
 			tok = pdfToken{kind: tokDict}
 		}
 		if len(elems) < maxArrayLen {
@@ -341,15 +356,29 @@ func (l *pdfLexer) array(depth int) []pdfToken {
 	}
 }
 
-// skipDict reads to the end of a dictionary whose "<<" has been read.
-func (l *pdfLexer) skipDict() {
-	for depth := 1; depth > 0; {
+// skipArray reads to the end of an array whose "[" has been read, at the
+// depth given, counting brackets rather than recursing. Past
+// maxPDFObjectDepth it gives up: the input fails with errPDFDepth (no real
+// content nests so; content nested millions deep, from a few kilobytes
+// compressed, would cost seconds to read through). Arrays and
+// dictionaries count alike, as they nest within each other.
+func (l *pdfLexer) skipArray(depth int) { l.skipNested(depth) }
+
+// skipDict reads to the end of a dictionary whose "<<" has been read, as
+// skipArray does.
+func (l *pdfLexer) skipDict(depth int) { l.skipNested(depth) }
+
+func (l *pdfLexer) skipNested(depth int) {
+	for end := depth - 1; depth > end; {
 		switch l.next().kind {
 		case tokEOF:
 			return
-		case tokDictOpen:
-			depth++
-		case tokDictClose:
+		case tokArrayOpen, tokDictOpen:
+			if depth++; depth > maxPDFObjectDepth {
+				l.err = errPDFDepth
+				return
+			}
+		case tokArrayClose, tokDictClose:
 			depth--
 		}
 	}

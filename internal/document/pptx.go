@@ -48,11 +48,14 @@ func extractPPTX(data []byte, w *textWriter) error {
 // keeps its name). A package without a usable list is read in the numeric
 // order of its ppt/slides/slideN.xml parts, slide10 after slide9.
 func (p *ooxmlPackage) slides() ([]string, error) {
-	main := p.mainPart("ppt/presentation.xml")
+	main, err := p.mainPart("ppt/presentation.xml")
+	if err != nil {
+		return nil, err
+	}
 	var ids []string
 	if p.has(main) {
 		inList := false
-		err := p.decodeXML(main, func(_ *xml.Decoder, tok xml.Token) error {
+		err := p.decodeXML(main, func(tok xml.Token) error {
 			switch t := tok.(type) {
 			case xml.StartElement:
 				switch t.Name.Local {

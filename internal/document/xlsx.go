@@ -3,12 +3,14 @@ package document
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/xuri/excelize/v2"
+	"golang.org/x/net/html/charset"
 )
 
 // maxSheetRows bounds the rows read from all the sheets of a workbook,
@@ -33,6 +35,9 @@ func extractXLSX(data []byte, w *textWriter) error {
 		return err
 	}
 	if err := checkXLSXSizes(data); err != nil {
+		return err
+	}
+	if err := checkXLSXParts(data); err != nil {
 		return err
 	}
 	f, err := openWorkbook(data)
@@ -120,6 +125,91 @@ func checkXLSXSizes(data []byte) error {
 		}
 	}
 	return nil
+}
+
+// checkXLSXParts reads every part of the workbook data as XML within the
+// bounds of boundedXML (nesting, attributes, token length, tokens), before
+// excelize is given it: excelize reads its parts with encoding/xml, with
+// no bound of its own but a nesting of 10,000 for some, and it finds them
+// by the names the workbook's relationships give, so every part is read,
+// whatever its name, in the encoding it declares (as excelize reads it).
+// A part that is not XML (an image, a printer's settings) ends at its
+// first syntax error: excelize stops at the same place, or does not read
+// it. The workbook's sizes were checked first (checkXLSXSizes).
+func checkXLSXParts(data []byte) error {
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if errors.Is(err, zip.ErrInsecurePath) && zr != nil {
+		err = nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w: the xlsx is not a valid zip archive", ErrCorrupt)
+	}
+	tokens := 0
+	for _, f := range zr.File {
+		if f.FileInfo().IsDir() {
+			continue
+		}
+		if err := scanXMLPart(f, &tokens); err != nil {
+			return fmt.Errorf("%w (the xlsx's part %s)", err, clip(f.Name))
+		}
+	}
+	return nil
+}
+
+// maxNumFmtBytes bounds a custom number format (a numFmt's formatCode):
+// excelize parses a cell's format anew for every cell it formats, so a
+// long one costs its length over and over. Excel accepts at most 255
+// characters.
+const maxNumFmtBytes = 1024
+
+// scanXMLPart reads the XML of the part f within the bounds of
+// boundedXML, and a number format no longer than maxNumFmtBytes, and
+// returns the error of a bound passed (ErrCorrupt, ErrTooLarge). It reads
+// it through a guard alone (scanXMLBytes), or, if the part declares an
+// encoding other than UTF-8, again through a decoder that converts it as
+// excelize does. A part that is not XML ends at its first syntax error:
+// excelize stops at the same place, or does not read it.
+func scanXMLPart(f *zip.File, tokens *int) error {
+	rc, err := f.Open()
+	if err != nil {
+		return nil // excelize fails on it as well
+	}
+	otherEncoding, err := scanXMLBytes(rc, tokens)
+	rc.Close()
+	if err != nil || !otherEncoding {
+		return err
+	}
+	if rc, err = f.Open(); err != nil {
+		return nil
+	}
+	defer rc.Close()
+	return scanXMLDecoded(rc, tokens)
+}
+
+// scanXMLDecoded reads the XML of r through a decoder within the bounds
+// of boundedXML, converting its encoding as excelize does, with a number
+// format no longer than maxNumFmtBytes, and returns the error of a bound
+// passed. It stops without error at the first syntax error.
+func scanXMLDecoded(r io.Reader, tokens *int) error {
+	d := newBoundedXML(r, tokens)
+	d.d.CharsetReader = d.guard.charset(charset.NewReaderLabel)
+	d.raw = true
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			if isBoundError(err) {
+				return err
+			}
+			return nil
+		}
+		if el, ok := tok.(xml.StartElement); ok && el.Name.Local == "numFmt" {
+			for _, a := range el.Attr {
+				if a.Name.Local == "formatCode" && len(a.Value) > maxNumFmtBytes {
+					return errXMLNumFmt
+				}
+			}
+		}
+	}
 }
 
 // writeSheet writes the rows of sheet, counting the rows it steps through
