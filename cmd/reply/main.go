@@ -75,6 +75,7 @@ type settings struct {
 	VisionModel   string            `env:"VISION_MODEL"`
 	MaxPictureMB  int               `env:"MAX_PICTURE_MB" envDefault:"10"`
 	MaxFileMB     int               `env:"MAX_FILE_MB" envDefault:"10"`
+	FileReadMB    int               `env:"FILE_READ_MEMORY_MB" envDefault:"48"`
 	ShowThinking  bool              `env:"SHOW_THINKING" envDefault:"false"`
 	ThinkingBadge bool              `env:"THINKING_REACTION" envDefault:"false"`
 	AllowUsers    config.List       `env:"ALLOW_USERS"`
@@ -124,6 +125,8 @@ Environment:
   MAX_PICTURE_MB         largest picture downloaded, in MB (default 10)
   MAX_FILE_MB            largest file read (text, PDF, .docx, .pptx, .xlsx), in MB
                          (default 10; files need the app's key)
+  FILE_READ_MEMORY_MB    memory the child process reading one file may use, in MB
+                         (default 48, which fits a 128 MB function; 16 to 16384)
   SHOW_THINKING          true shows a reasoning model's <think> text, quoted (default false)
   THINKING_REACTION      true puts a "🤔思考中" badge on each question while it is answered:
                          two metered OpenAPI calls per answer (needs the app's key; default false)
@@ -252,7 +255,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		Model:              model,
 		MaxPictureBytes:    int64(s.MaxPictureMB) << 20,
 		Documents:          documents,
-		Reader:             fileReader(logger),
+		Reader:             fileReader(logger, int64(s.FileReadMB)<<20),
 		MaxFileBytes:       int64(s.MaxFileMB) << 20,
 		SystemPrompt:       s.SystemPrompt,
 		ShowThinking:       s.ShowThinking,
@@ -371,13 +374,13 @@ const (
 // fileReader reads each file in a child process, this program started
 // again (docs/files.md); where the program cannot find itself, or the
 // system refuses it a process, in this one, without the child's limits.
-func fileReader(logger *slog.Logger) reply.Reader {
+func fileReader(logger *slog.Logger, memory int64) reply.Reader {
 	exe, err := os.Executable()
 	if err != nil {
 		logger.Error("files are read in this process, without the limits of a child's: the program cannot find itself", "err", err)
 		return document.Reader{}
 	}
-	return forked.Reader{Program: exe, Logger: logger, Fallback: document.Reader{}}
+	return forked.Reader{Program: exe, Logger: logger, Fallback: document.Reader{}, Limits: forked.Limits{Memory: memory}}
 }
 
 // minCardInterval is the fastest a card may be updated: DingTalk allows a
@@ -431,6 +434,8 @@ func (s settings) validate() error {
 		return fmt.Errorf("CARD_UPDATE_INTERVAL must be at least %v (DingTalk throttles faster updates), got %v", minCardInterval, s.CardInterval)
 	case s.MaxPictureMB < 1 || s.MaxPictureMB > 20:
 		return fmt.Errorf("MAX_PICTURE_MB must be between 1 and 20 (models take at most 20 MB of pictures), got %d", s.MaxPictureMB)
+	case s.FileReadMB < 16 || s.FileReadMB > 16<<10:
+		return fmt.Errorf("FILE_READ_MEMORY_MB must be between 16 and %d, got %d (keep it within the function's memory less the reply process's own)", 16<<10, s.FileReadMB)
 	case s.MaxFileMB < 1 || s.MaxFileMB > 50:
 		return fmt.Errorf("MAX_FILE_MB must be between 1 and 50 (FC's disk holds the files being read), got %d", s.MaxFileMB)
 	case s.OSSBucket != "" && s.Region == "" && s.OSSEndpoint == "":

@@ -33,7 +33,7 @@ func TestAPIKeyChoice(t *testing.T) {
 func TestSettingsAreValidated(t *testing.T) {
 	good := settings{
 		Endpoint: "http://localhost:11434", HistoryLength: 5, Timeout: 55, FunctionTime: 120, Temperature: 0.7, WebhookHosts: []string{"oapi.dingtalk.com"},
-		ReplyFormat: "markdown", MarkdownChars: 3500, CardMaxChars: 3000, CardUpdates: 20, CardKey: "content", CardInterval: 300 * time.Millisecond, MaxPictureMB: 10, MaxFileMB: 10,
+		ReplyFormat: "markdown", MarkdownChars: 3500, CardMaxChars: 3000, CardUpdates: 20, CardKey: "content", CardInterval: 300 * time.Millisecond, MaxPictureMB: 10, MaxFileMB: 10, FileReadMB: 48,
 		GroupContext: "member", ContextTokens: 8000,
 	}
 	if err := good.validate(); err != nil {
@@ -54,6 +54,7 @@ func TestSettingsAreValidated(t *testing.T) {
 		"CARD_UPDATE_INTERVAL":  func(s *settings) { s.CardInterval = 10 * time.Millisecond },
 		"MAX_PICTURE_MB":        func(s *settings) { s.MaxPictureMB = 0 },
 		"MAX_FILE_MB":           func(s *settings) { s.MaxFileMB = 51 },
+		"FILE_READ_MEMORY_MB":   func(s *settings) { s.FileReadMB = 8 },
 		"THINKING_REACTION":     func(s *settings) { s.ThinkingBadge = true },
 		"MARKDOWN_MAX_CHARS":    func(s *settings) { s.MarkdownChars = 100 },
 		"CARD_MAX_CHARS":        func(s *settings) { s.CardMaxChars = 100000 },
