@@ -147,7 +147,7 @@ func withReason(f failure, code, msg string) failure {
 	switch {
 	case tooLong(code, msg):
 		e.Reason = chat.ErrContextTooLong
-	case unknownModel(e.StatusCode, code, msg):
+	case unknownModel(code, msg):
 		e.Reason = chat.ErrModelUnknown
 	}
 	return f
@@ -157,9 +157,11 @@ func withReason(f failure, code, msg string) failure {
 // exist, or is not the key's to use: OpenAI's 404 model_not_found ("The
 // model `x` does not exist or you do not have access to it"), DashScope's
 // and others' "model not found" / "model ... not exist".
-func unknownModel(status int, code, msg string) bool {
+func unknownModel(code, msg string) bool {
 	text := strings.ToLower(code + " " + msg)
-	return code == "model_not_found" || status == http.StatusNotFound ||
+	// A 404 alone is not enough: an ENDPOINT without its /v1 answers 404
+	// too, and that is the address, not the model.
+	return code == "model_not_found" ||
 		strings.Contains(text, "model") && (strings.Contains(text, "does not exist") || strings.Contains(text, "not exist") || strings.Contains(text, "not found"))
 }
 

@@ -60,8 +60,14 @@ func TestAnUnknownModelIsToldApart(t *testing.T) {
 			}
 		})
 	}
-	c := newTestClient(t, newFake(t, openaitest.Fixed(openaitest.Response{Status: 400, ErrorMessage: "temperature is out of range"})).URL(), nil)
-	if _, err := c.Complete(safeCtx(t), chat.Prompt{Question: "q"}); errors.Is(err, chat.ErrModelUnknown) {
-		t.Errorf("%v: another refusal taken for an unknown model", err)
+	for _, resp := range []openaitest.Response{
+		{Status: 400, ErrorMessage: "temperature is out of range"},
+		// An ENDPOINT without its /v1: the address is wrong, not the model.
+		{Status: 404, ErrorMessage: "404 page not found", ErrorCode: "not_found"},
+	} {
+		c := newTestClient(t, newFake(t, openaitest.Fixed(resp)).URL(), nil)
+		if _, err := c.Complete(safeCtx(t), chat.Prompt{Question: "q"}); errors.Is(err, chat.ErrModelUnknown) {
+			t.Errorf("%v: another refusal taken for an unknown model", err)
+		}
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 	"github.com/dingtalk-llm/fcrobot/internal/logging"
+	"github.com/dingtalk-llm/fcrobot/internal/retry"
 )
 
 // ask puts m's question to the model and shows the answer as it is
@@ -26,6 +28,11 @@ func (s *Service) ask(ctx context.Context, j *job) (response, error) {
 		return response{text: refusal}, err
 	}
 	defer q.done()
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= s.cfg.DeliveryReserve {
+		// What came before (pictures, a quoted file waiting its turn) took
+		// the answer's time: FC's retry starts with all of it.
+		return response{}, retry.Mark(errors.New("no time is left to ask the model and deliver its answer"))
+	}
 	p, model := q.p, q.model
 	j.unbadge = s.badge(ctx, log, m)
 	draft := s.cfg.Outbox.Open(ctx, m, j.attempt)

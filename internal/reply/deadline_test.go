@@ -90,16 +90,46 @@ func deadlineFixture(t *testing.T, m Model, drafts bool) *fixture {
 	return f
 }
 
-// handleBy hands ev to the service as an invocation FC ends at deadline
-// (zero: none).
+// handleBy hands ev to the service as invocation r1, which FC ends at
+// deadline (zero: none).
 func (f *fixture) handleBy(t *testing.T, ev chat.Event, deadline time.Time) error {
+	return f.deliverBy(t, f.svc, ev, deadline)
+}
+
+// deliverBy hands ev to svc as a delivery of invocation r1, which FC ends
+// at deadline (zero: none).
+func (f *fixture) deliverBy(t *testing.T, svc *Service, ev chat.Event, deadline time.Time) error {
 	ctx := fcruntime.NewContext(t.Context(), fcruntime.Invocation{RequestID: "r1", Deadline: deadline})
 	if !deadline.IsZero() {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()
 	}
-	return f.svc.Handle(ctx, ev)
+	return svc.Handle(ctx, ev)
+}
+
+// A second delivery of the attempt answering at length waits for it as
+// long as the function's time allows, not TIMEOUT: the first may write
+// until 20 s before the end.
+func TestATwinWaitsForALongAnswerUntilTheFunctionsEnd(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := pacedModel{pieces: paragraphs(18), every: 5 * time.Second} // 90 s of answer
+		f := deadlineFixture(t, m, false)
+		ev := event("m1", "写一篇长文", clock)
+		deadline := time.Now().Add(120 * time.Second)
+		first := make(chan error, 1)
+		go func() { first <- f.handleBy(t, ev, deadline) }()
+		synctest.Wait() // the first holds the message, and the model writes
+		if err := f.deliverBy(t, f.instance("instance-2"), ev, deadline); err != nil {
+			t.Errorf("the twin of an attempt that answered: %v", err)
+		}
+		if n := f.out.count(conversationID); n != 1 {
+			t.Errorf("the twin ended with %d answers delivered; want it to wait for the first's", n)
+		}
+		if err := <-first; err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 func TestAnAnswerThatFlowsPastTIMEOUTIsDeliveredWhole(t *testing.T) {
@@ -136,21 +166,25 @@ func TestAnAnswerCutShortIsDeliveredAndKeptMarked(t *testing.T) {
 		mark     string
 		// took is how long the answer may run by the bubble's clock.
 		took time.Duration
+		// written is what the model wrote before it was cut.
+		written string
 	}{
 		{
 			name:  "the model falls silent mid-answer",
 			model: pacedModel{pieces: []string{"一、", "二、", "```go\nx := 1"}, every: 5 * time.Second, stall: true},
-			mark:  cutByTime, took: 15*time.Second + 15*time.Second,
+			mark:  cutByTime, took: 15*time.Second + 15*time.Second, written: "一、二、```go\nx := 1",
 		},
 		{
 			name:     "the function's time runs out while the answer flows",
 			model:    pacedModel{pieces: paragraphs(100), every: 5 * time.Second},
-			deadline: 120 * time.Second, mark: cutByTime, took: 100 * time.Second,
+			// A piece every 5 s, the first at 5 s: twenty by the end at 102 s.
+			deadline: 122 * time.Second, mark: cutByTime, took: 102 * time.Second,
+			written: strings.Join(paragraphs(100)[:20], ""),
 		},
 		{
 			name:  "the connection drops mid-answer",
 			model: pacedModel{pieces: []string{"一、", "二、", "```go\nx := 1"}, every: 5 * time.Second, err: modelFailure{kind: chat.ErrModelUnavailable, said: "unexpected EOF"}},
-			mark:  cutByConnection, took: 15 * time.Second,
+			mark:  cutByConnection, took: 15 * time.Second, written: "一、二、```go\nx := 1",
 		},
 	}
 	for _, tt := range tests {
@@ -171,8 +205,8 @@ func TestAnAnswerCutShortIsDeliveredAndKeptMarked(t *testing.T) {
 						t.Errorf("the answer ended after %v, want at most %v", took, tt.took)
 					}
 					got := f.out.last(conversationID)
-					if !strings.HasSuffix(got, "\n\n"+tt.mark) || !strings.HasPrefix(got, "一、二、") && !strings.HasPrefix(got, "第段。") {
-						t.Errorf("the user read %q, want what was written marked %q", got, tt.mark)
+					if want := cutText(tt.written, tt.mark); got != want {
+						t.Errorf("the user read %q, want what was written marked: %q", got, want)
 					}
 					if strings.Count(got, "```")%2 != 0 {
 						t.Errorf("the mark went into an open code block: %q", got)
@@ -261,6 +295,27 @@ func TestAFailedAttemptReleasesItsClaimAfterItsLastRenewal(t *testing.T) {
 		defer receipts.mu.Unlock()
 		if want := []string{"renewed", "released"}; !slices.Equal(receipts.events, want) {
 			t.Errorf("the receipts saw %q, want %q", receipts.events, want)
+		}
+	})
+}
+
+// When what came before the model took the answer's time, FC's retry asks
+// it, with the function's whole time.
+func TestNoTimeLeftToAskIsLeftToFCsRetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := deadlineFixture(t, pacedModel{pieces: []string{"答"}, every: time.Second}, false)
+		ev := event("m1", "你好", clock)
+		if err := f.handleBy(t, ev, time.Now().Add(DefaultDeliveryReserve)); !retry.Retryable(err) {
+			t.Errorf("an answer with no time left: %v; want FC's retry", err)
+		}
+		if n := f.askedCount(); n != 0 || f.out.count(conversationID) != 0 {
+			t.Errorf("the model was asked %d times, %d answers delivered; want neither", n, f.out.count(conversationID))
+		}
+		if err := f.handleBy(t, ev, time.Now().Add(120*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.out.last(conversationID); got != "答" {
+			t.Errorf("FC's retry answered %q", got)
 		}
 	})
 }

@@ -98,8 +98,8 @@ func (s *Service) claim(ctx context.Context, log *slog.Logger, m chat.Message, a
 // failure or stopped renewing its claim (its instance died).
 func (s *Service) followFirst(ctx context.Context, log *slog.Logger, m chat.Message, first chat.Attempt) error {
 	log.InfoContext(ctx, "a second delivery of this attempt: waiting for the first to answer", "holder", first.String())
-	poll := s.duplicatePoll()
-	for waited := time.Duration(0); waited < s.duplicateWait(ctx); waited += poll {
+	poll, limit := s.duplicatePoll(), s.duplicateWait(ctx)
+	for waited := time.Duration(0); waited < limit; waited += poll {
 		if err := retry.Sleep(ctx, poll); err != nil {
 			break
 		}

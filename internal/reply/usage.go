@@ -99,9 +99,12 @@ func (s *Service) overLimit(ctx context.Context, j *job) string {
 // failed, or the question was refused before it) or the attempt failed, so
 // that the question can be asked again today. A stopped answer keeps its
 // slot: the model worked for it. One taken over by another attempt keeps
-// it too: that attempt finds it as its own.
+// it too: that attempt finds it as its own; and so does one that failed
+// for FC to retry, whose retry finds it (given back, another question
+// could take it meanwhile, and the retry be refused as over the limit).
 func (s *Service) giveBack(ctx context.Context, j *job, r response, err error) {
-	if !j.slot || (err == nil && (r.turn != nil || r.stopped)) || errors.Is(err, chat.ErrNotHeld) || errors.Is(context.Cause(ctx), chat.ErrNotHeld) {
+	if !j.slot || (err == nil && (r.turn != nil || r.stopped)) || retry.Retryable(err) ||
+		errors.Is(err, chat.ErrNotHeld) || errors.Is(context.Cause(ctx), chat.ErrNotHeld) {
 		return
 	}
 	day, _ := usageDay(s.receivedAt(j))

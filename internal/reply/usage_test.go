@@ -2,6 +2,7 @@ package reply
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -9,7 +10,9 @@ import (
 	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
+	"github.com/dingtalk-llm/fcrobot/internal/fcruntime"
 	"github.com/dingtalk-llm/fcrobot/internal/ossmount"
+	"github.com/dingtalk-llm/fcrobot/internal/retry"
 )
 
 func limitFixture(t *testing.T, model modelFunc, limit int) *fixture {
@@ -177,4 +180,49 @@ func TestAnAnsweredMessageRemovesAnOldDaysQuestions(t *testing.T) {
 	if d, err := questions.Day(t.Context(), "sender\x00u1", "20261123"); err != nil || d.Questions != 2 {
 		t.Errorf("today: %+v, %v; want the two questions", d, err)
 	}
+}
+
+// A question whose attempt failed for FC to retry keeps its slot for the
+// retry: another question asked meanwhile cannot take it, and the retry
+// is answered, not refused as over the limit.
+func TestAQuestionRetriedByFCKeepsItsSlot(t *testing.T) {
+	f := limitFixture(t, nil, 1)
+	flaky := &flakyHistory{History: f.history, failures: 1}
+	f.cfg.History = flaky
+	f.svc = New(f.cfg)
+	first := received(event("m1", "第一问", clock), clock)
+	if err := f.handle(t, "r1", first); !retry.Retryable(err) {
+		t.Fatalf("a history that could not be read: %v; want FC to retry", err)
+	}
+	if err := f.handle(t, "r2", received(event("m2", "插队的问题", clock), clock)); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.out.last(conversationID); !strings.Contains(got, "达到了每日 1 个的上限") {
+		t.Errorf("a question asked while the first waits for its retry: %q; want it refused", got)
+	}
+	if err := f.deliver(t, f.svc, fcruntime.Invocation{RequestID: "r1", RetryCount: 1}, first); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.out.last(conversationID); got != "答：第一问" {
+		t.Errorf("FC's retry of the first question: %q; want it answered", got)
+	}
+}
+
+// flakyHistory fails its first loads, as a bucket that does not answer
+// for a moment.
+type flakyHistory struct {
+	History
+	mu       sync.Mutex
+	failures int
+}
+
+func (h *flakyHistory) Load(ctx context.Context, owner string, n int) ([]chat.Turn, error) {
+	h.mu.Lock()
+	fail := h.failures > 0
+	h.failures--
+	h.mu.Unlock()
+	if fail {
+		return nil, errors.New("the bucket did not answer")
+	}
+	return h.History.Load(ctx, owner, n)
 }
