@@ -175,8 +175,8 @@ func TestAnAnswerCutShortIsDeliveredAndKeptMarked(t *testing.T) {
 			mark:  cutByTime, took: 15*time.Second + 15*time.Second, written: "一、二、```go\nx := 1",
 		},
 		{
-			name:     "the function's time runs out while the answer flows",
-			model:    pacedModel{pieces: paragraphs(100), every: 5 * time.Second},
+			name:  "the function's time runs out while the answer flows",
+			model: pacedModel{pieces: paragraphs(100), every: 5 * time.Second},
 			// A piece every 5 s, the first at 5 s: twenty by the end at 102 s.
 			deadline: 122 * time.Second, mark: cutByTime, took: 102 * time.Second,
 			written: strings.Join(paragraphs(100)[:20], ""),
