@@ -372,15 +372,14 @@ const (
 )
 
 // fileReader reads each file in a child process, this program started
-// again (docs/files.md); where the program cannot find itself, or the
-// system refuses it a process, in this one, without the child's limits.
+// again (docs/files.md), never in this one: where the program cannot find
+// itself, each file is answered as unreadable here, and the log says why.
 func fileReader(logger *slog.Logger, memory int64) reply.Reader {
 	exe, err := os.Executable()
 	if err != nil {
-		logger.Error("files are read in this process, without the limits of a child's: the program cannot find itself", "err", err)
-		return document.Reader{}
+		logger.Error("files cannot be read: the program cannot find itself to start a reader", "err", err)
 	}
-	return forked.Reader{Program: exe, Logger: logger, Fallback: document.Reader{}, Limits: forked.Limits{Memory: memory}}
+	return forked.Reader{Program: exe, Logger: logger, Limits: forked.Limits{Memory: memory}}
 }
 
 // minCardInterval is the fastest a card may be updated: DingTalk allows a

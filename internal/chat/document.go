@@ -84,4 +84,8 @@ var (
 	// time than a file may take (a PDF nested so deep it overflows the
 	// stack, a sheet that expands without end); the reader was stopped.
 	ErrFileTooComplex = errors.New("file too complex to read within the limits")
+	// ErrFileReaderUnavailable: files cannot be read here at all (the
+	// system refuses the reader its process or its limits); no fault of
+	// the file's, and for the operator to mend.
+	ErrFileReaderUnavailable = errors.New("no reader for files here")
 )

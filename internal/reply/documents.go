@@ -114,6 +114,9 @@ func (s *Service) readFile(ctx context.Context, log *slog.Logger, m chat.Message
 	case errors.Is(err, chat.ErrFileTooComplex):
 		log.WarnContext(ctx, "reading a file was stopped at a limit", "fileBytes", size, "err", err)
 		return chat.Document{}, unreadableFileText(name, err), nil
+	case errors.Is(err, chat.ErrFileReaderUnavailable):
+		log.ErrorContext(ctx, "files cannot be read here: the reader's process cannot start or be limited", "err", err)
+		return chat.Document{}, unreadableFileText(name, err), nil
 	case err != nil:
 		log.WarnContext(ctx, "could not read a file's text", "fileBytes", size, "err", err)
 		return chat.Document{}, unreadableFileText(name, err), nil
@@ -237,6 +240,8 @@ func unreadableFileText(name string, err error) string {
 		return fmt.Sprintf("抱歉，文件《%s》太复杂，读它要的内存或时间超出了我的上限，我没能读完。请拆成几个小文件，或把要问的部分复制出来发给我。", name)
 	case errors.Is(err, chat.ErrFileUnsupported):
 		return unreadableKindText(name)
+	case errors.Is(err, chat.ErrFileReaderUnavailable):
+		return fmt.Sprintf("抱歉，我这里暂时读不了文件（读取文件的程序无法启动），《%s》没有读。请联系管理员查看日志，或把要问的内容直接发给我。", name)
 	}
 	return fmt.Sprintf("抱歉，文件《%s》打不开：它可能已损坏，或者内容与扩展名不符。", name)
 }

@@ -58,7 +58,9 @@ func Child(args []string, stdin io.Reader, stdout, stderr io.Writer, extract Ext
 	// works harder before the hard one is hit, a stack far below Go's
 	// 1 GB, and faults that are panics a parser's recover catches.
 	if err := setLimits(l); err != nil {
-		return fmt.Errorf("forked: set the limits: %w", err)
+		// Never read without the limits: say so to the parent, which
+		// tells the platform's refusal from the file's fault.
+		return fmt.Errorf("%s: %w", unlimitedMark, err)
 	}
 	if l.Memory > 0 {
 		debug.SetMemoryLimit(l.Memory / 4 * 3)

@@ -85,12 +85,6 @@ type Reader struct {
 	TempDir string
 	// Logger gets a debug line per child: what it cost; nil discards.
 	Logger *slog.Logger
-	// Fallback, when set, reads the file in this process when no child
-	// can be started (the system refuses a process), logged as an error:
-	// the user gets an answer, without the child's limits.
-	Fallback interface {
-		Read(ctx context.Context, name string, f *os.File) (string, bool, error)
-	}
 }
 
 // Readable reports whether a file of that name is of a kind the child
@@ -106,7 +100,9 @@ func (r Reader) Readable(name string) bool {
 // chat.ErrFileTooComplex, a child that crashed otherwise
 // chat.ErrFileCorrupt. When ctx ends first, the child is killed and the
 // error matches ctx.Err(). A failure that is no fault of the file's (no
-// folder, no process for the child, and no Fallback) is worth a retry
+// folder, or no process for the child for now) is worth a retry; a child
+// that cannot start or be limited at all is chat.ErrFileReaderUnavailable:
+// no file is ever read without the limits
 // (retry.Retryable).
 func (r Reader) Read(ctx context.Context, name string, f *os.File) (string, bool, error) {
 	kind, ok := document.KindOf(name)
@@ -144,13 +140,12 @@ func (r Reader) Read(ctx context.Context, name string, f *os.File) (string, bool
 		return "", false, retry.Mark(err)
 	}
 	if err := cmd.Start(); err != nil {
-		if r.Fallback != nil && ctx.Err() == nil {
-			if r.Logger != nil {
-				r.Logger.ErrorContext(ctx, "no child process to read a file in: reading it in this one, without the child's limits", "err", err)
-			}
-			return r.Fallback.Read(ctx, name, f)
+		if transient(err) {
+			return "", false, retry.Mark(fmt.Errorf("forked: start the reader: %w", err))
 		}
-		return "", false, retry.Mark(fmt.Errorf("forked: start the reader: %w", err))
+		// Files are never read without the child's limits: the sender is
+		// told files cannot be read here, the operator why in the log.
+		return "", false, fmt.Errorf("%w: start the reader: %w", chat.ErrFileReaderUnavailable, err)
 	}
 	started := time.Now()
 	h, text, readErr := readOutput(stdout, l.Output)
@@ -175,10 +170,29 @@ func (r Reader) Read(ctx context.Context, name string, f *os.File) (string, bool
 		return "", false, fmt.Errorf("%w: reading took longer than %v", chat.ErrFileTooComplex, l.Wall)
 	case errors.Is(readErr, errOutput):
 		return "", false, fmt.Errorf("%w: the reader wrote more than %d bytes", chat.ErrFileTooComplex, l.Output)
+	case readErr != nil && !errors.Is(readErr, io.EOF) && !errors.Is(readErr, io.ErrUnexpectedEOF):
+		// An answer that does not parse (not one cut short by the
+		// child's end): the parent stopped the child, whose end then
+		// says nothing of the file.
+		return "", false, fmt.Errorf("%w: the reader's answer: %w", chat.ErrFileCorrupt, readErr)
+	case waitErr != nil && strings.Contains(stderr.String(), unlimitedMark):
+		return "", false, fmt.Errorf("%w: %s", chat.ErrFileReaderUnavailable, reasonOf(stderr.String()))
 	case waitErr != nil:
 		return "", false, exitError(cmd.ProcessState, waitErr, stderr.String(), l)
 	}
 	return "", false, fmt.Errorf("%w: the reader's answer: %w", chat.ErrFileCorrupt, readErr)
+}
+
+// unlimitedMark starts what a child says when the system refused it its
+// limits.
+const unlimitedMark = "forked: the system refused the reader its limits"
+
+// transient tells a failure to start a child that may pass (the system
+// short of processes, memory or descriptors for a moment) from one that
+// will not (no program, no permission).
+func transient(err error) bool {
+	return errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.ENOMEM) ||
+		errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
 }
 
 var (

@@ -287,14 +287,11 @@ func mustExe(t *testing.T) string {
 
 // Where no child can be started, the fallback reads the file, or, without
 // one, the error says so: it is no fault of the file's.
-func TestWithoutAChildTheFallbackReads(t *testing.T) {
+func TestWithoutAChildNoFileIsReadUnlimited(t *testing.T) {
 	t.Parallel()
 	r := forked.Reader{Program: filepath.Join(t.TempDir(), "missing"), Limits: tiny, TempDir: t.TempDir()}
-	if _, _, err := r.Read(t.Context(), "笔记.txt", file(t, []byte("在本进程里读"))); !retry.Retryable(err) || errors.Is(err, chat.ErrFileCorrupt) {
-		t.Errorf("without a child nor a fallback: %v; want a retry, no fault of the file's", err)
-	}
-	r.Fallback = document.Reader{}
-	if text, _, err := r.Read(t.Context(), "笔记.txt", file(t, []byte("在本进程里读"))); err != nil || text != "在本进程里读" {
-		t.Errorf("with a fallback: %q, %v", text, err)
+	_, _, err := r.Read(t.Context(), "笔记.txt", file(t, []byte("在本进程里读")))
+	if !errors.Is(err, chat.ErrFileReaderUnavailable) || retry.Retryable(err) {
+		t.Errorf("a reader that cannot start: %v; want files said unreadable here, not retried nor read without limits", err)
 	}
 }

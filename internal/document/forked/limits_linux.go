@@ -28,6 +28,12 @@ import (
 // CPU a file being read slows the answers in flight as little as it can.
 func setLimits(l Limits) error {
 	set := func(resource int, n uint64) error {
+		// A platform whose own hard limit is lower keeps it: raising it
+		// is refused (EPERM), and lower is as safe.
+		var cur syscall.Rlimit
+		if err := syscall.Getrlimit(resource, &cur); err == nil && cur.Max < n {
+			n = cur.Max
+		}
 		return syscall.Setrlimit(resource, &syscall.Rlimit{Cur: n, Max: n})
 	}
 	if l.Memory > 0 {
