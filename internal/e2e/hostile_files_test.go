@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/devstack"
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk/dingtalktest"
@@ -166,7 +167,12 @@ func whileBobWaits(t *testing.T, bob chat, holdBob chan chan struct{}, name stri
 	if resp := bob.send(question); resp.Status != 200 {
 		t.Fatalf("DingTalk got %d", resp.Status)
 	}
-	release := <-holdBob // bob's question is in flight on the instance
+	var release chan struct{}
+	select {
+	case release = <-holdBob: // bob's question is in flight on the instance
+	case <-time.After(time.Minute):
+		t.Fatal("bob's question never reached the model")
+	}
 	got := send()
 	close(release)
 	if answer := bob.waitAnswer(before + 1); answer != "答："+question {

@@ -80,11 +80,12 @@ func TestALongAnswerThatFlowsPastTIMEOUTIsDeliveredWhole(t *testing.T) {
 	for _, card := range []bool{false, true} {
 		t.Run(map[bool]string{false: "message", true: "card"}[card], func(t *testing.T) {
 			t.Parallel()
-			// A reasoning model thinks, then writes for about four seconds,
-			// never silent for the one second TIMEOUT allows.
-			chunks := pieces(16)
-			st := longAnswerStack(t, map[string]string{"TIMEOUT": "1"}, card, openaitest.Response{
-				Reasoning: []string{"嗯，", "让我想想", "。"}, Chunks: chunks, ChunkDelay: 250 * time.Millisecond,
+			// A reasoning model thinks, then writes for about eight
+			// seconds, never silent for the three seconds TIMEOUT allows
+			// (a pause ten times the model's leaves a loaded machine room).
+			chunks := pieces(25)
+			st := longAnswerStack(t, map[string]string{"TIMEOUT": "3"}, card, openaitest.Response{
+				Reasoning: []string{"嗯，", "让我想想", "。"}, Chunks: chunks, ChunkDelay: 300 * time.Millisecond,
 			})
 			alice := single(t, st, "alice")
 			want := strings.Join(chunks, "")
@@ -116,8 +117,8 @@ func TestAnAnswerCutShortIsDeliveredAndKeptMarked(t *testing.T) {
 		},
 		{
 			name:    "the model's silence mid-answer",
-			env:     map[string]string{"TIMEOUT": "1"},
-			respond: openaitest.Response{Chunks: pieces(3), ChunkDelay: 5 * time.Second},
+			env:     map[string]string{"TIMEOUT": "2"},
+			respond: openaitest.Response{Chunks: pieces(3), ChunkDelay: 10 * time.Second},
 			mark:    "（回答超时，以上是已生成的部分）",
 		},
 		{
