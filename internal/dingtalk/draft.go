@@ -39,8 +39,9 @@ type CardConfig struct {
 const DefaultCardMaxChars = 3000
 
 // DefaultCardMaxUpdates is CARD_MAX_UPDATES's default: with the interval
-// growing by a quarter from 300 ms, 20 updates span about 100 s, past
-// TIMEOUT's 55 s.
+// growing by a quarter from 300 ms, 20 updates span about 100 s, the
+// longest an answer flows with the default FUNCTION_TIMEOUT (120 s less
+// 20 for delivery).
 const DefaultCardMaxUpdates = 20
 
 // cardContinuedText ends a card whose answer goes on in messages below it.
