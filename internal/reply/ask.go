@@ -16,7 +16,7 @@ import (
 // silence, not its answer: the wait for its first word and any pause
 // between two (a reasoning model's reasoning counts as words). The whole
 // answer is bounded by the function's time less what delivery needs
-// (answer.go's answerTime). An answer cut short by either, or by a
+// (deadline.go's answerTime). An answer cut short by either, or by a
 // connection lost mid-answer, is delivered and kept as far as it was
 // written, marked as cut. A model that fails before writing anything gets
 // its failure told to the user in words they understand, and the history

@@ -13,8 +13,10 @@
 //     prompt and model, the history within the context window, the
 //     question, its pictures from pictures.go), read at once (pending.go);
 //  5. ask.go: asking the model, shown as it writes where the conversation
-//     can show it, stop.go for \stop, which ends it, and failure.go for
-//     what to say when it fails;
+//     can show it, deadline.go for how long it may take (TIMEOUT bounds its
+//     silence, the function's deadline the whole, and a cut answer is kept
+//     marked), stop.go for \stop, which ends it, and failure.go for what to
+//     say when it fails;
 //  6. record.go: the turn and the answer kept before the answer goes out;
 //  7. deliver.go: the answer handed to the outbox.
 //
