@@ -317,8 +317,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		}()
 	}
 	svc := reply.New(cfg)
+	functionTimeout := time.Duration(s.FunctionTime * float64(time.Second))
 	rt := fcruntime.New(fcruntime.Events(svc.Handle, logger), fcruntime.Config{
-		Log: stdout, Logger: logger, FunctionTimeout: time.Duration(s.FunctionTime * float64(time.Second)),
+		Log: stdout, Logger: logger, FunctionTimeout: functionTimeout,
+		// An answer may flow until near the function's end: on SIGTERM or
+		// FC's pre-stop, the answers in flight get as long to finish.
+		DrainTimeout: functionTimeout,
 	})
 	return rt.Serve(ctx, fcruntime.ListenAddr(getenv), func(addr net.Addr) {
 		logger.Log(ctx, logging.LevelNotice, "reply function listening",
