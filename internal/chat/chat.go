@@ -2,10 +2,11 @@
 // and what it carries (pictures, files, the message it quotes, voice and
 // video), the event that carries it from the conversation function to the
 // reply function, an attempt at answering it and the receipt of what was
-// done for it, the question/answer turns that make up a history, a conversation's
-// settings, the prompt a model is asked and the estimate of its tokens, the
-// answer the robot gives and the draft on screen while it is written, what
-// a sender asked in a day, and the kinds of failure a model or a file has.
+// done for it, the question/answer turns that make up a history, a
+// conversation's settings, the prompt a model is asked and the estimate of
+// its tokens, the answer the robot gives and the draft on screen while it
+// is written, what a sender asked in a day, and the kinds of failure a
+// model or a file has.
 //
 // It has no dependencies beyond the standard library, so that every other
 // package (DingTalk, FC, the bucket, the model, the file readers) can speak
