@@ -105,6 +105,8 @@ type Server struct {
 	// members maps the staff id of each sender a callback was built for to
 	// the name DingTalk shows for it.
 	members map[string]string
+	// inMemory says the server listens on pipes (InMemory).
+	inMemory bool
 
 	openAPI   openAPIState
 	cards     cardState
@@ -153,7 +155,12 @@ func NewServer(opts ...Option) *Server {
 	mux.HandleFunc("POST "+dingtalk.EmotionReplyPath, s.serveEmotion(false))
 	mux.HandleFunc("POST "+dingtalk.EmotionRecallPath, s.serveEmotion(true))
 	// httptest listens on 127.0.0.1, never on every interface.
-	s.httpServer = httptest.NewServer(mux)
+	s.httpServer = httptest.NewUnstartedServer(mux)
+	if s.inMemory {
+		startInMemory(s.httpServer)
+	} else {
+		s.httpServer.Start()
+	}
 	return s
 }
 
