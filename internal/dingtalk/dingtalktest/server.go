@@ -27,6 +27,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
+	"github.com/dingtalk-llm/fcrobot/internal/pipenet"
 )
 
 // WebhookPath is the path of DingTalk's session webhooks.
@@ -117,6 +118,15 @@ type Server struct {
 // Option configures a Server.
 type Option func(*Server)
 
+// InMemory makes the server listen on connections made in memory
+// (package pipenet) rather than on a loopback port, and its Client dial
+// them: the same HTTP, on connections a testing/synctest bubble can wait
+// on. A test in a bubble makes the server inside it, so that the server's
+// goroutines are the bubble's, and reaches it only through Client.
+func InMemory() Option {
+	return func(s *Server) { s.inMemory = true }
+}
+
 // WithClock sets the clock the callback builders read createAt from; by
 // default time.Now. A test of stale callbacks sets it in the past.
 func WithClock(now func() time.Time) Option {
@@ -157,7 +167,7 @@ func NewServer(opts ...Option) *Server {
 	// httptest listens on 127.0.0.1, never on every interface.
 	s.httpServer = httptest.NewUnstartedServer(mux)
 	if s.inMemory {
-		startInMemory(s.httpServer)
+		pipenet.Start(s.httpServer)
 	} else {
 		s.httpServer.Start()
 	}
