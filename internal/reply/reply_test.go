@@ -548,7 +548,7 @@ func TestTwoDeliveriesOfOneAttemptAtOnceAnswerOnce(t *testing.T) {
 			if f.askedCount() == 0 {
 				t.Fatal("neither delivery asked the model")
 			}
-			time.Sleep(20 * time.Millisecond) // two polls of the waiting one
+			time.Sleep(20 * time.Millisecond) // two polls of the waiting one, in the bubble's time
 			close(release)
 			for range 2 {
 				if err := <-errs; err != nil {
