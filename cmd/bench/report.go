@@ -42,7 +42,7 @@ type figure struct {
 	Verdict  verdict
 }
 
-// The targets of issue 4.
+// The targets the robot is held to (docs/performance.md, "Results").
 const (
 	targetAckP50        = 300 * time.Microsecond
 	targetRate          = 5000.0
@@ -55,10 +55,10 @@ const (
 	targetHistoryRatio  = 1.5
 	targetPackageSize   = 15_000_000
 	targetFirstTextSlip = 300 * time.Millisecond
-	// Issue 18: what reading a file in a child process adds to it.
+	// What reading a file in a child process may add to it.
 	targetChildOverhead  = 20 * time.Millisecond
 	targetFunctionMemory = 128_000_000
-	// Issue 10's budget of bucket round trips on the answer path.
+	// The budget of bucket round trips on the answer path.
 	targetBucketRequests      = 20.0
 	targetSerialBeforeModel   = 3.0
 	targetSerialAfterTheModel = 2.0
@@ -68,7 +68,8 @@ const (
 // history first.
 func historySizes() []int { return []int{10, 1000, 100000} }
 
-// figures turns the results into the table's rows, in the issue's order.
+// figures turns the results into the table's rows, in docs/performance.md's
+// order.
 func figures(res results) []figure {
 	var rows []figure
 	rows = append(rows, ackInProcess(res))

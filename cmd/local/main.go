@@ -41,7 +41,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	flags := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	bin := flags.String("bin", ".local/bin", "folder holding the built conversation and reply programs")
-	data := flags.String("data", ".local/oss", "folder that stands for the OSS mount (the history)")
+	data := flags.String("data", ".local/oss", "folder that stands for the OSS mount (every store: history, receipts, settings, ...)")
 	logDir := flags.String("logs", ".local/logs", "folder for the functions' logs")
 	if err := flags.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

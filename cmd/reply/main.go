@@ -141,8 +141,8 @@ Environment:
                          (default: MODEL alone, and no \model)
   DAILY_LIMIT            questions per sender per day, Asia/Shanghai (default 0: no limit;
                          ADMIN_USERS are exempt)
-  OSS_BUCKET             the mounted bucket: claims through OSS's API, exclusive across
-                         instances (without it, through the mount: best effort)
+  OSS_BUCKET             the mounted bucket: every store through OSS's API, claims exclusive
+                         across instances (without it, through the mount: best effort)
   OSS_BUCKET_PATH        the bucket folder mounted at OSS_MOUNT_POINT (default /)
   OSS_ENDPOINT           OSS endpoint (default: the region's internal one, from FC_REGION)
   ALIBABA_CLOUD_ACCESS_KEY_ID, _SECRET, _SECURITY_TOKEN
@@ -181,10 +181,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if err != nil {
 		return fmt.Errorf("configuration: ENDPOINT: %w", err)
 	}
-	// With OSS_BUCKET the history and the receipts go through OSS's API on
-	// the objects the mount shows: its create-if-absent holds across
-	// instances, and each call is one round trip where the mount makes
-	// several.
+	// With OSS_BUCKET every store (history, receipts, settings, questions,
+	// stops, documents and the tally) goes through OSS's API on the objects
+	// the mount shows: its create-if-absent holds across instances, and each
+	// call is one round trip where the mount makes several.
 	objects, err := s.bucketObjects(getenv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)

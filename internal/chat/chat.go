@@ -1,12 +1,16 @@
-// Package chat holds the robot's domain: a message someone sent to the robot,
-// the event that carries it from the conversation function to the reply
-// function, the question/answer turns that make up a history, the prompt a
-// model is asked, the answer the robot gives, and the kinds of failure a
-// model has.
+// Package chat holds the robot's domain: a message someone sent to the robot
+// and what it carries (pictures, files, the message it quotes, voice and
+// video), the event that carries it from the conversation function to the
+// reply function, an attempt at answering it and the receipt of what was
+// done for it, the question/answer turns that make up a history, a
+// conversation's settings, the prompt a model is asked and the estimate of
+// its tokens, the answer the robot gives and the draft on screen while it
+// is written, what a sender asked in a day, and the kinds of failure a
+// model or a file has.
 //
 // It has no dependencies beyond the standard library, so that every other
-// package (DingTalk, FC, the OSS mount, the model) can speak in its terms;
-// it touches no outside system itself.
+// package (DingTalk, FC, the bucket, the model, the file readers) can speak
+// in its terms; it touches no outside system itself.
 package chat
 
 import (

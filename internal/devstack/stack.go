@@ -391,11 +391,6 @@ func roundRobin(instances []*Process) http.Handler {
 	})
 }
 
-// String describes where each part listens.
-func (s *Stack) String() string {
-	return fmt.Sprintf("conversation %s, reply %s, FC %s, DingTalk %s", s.Conversation.URL, s.Reply.URL, s.fcHTTP.URL, s.DingTalk.URL())
-}
-
 // sinkURL is where the local FC delivers the reply function's events with
 // Config.ReplySink; the sink transport answers for it.
 const sinkURL = "http://reply-sink.invalid"

@@ -11,47 +11,16 @@ import (
 	"github.com/dingtalk-llm/fcrobot/internal/redact"
 )
 
-// The AI card calls of the OpenAPI.
-//
-// What the request and answer shapes rest on (checked in public sources):
-//   - DingTalk's official Go SDK, github.com/alibabacloud-go/dingtalk
-//     card_1_0/client.go: CreateAndDeliver is POST
-//     /v1.0/card/instances/createAndDeliver; StreamingUpdate is PUT
-//     /v1.0/card/streaming with {outTrackId, guid, key, content, isFull,
-//     isFinalize, isError} and answers {success, result}. The create answer
-//     is {success, result: {outTrackId, deliverResults: [{spaceType,
-//     spaceId, success, errorMsg}]}}. imGroupOpenDeliverModel has
-//     {robotCode, atUserIds, recipients, extension}; imRobotOpenDeliverModel
-//     has {spaceType, robotCode, extension} (robotCode was added in later
-//     SDK versions); imGroupOpenSpaceModel and imRobotOpenSpaceModel have
-//     {supportForward (default false), lastMessageI18n, notification,
-//     searchSupport}; cardData.cardParamMap is a map of strings.
-//   - The official Python stream SDK (open-dingtalk/dingtalk-stream-sdk-python,
-//     card_replier.py) builds openSpaceId as "dtv1.card//IM_GROUP.<conversationId>"
-//     with imGroupOpenDeliverModel {robotCode}, and
-//     "dtv1.card//IM_ROBOT.<senderStaffId>" with imRobotOpenDeliverModel
-//     {spaceType: "IM_ROBOT"}; it streams with a fresh uuid as guid per call.
-//   - A missing permission is HTTP 403 with code
-//     Forbidden.AccessDenied.AccessTokenPermissionDenied and a message naming
-//     the scope (e.g. "应用尚未开通所需的权限：[Card.Instance.Write]"), as many
-//     public clients handle it.
-//
-// What stays uncertain:
-//   - callbackType. The SDK knows "STREAM" and "HTTP" (HTTP needs a
-//     callbackRouteKey registered through /v1.0/card/callbacks/register);
-//     the official Python SDK leaves it out by default and most public AI
-//     card code sends "STREAM". The robot receives no card callbacks (its AI
-//     card has no buttons), so it sends "STREAM": it names no URL, and with
-//     no Stream connection open DingTalk has nowhere to push a callback,
-//     which costs nothing when none is ever raised.
-//   - Whether a single chat needs robotCode in imRobotOpenDeliverModel: the
-//     official Python SDK sends only spaceType, while the newer SDK model and
-//     much public code send robotCode too. The client sends both.
-//   - Field reports name the refusals of a bad createAndDeliver
-//     (param.templateNotExist, param.templateUnpublished,
-//     param.cardAlreadyExist for a reused outTrackId, param.openSpaceIdInvalid)
-//     and of too large an update (param.stream.content), docs/protocols.md
-//     §5 and §7; the client treats them all as plain refusals.
+// The AI card calls of the OpenAPI: the shapes of create-and-deliver and of
+// the streaming update, the refusals of each, and what stays uncertain
+// about them, with their sources, are in docs/protocols.md §5 (a missing
+// permission: §4). Where the sources disagree the client chooses: it
+// sends callbackType "STREAM", for the robot's card has no buttons and
+// receives no callbacks (it names no URL, and with no Stream connection
+// open DingTalk has nowhere to push one); it sends robotCode in a single
+// chat's imRobotOpenDeliverModel as well as spaceType; and it treats every
+// refusal of a bad createAndDeliver or of too large an update as a plain
+// refusal.
 const (
 	CardCreateAndDeliverPath = "/v1.0/card/instances/createAndDeliver"
 	CardStreamingPath        = "/v1.0/card/streaming"

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 	"unicode/utf8"
 
@@ -26,9 +27,9 @@ type outboxWorld struct {
 
 // newOutbox starts a fake DingTalk and an Outbox of it; withAPI gives the
 // Outbox the app's OpenAPI, card sets its AI card.
-func newOutbox(t *testing.T, withAPI bool, card dingtalk.CardConfig) outboxWorld {
+func newOutbox(t *testing.T, withAPI bool, card dingtalk.CardConfig, opts ...dingtalktest.Option) outboxWorld {
 	t.Helper()
-	fake := dingtalktest.NewServer(dingtalktest.WithClock(func() time.Time { return outboxClock }))
+	fake := dingtalktest.NewServer(append([]dingtalktest.Option{dingtalktest.WithClock(func() time.Time { return outboxClock })}, opts...)...)
 	t.Cleanup(fake.Close)
 	fake.SetApp(appKey, appSecret)
 	fake.AddCardTemplate(templateID, contentKey)
@@ -216,7 +217,8 @@ var attempt1 = chat.Attempt{RequestID: "req-1", Instance: "i-1"}
 // cardConfig is an AI card that is updated at most every 20 ms.
 var cardConfig = dingtalk.CardConfig{TemplateID: templateID, ContentKey: contentKey, Interval: 20 * time.Millisecond}
 
-// write shows an answer on d as a model streams it: a rune at a time.
+// write shows an answer on d as a model streams it: a rune at a time, one
+// every gap (of a synctest bubble's time).
 func write(d chat.Draft, answer string, gap time.Duration) {
 	var soFar strings.Builder
 	for _, r := range answer {
@@ -229,70 +231,74 @@ func write(d chat.Draft, answer string, gap time.Duration) {
 func TestOutboxStreamsAnAnswerIntoACardWhoseLastUpdateHoldsItAll(t *testing.T) {
 	answer := "Go 的 context 包用来传递取消信号、截止时间和请求范围的值。"
 	for _, group := range []bool{true, false} {
-		w := newOutbox(t, true, cardConfig)
-		m := w.message(group)
-		d := w.outbox.Open(t.Context(), m, attempt1)
-		if d == nil {
-			t.Fatal("no card for a member of the company")
-		}
-		write(d, answer, time.Millisecond)
-		pieces, err := w.deliver(t, chat.Answer{To: m, Text: answer, Draft: d})
-		if err != nil || len(pieces) != 1 || pieces[0] != 0 {
-			t.Fatalf("Deliver = %v, pieces %v; want the card to hold piece 0", err, pieces)
-		}
-		cards := w.fake.Cards()
-		if len(cards) != 1 {
-			t.Fatalf("%d cards", len(cards))
-		}
-		c := cards[0]
-		wantSpace := "dtv1.card//IM_ROBOT." + staffID
-		if group {
-			wantSpace = "dtv1.card//IM_GROUP." + groupID
-		}
-		if c.OpenSpaceID != wantSpace || c.RobotCode != appKey || c.TemplateID != templateID || !c.Finalized() {
-			t.Errorf("card %+v; want a finished card from the template in %s, delivered by the robot", c, wantSpace)
-		}
-		n := len(c.Updates)
-		if n < 2 || n >= len([]rune(answer)) {
-			t.Errorf("%d updates for %d runes; want several, throttled", n, len([]rune(answer)))
-		}
-		for i, u := range c.Updates {
-			if u.IsFinalize != (i == n-1) {
-				t.Errorf("update %d finalize %v; want only the last", i, u.IsFinalize)
+		synctest.Test(t, func(t *testing.T) {
+			w := newOutbox(t, true, cardConfig, dingtalktest.InMemory())
+			m := w.message(group)
+			d := w.outbox.Open(t.Context(), m, attempt1)
+			if d == nil {
+				t.Fatal("no card for a member of the company")
 			}
-		}
-		if got := c.Content(contentKey); got != answer {
-			t.Errorf("the card ends with %q; want the whole answer %q", got, answer)
-		}
-		if got := w.posted(m); len(got) != 0 {
-			t.Errorf("the webhook got %q; the card alone should answer", got)
-		}
+			write(d, answer, time.Millisecond)
+			pieces, err := w.deliver(t, chat.Answer{To: m, Text: answer, Draft: d})
+			if err != nil || len(pieces) != 1 || pieces[0] != 0 {
+				t.Fatalf("Deliver = %v, pieces %v; want the card to hold piece 0", err, pieces)
+			}
+			cards := w.fake.Cards()
+			if len(cards) != 1 {
+				t.Fatalf("%d cards", len(cards))
+			}
+			c := cards[0]
+			wantSpace := "dtv1.card//IM_ROBOT." + staffID
+			if group {
+				wantSpace = "dtv1.card//IM_GROUP." + groupID
+			}
+			if c.OpenSpaceID != wantSpace || c.RobotCode != appKey || c.TemplateID != templateID || !c.Finalized() {
+				t.Errorf("card %+v; want a finished card from the template in %s, delivered by the robot", c, wantSpace)
+			}
+			n := len(c.Updates)
+			if n < 2 || n >= len([]rune(answer)) {
+				t.Errorf("%d updates for %d runes; want several, throttled", n, len([]rune(answer)))
+			}
+			for i, u := range c.Updates {
+				if u.IsFinalize != (i == n-1) {
+					t.Errorf("update %d finalize %v; want only the last", i, u.IsFinalize)
+				}
+			}
+			if got := c.Content(contentKey); got != answer {
+				t.Errorf("the card ends with %q; want the whole answer %q", got, answer)
+			}
+			if got := w.posted(m); len(got) != 0 {
+				t.Errorf("the webhook got %q; the card alone should answer", got)
+			}
+		})
 	}
 }
 
 func TestOutboxShowsAPlaceholderUntilTheAnswerComes(t *testing.T) {
-	w := newOutbox(t, true, cardConfig)
-	m := w.message(false)
-	d := w.outbox.Open(t.Context(), m, attempt1)
-	// While the model only thinks, nothing new is shown: the card keeps
-	// the placeholder it was created with, and no update blanks it.
-	for range 5 {
-		d.Show("")
-		time.Sleep(cardConfig.Interval)
-	}
-	cards, err := w.fake.WaitCards(t.Context(), 1, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c := cards[0]; c.Data[contentKey] != "思考中…" || len(c.Updates) != 0 {
-		t.Errorf("the card was created showing %q and updated %d times; want the placeholder and no update", c.Data[contentKey], len(c.Updates))
-	}
-	if _, err := w.deliver(t, chat.Answer{To: m, Text: "答", Draft: d}); err != nil {
-		t.Fatal(err)
-	}
-	if got := w.fake.Cards()[0].Content(contentKey); got != "答" {
-		t.Errorf("the card ends with %q", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		w := newOutbox(t, true, cardConfig, dingtalktest.InMemory())
+		m := w.message(false)
+		d := w.outbox.Open(t.Context(), m, attempt1)
+		// While the model only thinks, nothing new is shown: the card keeps
+		// the placeholder it was created with, and no update blanks it.
+		for range 5 {
+			d.Show("")
+			time.Sleep(cardConfig.Interval) // in the bubble's time
+		}
+		cards, err := w.fake.WaitCards(t.Context(), 1, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := cards[0]; c.Data[contentKey] != "思考中…" || len(c.Updates) != 0 {
+			t.Errorf("the card was created showing %q and updated %d times; want the placeholder and no update", c.Data[contentKey], len(c.Updates))
+		}
+		if _, err := w.deliver(t, chat.Answer{To: m, Text: "答", Draft: d}); err != nil {
+			t.Fatal(err)
+		}
+		if got := w.fake.Cards()[0].Content(contentKey); got != "答" {
+			t.Errorf("the card ends with %q", got)
+		}
+	})
 }
 
 func TestOutboxFallsBackToTheWebhookWhenTheCardFails(t *testing.T) {

@@ -2,11 +2,14 @@
 // plain text and source code, HTML, PDF, Word, PowerPoint and Excel — so that
 // it can be handed to a language model.
 //
-// Everything happens in process, in pure Go, on a file already in memory
-// (the robot downloads at most about 10 MB). The readers are written for
-// files from strangers: they bound what a file may expand to (a zip bomb, a
-// PDF with millions of pages) and how much text they return, and a malformed
-// file is an error, never a panic.
+// The readers are pure Go and work on the whole file as bytes (the robot
+// downloads at most about 10 MB). In the robot they run in a child process
+// (package forked), which maps the file the parent downloaded to disk and
+// hands its bytes to Extract; the child's limits are a second line of
+// defence, not the first. The readers are written for files from
+// strangers: they bound what a file may expand to (a zip bomb, a PDF with
+// millions of pages) and how much text they return, and a malformed file
+// is an error, never a panic.
 //
 // What a file is read as is decided by its name's extension alone (KindOf),
 // so that an unsupported file can be refused before it is downloaded; a file

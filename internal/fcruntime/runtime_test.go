@@ -5,11 +5,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/logging"
@@ -86,68 +89,84 @@ func TestRequestWithoutFCHeadersGetsAnID(t *testing.T) {
 }
 
 func TestPreStopWaitsForRequestsInFlight(t *testing.T) {
-	started := make(chan struct{})
-	release := make(chan struct{})
-	finished := make(chan struct{})
-	rt := New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(started)
-		<-release
-		close(finished)
-	}), Config{DrainTimeout: time.Minute})
+	synctest.Test(t, func(t *testing.T) {
+		started := make(chan struct{})
+		release := make(chan struct{})
+		finished := make(chan struct{})
+		rt := New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			close(started)
+			<-release
+			close(finished)
+		}), Config{DrainTimeout: time.Minute})
 
-	go rt.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/invoke", nil))
-	<-started
+		go rt.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/invoke", nil))
+		<-started
 
-	preStopped := make(chan int)
-	go func() {
-		rec := httptest.NewRecorder()
-		rt.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/pre-stop", nil))
-		select {
-		case <-finished:
-		default:
-			t.Error("pre-stop answered before the request in flight finished")
+		preStopped := make(chan int)
+		go func() {
+			rec := httptest.NewRecorder()
+			rt.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/pre-stop", nil))
+			select {
+			case <-finished:
+			default:
+				t.Error("pre-stop answered before the request in flight finished")
+			}
+			preStopped <- rec.Code
+		}()
+
+		// Once stopping, new work is refused with FC's failure status, so FC
+		// sends it to another instance.
+		synctest.Wait() // pre-stop waits for the request in flight
+		if !rt.isStopping() {
+			t.Fatal("the runtime is not stopping after pre-stop")
 		}
-		preStopped <- rec.Code
-	}()
+		rec := httptest.NewRecorder()
+		rt.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/invoke", nil))
+		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("x-fc-status") != "404" {
+			t.Errorf("work after pre-stop: %d %v", rec.Code, rec.Header())
+		}
 
-	// Once stopping, new work is refused with FC's failure status, so FC
-	// sends it to another instance.
-	waitStopping(t, rt)
-	rec := httptest.NewRecorder()
-	rt.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/invoke", nil))
-	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("x-fc-status") != "404" {
-		t.Errorf("work after pre-stop: %d %v", rec.Code, rec.Header())
-	}
-
-	close(release)
-	if code := <-preStopped; code != http.StatusOK {
-		t.Errorf("pre-stop answered %d", code)
-	}
+		close(release)
+		if code := <-preStopped; code != http.StatusOK {
+			t.Errorf("pre-stop answered %d", code)
+		}
+	})
 }
 
-func waitStopping(t *testing.T, rt *Runtime) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		rt.mu.Lock()
-		stopping := rt.stopping
-		rt.mu.Unlock()
-		if stopping {
-			return
-		}
-		time.Sleep(time.Millisecond)
+// isStopping reports whether the runtime has stopped taking work.
+func (rt *Runtime) isStopping() bool {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.stopping
+}
+
+// shutdownSignal is a log handler that closes began when the runtime logs
+// that it shuts down: a test learns from it, without polling, that Serve
+// saw its context end.
+type shutdownSignal struct {
+	slog.Handler
+	once  *sync.Once
+	began chan struct{}
+}
+
+func (h shutdownSignal) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h shutdownSignal) Handle(ctx context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, "shutting down") {
+		h.once.Do(func() { close(h.began) })
 	}
-	t.Fatal("runtime never started stopping")
+	return h.Handler.Handle(ctx, r)
 }
 
 func TestServeDrainsOnShutdown(t *testing.T) {
+	shutdown := shutdownSignal{Handler: slog.DiscardHandler, once: &sync.Once{}, began: make(chan struct{})}
 	started := make(chan struct{})
 	release := make(chan struct{})
 	rt := New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(started)
 		<-release
 		w.Write([]byte("done"))
-	}), Config{DrainTimeout: time.Minute})
+	}), Config{DrainTimeout: time.Minute, Logger: slog.New(shutdown)})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan net.Addr, 1)
@@ -169,7 +188,7 @@ func TestServeDrainsOnShutdown(t *testing.T) {
 	}()
 	<-started
 	cancel() // SIGTERM while a request is in flight
-	waitStopping(t, rt)
+	<-shutdown.began
 	close(release)
 	if got := <-respc; got != "done" {
 		t.Errorf("request in flight at shutdown got %q", got)

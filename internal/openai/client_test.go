@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
@@ -44,6 +45,15 @@ func newFake(t *testing.T, r openaitest.Responder) *openaitest.Server {
 	srv := openaitest.NewServer(r)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// newBubbleFake starts a fake in memory, for a test in a synctest bubble,
+// and a client of it.
+func newBubbleFake(t *testing.T, r openaitest.Responder) (*openaitest.Server, *Client) {
+	t.Helper()
+	srv := openaitest.NewInMemoryServer(r)
+	t.Cleanup(srv.Close)
+	return srv, newTestClient(t, srv.URL(), func(cfg *Config) { cfg.HTTPClient = srv.Client() })
 }
 
 func safeCtx(t *testing.T) context.Context {
@@ -328,19 +338,23 @@ func TestCompleteRetriesUntilTheDeadlineLeavesNoRoom(t *testing.T) {
 }
 
 func TestCompleteTimesOutAndTheServerSeesTheClientGo(t *testing.T) {
-	srv := newFake(t, openaitest.Fixed(openaitest.Response{Content: "too late", Delay: time.Hour}))
-	c := newTestClient(t, srv.URL(), nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
+	synctest.Test(t, func(t *testing.T) {
+		srv, c := newBubbleFake(t, openaitest.Fixed(openaitest.Response{Content: "too late", Delay: time.Hour}))
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
 
-	_, err := c.Complete(ctx, chat.Prompt{Question: "hi"})
-	if !errors.Is(err, chat.ErrModelTimeout) {
-		t.Fatalf("error = %v, want chat.ErrModelTimeout", err)
-	}
-	waitFor(t, "the server to see the client go", func() bool { return srv.Abandoned() == 1 })
-	if n := len(srv.Requests()); n != 1 {
-		t.Errorf("%d requests, want 1", n)
-	}
+		_, err := c.Complete(ctx, chat.Prompt{Question: "hi"})
+		if !errors.Is(err, chat.ErrModelTimeout) {
+			t.Fatalf("error = %v, want chat.ErrModelTimeout", err)
+		}
+		synctest.Wait() // the server sees the client go
+		if n := srv.Abandoned(); n != 1 {
+			t.Errorf("the server saw %d clients go, want 1", n)
+		}
+		if n := len(srv.Requests()); n != 1 {
+			t.Errorf("%d requests, want 1", n)
+		}
+	})
 }
 
 func TestCompleteHTTPClientTimeoutIsATimeout(t *testing.T) {
@@ -378,22 +392,28 @@ func TestCompleteCancelledIsNotATimeout(t *testing.T) {
 }
 
 func TestCompleteCancelledDuringBackoff(t *testing.T) {
-	srv := newFake(t, openaitest.Fixed(openaitest.Response{Status: 503, RetryAfter: "20"}))
-	c := newTestClient(t, srv.URL(), nil)
-	ctx, cancel := context.WithTimeout(context.Background(), safety)
-	defer cancel()
-	go func() {
-		waitFor(t, "the first request", func() bool { return len(srv.Requests()) == 1 })
+	synctest.Test(t, func(t *testing.T) {
+		srv, c := newBubbleFake(t, openaitest.Fixed(openaitest.Response{Status: 503, RetryAfter: "20"}))
+		ctx, cancel := context.WithTimeout(context.Background(), safety)
+		defer cancel()
+		errc := make(chan error, 1)
+		go func() {
+			_, err := c.Complete(ctx, chat.Prompt{Question: "hi"})
+			errc <- err
+		}()
+		synctest.Wait() // the client waits the 20 s the server asked for
+		if n := len(srv.Requests()); n != 1 {
+			t.Fatalf("%d requests before the backoff, want 1", n)
+		}
 		cancel()
-	}()
 
-	_, err := c.Complete(ctx, chat.Prompt{Question: "hi"})
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("error = %v, want context.Canceled", err)
-	}
-	if n := len(srv.Requests()); n != 1 {
-		t.Errorf("%d requests, want 1", n)
-	}
+		if err := <-errc; !errors.Is(err, context.Canceled) {
+			t.Fatalf("error = %v, want context.Canceled", err)
+		}
+		if n := len(srv.Requests()); n != 1 {
+			t.Errorf("%d requests, want 1", n)
+		}
+	})
 }
 
 func TestCompleteConnectionRefusedIsUnavailable(t *testing.T) {
@@ -624,23 +644,27 @@ func TestStreamFailures(t *testing.T) {
 }
 
 func TestStreamTimesOutMidStream(t *testing.T) {
-	srv := newFake(t, openaitest.Fixed(openaitest.Response{Chunks: []string{"a", "b"}, ChunkDelay: time.Hour}))
-	c := newTestClient(t, srv.URL(), nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
+	synctest.Test(t, func(t *testing.T) {
+		srv, c := newBubbleFake(t, openaitest.Fixed(openaitest.Response{Chunks: []string{"a", "b"}, ChunkDelay: time.Hour}))
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
 
-	var seen []string
-	_, err := c.Stream(ctx, chat.Prompt{Question: "hi"}, func(s string) error { seen = append(seen, s); return nil })
-	if !errors.Is(err, chat.ErrModelTimeout) {
-		t.Fatalf("error = %v, want chat.ErrModelTimeout", err)
-	}
-	if !reflect.DeepEqual(seen, []string{"a"}) {
-		t.Errorf("deltas %q, want the first chunk", seen)
-	}
-	waitFor(t, "the server to see the client go", func() bool { return srv.Abandoned() == 1 })
-	if n := len(srv.Requests()); n != 1 {
-		t.Errorf("%d requests, want 1", n)
-	}
+		var seen []string
+		_, err := c.Stream(ctx, chat.Prompt{Question: "hi"}, func(s string) error { seen = append(seen, s); return nil })
+		if !errors.Is(err, chat.ErrModelTimeout) {
+			t.Fatalf("error = %v, want chat.ErrModelTimeout", err)
+		}
+		if !reflect.DeepEqual(seen, []string{"a"}) {
+			t.Errorf("deltas %q, want the first chunk", seen)
+		}
+		synctest.Wait() // the server sees the client go
+		if n := srv.Abandoned(); n != 1 {
+			t.Errorf("the server saw %d clients go, want 1", n)
+		}
+		if n := len(srv.Requests()); n != 1 {
+			t.Errorf("%d requests, want 1", n)
+		}
+	})
 }
 
 func TestScrub(t *testing.T) {
@@ -731,17 +755,5 @@ func TestErrorMessage(t *testing.T) {
 	}
 	if errors.Is(err, chat.ErrImagesRefused) {
 		t.Errorf("%v matches chat.ErrImagesRefused without the reason", err)
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(safety)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Errorf("gave up waiting for %s", what)
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
@@ -143,7 +144,7 @@ type fixture struct {
 	mu       sync.Mutex
 	asked    []chat.Prompt
 	// running, once runClock sets it, is the moment from which the
-	// fixture's clock runs on from clock, with real time.
+	// fixture's clock runs on from clock, with the bubble's time.
 	running atomic.Pointer[time.Time]
 }
 
@@ -156,8 +157,10 @@ func (f *fixture) now() time.Time {
 	return clock
 }
 
-// runClock makes the fixture's clock run, for a test of claims' leases,
-// which run out only as time passes.
+// runClock makes the fixture's clock run on from clock as the time of the
+// synctest bubble it is called in passes, for a test of claims' leases,
+// which run out only as time passes. Outside a bubble it would follow the
+// real clock: call it only inside one.
 func (f *fixture) runClock() {
 	start := time.Now()
 	f.running.Store(&start)
@@ -522,35 +525,40 @@ func TestAMessageInHandIsLeftToItsHolder(t *testing.T) {
 
 func TestTwoDeliveriesOfOneAttemptAtOnceAnswerOnce(t *testing.T) {
 	for _, sameInstance := range []bool{false, true} {
-		release := make(chan struct{})
-		f := newFixture(t, func(_ context.Context, p chat.Prompt) (string, error) {
-			<-release
-			return "答：" + p.Question, nil
-		})
-		second := f.instance("instance-2")
-		if sameInstance {
-			second = f.svc // FC may hand both to one instance
-		}
-		ev := event("m1", "你好", clock)
-		inv := fcruntime.Invocation{RequestID: "r1"}
-		errs := make(chan error, 2)
-		for _, svc := range []*Service{f.svc, second} {
-			go func() { errs <- f.deliver(t, svc, inv, ev) }()
-		}
-		// Let both find the message before the model answers.
-		for f.askedCount() == 0 {
-			time.Sleep(time.Millisecond)
-		}
-		time.Sleep(20 * time.Millisecond)
-		close(release)
-		for range 2 {
-			if err := <-errs; err != nil {
-				t.Errorf("same instance %v: a delivery failed, which FC would retry: %v", sameInstance, err)
+		synctest.Test(t, func(t *testing.T) {
+			release := make(chan struct{})
+			f := newFixture(t, func(_ context.Context, p chat.Prompt) (string, error) {
+				<-release
+				return "答：" + p.Question, nil
+			})
+			second := f.instance("instance-2")
+			if sameInstance {
+				second = f.svc // FC may hand both to one instance
 			}
-		}
-		if f.askedCount() != 1 || f.out.count(conversationID) != 1 {
-			t.Errorf("same instance %v: model asked %d times, %d answers; want one of each", sameInstance, f.askedCount(), f.out.count(conversationID))
-		}
+			ev := event("m1", "你好", clock)
+			inv := fcruntime.Invocation{RequestID: "r1"}
+			errs := make(chan error, 2)
+			for _, svc := range []*Service{f.svc, second} {
+				go func() { errs <- f.deliver(t, svc, inv, ev) }()
+			}
+			// Let both find the message before the model answers: one
+			// waits for the model, the other polls the message in the
+			// bubble's time.
+			synctest.Wait()
+			if f.askedCount() == 0 {
+				t.Fatal("neither delivery asked the model")
+			}
+			time.Sleep(20 * time.Millisecond) // two polls of the waiting one, in the bubble's time
+			close(release)
+			for range 2 {
+				if err := <-errs; err != nil {
+					t.Errorf("same instance %v: a delivery failed, which FC would retry: %v", sameInstance, err)
+				}
+			}
+			if f.askedCount() != 1 || f.out.count(conversationID) != 1 {
+				t.Errorf("same instance %v: model asked %d times, %d answers; want one of each", sameInstance, f.askedCount(), f.out.count(conversationID))
+			}
+		})
 	}
 }
 
@@ -588,100 +596,108 @@ func TestALongAnswerGoesOutInPiecesAndARetryDeliversOnlyWhatIsMissing(t *testing
 // its twin waits: the twin must not answer, and fails as the first did, so
 // that FC retries whichever of the two outcomes it counts for the attempt.
 func TestATwinFailsAsTheFirstDeliveryDidAndLeavesTheMessageToFCsRetry(t *testing.T) {
-	release := make(chan struct{})
-	failing := true
-	f := newFixture(t, func(_ context.Context, p chat.Prompt) (string, error) {
-		<-release
-		return "答：" + p.Question, nil
-	})
-	f.out.fail = func(int) error {
-		if failing {
-			return retry.Mark(errors.New("sending too fast"))
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		failing := true
+		f := newFixture(t, func(_ context.Context, p chat.Prompt) (string, error) {
+			<-release
+			return "答：" + p.Question, nil
+		})
+		f.out.fail = func(int) error {
+			if failing {
+				return retry.Mark(errors.New("sending too fast"))
+			}
+			return nil
 		}
-		return nil
-	}
-	ev := event("m1", "你好", clock)
-	first := make(chan error, 1)
-	go func() { first <- f.deliver(t, f.svc, fcruntime.Invocation{RequestID: "r1"}, ev) }()
-	for f.askedCount() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	twin := make(chan error, 1)
-	go func() { twin <- f.deliver(t, f.instance("instance-2"), fcruntime.Invocation{RequestID: "r1"}, ev) }()
-	time.Sleep(20 * time.Millisecond)
-	close(release)
-	if err := <-first; !retry.Retryable(err) {
-		t.Fatalf("the first delivery: %v, want a retryable failure", err)
-	}
-	if err := <-twin; !retry.Retryable(err) {
-		t.Errorf("the twin: %v; want the first's retryable failure, lest FC count a success for an unanswered message", err)
-	}
-	if n := f.askedCount(); n != 1 {
-		t.Errorf("the model was asked %d times; the twin must leave the message to FC's retry", n)
-	}
-	failing = false
-	if err := f.deliver(t, f.instance("instance-3"), fcruntime.Invocation{RequestID: "r1", RetryCount: 1}, ev); err != nil {
-		t.Fatal(err)
-	}
-	if got := f.out.last(conversationID); got != "答：你好" || f.out.count(conversationID) != 1 {
-		t.Errorf("delivered %d answers, the last %q; want the one answer, by FC's retry", f.out.count(conversationID), got)
-	}
+		ev := event("m1", "你好", clock)
+		first := make(chan error, 1)
+		go func() { first <- f.deliver(t, f.svc, fcruntime.Invocation{RequestID: "r1"}, ev) }()
+		synctest.Wait() // the first holds the message and waits for the model
+		if f.askedCount() == 0 {
+			t.Fatal("the first delivery did not ask the model")
+		}
+		twin := make(chan error, 1)
+		go func() { twin <- f.deliver(t, f.instance("instance-2"), fcruntime.Invocation{RequestID: "r1"}, ev) }()
+		time.Sleep(20 * time.Millisecond) // the twin polls the message, in the bubble's time
+		close(release)
+		if err := <-first; !retry.Retryable(err) {
+			t.Fatalf("the first delivery: %v, want a retryable failure", err)
+		}
+		if err := <-twin; !retry.Retryable(err) {
+			t.Errorf("the twin: %v; want the first's retryable failure, lest FC count a success for an unanswered message", err)
+		}
+		if n := f.askedCount(); n != 1 {
+			t.Errorf("the model was asked %d times; the twin must leave the message to FC's retry", n)
+		}
+		failing = false
+		if err := f.deliver(t, f.instance("instance-3"), fcruntime.Invocation{RequestID: "r1", RetryCount: 1}, ev); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.out.last(conversationID); got != "答：你好" || f.out.count(conversationID) != 1 {
+			t.Errorf("delivered %d answers, the last %q; want the one answer, by FC's retry", f.out.count(conversationID), got)
+		}
+	})
 }
 
 // The instance of the delivery holding a message dies while its twin
 // waits: once the dead holder's lease runs out the twin fails, so that FC
 // retries even if it counts the twin's outcome for the attempt.
 func TestATwinOfAHolderThatDiedFailsOnceTheLeaseRunsOut(t *testing.T) {
-	f := newFixture(t, nil)
-	f.runClock()
-	ev := event("m1", "你好", clock)
-	dead := chat.Attempt{RequestID: "r1", Instance: "instance-dead.1"}
-	if _, _, ok, err := f.receipts.Claim(t.Context(), ev.Message, dead, f.cfg.ClaimLease); !ok || err != nil {
-		t.Fatalf("claim: %v %v", ok, err)
-	}
-	if err := f.deliver(t, f.svc, fcruntime.Invocation{RequestID: "r1"}, ev); !retry.Retryable(err) {
-		t.Fatalf("the twin of a dead holder: %v; want a retryable failure", err)
-	}
-	if n := f.askedCount(); n != 0 {
-		t.Errorf("the twin asked the model %d times; FC's retry answers", n)
-	}
-	if err := f.deliver(t, f.svc, fcruntime.Invocation{RequestID: "r1", RetryCount: 1}, ev); err != nil {
-		t.Fatal(err)
-	}
-	if got := f.out.last(conversationID); got != "答：你好" || f.out.count(conversationID) != 1 {
-		t.Errorf("delivered %d answers, the last %q; want the one answer, by FC's retry", f.out.count(conversationID), got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, nil)
+		f.runClock()
+		ev := event("m1", "你好", clock)
+		dead := chat.Attempt{RequestID: "r1", Instance: "instance-dead.1"}
+		if _, _, ok, err := f.receipts.Claim(t.Context(), ev.Message, dead, f.cfg.ClaimLease); !ok || err != nil {
+			t.Fatalf("claim: %v %v", ok, err)
+		}
+		if err := f.deliver(t, f.svc, fcruntime.Invocation{RequestID: "r1"}, ev); !retry.Retryable(err) {
+			t.Fatalf("the twin of a dead holder: %v; want a retryable failure", err)
+		}
+		if n := f.askedCount(); n != 0 {
+			t.Errorf("the twin asked the model %d times; FC's retry answers", n)
+		}
+		if err := f.deliver(t, f.svc, fcruntime.Invocation{RequestID: "r1", RetryCount: 1}, ev); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.out.last(conversationID); got != "答：你好" || f.out.count(conversationID) != 1 {
+			t.Errorf("delivered %d answers, the last %q; want the one answer, by FC's retry", f.out.count(conversationID), got)
+		}
+	})
 }
 
 // An answer that takes several leases keeps its claim: another invocation
 // of the message, trying all along, never takes it.
 func TestALongAnswerKeepsItsClaim(t *testing.T) {
-	release := make(chan struct{})
-	f := newFixture(t, func(_ context.Context, p chat.Prompt) (string, error) {
-		<-release
-		return "答：" + p.Question, nil
-	})
-	f.runClock()
-	ev := event("m1", "你好", clock)
-	first := make(chan error, 1)
-	go func() { first <- f.handle(t, "r1", ev) }()
-	for f.askedCount() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	other := f.instance("instance-2")
-	for range 25 { // five leases
-		time.Sleep(f.cfg.ClaimLease / 5)
-		if err := f.deliver(t, other, fcruntime.Invocation{RequestID: "r2"}, ev); !retry.Retryable(err) {
-			t.Fatalf("another invocation while the first answers: %v; want it refused for now", err)
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		f := newFixture(t, func(_ context.Context, p chat.Prompt) (string, error) {
+			<-release
+			return "答：" + p.Question, nil
+		})
+		f.runClock()
+		ev := event("m1", "你好", clock)
+		first := make(chan error, 1)
+		go func() { first <- f.handle(t, "r1", ev) }()
+		synctest.Wait() // the first holds the message and waits for the model
+		if f.askedCount() == 0 {
+			t.Fatal("the first delivery did not ask the model")
 		}
-	}
-	close(release)
-	if err := <-first; err != nil {
-		t.Fatal(err)
-	}
-	if f.askedCount() != 1 || f.out.count(conversationID) != 1 {
-		t.Errorf("model asked %d times, %d answers; want one of each", f.askedCount(), f.out.count(conversationID))
-	}
+		other := f.instance("instance-2")
+		for range 25 { // five leases
+			time.Sleep(f.cfg.ClaimLease / 5) // in the bubble's time
+			if err := f.deliver(t, other, fcruntime.Invocation{RequestID: "r2"}, ev); !retry.Retryable(err) {
+				t.Fatalf("another invocation while the first answers: %v; want it refused for now", err)
+			}
+		}
+		close(release)
+		if err := <-first; err != nil {
+			t.Fatal(err)
+		}
+		if f.askedCount() != 1 || f.out.count(conversationID) != 1 {
+			t.Errorf("model asked %d times, %d answers; want one of each", f.askedCount(), f.out.count(conversationID))
+		}
+	})
 }
 
 // renewals are Receipts whose renewals fail while failing is set, as when
@@ -703,40 +719,43 @@ func (r *renewals) Renew(ctx context.Context, m chat.Message, a chat.Attempt, le
 // posts nothing and ends without a failure, for the message is answered by
 // the one that took it.
 func TestAHolderThatLostItsClaimKeepsAndPostsNothing(t *testing.T) {
-	release := make(chan struct{})
-	var calls atomic.Int32
-	f := newFixture(t, func(_ context.Context, p chat.Prompt) (string, error) {
-		if calls.Add(1) == 1 {
-			<-release // the cut-off holder's model
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		var calls atomic.Int32
+		f := newFixture(t, func(_ context.Context, p chat.Prompt) (string, error) {
+			if calls.Add(1) == 1 {
+				<-release // the cut-off holder's model
+			}
+			return "答：" + p.Question, nil
+		})
+		f.runClock()
+		cut := &renewals{Receipts: f.receipts}
+		cut.failing.Store(true)
+		cutOff := f.instance("instance-cut")
+		cutOff.cfg.Receipts = cut
+		ev := event("m1", "你好", clock)
+		first := make(chan error, 1)
+		go func() { first <- f.deliver(t, cutOff, fcruntime.Invocation{RequestID: "r1"}, ev) }()
+		synctest.Wait() // the first holds the message and waits for the model
+		if f.askedCount() == 0 {
+			t.Fatal("the first delivery did not ask the model")
 		}
-		return "答：" + p.Question, nil
+		time.Sleep(f.cfg.ClaimLease + f.cfg.ClaimLease/5) // the lease runs out, in the bubble's time
+		if err := f.handle(t, "r2", ev); err != nil {
+			t.Fatalf("another invocation after the holder's lease ran out: %v", err)
+		}
+		cut.failing.Store(false)
+		close(release)
+		if err := <-first; err != nil {
+			t.Errorf("the holder that lost the message: %v; want it to end quietly", err)
+		}
+		if f.askedCount() != 2 || f.out.count(conversationID) != 1 {
+			t.Errorf("model asked %d times, %d answers; want the one answer of the invocation that took the message", f.askedCount(), f.out.count(conversationID))
+		}
+		if turns, err := f.history.Load(t.Context(), ev.Message.HistoryOwner(), 10); err != nil || len(turns) != 1 {
+			t.Errorf("history holds %d turns (%v); want the one turn", len(turns), err)
+		}
 	})
-	f.runClock()
-	cut := &renewals{Receipts: f.receipts}
-	cut.failing.Store(true)
-	cutOff := f.instance("instance-cut")
-	cutOff.cfg.Receipts = cut
-	ev := event("m1", "你好", clock)
-	first := make(chan error, 1)
-	go func() { first <- f.deliver(t, cutOff, fcruntime.Invocation{RequestID: "r1"}, ev) }()
-	for f.askedCount() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(f.cfg.ClaimLease + f.cfg.ClaimLease/5)
-	if err := f.handle(t, "r2", ev); err != nil {
-		t.Fatalf("another invocation after the holder's lease ran out: %v", err)
-	}
-	cut.failing.Store(false)
-	close(release)
-	if err := <-first; err != nil {
-		t.Errorf("the holder that lost the message: %v; want it to end quietly", err)
-	}
-	if f.askedCount() != 2 || f.out.count(conversationID) != 1 {
-		t.Errorf("model asked %d times, %d answers; want the one answer of the invocation that took the message", f.askedCount(), f.out.count(conversationID))
-	}
-	if turns, err := f.history.Load(t.Context(), ev.Message.HistoryOwner(), 10); err != nil || len(turns) != 1 {
-		t.Errorf("history holds %d turns (%v); want the one turn", len(turns), err)
-	}
 }
 
 func TestAMessageWithoutCreateAtIsDatedByItsReceipt(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
@@ -499,22 +500,22 @@ func TestWaitCards(t *testing.T) {
 	}
 }
 
+// In a synctest bubble a WaitCards that Close left waiting fails the test
+// as a deadlock, at once.
 func TestWaitCardsEndsOnClose(t *testing.T) {
-	s := dingtalktest.NewServer()
-	done := make(chan error, 1)
-	go func() {
-		_, err := s.WaitCards(context.Background(), 1, false)
-		done <- err
-	}()
-	s.Close()
-	select {
-	case err := <-done:
-		if !errors.Is(err, dingtalktest.ErrClosed) {
+	synctest.Test(t, func(t *testing.T) {
+		s := dingtalktest.NewServer(dingtalktest.InMemory())
+		done := make(chan error, 1)
+		go func() {
+			_, err := s.WaitCards(context.Background(), 1, false)
+			done <- err
+		}()
+		synctest.Wait() // WaitCards waits
+		s.Close()
+		if err := <-done; !errors.Is(err, dingtalktest.ErrClosed) {
 			t.Errorf("WaitCards = %v, want ErrClosed", err)
 		}
-	case <-time.After(safety):
-		t.Fatal("WaitCards still waits after Close")
-	}
+	})
 }
 
 func TestCardContent(t *testing.T) {

@@ -27,6 +27,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
+	"github.com/dingtalk-llm/fcrobot/internal/pipenet"
 )
 
 // WebhookPath is the path of DingTalk's session webhooks.
@@ -105,6 +106,8 @@ type Server struct {
 	// members maps the staff id of each sender a callback was built for to
 	// the name DingTalk shows for it.
 	members map[string]string
+	// inMemory says the server listens on pipes (InMemory).
+	inMemory bool
 
 	openAPI   openAPIState
 	cards     cardState
@@ -114,6 +117,15 @@ type Server struct {
 
 // Option configures a Server.
 type Option func(*Server)
+
+// InMemory makes the server listen on connections made in memory
+// (package pipenet) rather than on a loopback port, and its Client dial
+// them: the same HTTP, on connections a testing/synctest bubble can wait
+// on. A test in a bubble makes the server inside it, so that the server's
+// goroutines are the bubble's, and reaches it only through Client.
+func InMemory() Option {
+	return func(s *Server) { s.inMemory = true }
+}
 
 // WithClock sets the clock the callback builders read createAt from; by
 // default time.Now. A test of stale callbacks sets it in the past.
@@ -153,7 +165,12 @@ func NewServer(opts ...Option) *Server {
 	mux.HandleFunc("POST "+dingtalk.EmotionReplyPath, s.serveEmotion(false))
 	mux.HandleFunc("POST "+dingtalk.EmotionRecallPath, s.serveEmotion(true))
 	// httptest listens on 127.0.0.1, never on every interface.
-	s.httpServer = httptest.NewServer(mux)
+	s.httpServer = httptest.NewUnstartedServer(mux)
+	if s.inMemory {
+		pipenet.Start(s.httpServer)
+	} else {
+		s.httpServer.Start()
+	}
 	return s
 }
 

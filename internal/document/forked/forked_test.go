@@ -277,14 +277,6 @@ func TestTheChildGetsNoEnvironment(t *testing.T) {
 	}
 }
 
-func mustExe(t *testing.T) string {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return exe
-}
-
 // Where no child can be started, the fallback reads the file, or, without
 // one, the error says so: it is no fault of the file's.
 func TestWithoutAChildNoFileIsReadUnlimited(t *testing.T) {

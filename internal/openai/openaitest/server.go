@@ -19,6 +19,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/dingtalk-llm/fcrobot/internal/pipenet"
 )
 
 // Message is one message of a chat-completions request.
@@ -145,6 +147,25 @@ type Server struct {
 
 // NewServer starts a server that answers every chat completion with r.
 func NewServer(r Responder) *Server {
+	s := newServer(r)
+	s.ts.Start()
+	return s
+}
+
+// NewInMemoryServer starts a server like NewServer's on connections made
+// in memory (package pipenet), which only its Client reaches: the same
+// HTTP, on connections a testing/synctest bubble can wait on. A test in a
+// bubble makes the server inside it.
+func NewInMemoryServer(r Responder) *Server {
+	s := newServer(r)
+	pipenet.Start(s.ts)
+	return s
+}
+
+// Client is an HTTP client that reaches the server, however it listens.
+func (s *Server) Client() *http.Client { return s.ts.Client() }
+
+func newServer(r Responder) *Server {
 	s := &Server{responder: r, done: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", s.handleChatCompletions)
@@ -154,7 +175,7 @@ func NewServer(r Responder) *Server {
 		// path does not take (GET /v1/chat/completions): not 405 but 404.
 		writeError(w, http.StatusNotFound, fmt.Sprintf("Invalid URL (%s %s)", req.Method, req.URL.Path), "invalid_request_error", "")
 	})
-	s.ts = httptest.NewServer(mux)
+	s.ts = httptest.NewUnstartedServer(mux)
 	return s
 }
 

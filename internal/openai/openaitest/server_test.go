@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 	"unicode/utf8"
 
@@ -429,22 +430,22 @@ func TestDropConnection(t *testing.T) {
 }
 
 func TestDelayEndsWhenTheClientGoes(t *testing.T) {
-	srv := newServer(t, openaitest.Fixed(openaitest.Response{Content: "late", Delay: time.Hour}))
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL()+"/chat/completions",
-		strings.NewReader(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`))
-	if resp, err := http.DefaultClient.Do(req); err == nil {
-		resp.Body.Close()
-		t.Fatal("got an answer despite the delay")
-	}
-	deadline := time.Now().Add(safety)
-	for srv.Abandoned() != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("the server never saw the client go")
+	synctest.Test(t, func(t *testing.T) {
+		srv := openaitest.NewInMemoryServer(openaitest.Fixed(openaitest.Response{Content: "late", Delay: time.Hour}))
+		t.Cleanup(srv.Close)
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL()+"/chat/completions",
+			strings.NewReader(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`))
+		if resp, err := srv.Client().Do(req); err == nil {
+			resp.Body.Close()
+			t.Fatal("got an answer despite the delay")
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		synctest.Wait() // the server sees the client go
+		if n := srv.Abandoned(); n != 1 {
+			t.Fatalf("the server saw %d clients go, want 1", n)
+		}
+	})
 }
 
 func TestCloseEndsRequestsInFlight(t *testing.T) {

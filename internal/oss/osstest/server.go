@@ -495,8 +495,6 @@ type ossError struct {
 	extra     [][2]string // further child elements of <Error>, in order
 }
 
-func (e *ossError) Error() string { return fmt.Sprintf("%d %s: %s", e.status, e.code, e.msg) }
-
 func invalidArgument(msg string, extra ...[2]string) *ossError {
 	return &ossError{status: http.StatusBadRequest, code: "InvalidArgument", msg: msg, extra: extra}
 }
