@@ -144,7 +144,7 @@ func (f Format) fit(parts []string, who Mention, maxChars int) bool {
 
 // MarkdownText renders a model's markdown for DingTalk's markdown message,
 // which knows only a subset of markdown and has quirks the model does not
-// know of (field reports, see the README):
+// know of (field reports; docs/answers.md lists them for users):
 //   - a single line break is dropped, so lines of a paragraph, a table or a
 //     poem run together: each gets a hard break ("  " before the newline);
 //   - an HTML tag is rendered even inside code, and a message holding one
