@@ -28,7 +28,7 @@ type goBenchmark struct {
 const inProcessPattern = "^(BenchmarkAcknowledge|BenchmarkHistoryRead|BenchmarkMessageWrites|BenchmarkRead)$"
 
 func inProcessPackages() []string {
-	return []string{"./internal/conversation/", "./internal/ossmount/", "./internal/document/forked/"}
+	return []string{"./internal/conversation/", "./internal/bucket/", "./internal/document/forked/"}
 }
 
 // runGoBenchmarks runs `go test -bench` in the module at root and returns

@@ -157,7 +157,7 @@ markers are written, as in production). The fake model answers at once with a ty
   request; under load is conversation after both load runs, and reply after
   {{.Res.ReplyLoad.Concurrency}} messages at a time (s.yaml's instanceConcurrency) for {{index .Fig "reply-load-time"}}.
   MB are 10^6 bytes.
-- **history cost**: ` + "`BenchmarkHistoryRead`" + ` in ` + "`internal/ossmount`" + `: the last 5 turns (HISTORY_LENGTH's
+- **history cost**: ` + "`BenchmarkHistoryRead`" + ` in ` + "`internal/bucket`" + `: the last 5 turns (HISTORY_LENGTH's
   default) of one owner, with the default Keep, after 10, 1,000 and 100,000 turns were stored.
 - **memory with pictures and files**: the reply process's peak RSS, each time on a new process, after one
   picture of 10 MB (random bytes, as a photo is) and after two sent at once by two users, with ` + "`VISION_MODEL`" + `

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/alicloud"
+	"github.com/dingtalk-llm/fcrobot/internal/bucket"
 	"github.com/dingtalk-llm/fcrobot/internal/config"
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
 	"github.com/dingtalk-llm/fcrobot/internal/document"
@@ -29,7 +30,6 @@ import (
 	"github.com/dingtalk-llm/fcrobot/internal/logging"
 	"github.com/dingtalk-llm/fcrobot/internal/openai"
 	"github.com/dingtalk-llm/fcrobot/internal/oss"
-	"github.com/dingtalk-llm/fcrobot/internal/ossmount"
 	"github.com/dingtalk-llm/fcrobot/internal/reply"
 )
 
@@ -204,37 +204,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		logger.WarnContext(ctx, "OSS_BUCKET is not set: messages are claimed through the mount, "+
 			"which is exclusive within one instance only; across instances it is best effort")
 	}
-	// The stores share one view of the bucket: the API's, or the mount's.
-	var store ossmount.Objects = ossmount.NewMount(s.OSSMountPoint)
-	if objects != nil {
-		store = objects
-	}
-	history, err := ossmount.NewHistory(s.OSSMountPoint, ossmount.Config{Logger: logger, Objects: store})
+	instance := rand.Text() // tells this process's attempts and tallies from others'
+	st, err := openStores(objects, s.OSSMountPoint, s.MonthlyCalls > 0, instance, logger)
 	if err != nil {
-		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
-	}
-	receipts, err := ossmount.NewReceipts(s.OSSMountPoint, ossmount.Config{Logger: logger, Objects: store})
-	if err != nil {
-		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
-	}
-	conversations, err := ossmount.NewSettings(s.OSSMountPoint, ossmount.Config{Objects: store})
-	if err != nil {
-		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
-	}
-	questions, err := ossmount.NewQuestions(s.OSSMountPoint, store)
-	if err != nil {
-		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
-	}
-	stops, err := ossmount.NewStops(s.OSSMountPoint, store)
-	if err != nil {
-		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
-	}
-	documents, err := ossmount.NewDocuments(s.OSSMountPoint, store)
-	if err != nil {
-		return fmt.Errorf("configuration: OSS_MOUNT_POINT: %w", err)
+		return err
 	}
 	timeout := time.Duration(s.Timeout * float64(time.Second))
-	instance := rand.Text()                          // tells this process's attempts and tallies from others'
 	format, _ := dingtalk.ParseFormat(s.ReplyFormat) // validated
 	webhooks := dingtalk.NewWebhookClient(dingtalk.WebhookConfig{
 		HTTPClient: &http.Client{Timeout: 15 * time.Second}, AllowedHosts: s.WebhookHosts, Logger: logger,
@@ -250,11 +225,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		Logger: logger,
 	}
 	cfg := reply.Config{
-		History:            history,
-		Receipts:           receipts,
+		History:            st.history,
+		Receipts:           st.receipts,
 		Model:              model,
 		MaxPictureBytes:    int64(s.MaxPictureMB) << 20,
-		Documents:          documents,
+		Documents:          st.documents,
 		Reader:             fileReader(logger, int64(s.FileReadMB)<<20),
 		MaxFileBytes:       int64(s.MaxFileMB) << 20,
 		SystemPrompt:       s.SystemPrompt,
@@ -264,20 +239,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		Access:             reply.Access{Users: s.AllowUsers, Groups: s.AllowGroups, Admins: s.AdminUsers},
 		SharedGroupContext: s.GroupContext == "group",
 		MaxContextTokens:   s.ContextTokens,
-		Questions:          questions,
-		Stops:              stops,
-		Settings:           conversations,
+		Questions:          st.questions,
+		Stops:              st.stops,
+		Settings:           st.settings,
 		Models:             s.models(),
 		DefaultModel:       s.Model,
 		DailyLimit:         s.DailyLimit,
 		Instance:           instance,
 		Logger:             logger,
 	}
-	var tally *ossmount.Tally
-	if s.MonthlyCalls > 0 {
-		if tally, err = ossmount.NewTally(s.OSSMountPoint, ossmount.TallyConfig{Objects: store, Instance: instance}); err != nil {
-			return fmt.Errorf("configuration: %w", err)
-		}
+	tally := st.tally
+	if tally != nil {
 		outbox.CallsLeft = func() (int, bool) { return s.MonthlyCalls - tally.Used(), true }
 	}
 	if s.AppKey != "" {
@@ -481,7 +453,7 @@ func bucketTransport() *http.Transport {
 // instances spend in that time.
 const tallyEvery = 30 * time.Second
 
-func syncTally(ctx context.Context, tally *ossmount.Tally, logger *slog.Logger) {
+func syncTally(ctx context.Context, tally *bucket.Tally, logger *slog.Logger) {
 	if err := tally.Sync(ctx); err != nil {
 		logger.WarnContext(ctx, "could not read the month's OpenAPI calls from the bucket", "err", err)
 	}
@@ -501,7 +473,7 @@ func syncTally(ctx context.Context, tally *ossmount.Tally, logger *slog.Logger) 
 
 // countCall is the OpenAPI's OnCall that counts each call in tally; nil,
 // counting nothing, without a monthly budget.
-func countCall(tally *ossmount.Tally) func() {
+func countCall(tally *bucket.Tally) func() {
 	if tally == nil {
 		return nil
 	}

@@ -51,7 +51,7 @@ type Config struct {
 	HTTPClient *http.Client
 }
 
-// Objects is the bucket folder through OSS's API: an ossmount.Objects.
+// Objects is the bucket folder through OSS's API: a bucket.Objects.
 type Objects struct {
 	client *sdk.Client
 	bucket string
@@ -139,7 +139,7 @@ func regionOf(endpoint string) string {
 
 func (o *Objects) key(path string) string { return o.prefix + strings.TrimPrefix(path, "/") }
 
-// List implements ossmount.Objects: one ListObjectsV2 request per 1,000
+// List implements bucket.Objects: one ListObjectsV2 request per 1,000
 // names, with "/" as the delimiter.
 func (o *Objects) List(ctx context.Context, dir string, limit int) ([]string, error) {
 	prefix := o.key(dir)
@@ -178,7 +178,7 @@ func (o *Objects) List(ctx context.Context, dir string, limit int) ([]string, er
 	return names, nil
 }
 
-// Read implements ossmount.Objects: a missing object matches
+// Read implements bucket.Objects: a missing object matches
 // fs.ErrNotExist.
 func (o *Objects) Read(ctx context.Context, path string) ([]byte, error) {
 	res, err := o.client.GetObject(ctx, &sdk.GetObjectRequest{Bucket: &o.bucket, Key: sdk.Ptr(o.key(path))})
@@ -196,7 +196,7 @@ func (o *Objects) Read(ctx context.Context, path string) ([]byte, error) {
 	return data, nil
 }
 
-// Create implements ossmount.Objects with PutObject and
+// Create implements bucket.Objects with PutObject and
 // x-oss-forbid-overwrite: OSS refuses an existing key with 409
 // FileAlreadyExists, atomically across every client, and the error then
 // matches fs.ErrExist.
@@ -214,7 +214,7 @@ func (o *Objects) Create(ctx context.Context, path string, data []byte) error {
 	return fmt.Errorf("oss: create %s: %w", path, err)
 }
 
-// Remove implements ossmount.Objects. OSS has no folders, only keys that
+// Remove implements bucket.Objects. OSS has no folders, only keys that
 // share a prefix, and the marker object "<folder>/" that ossfs writes for
 // each folder it makes: removing a path removes the object and such a
 // marker, so that a folder goes with its last object.
@@ -229,7 +229,7 @@ func (o *Objects) Remove(ctx context.Context, path string) error {
 	return nil
 }
 
-// RemoveAll implements ossmount.Objects: one listing of up to 1,000 keys
+// RemoveAll implements bucket.Objects: one listing of up to 1,000 keys
 // below dir, markers included, and one DeleteMultipleObjects.
 func (o *Objects) RemoveAll(ctx context.Context, dir string) error {
 	prefix := o.key(dir) + "/"

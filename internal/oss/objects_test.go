@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/dingtalk-llm/fcrobot/internal/alicloud"
+	"github.com/dingtalk-llm/fcrobot/internal/bucket"
 	"github.com/dingtalk-llm/fcrobot/internal/oss"
 	"github.com/dingtalk-llm/fcrobot/internal/oss/osstest"
 	"github.com/dingtalk-llm/fcrobot/internal/ossmount"
@@ -21,15 +22,15 @@ import (
 
 var role = alicloud.Credentials{AccessKeyID: "STS.test-role", AccessKeySecret: "role-secret-do-not-print", SecurityToken: "role-token"}
 
-// bucket is a local OSS over a folder, the folder mounted from its
+// localBucket is a local OSS over a folder, the folder mounted from its
 // subfolder "robot", and the Objects of both views.
-type bucket struct {
+type localBucket struct {
 	mount string
 	api   *oss.Objects
 	srv   *osstest.Server
 }
 
-func newBucket(t *testing.T, creds alicloud.Credentials) bucket {
+func newBucket(t *testing.T, creds alicloud.Credentials) localBucket {
 	t.Helper()
 	dir := t.TempDir()
 	srv := osstest.NewServer(osstest.Config{
@@ -48,13 +49,16 @@ func newBucket(t *testing.T, creds alicloud.Credentials) bucket {
 	if err := os.MkdirAll(mount, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return bucket{mount: mount, api: api, srv: srv}
+	return localBucket{mount: mount, api: api, srv: srv}
 }
 
 func TestTheAPIAndTheMountSeeTheSameObjects(t *testing.T) {
 	b := newBucket(t, role)
 	ctx := t.Context()
-	mount := ossmount.NewMount(b.mount)
+	mount, err := ossmount.New(b.mount)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	if err := b.api.Create(ctx, "messages/v1/20261123/abc/claim-000000.json", []byte(`{"holder":"a"}`)); err != nil {
 		t.Fatal(err)
@@ -68,7 +72,7 @@ func TestTheAPIAndTheMountSeeTheSameObjects(t *testing.T) {
 	if data, err := b.api.Read(ctx, "messages/v1/20261123/abc/answer.json"); err != nil || string(data) != "答" {
 		t.Errorf("the API reads %q, %v; want what the mount wrote", data, err)
 	}
-	for name, objects := range map[string]ossmount.Objects{"api": b.api, "mount": mount} {
+	for name, objects := range map[string]bucket.Objects{"api": b.api, "mount": mount} {
 		names, err := objects.List(ctx, "messages/v1/20261123/abc", 0)
 		if want := []string{"answer.json", "claim-000000.json"}; err != nil || !slices.Equal(names, want) {
 			t.Errorf("%s lists %v, %v; want %v", name, names, err, want)

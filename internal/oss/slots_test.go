@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/dingtalk-llm/fcrobot/internal/ossmount"
+	"github.com/dingtalk-llm/fcrobot/internal/bucket"
 )
 
 // Through OSS's API (x-oss-forbid-overwrite), the slots of a daily limit
@@ -19,10 +19,7 @@ func TestDailyLimitSlotsHoldAcrossInstancesThroughTheAPI(t *testing.T) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for i := range 10 {
-		q, err := ossmount.NewQuestions(b.mount, b.api)
-		if err != nil {
-			t.Fatal(err)
-		}
+		q := bucket.NewQuestions(b.api)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -44,10 +41,7 @@ func TestDailyLimitSlotsHoldAcrossInstancesThroughTheAPI(t *testing.T) {
 	}
 	slices.Sort(won)
 
-	q, err := ossmount.NewQuestions(b.mount, b.api)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := bucket.NewQuestions(b.api)
 	if taken, err := q.Take(ctx, "staff\x00alice", "20261201", won[1], 2); err != nil || !taken {
 		t.Errorf("a redelivered winner on another instance: taken %v, %v", taken, err)
 	}

@@ -10,9 +10,9 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/dingtalk-llm/fcrobot/internal/bucket"
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 	"github.com/dingtalk-llm/fcrobot/internal/fcruntime"
-	"github.com/dingtalk-llm/fcrobot/internal/ossmount"
 	"github.com/dingtalk-llm/fcrobot/internal/retry"
 )
 
@@ -252,7 +252,7 @@ func TestAModelThatOnlyReasonsUntilTheFunctionsTimeIsExplained(t *testing.T) {
 // slowRenewals are receipts whose renewals take a second to land, and
 // which record the order in which renewals land and releases are made.
 type slowRenewals struct {
-	*ossmount.Receipts
+	*bucket.Receipts
 	mu     sync.Mutex
 	events []string
 }

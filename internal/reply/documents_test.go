@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dingtalk-llm/fcrobot/internal/bucket"
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
-	"github.com/dingtalk-llm/fcrobot/internal/ossmount"
 	"github.com/dingtalk-llm/fcrobot/internal/retry"
 )
 
@@ -44,10 +44,7 @@ func (textReader) Read(_ context.Context, _ string, f *os.File) (string, bool, e
 
 func fileFixture(t *testing.T, edits ...func(*Config)) *fixture {
 	t.Helper()
-	docs, err := ossmount.NewDocuments(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	docs := bucket.NewDocuments(mountAt(t, t.TempDir()))
 	files := fileStore{
 		"notes":   {Data: []byte("会议定在周三下午三点。")},
 		"long":    {Data: []byte(strings.Repeat("很长的内容。\n", 2000))},

@@ -14,14 +14,14 @@ import (
 // retry.Retryable accepts.
 
 // History is where the turns of each conversation are kept
-// (ossmount.History).
+// (bucket.History).
 type History interface {
 	Load(ctx context.Context, owner string, n int) ([]chat.Turn, error)
 	Save(ctx context.Context, owner string, t chat.Turn) error
 	Clear(ctx context.Context, owner string, at time.Time) error
 }
 
-// Receipts record what was done for each message (ossmount.Receipts).
+// Receipts record what was done for each message (bucket.Receipts).
 type Receipts interface {
 	// Claim returns what has been done for m and, unless m is delivered
 	// already, takes it for attempt a for lease, unless another live
@@ -41,7 +41,7 @@ type Receipts interface {
 }
 
 // Settings keep what each conversation changed of the defaults: its system
-// prompt and its model (ossmount.Settings). key names the conversation
+// prompt and its model (bucket.Settings). key names the conversation
 // with its type (Service.settingsKey).
 type Settings interface {
 	Load(ctx context.Context, key chat.SettingsKey) (chat.Settings, error)
@@ -49,7 +49,7 @@ type Settings interface {
 	SetModel(ctx context.Context, key chat.SettingsKey, model string) error
 }
 
-// Stops keep each asker's \stop requests (ossmount.Stops). owner is the
+// Stops keep each asker's \stop requests (bucket.Stops). owner is the
 // asker in a conversation (chat.Message.HistoryOwner).
 type Stops interface {
 	// Stop asks that owner's answers to questions sent before at end.
@@ -59,7 +59,7 @@ type Stops interface {
 }
 
 // Documents keep the text of the files each asker sent without a question,
-// for the questions that follow (ossmount.Documents). owner is the asker in
+// for the questions that follow (bucket.Documents). owner is the asker in
 // a conversation (chat.Message.HistoryOwner).
 type Documents interface {
 	Keep(ctx context.Context, owner string, d chat.Document) error
@@ -86,7 +86,7 @@ type Reader interface {
 }
 
 // Questions count each sender's answered questions, and their tokens, per
-// day, and hold DAILY_LIMIT (ossmount.Questions). day is yyyymmdd.
+// day, and hold DAILY_LIMIT (bucket.Questions). day is yyyymmdd.
 type Questions interface {
 	Record(ctx context.Context, sender, day, message string, u chat.Usage) error
 	Day(ctx context.Context, sender, day string) (chat.DayUsage, error)

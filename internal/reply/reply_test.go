@@ -13,6 +13,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/dingtalk-llm/fcrobot/internal/bucket"
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 	"github.com/dingtalk-llm/fcrobot/internal/fcruntime"
 	"github.com/dingtalk-llm/fcrobot/internal/ossmount"
@@ -138,8 +139,8 @@ type fixture struct {
 	root     string
 	svc      *Service
 	cfg      Config
-	history  *ossmount.History
-	receipts *ossmount.Receipts
+	history  *bucket.History
+	receipts *bucket.Receipts
 	out      *outbox
 	mu       sync.Mutex
 	asked    []chat.Prompt
@@ -166,6 +167,16 @@ func (f *fixture) runClock() {
 	f.running.Store(&start)
 }
 
+// mountAt is the objects under the folder root, through the mount.
+func mountAt(t testing.TB, root string) bucket.Objects {
+	t.Helper()
+	m, err := ossmount.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // newFixture returns a service over a fresh mount folder whose model, unless
 // the config edits say otherwise, answers "答：" and the question. Each edit
 // changes the Config before the Service is made.
@@ -175,14 +186,11 @@ func newFixture(t *testing.T, model modelFunc, edits ...func(*Config)) *fixture 
 	now := f.now
 	root := t.TempDir()
 	f.root = root
-	h, err := ossmount.NewHistory(root, ossmount.Config{Now: now})
+	h, err := bucket.NewHistory(mountAt(t, root), bucket.Config{Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	receipts, err := ossmount.NewReceipts(root, ossmount.Config{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	receipts := bucket.NewReceipts(mountAt(t, root), bucket.Config{Now: now})
 	f.history, f.receipts = h, receipts
 	if model == nil {
 		model = func(_ context.Context, p chat.Prompt) (string, error) { return "答：" + p.Question, nil }

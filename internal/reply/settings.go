@@ -32,7 +32,7 @@ func (s *Service) loadSettings(ctx context.Context, m chat.Message) *pending[cha
 // callback carrying a group's conversationId neither reads nor changes
 // the group's settings. The witness is the asker's history, which tells a
 // store whether settings kept under the id alone, before the type was part
-// of the key, were this type's (ossmount.Settings).
+// of the key, were this type's (bucket.Settings).
 func (s *Service) settingsKey(m chat.Message) chat.SettingsKey {
 	return chat.SettingsKey{Owner: m.SettingsOwner(), Conversation: m.ConversationID, Witness: s.historyOwner(m)}
 }

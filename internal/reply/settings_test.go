@@ -5,15 +5,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dingtalk-llm/fcrobot/internal/bucket"
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
-	"github.com/dingtalk-llm/fcrobot/internal/ossmount"
 )
 
 func TestAOneToOneMessageWithAGroupsIDNeverReachesTheGroupsSettings(t *testing.T) {
-	settings, err := ossmount.NewSettings(t.TempDir(), ossmount.Config{Now: func() time.Time { return clock }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	settings := bucket.NewSettings(mountAt(t, t.TempDir()), bucket.Config{Now: func() time.Time { return clock }})
 	f := newFixture(t, nil, func(c *Config) {
 		c.Settings, c.SystemPrompt = settings, "默认"
 		c.Access.Admins = []string{"staff-root"}

@@ -7,9 +7,9 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/dingtalk-llm/fcrobot/internal/bucket"
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 	"github.com/dingtalk-llm/fcrobot/internal/fcruntime"
-	"github.com/dingtalk-llm/fcrobot/internal/ossmount"
 )
 
 // writingModel writes its first piece and then goes on writing until the
@@ -34,14 +34,8 @@ func (m writingModel) Stream(ctx context.Context, _ chat.Prompt, onDelta func(st
 
 func stopFixture(t *testing.T, drafts bool) (*fixture, writingModel) {
 	t.Helper()
-	stops, err := ossmount.NewStops(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	questions, err := ossmount.NewQuestions(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stops := bucket.NewStops(mountAt(t, t.TempDir()))
+	questions := bucket.NewQuestions(mountAt(t, t.TempDir()))
 	model := writingModel{first: "第一段：```go\nfmt.Println(", started: make(chan struct{}, 1)}
 	f := newFixture(t, nil, func(c *Config) {
 		c.Model, c.Stops, c.StopPoll, c.Questions = model, stops, 10*time.Millisecond, questions

@@ -9,18 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dingtalk-llm/fcrobot/internal/bucket"
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 	"github.com/dingtalk-llm/fcrobot/internal/fcruntime"
-	"github.com/dingtalk-llm/fcrobot/internal/ossmount"
 	"github.com/dingtalk-llm/fcrobot/internal/retry"
 )
 
 func limitFixture(t *testing.T, model modelFunc, limit int) *fixture {
 	t.Helper()
-	questions, err := ossmount.NewQuestions(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	questions := bucket.NewQuestions(mountAt(t, t.TempDir()))
 	return newFixture(t, model, func(c *Config) {
 		c.Questions, c.DailyLimit = questions, limit
 		c.Access.Admins = []string{"staff-root"}
@@ -160,10 +157,7 @@ func TestAnAdministratorTakesNoSlot(t *testing.T) {
 
 func TestAnAnsweredMessageRemovesAnOldDaysQuestions(t *testing.T) {
 	root := t.TempDir()
-	questions, err := ossmount.NewQuestions(root, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	questions := bucket.NewQuestions(mountAt(t, root))
 	f := newFixture(t, nil, func(c *Config) { c.Questions, c.DailyLimit = questions, 5 })
 	// A question of long ago (clock is 23 November).
 	if _, err := questions.Take(t.Context(), "sender\x00u1", "20261101", "old", 5); err != nil {

@@ -1,4 +1,4 @@
-package ossmount
+package bucket
 
 import (
 	"context"
@@ -26,10 +26,7 @@ var testClock = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 func newReceipts(t *testing.T, now *time.Time) (*Receipts, string) {
 	t.Helper()
 	root := t.TempDir()
-	r, err := NewReceipts(root, Config{Now: func() time.Time { return *now }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := NewReceipts(MountAt(t, root), Config{Now: func() time.Time { return *now }})
 	return r, root
 }
 
@@ -264,11 +261,8 @@ func (f *flakyObjects) Read(ctx context.Context, p string) ([]byte, error) {
 func TestAClaimThatCannotBeReadForNowIsNotTaken(t *testing.T) {
 	now := testClock
 	root := t.TempDir()
-	objects := &flakyObjects{Objects: NewMount(root)}
-	r, err := NewReceipts(root, Config{Now: func() time.Time { return now }, Objects: objects})
-	if err != nil {
-		t.Fatal(err)
-	}
+	objects := &flakyObjects{Objects: MountAt(t, root)}
+	r := NewReceipts(objects, Config{Now: func() time.Time { return now }})
 	ctx := context.Background()
 	m := chat.Message{ID: "msg-1", CreatedAt: now}
 	first := chat.Attempt{RequestID: "req-1", Instance: "i-a"}
@@ -349,10 +343,7 @@ func TestAClaimHoldsWhileRenewedAndRunsOutWhenNot(t *testing.T) {
 	}
 	// Another process of the same holder (no memory of the generation)
 	// renews from the listing.
-	again, err := NewReceipts(root, Config{Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	again := NewReceipts(MountAt(t, root), Config{Now: func() time.Time { return now }})
 	if err := again.Renew(ctx, m, other, lease); err != nil {
 		t.Errorf("renewing without the generation in memory: %v", err)
 	}

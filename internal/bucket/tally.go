@@ -1,4 +1,4 @@
-package ossmount
+package bucket
 
 import (
 	"context"
@@ -38,8 +38,6 @@ type Tally struct {
 
 // TallyConfig holds what a Tally needs.
 type TallyConfig struct {
-	// Objects is the bucket; nil means the mount at root.
-	Objects Objects
 	// Instance names this process's objects; it must differ between
 	// instances.
 	Instance string
@@ -52,18 +50,12 @@ type TallyConfig struct {
 
 const tallyDir = "usage/" + versionDir
 
-// NewTally returns the tally kept under root, the OSS mount point.
-func NewTally(root string, cfg TallyConfig) (*Tally, error) {
-	if err := checkRoot(root); err != nil {
-		return nil, err
-	}
+// NewTally returns the tally kept in objects.
+func NewTally(objects Objects, cfg TallyConfig) (*Tally, error) {
 	if cfg.Instance == "" || strings.ContainsAny(cfg.Instance, "/-") {
-		return nil, fmt.Errorf("ossmount: %w: a tally's instance %q must be a non-empty name without '/' or '-'", ErrInvalidArgument, cfg.Instance)
+		return nil, fmt.Errorf("bucket: %w: a tally's instance %q must be a non-empty name without '/' or '-'", ErrInvalidArgument, cfg.Instance)
 	}
-	t := &Tally{objects: cfg.Objects, instance: cfg.Instance, location: cfg.Location, now: cfg.Now}
-	if t.objects == nil {
-		t.objects = NewMount(root)
-	}
+	t := &Tally{objects: objects, instance: cfg.Instance, location: cfg.Location, now: cfg.Now}
 	if t.location == nil {
 		t.location = time.FixedZone("CST", 8*60*60)
 	}
@@ -114,13 +106,13 @@ func (t *Tally) Sync(ctx context.Context) error {
 			t.mu.Lock()
 			t.pending += pending // counted again at the next Sync
 			t.mu.Unlock()
-			return fmt.Errorf("ossmount: tally: %w", err)
+			return fmt.Errorf("bucket: tally: %w", err)
 		}
 	}
 	current := t.monthOf(t.now())
 	names, err := t.objects.List(ctx, path.Join(tallyDir, current), 0)
 	if err != nil {
-		return fmt.Errorf("ossmount: tally: %w", err)
+		return fmt.Errorf("bucket: tally: %w", err)
 	}
 	sum := 0
 	for _, n := range names {

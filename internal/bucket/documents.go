@@ -1,4 +1,4 @@
-package ossmount
+package bucket
 
 import (
 	"context"
@@ -31,15 +31,8 @@ type Documents struct {
 
 const documentsDir = "files/" + versionDir
 
-// NewDocuments returns the documents kept under root, the OSS mount point,
-// read and written through objects, or the mount itself when that is nil.
-func NewDocuments(root string, objects Objects) (*Documents, error) {
-	objects, err := objectsAt(root, objects)
-	if err != nil {
-		return nil, err
-	}
-	return &Documents{objects: objects}, nil
-}
+// NewDocuments returns the documents kept in objects.
+func NewDocuments(objects Objects) *Documents { return &Documents{objects: objects} }
 
 type documentRecord struct {
 	Version int `json:"version"`
@@ -53,10 +46,10 @@ func (d *Documents) Keep(ctx context.Context, owner string, doc chat.Document) e
 	dir := d.folder(owner)
 	data, err := json.Marshal(documentRecord{Version: formatVersion, Document: doc})
 	if err != nil {
-		return fmt.Errorf("ossmount: encode a document: %w", err)
+		return fmt.Errorf("bucket: encode a document: %w", err)
 	}
 	if err := d.objects.Create(ctx, path.Join(dir, documentName(doc)), data); err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("ossmount: keep a document: %w", err)
+		return fmt.Errorf("bucket: keep a document: %w", err)
 	}
 	return nil
 }
@@ -70,7 +63,7 @@ func (d *Documents) Since(ctx context.Context, owner string, since time.Time) ([
 	dir := d.folder(owner)
 	names, err := d.objects.List(ctx, dir, 0)
 	if err != nil {
-		return nil, fmt.Errorf("ossmount: documents: %w", err)
+		return nil, fmt.Errorf("bucket: documents: %w", err)
 	}
 	after := millis(since)
 	var wanted, expired []string
@@ -112,7 +105,7 @@ func (d *Documents) Since(ctx context.Context, owner string, since time.Time) ([
 	}
 	reading.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("ossmount: documents: %w", err)
+		return nil, fmt.Errorf("bucket: documents: %w", err)
 	}
 	var out []chat.Document
 	for _, doc := range docs {
@@ -127,7 +120,7 @@ func (d *Documents) Since(ctx context.Context, owner string, since time.Time) ([
 // file goes with one question.
 func (d *Documents) Take(ctx context.Context, owner string, doc chat.Document) error {
 	if err := d.objects.Remove(ctx, path.Join(d.folder(owner), documentName(doc))); err != nil {
-		return fmt.Errorf("ossmount: remove a document taken: %w", err)
+		return fmt.Errorf("bucket: remove a document taken: %w", err)
 	}
 	return nil
 }
@@ -140,7 +133,7 @@ func documentName(doc chat.Document) string {
 // Clear removes all of owner's documents.
 func (d *Documents) Clear(ctx context.Context, owner string) error {
 	if err := d.objects.RemoveAll(ctx, d.folder(owner)); err != nil {
-		return fmt.Errorf("ossmount: clear documents: %w", err)
+		return fmt.Errorf("bucket: clear documents: %w", err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package ossmount
+package bucket
 
 import (
 	"os"
@@ -8,10 +8,7 @@ import (
 )
 
 func TestAStopEndsOnlyTheAnswersToEarlierQuestionsOfItsOwner(t *testing.T) {
-	s, err := NewStops(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := NewStops(MountAt(t, t.TempDir()))
 	ctx := t.Context()
 	asked := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	if stopped, err := s.StoppedSince(ctx, "alice", asked); err != nil || stopped {
@@ -42,10 +39,7 @@ func TestAStopEndsOnlyTheAnswersToEarlierQuestionsOfItsOwner(t *testing.T) {
 
 func TestAStopRemovesTheRequestsOlderThanADay(t *testing.T) {
 	root := t.TempDir()
-	s, err := NewStops(root, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := NewStops(MountAt(t, root))
 	ctx := t.Context()
 	first := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	for _, at := range []time.Time{first, first.Add(time.Hour), first.Add(StopsKept + 30*time.Minute)} {

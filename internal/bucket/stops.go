@@ -1,4 +1,4 @@
-package ossmount
+package bucket
 
 import (
 	"context"
@@ -33,15 +33,8 @@ const StopsKept = 24 * time.Hour
 
 const stopsDir = "stops/" + versionDir
 
-// NewStops returns the stop requests kept under root, the OSS mount point,
-// read and written through objects, or the mount itself when that is nil.
-func NewStops(root string, objects Objects) (*Stops, error) {
-	objects, err := objectsAt(root, objects)
-	if err != nil {
-		return nil, err
-	}
-	return &Stops{objects: objects}, nil
-}
+// NewStops returns the stop requests kept in objects.
+func NewStops(objects Objects) *Stops { return &Stops{objects: objects} }
 
 func (s *Stops) folder(owner string) string { return path.Join(stopsDir, ownerKey(owner)) }
 
@@ -51,14 +44,14 @@ func (s *Stops) Stop(ctx context.Context, owner string, at time.Time) error {
 	dir := s.folder(owner)
 	names, err := s.objects.List(ctx, dir, 0)
 	if err != nil {
-		return fmt.Errorf("ossmount: stop requests: %w", err)
+		return fmt.Errorf("bucket: stop requests: %w", err)
 	}
 	data := fmt.Appendf(nil, `{"version":%d}`, formatVersion)
 	if err := s.objects.Create(ctx, path.Join(dir, formatMillis(millis(at))+fileSuffix), data); err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("ossmount: request a stop: %w", err)
+		return fmt.Errorf("bucket: request a stop: %w", err)
 	}
 	if err := pruneBefore(ctx, s.objects, dir, names, millis(at.Add(-StopsKept)), stopMillis); err != nil {
-		return fmt.Errorf("ossmount: remove an old stop request: %w", err)
+		return fmt.Errorf("bucket: remove an old stop request: %w", err)
 	}
 	return nil
 }
@@ -68,7 +61,7 @@ func (s *Stops) Stop(ctx context.Context, owner string, at time.Time) error {
 func (s *Stops) StoppedSince(ctx context.Context, owner string, since time.Time) (bool, error) {
 	names, err := s.objects.List(ctx, s.folder(owner), 0)
 	if err != nil {
-		return false, fmt.Errorf("ossmount: stop requests: %w", err)
+		return false, fmt.Errorf("bucket: stop requests: %w", err)
 	}
 	after := millis(since)
 	for _, name := range names {

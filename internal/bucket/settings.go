@@ -1,4 +1,4 @@
-package ossmount
+package bucket
 
 import (
 	"context"
@@ -74,18 +74,12 @@ const (
 	maxSettled = 10000
 )
 
-// NewSettings returns the settings kept under root, the OSS mount point,
-// read and written through cfg.Objects, or the mount itself when that is
-// nil.
-func NewSettings(root string, cfg Config) (*Settings, error) {
-	objects, err := objectsAt(root, cfg.Objects)
-	if err != nil {
-		return nil, err
-	}
+// NewSettings returns the settings kept in objects; only cfg.Now is used.
+func NewSettings(objects Objects, cfg Config) *Settings {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Settings{objects: objects, now: cfg.Now, settled: map[string]bool{}}, nil
+	return &Settings{objects: objects, now: cfg.Now, settled: map[string]bool{}}
 }
 
 type systemRecord struct {
@@ -132,7 +126,7 @@ func (s *Settings) name(names []string, kind string) string {
 
 func checkSettingsKey(key chat.SettingsKey) error {
 	if key.Owner == "" {
-		return fmt.Errorf("ossmount: %w: settings without an owner", ErrInvalidArgument)
+		return fmt.Errorf("bucket: %w: settings without an owner", ErrInvalidArgument)
 	}
 	return nil
 }
@@ -159,7 +153,7 @@ func (s *Settings) write(ctx context.Context, key chat.SettingsKey, kind string,
 	for range 3 {
 		names, err := s.list(ctx, key)
 		if err != nil {
-			return fmt.Errorf("ossmount: settings: %w", err)
+			return fmt.Errorf("bucket: settings: %w", err)
 		}
 		name := s.name(names, kind) + fileSuffix
 		err = s.objects.Create(ctx, path.Join(dir, name), data)
@@ -167,7 +161,7 @@ func (s *Settings) write(ctx context.Context, key chat.SettingsKey, kind string,
 			continue // another change took that millisecond: the next one is this
 		}
 		if err != nil {
-			return fmt.Errorf("ossmount: settings: %w", err)
+			return fmt.Errorf("bucket: settings: %w", err)
 		}
 		// The generations this one supersedes go; a failure leaves them
 		// for the next change, and costs nothing but their room.
@@ -178,7 +172,7 @@ func (s *Settings) write(ctx context.Context, key chat.SettingsKey, kind string,
 		}
 		return nil
 	}
-	return fmt.Errorf("ossmount: settings: %w", errContended)
+	return fmt.Errorf("bucket: settings: %w", errContended)
 }
 
 // list lists key's settings, having adopted its legacy settings first if
@@ -213,7 +207,7 @@ func (s *Settings) Load(ctx context.Context, key chat.SettingsKey) (chat.Setting
 		// the newer one is in the next listing.
 	}
 	if err != nil {
-		return chat.Settings{}, fmt.Errorf("ossmount: settings: %w", err)
+		return chat.Settings{}, fmt.Errorf("bucket: settings: %w", err)
 	}
 	return set, nil
 }

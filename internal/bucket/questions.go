@@ -1,4 +1,4 @@
-package ossmount
+package bucket
 
 import (
 	"context"
@@ -60,19 +60,12 @@ const QuestionsKept = 2
 
 const questionsDir = "questions/" + versionDir
 
-// NewQuestions returns the questions kept under root, the OSS mount point,
-// read and written through objects, or the mount itself when that is nil.
-func NewQuestions(root string, objects Objects) (*Questions, error) {
-	objects, err := objectsAt(root, objects)
-	if err != nil {
-		return nil, err
-	}
-	return &Questions{objects: objects}, nil
-}
+// NewQuestions returns the questions kept in objects.
+func NewQuestions(objects Objects) *Questions { return &Questions{objects: objects} }
 
 func questionsFolder(sender, day string) (string, error) {
 	if !isDay(day) {
-		return "", fmt.Errorf("ossmount: %w: day %q is not yyyymmdd", ErrInvalidArgument, day)
+		return "", fmt.Errorf("bucket: %w: day %q is not yyyymmdd", ErrInvalidArgument, day)
 	}
 	return path.Join(questionsDir, day, ownerKey(sender)), nil
 }
@@ -88,7 +81,7 @@ func (q *Questions) Record(ctx context.Context, sender, day, message string, u c
 	name := fmt.Sprintf("%s.%d.%d%s", messageKey(message), max(u.Prompt, 0), max(u.Completion, 0), fileSuffix)
 	data := fmt.Appendf(nil, `{"version":%d,"prompt":%d,"completion":%d}`, formatVersion, u.Prompt, u.Completion)
 	if err := q.objects.Create(ctx, path.Join(dir, name), data); err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("ossmount: record a question: %w", err)
+		return fmt.Errorf("bucket: record a question: %w", err)
 	}
 	return nil
 }
@@ -161,7 +154,7 @@ func (q *Questions) Day(ctx context.Context, sender, day string) (chat.DayUsage,
 	}
 	names, err := q.objects.List(ctx, dir, 0)
 	if err != nil {
-		return chat.DayUsage{}, fmt.Errorf("ossmount: questions: %w", err)
+		return chat.DayUsage{}, fmt.Errorf("bucket: questions: %w", err)
 	}
 	return readDayFolder(names).usage, nil
 }
@@ -194,7 +187,7 @@ func (q *Questions) Take(ctx context.Context, sender, day, message string, limit
 	key := messageKey(message)
 	names, err := q.objects.List(ctx, dir, 0)
 	if err != nil {
-		return false, fmt.Errorf("ossmount: take a slot: %w", err)
+		return false, fmt.Errorf("bucket: take a slot: %w", err)
 	}
 	f := readDayFolder(names)
 	if n, ok, err := q.ownSlot(ctx, dir, f, key); err != nil || ok {
@@ -218,7 +211,7 @@ func (q *Questions) Take(ctx context.Context, sender, day, message string, limit
 			q.mark(ctx, dir, n, key)
 			return true, nil
 		case !errors.Is(err, fs.ErrExist):
-			return false, fmt.Errorf("ossmount: take a slot: %w", err)
+			return false, fmt.Errorf("bucket: take a slot: %w", err)
 		}
 		// Another question took n first: the next one, then.
 	}
@@ -243,7 +236,7 @@ func (q *Questions) ownSlot(ctx context.Context, dir string, f dayFolder, key st
 		case errors.Is(err, fs.ErrNotExist):
 			continue // given back since the listing
 		case err != nil:
-			return 0, false, fmt.Errorf("ossmount: read a slot: %w", err)
+			return 0, false, fmt.Errorf("bucket: read a slot: %w", err)
 		}
 		if json.Unmarshal(data, &r) == nil && r.Message == key {
 			return n, true, nil
@@ -270,7 +263,7 @@ func (q *Questions) GiveBack(ctx context.Context, sender, day, message string) e
 	key := messageKey(message)
 	names, err := q.objects.List(ctx, dir, 0)
 	if err != nil {
-		return fmt.Errorf("ossmount: give a slot back: %w", err)
+		return fmt.Errorf("bucket: give a slot back: %w", err)
 	}
 	f := readDayFolder(names)
 	n, ok, err := q.ownSlot(ctx, dir, f, key)
@@ -281,11 +274,11 @@ func (q *Questions) GiveBack(ctx context.Context, sender, day, message string) e
 	// message believe it holds a slot another took since.
 	if f.slots[n] == key {
 		if err := q.objects.Remove(ctx, path.Join(dir, slotMarker(n, key))); err != nil {
-			return fmt.Errorf("ossmount: give a slot back: %w", err)
+			return fmt.Errorf("bucket: give a slot back: %w", err)
 		}
 	}
 	if err := q.objects.Remove(ctx, path.Join(dir, slotName(n))); err != nil {
-		return fmt.Errorf("ossmount: give a slot back: %w", err)
+		return fmt.Errorf("bucket: give a slot back: %w", err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package ossmount
+package bucket
 
 import (
 	"errors"
@@ -12,10 +12,7 @@ import (
 )
 
 func TestQuestionsCountEachAnsweredMessageOncePerSenderAndDay(t *testing.T) {
-	q, err := NewQuestions(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := NewQuestions(MountAt(t, t.TempDir()))
 	ctx := t.Context()
 	for _, r := range []struct {
 		sender, day, msg string
@@ -75,10 +72,7 @@ func takeAtOnce(t *testing.T, q *Questions, sender, day string) []string {
 }
 
 func TestSlotsLetExactlyTheLimitThroughWhenQuestionsComeAtOnce(t *testing.T) {
-	q, err := NewQuestions(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := NewQuestions(MountAt(t, t.TempDir()))
 	ctx := t.Context()
 	won := takeAtOnce(t, q, "alice", "20261201")
 	if len(won) != 2 {
@@ -128,10 +122,7 @@ func TestSlotsLetExactlyTheLimitThroughWhenQuestionsComeAtOnce(t *testing.T) {
 
 func TestASlotWhoseMarkerWasNotWrittenIsFoundByItsMessage(t *testing.T) {
 	root := t.TempDir()
-	q, err := NewQuestions(root, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := NewQuestions(MountAt(t, root))
 	ctx := t.Context()
 	dir, _ := questionsFolder("alice", "20261201")
 	// The taker of slot 0 died before its marker.
@@ -153,10 +144,7 @@ func TestASlotWhoseMarkerWasNotWrittenIsFoundByItsMessage(t *testing.T) {
 }
 
 func TestAnswersCountedBeforeSlotsHoldSlots(t *testing.T) {
-	q, err := NewQuestions(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := NewQuestions(MountAt(t, t.TempDir()))
 	ctx := t.Context()
 	// An older build recorded two answers today, and took no slot.
 	for _, m := range []string{"old1", "old2"} {
@@ -177,10 +165,7 @@ func TestAnswersCountedBeforeSlotsHoldSlots(t *testing.T) {
 
 func TestOldDaysOfQuestionsArePrunedOneSenderPerAnswer(t *testing.T) {
 	root := t.TempDir()
-	q, err := NewQuestions(root, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := NewQuestions(MountAt(t, root))
 	ctx := t.Context()
 	for _, s := range []string{"a", "b"} {
 		for _, day := range []string{"20261125", "20261128", "20261129"} {

@@ -1,4 +1,4 @@
-package ossmount_test
+package bucket_test
 
 import (
 	"context"
@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dingtalk-llm/fcrobot/internal/bucket"
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 	"github.com/dingtalk-llm/fcrobot/internal/logging/logtest"
-	"github.com/dingtalk-llm/fcrobot/internal/ossmount"
 )
 
 // base is an arbitrary createAt all test times are counted from.
@@ -37,10 +37,10 @@ func turn(id string, askedAt time.Time) chat.Turn {
 	}
 }
 
-func newHistory(t testing.TB, root string, keep int) (*ossmount.History, *logtest.Buffer) {
+func newHistory(t testing.TB, root string, keep int) (*bucket.History, *logtest.Buffer) {
 	t.Helper()
 	logs := &logtest.Buffer{}
-	h, err := ossmount.NewHistory(root, ossmount.Config{
+	h, err := bucket.NewHistory(bucket.MountAt(t, root), bucket.Config{
 		Keep:   keep,
 		Now:    func() time.Time { return base },
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -51,7 +51,7 @@ func newHistory(t testing.TB, root string, keep int) (*ossmount.History, *logtes
 	return h, logs
 }
 
-func mustSave(t testing.TB, h *ossmount.History, owner string, turns ...chat.Turn) {
+func mustSave(t testing.TB, h *bucket.History, owner string, turns ...chat.Turn) {
 	t.Helper()
 	for _, tr := range turns {
 		if err := h.Save(context.Background(), owner, tr); err != nil {
@@ -62,7 +62,7 @@ func mustSave(t testing.TB, h *ossmount.History, owner string, turns ...chat.Tur
 	}
 }
 
-func mustLoad(t testing.TB, h *ossmount.History, owner string, n int) []chat.Turn {
+func mustLoad(t testing.TB, h *bucket.History, owner string, n int) []chat.Turn {
 	t.Helper()
 	turns, err := h.Load(context.Background(), owner, n)
 	if err != nil {
@@ -110,30 +110,12 @@ func dirNames(t testing.TB, dir string) []string {
 	return names
 }
 
-func TestNewHistoryNeedsTheMountPoint(t *testing.T) {
+func TestNewHistoryChecksItsConfig(t *testing.T) {
 	dir := t.TempDir()
-	file := filepath.Join(dir, "file")
-	if err := os.WriteFile(file, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for name, root := range map[string]string{
-		"missing":         filepath.Join(dir, "nowhere"),
-		"not a directory": file,
-	} {
-		t.Run(name, func(t *testing.T) {
-			_, err := ossmount.NewHistory(root, ossmount.Config{})
-			if !errors.Is(err, ossmount.ErrNoMountPoint) {
-				t.Fatalf("NewHistory(%s) error = %v, want ErrNoMountPoint", root, err)
-			}
-			if !strings.Contains(err.Error(), "OSS mount point") || !strings.Contains(err.Error(), root) {
-				t.Errorf("error %q should name the OSS mount point and the path", err)
-			}
-		})
-	}
-	if _, err := ossmount.NewHistory(dir, ossmount.Config{Keep: -1}); !errors.Is(err, ossmount.ErrInvalidArgument) {
+	if _, err := bucket.NewHistory(bucket.MountAt(t, dir), bucket.Config{Keep: -1}); !errors.Is(err, bucket.ErrInvalidArgument) {
 		t.Errorf("NewHistory with Keep -1: error = %v, want ErrInvalidArgument", err)
 	}
-	if _, err := ossmount.NewHistory(dir, ossmount.Config{}); err != nil {
+	if _, err := bucket.NewHistory(bucket.MountAt(t, dir), bucket.Config{}); err != nil {
 		t.Errorf("NewHistory with a zero Config: %v", err)
 	}
 }
@@ -238,11 +220,11 @@ func TestSavePrunesToKeep(t *testing.T) {
 func TestDefaultKeep(t *testing.T) {
 	root := t.TempDir()
 	h, _ := newHistory(t, root, 0)
-	for i := range ossmount.DefaultKeep + 5 {
+	for i := range bucket.DefaultKeep + 5 {
 		mustSave(t, h, "owner", turn(fmt.Sprint(i), at(i)))
 	}
-	if got := len(mustLoad(t, h, "owner", 1000)); got != ossmount.DefaultKeep {
-		t.Errorf("kept %d turns, want DefaultKeep = %d", got, ossmount.DefaultKeep)
+	if got := len(mustLoad(t, h, "owner", 1000)); got != bucket.DefaultKeep {
+		t.Errorf("kept %d turns, want DefaultKeep = %d", got, bucket.DefaultKeep)
 	}
 }
 
@@ -545,7 +527,7 @@ func TestTwoInstancesShareTheRoot(t *testing.T) {
 	// A redelivery handled by the other instance is recognized.
 	mustSave(t, second, "owner", turn("from-first", at(1)))
 
-	for name, h := range map[string]*ossmount.History{"first": first, "second": second} {
+	for name, h := range map[string]*bucket.History{"first": first, "second": second} {
 		if got := ids(mustLoad(t, h, "owner", 10)); !slices.Equal(got, []string{"from-first", "from-second"}) {
 			t.Errorf("%s instance loads %v, want both instances' turns", name, got)
 		}
@@ -590,7 +572,7 @@ func TestEmptyArgumentsAreRefused(t *testing.T) {
 	_, checks["Load empty owner"] = h.Load(ctx, "", 1)
 	_, checks["Has empty id"] = h.Has(ctx, "owner", "")
 	for name, err := range checks {
-		if !errors.Is(err, ossmount.ErrInvalidArgument) {
+		if !errors.Is(err, bucket.ErrInvalidArgument) {
 			t.Errorf("%s: error = %v, want ErrInvalidArgument", name, err)
 		}
 	}

@@ -1,26 +1,7 @@
-// Package ossmount stores conversation histories and the receipts of
-// messages on the OSS bucket that Function Compute mounts into the reply
-// function as a directory (docs/protocols.md §12). It reads and writes
-// below its root alone and knows nothing of DingTalk, FC or the model.
-//
-// The files are objects (Objects): read and written through the mount
-// itself (Mount), or through OSS's API on the same keys (package oss),
-// which is one round trip a call and whose create-if-absent holds across
-// instances. The rules below hold either way.
-//
-// The mount is a FUSE file system over OSS objects: rename is not atomic,
-// rewriting or appending to a file uploads the whole object again, metadata
-// operations (stat, readdir, mkdir) are slow, and nothing locks a file
-// against another instance. Several instances of the reply function, and
-// several requests inside one instance, may write the same history at the
-// same moment. So the store never modifies a file: every turn and every
-// \clear is a file of its own, created exclusively, written in full and
-// closed (closing uploads it), and never touched again except to be
-// deleted. Writers of different turns then never race on one object; the
-// worst a crash leaves behind is a torn file, which readers skip and a
-// retried Save of the same message replaces.
-//
-// # Layout
+package bucket
+
+// The history's layout (a write-once file per turn and per \clear, see the
+// package doc):
 //
 //	<root>/history/v1/<owner>/turns/<asked-at>-<message>.json
 //	<root>/history/v1/<owner>/cleared/<cleared-at>.json
@@ -53,7 +34,6 @@
 // Every Save prunes its owner down to Config.Keep turns and every Clear
 // prunes the owner's markers down to the newest, so loading a history costs
 // the same after a year as after a day.
-package ossmount
 
 import (
 	"context"
@@ -62,7 +42,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
 	"path"
 	"slices"
 	"strings"
@@ -74,10 +53,6 @@ import (
 
 // DefaultKeep is the number of turns kept per owner when Config.Keep is 0.
 const DefaultKeep = 50
-
-// ErrNoMountPoint is wrapped by NewHistory's error when the root directory
-// (the OSS mount point) does not exist or is not a directory.
-var ErrNoMountPoint = errors.New("OSS mount point is missing")
 
 // ErrInvalidArgument is wrapped by the errors of calls made with an empty
 // owner or message id, which no store could file.
@@ -94,14 +69,10 @@ type Config struct {
 	// Logger receives warnings about skipped files and failed clean-ups;
 	// nil discards them.
 	Logger *slog.Logger
-	// Objects is how the bucket is read and written: nil means the mount
-	// itself (Mount); the OSS API makes a claim exclusive across instances,
-	// and costs one round trip a call.
-	Objects Objects
 }
 
-// History is the conversation history store over Objects: the mounted
-// directory or OSS's API. It is safe for concurrent use, also by several
+// History is the conversation history store over Objects: OSS's API or
+// the mount. It is safe for concurrent use, also by several
 // processes over the same bucket.
 type History struct {
 	objects Objects
@@ -112,19 +83,12 @@ type History struct {
 	logger  *slog.Logger
 }
 
-// NewHistory returns a store rooted at root, which must be an existing
-// directory: the OSS mount point.
-func NewHistory(root string, cfg Config) (*History, error) {
-	if err := checkRoot(root); err != nil {
-		return nil, err
-	}
+// NewHistory returns the histories kept in objects.
+func NewHistory(objects Objects, cfg Config) (*History, error) {
 	if cfg.Keep < 0 {
-		return nil, fmt.Errorf("ossmount: %w: Keep is %d, must not be negative", ErrInvalidArgument, cfg.Keep)
+		return nil, fmt.Errorf("bucket: %w: Keep is %d, must not be negative", ErrInvalidArgument, cfg.Keep)
 	}
-	h := &History{objects: cfg.Objects, keep: cfg.Keep, now: cfg.Now, logger: cfg.Logger}
-	if h.objects == nil {
-		h.objects = NewMount(root)
-	}
+	h := &History{objects: objects, keep: cfg.Keep, now: cfg.Now, logger: cfg.Logger}
 	if h.keep == 0 {
 		h.keep = DefaultKeep
 	}
@@ -162,7 +126,7 @@ func (h *History) Load(ctx context.Context, owner string, n int) ([]chat.Turn, e
 		return nil, nil
 	}
 	if owner == "" {
-		return nil, fmt.Errorf("ossmount: load: %w: empty owner", ErrInvalidArgument)
+		return nil, fmt.Errorf("bucket: load: %w: empty owner", ErrInvalidArgument)
 	}
 	dirs := dirsOf(owner)
 	// The two listings at once: on the OSS API they are a round trip each.
@@ -179,7 +143,7 @@ func (h *History) Load(ctx context.Context, owner string, n int) ([]chat.Turn, e
 	files, err := h.listTurns(ctx, dirs)
 	listing.Wait()
 	if err = errors.Join(err, markersErr); err != nil {
-		return nil, fmt.Errorf("ossmount: load: %w", err)
+		return nil, fmt.Errorf("bucket: load: %w", err)
 	}
 	var clearedMs int64
 	cleared := len(markers) > 0
@@ -201,7 +165,7 @@ func (h *History) Load(ctx context.Context, owner string, n int) ([]chat.Turn, e
 			start--
 		}
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("ossmount: load: %w", err)
+			return nil, fmt.Errorf("bucket: load: %w", err)
 		}
 		for _, r := range h.readTurns(ctx, dirs, files[start:end]) {
 			if !r.ok || seen[r.turn.MessageID] || (cleared && millis(r.turn.AskedAt) <= clearedMs) {
@@ -233,21 +197,21 @@ func compareTurns(a, b chat.Turn) int {
 // deleted; failures to delete are logged, not returned.
 func (h *History) Save(ctx context.Context, owner string, t chat.Turn) error {
 	if owner == "" {
-		return fmt.Errorf("ossmount: save: %w: empty owner", ErrInvalidArgument)
+		return fmt.Errorf("bucket: save: %w: empty owner", ErrInvalidArgument)
 	}
 	if t.MessageID == "" {
-		return fmt.Errorf("ossmount: save: %w: empty message id", ErrInvalidArgument)
+		return fmt.Errorf("bucket: save: %w: empty message id", ErrInvalidArgument)
 	}
 	dirs := dirsOf(owner)
 	files, err := h.listTurns(ctx, dirs)
 	if err != nil {
-		return fmt.Errorf("ossmount: save: %w", err)
+		return fmt.Errorf("bucket: save: %w", err)
 	}
 	// The same message may have been saved with another AskedAt (the name
 	// differs then); the listing is needed for pruning anyway.
 	stored, err := h.findTurn(ctx, dirs, files, t.MessageID)
 	if err != nil {
-		return fmt.Errorf("ossmount: save: %w", err)
+		return fmt.Errorf("bucket: save: %w", err)
 	}
 	if stored {
 		return nil
@@ -256,10 +220,10 @@ func (h *History) Save(ctx context.Context, owner string, t chat.Turn) error {
 	file := newTurnFile(t.AskedAt, t.MessageID)
 	data, err := json.Marshal(turnRecord{Version: formatVersion, Owner: dirs.key, Turn: t, SavedAt: h.now()})
 	if err != nil {
-		return fmt.Errorf("ossmount: save: encode turn: %w", err)
+		return fmt.Errorf("bucket: save: encode turn: %w", err)
 	}
 	if err := h.saveTurnFile(ctx, dirs, file, t.MessageID, data); err != nil {
-		return fmt.Errorf("ossmount: save: %w", err)
+		return fmt.Errorf("bucket: save: %w", err)
 	}
 
 	if !slices.ContainsFunc(files, func(f turnFile) bool { return f.name == file.name }) {
@@ -313,18 +277,18 @@ func (h *History) saveTurnFile(ctx context.Context, dirs ownerDirs, file turnFil
 // are logged, not returned.
 func (h *History) Clear(ctx context.Context, owner string, at time.Time) error {
 	if owner == "" {
-		return fmt.Errorf("ossmount: clear: %w: empty owner", ErrInvalidArgument)
+		return fmt.Errorf("bucket: clear: %w: empty owner", ErrInvalidArgument)
 	}
 	dirs := dirsOf(owner)
 	clearedMs := millis(at)
 	data, err := json.Marshal(markerRecord{Version: formatVersion, Owner: dirs.key, ClearedAt: at, WrittenAt: h.now()})
 	if err != nil {
-		return fmt.Errorf("ossmount: clear: encode marker: %w", err)
+		return fmt.Errorf("bucket: clear: encode marker: %w", err)
 	}
 	// A marker of the same name is a clear at the same instant: same effect.
 	err = h.objects.Create(ctx, path.Join(dirs.cleared, markerName(clearedMs)), data)
 	if err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("ossmount: clear: write marker: %w", err)
+		return fmt.Errorf("bucket: clear: write marker: %w", err)
 	}
 
 	if ctx.Err() != nil {
@@ -475,20 +439,6 @@ func (h *History) listMarkers(ctx context.Context, dirs ownerDirs) ([]string, er
 		}
 	}
 	return markers, nil
-}
-
-// checkRoot makes sure the mount point is there: a function whose OSS
-// mount is missing or misconfigured should say so at start, not lose the
-// first message.
-func checkRoot(root string) error {
-	info, err := os.Stat(root)
-	if err != nil {
-		return fmt.Errorf("ossmount: %w: %w", ErrNoMountPoint, err)
-	}
-	if !info.IsDir() {
-		return fmt.Errorf("ossmount: %w: %s is not a directory", ErrNoMountPoint, root)
-	}
-	return nil
 }
 
 func names(files []turnFile) []string {

@@ -1,4 +1,4 @@
-package ossmount
+package bucket
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package ossmount_test
+package bucket_test
 
 import (
 	"context"
@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dingtalk-llm/fcrobot/internal/bucket"
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
-	"github.com/dingtalk-llm/fcrobot/internal/ossmount"
 )
 
 // BenchmarkHistoryRead is the history read of the reply path with the
@@ -65,10 +65,7 @@ func BenchmarkMessageWrites(b *testing.B) {
 	h, _ := newHistory(b, root, 0)
 	// The receipts' clock is the messages' own, as in the tests: on the real
 	// clock their day would be past the retention and pruned.
-	r, err := ossmount.NewReceipts(root, ossmount.Config{Now: func() time.Time { return base }})
-	if err != nil {
-		b.Fatal(err)
-	}
+	r := bucket.NewReceipts(bucket.MountAt(b, root), bucket.Config{Now: func() time.Time { return base }})
 	answer := strings.Repeat("可能的原因是多个实例同时写同一个文件，而挂载的对象存储不提供锁。", 25)
 	steps := []string{"claim", "turn", "answer", "sent", "delivered"}
 	spent := make([]time.Duration, len(steps))
@@ -119,10 +116,7 @@ func BenchmarkReceiptsPerMessage(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			r, err := ossmount.NewReceipts(root, ossmount.Config{Now: func() time.Time { return now }})
-			if err != nil {
-				b.Fatal(err)
-			}
+			r := bucket.NewReceipts(bucket.MountAt(b, root), bucket.Config{Now: func() time.Time { return now }})
 			ctx := context.Background()
 			i := 0
 			for b.Loop() {
@@ -152,7 +146,7 @@ func BenchmarkReceiptsPerMessage(b *testing.B) {
 // disk would take longer than what is measured.
 func memoryDir(b *testing.B) string {
 	b.Helper()
-	dir, err := os.MkdirTemp("/dev/shm", "ossmount-bench-")
+	dir, err := os.MkdirTemp("/dev/shm", "bucket-bench-")
 	if err != nil {
 		return b.TempDir()
 	}

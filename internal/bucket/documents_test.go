@@ -1,4 +1,4 @@
-package ossmount
+package bucket
 
 import (
 	"testing"
@@ -8,10 +8,7 @@ import (
 )
 
 func TestDocumentsAreFoundByTheQuestionsSentAfterThem(t *testing.T) {
-	d, err := NewDocuments(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := NewDocuments(MountAt(t, t.TempDir()))
 	ctx := t.Context()
 	at := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	keep := func(owner, id string, sent time.Time) {

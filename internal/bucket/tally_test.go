@@ -1,4 +1,4 @@
-package ossmount
+package bucket
 
 import (
 	"context"
@@ -12,11 +12,11 @@ func TestTalliesOfTwoInstancesAddUpPerMonth(t *testing.T) {
 	// begins half an hour later.
 	now := time.Date(2026, 11, 30, 15, 30, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	a, err := NewTally(root, TallyConfig{Instance: "A", Now: clock})
+	a, err := NewTally(MountAt(t, root), TallyConfig{Instance: "A", Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := NewTally(root, TallyConfig{Instance: "B", Now: clock})
+	b, err := NewTally(MountAt(t, root), TallyConfig{Instance: "B", Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestTalliesOfTwoInstancesAddUpPerMonth(t *testing.T) {
 	if a.Used() != 2 {
 		t.Errorf("December's count %d; want B's 2", a.Used())
 	}
-	if _, err := NewTally(root, TallyConfig{Instance: "a-b"}); err == nil {
+	if _, err := NewTally(MountAt(t, root), TallyConfig{Instance: "a-b"}); err == nil {
 		t.Error("an instance name with '-' was accepted")
 	}
 }

@@ -1,4 +1,4 @@
-package ossmount
+package bucket
 
 import (
 	"sync/atomic"
@@ -47,10 +47,7 @@ var upgradeDay = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 func TestSettingsAreKeyedByTheConversationsType(t *testing.T) {
 	ctx := t.Context()
 	clock := newClock(upgradeDay)
-	s, err := NewSettings(t.TempDir(), Config{Now: clock.now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := NewSettings(MountAt(t, t.TempDir()), Config{Now: clock.now})
 	if err := s.SetSystem(ctx, keyOf(groupMsg), "你是群助手", false); err != nil {
 		t.Fatal(err)
 	}
@@ -80,10 +77,7 @@ func TestAChangeRemovesTheGenerationsItSupersedes(t *testing.T) {
 	ctx := t.Context()
 	clock := newClock(upgradeDay)
 	root := t.TempDir()
-	s, err := NewSettings(root, Config{Now: clock.now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := NewSettings(MountAt(t, root), Config{Now: clock.now})
 	key := keyOf(singleMsg)
 	for i, p := range []string{"一", "二", "三"} {
 		if err := s.SetSystem(ctx, key, p, false); err != nil {
@@ -117,15 +111,12 @@ type upgrade struct {
 func newUpgrade(t *testing.T) *upgrade {
 	t.Helper()
 	u := &upgrade{root: t.TempDir(), clock: newClock(upgradeDay.Add(-24 * time.Hour))}
-	h, err := NewHistory(u.root, Config{Now: u.clock.now})
+	h, err := NewHistory(MountAt(t, u.root), Config{Now: u.clock.now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	u.hist = h
-	old, err := NewSettings(u.root, Config{Now: u.clock.now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	old := NewSettings(MountAt(t, u.root), Config{Now: u.clock.now})
 	for _, m := range []chat.Message{groupMsg, singleMsg} {
 		// The older build's key: the conversation id alone.
 		legacy := chat.SettingsKey{Owner: m.ConversationID}
@@ -153,10 +144,7 @@ func (u *upgrade) save(t *testing.T, m chat.Message, id string) {
 
 func (u *upgrade) settings(t *testing.T) *Settings {
 	t.Helper()
-	s, err := NewSettings(u.root, Config{Now: u.clock.now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := NewSettings(MountAt(t, u.root), Config{Now: u.clock.now})
 	return s
 }
 

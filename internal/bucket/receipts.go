@@ -1,4 +1,4 @@
-package ossmount
+package bucket
 
 import (
 	"context"
@@ -83,29 +83,20 @@ const ReceiptRetention = 72 * time.Hour
 // receiptsDir is where the receipts are, below the root.
 const receiptsDir = "messages/" + versionDir
 
-// NewReceipts returns the receipts kept under root, the OSS mount point,
-// read and written through cfg.Objects, or the mount itself when that is
-// nil.
-func NewReceipts(root string, cfg Config) (*Receipts, error) {
-	if err := checkRoot(root); err != nil {
-		return nil, err
-	}
+// NewReceipts returns the receipts kept in objects; cfg.Keep is not used.
+func NewReceipts(objects Objects, cfg Config) *Receipts {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	objects := cfg.Objects
-	if objects == nil {
-		objects = NewMount(root)
-	}
-	return &Receipts{objects: objects, retention: ReceiptRetention, now: cfg.Now, log: cfg.Logger, held: map[string]int{}}, nil
+	return &Receipts{objects: objects, retention: ReceiptRetention, now: cfg.Now, log: cfg.Logger, held: map[string]int{}}
 }
 
 func (r *Receipts) messageDir(m chat.Message) (string, error) {
 	if m.ID == "" {
-		return "", fmt.Errorf("ossmount: %w: empty message id", ErrInvalidArgument)
+		return "", fmt.Errorf("bucket: %w: empty message id", ErrInvalidArgument)
 	}
 	sum := sha256.Sum256([]byte(m.ID))
 	day := "00000000"
@@ -175,7 +166,7 @@ func (r *Receipts) get(ctx context.Context, m chat.Message) (chat.Receipt, error
 	}
 	names, err := r.objects.List(ctx, dir, 0)
 	if err != nil {
-		return chat.Receipt{}, fmt.Errorf("ossmount: receipts: %w", err)
+		return chat.Receipt{}, fmt.Errorf("bucket: receipts: %w", err)
 	}
 	return r.receipt(ctx, m, dir, names)
 }
@@ -196,11 +187,11 @@ func (r *Receipts) receipt(ctx context.Context, m chat.Message, dir string, name
 			case errors.Is(err, fs.ErrNotExist):
 				continue // removed since the listing
 			case err != nil && !isTorn(err):
-				return rec, fmt.Errorf("ossmount: read the answer: %w", err)
+				return rec, fmt.Errorf("bucket: read the answer: %w", err)
 			case err != nil || a.MessageID != m.ID:
 				// A torn answer is as good as none: the answer is decided
 				// again and the retried SaveAnswer replaces it.
-				r.log.WarnContext(ctx, "ossmount: unreadable answer receipt skipped", "err", err)
+				r.log.WarnContext(ctx, "bucket: unreadable answer receipt skipped", "err", err)
 				continue
 			}
 			if a.Conversation != "" && a.Conversation != ownerKey(m.SettingsOwner()) {
@@ -209,7 +200,7 @@ func (r *Receipts) receipt(ctx context.Context, m chat.Message, dir string, name
 				// comes from a forged callback that reused it (or was
 				// answered to one), and must not carry that answer
 				// elsewhere. It counts as done (docs/threat-model.md).
-				r.log.WarnContext(ctx, "ossmount: a message id already answered in another conversation: not answered again")
+				r.log.WarnContext(ctx, "bucket: a message id already answered in another conversation: not answered again")
 				rec.Delivered = true
 				return rec, nil
 			}
@@ -269,7 +260,7 @@ func (r *Receipts) Claim(ctx context.Context, m chat.Message, a chat.Attempt, le
 	for round := range 4 {
 		names, err := r.objects.List(ctx, dir, 0)
 		if err != nil {
-			return rec, chat.Attempt{}, false, fmt.Errorf("ossmount: claim: %w", err)
+			return rec, chat.Attempt{}, false, fmt.Errorf("bucket: claim: %w", err)
 		}
 		if round == 0 {
 			if rec, err = r.receipt(ctx, m, dir, names); err != nil || rec.Delivered {
@@ -283,10 +274,10 @@ func (r *Receipts) Claim(ctx context.Context, m chat.Message, a chat.Attempt, le
 				continue // gone since the listing: look again
 			case err != nil && !isTorn(err):
 				// Not knowing who holds it is no reason to take it.
-				return rec, chat.Attempt{}, false, fmt.Errorf("ossmount: claim: %w", err)
+				return rec, chat.Attempt{}, false, fmt.Errorf("bucket: claim: %w", err)
 			case err != nil:
 				// A torn claim holds nobody: its writer died writing it.
-				r.log.WarnContext(ctx, "ossmount: unreadable claim taken over", "err", err)
+				r.log.WarnContext(ctx, "bucket: unreadable claim taken over", "err", err)
 			case c.Holder == a && !c.Free:
 				r.remember(dir, a, gen)
 				return rec, a, true, nil
@@ -298,10 +289,10 @@ func (r *Receipts) Claim(ctx context.Context, m chat.Message, a chat.Attempt, le
 			r.remember(dir, a, gen+1)
 			return rec, a, true, nil
 		} else if !errors.Is(err, fs.ErrExist) {
-			return rec, chat.Attempt{}, false, fmt.Errorf("ossmount: claim: %w", err)
+			return rec, chat.Attempt{}, false, fmt.Errorf("bucket: claim: %w", err)
 		}
 	}
-	return rec, chat.Attempt{}, false, fmt.Errorf("ossmount: claim: %w: still contended after several rounds", errContended)
+	return rec, chat.Attempt{}, false, fmt.Errorf("bucket: claim: %w: still contended after several rounds", errContended)
 }
 
 // Holder returns what has been done for m, as get does, and who holds it,
@@ -313,7 +304,7 @@ func (r *Receipts) Holder(ctx context.Context, m chat.Message) (rec chat.Receipt
 	}
 	names, err := r.objects.List(ctx, dir, 0)
 	if err != nil {
-		return rec, holder, false, fmt.Errorf("ossmount: holder: %w", err)
+		return rec, holder, false, fmt.Errorf("bucket: holder: %w", err)
 	}
 	if rec, err = r.receipt(ctx, m, dir, names); err != nil {
 		return rec, holder, false, err
@@ -323,7 +314,7 @@ func (r *Receipts) Holder(ctx context.Context, m chat.Message) (rec chat.Receipt
 	case gen < 0:
 		return rec, holder, false, nil
 	case err != nil:
-		return rec, holder, false, fmt.Errorf("ossmount: holder: %w", err)
+		return rec, holder, false, fmt.Errorf("bucket: holder: %w", err)
 	}
 	return rec, c.Holder, c.holds(r.now()), nil
 }
@@ -343,14 +334,14 @@ func (r *Receipts) Renew(ctx context.Context, m chat.Message, a chat.Attempt, le
 	if !ok {
 		names, err := r.objects.List(ctx, dir, 0)
 		if err != nil {
-			return fmt.Errorf("ossmount: renew: %w", err)
+			return fmt.Errorf("bucket: renew: %w", err)
 		}
 		var c claimRecord
 		if gen, c, err = r.currentClaim(ctx, dir, names); err != nil && !isTorn(err) {
-			return fmt.Errorf("ossmount: renew: %w", err)
+			return fmt.Errorf("bucket: renew: %w", err)
 		}
 		if gen < 0 || err != nil || c.Free || c.Holder != a {
-			return fmt.Errorf("ossmount: renew: %w", chat.ErrNotHeld)
+			return fmt.Errorf("bucket: renew: %w", chat.ErrNotHeld)
 		}
 	}
 	err = r.writeClaim(ctx, dir, gen+1, claimRecord{Holder: a, LeaseMillis: lease.Milliseconds()})
@@ -359,15 +350,15 @@ func (r *Receipts) Renew(ctx context.Context, m chat.Message, a chat.Attempt, le
 		// with a failure and tried again.
 		var c claimRecord
 		if rerr := r.readClaim(ctx, path.Join(dir, claimName(gen+1)), &c); rerr != nil && !isTorn(rerr) {
-			return fmt.Errorf("ossmount: renew: %w", rerr)
+			return fmt.Errorf("bucket: renew: %w", rerr)
 		} else if rerr != nil || c.Free || c.Holder != a {
 			r.remember(dir, a, -1)
-			return fmt.Errorf("ossmount: renew: %w", chat.ErrNotHeld)
+			return fmt.Errorf("bucket: renew: %w", chat.ErrNotHeld)
 		}
 		err = nil
 	}
 	if err != nil {
-		return fmt.Errorf("ossmount: renew: %w", err)
+		return fmt.Errorf("bucket: renew: %w", err)
 	}
 	r.remember(dir, a, gen+1)
 	return nil
@@ -432,7 +423,7 @@ func (r *Receipts) Release(ctx context.Context, m chat.Message, a chat.Attempt) 
 	}
 	names, err := r.objects.List(ctx, dir, 0)
 	if err != nil {
-		return fmt.Errorf("ossmount: release: %w", err)
+		return fmt.Errorf("bucket: release: %w", err)
 	}
 	r.remember(dir, a, -1)
 	gen, c, err := r.currentClaim(ctx, dir, names)
@@ -440,7 +431,7 @@ func (r *Receipts) Release(ctx context.Context, m chat.Message, a chat.Attempt) 
 		return nil
 	}
 	if err := r.writeClaim(ctx, dir, gen+1, claimRecord{Free: true}); err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("ossmount: release: %w", err)
+		return fmt.Errorf("bucket: release: %w", err)
 	}
 	return nil
 }
@@ -458,7 +449,7 @@ func (r *Receipts) SaveAnswer(ctx context.Context, m chat.Message, answer string
 		return err
 	}
 	if err := r.objects.Create(ctx, path.Join(dir, "answer.json"), data); err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("ossmount: save answer: %w", err)
+		return fmt.Errorf("bucket: save answer: %w", err)
 	}
 	return nil
 }
@@ -499,7 +490,7 @@ func (r *Receipts) mark(ctx context.Context, m chat.Message, name string) error 
 	}
 	data := []byte(`{"version":1,"at":"` + r.now().UTC().Format(time.RFC3339Nano) + `"}`)
 	if err := r.objects.Create(ctx, path.Join(dir, name), data); err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("ossmount: mark %s: %w", strings.TrimSuffix(name, fileSuffix), err)
+		return fmt.Errorf("bucket: mark %s: %w", strings.TrimSuffix(name, fileSuffix), err)
 	}
 	return nil
 }
@@ -519,7 +510,7 @@ const pruneDaysEvery = time.Minute
 // retention, or that day's folder once it is empty.
 func (r *Receipts) prune(ctx context.Context) {
 	if err := r.pruneStep(ctx, r.now()); err != nil {
-		r.log.WarnContext(ctx, "ossmount: prune receipts", "err", err)
+		r.log.WarnContext(ctx, "bucket: prune receipts", "err", err)
 	}
 }
 

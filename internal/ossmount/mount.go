@@ -1,3 +1,7 @@
+// Package ossmount reaches the bucket through the folder Function Compute
+// mounts it at (OSS_MOUNT_POINT), or through any local folder: a
+// bucket.Objects over files, used when OSS_BUCKET is not set. What it
+// guarantees next to the OSS API is in package bucket's doc.
 package ossmount
 
 import (
@@ -7,56 +11,42 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"syscall"
 )
 
-// Objects is the bucket as a store sees it: objects named by
-// slash-separated paths relative to the mount's root, which the mount shows
-// as files under the mount point. Two implementations see the same
-// objects: Mount, the files under the mount point, and the OSS API on the
-// keys below the mounted bucket path (package oss), which is what makes
-// "create if absent" hold across instances (docs/protocols.md §12).
-type Objects interface {
-	// List returns the names (not paths) of what is directly in dir, the
-	// objects and the folders that hold objects, sorted; a missing dir is
-	// empty. A limit above 0 returns at most that many names, not
-	// necessarily the first ones.
-	List(ctx context.Context, dir string, limit int) ([]string, error)
-	// Read returns an object's content; a missing object is an error
-	// matching fs.ErrNotExist.
-	Read(ctx context.Context, path string) ([]byte, error)
-	// Create writes a new object at path, whole, only if there is none:
-	// an existing one is an error matching fs.ErrExist and is left as it
-	// was.
-	Create(ctx context.Context, path string, data []byte) error
-	// Remove removes the object at path, or the folder at path once it is
-	// empty; a missing one is no error.
-	Remove(ctx context.Context, path string) error
-	// RemoveAll removes the folder at dir and everything below it, in a
-	// request or two whatever it holds: its objects are few (a message's
-	// receipts, an asker's files waiting for a question).
-	RemoveAll(ctx context.Context, dir string) error
-}
+// ErrNoMountPoint is wrapped by New's error when the directory (the OSS
+// mount point) does not exist or is not a directory.
+var ErrNoMountPoint = errors.New("OSS mount point is missing")
 
-// Mount is Objects over the mount point itself. On a local folder its
-// Create is exclusive; on FC's OSS mount it is exclusive within one
-// instance only, as ossfs creates a file by a lookup and then an upload,
-// with nothing between two instances (docs/protocols.md §12).
+// Mount is the bucket's objects as the files under a folder. On a local
+// folder its Create is exclusive; on FC's OSS mount it is exclusive within
+// one instance only, as ossfs creates a file by a lookup and then an
+// upload, with nothing between two instances (docs/protocols.md §12).
 type Mount struct {
 	root  string
 	files fileWriter
 }
 
-// NewMount returns the Objects of the mount point root.
-func NewMount(root string) *Mount { return &Mount{root: root} }
+// New returns the objects under the folder root, once it is checked to be
+// there: a function whose OSS mount is missing or misconfigured should say
+// so at start, not lose the first message.
+func New(root string) (*Mount, error) {
+	info, err := os.Stat(root)
+	if err != nil {
+		return nil, fmt.Errorf("ossmount: %w: %w", ErrNoMountPoint, err)
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("ossmount: %w: %s is not a directory", ErrNoMountPoint, root)
+	}
+	return &Mount{root: root}, nil
+}
 
 func (m *Mount) path(p string) string { return filepath.Join(m.root, filepath.FromSlash(p)) }
 
-// List implements Objects.
+// List implements bucket.Objects.
 func (m *Mount) List(ctx context.Context, dir string, limit int) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -77,7 +67,7 @@ func (m *Mount) List(ctx context.Context, dir string, limit int) ([]string, erro
 	return names, nil
 }
 
-// Read implements Objects.
+// Read implements bucket.Objects.
 func (m *Mount) Read(ctx context.Context, path string) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -85,12 +75,12 @@ func (m *Mount) Read(ctx context.Context, path string) ([]byte, error) {
 	return os.ReadFile(m.path(path))
 }
 
-// Create implements Objects.
+// Create implements bucket.Objects.
 func (m *Mount) Create(ctx context.Context, path string, data []byte) error {
 	return m.files.createOnce(ctx, m.path(path), data)
 }
 
-// Remove implements Objects.
+// Remove implements bucket.Objects.
 func (m *Mount) Remove(ctx context.Context, path string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -108,7 +98,7 @@ func isNotEmpty(err error) bool {
 	return errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST)
 }
 
-// RemoveAll implements Objects.
+// RemoveAll implements bucket.Objects.
 func (m *Mount) RemoveAll(ctx context.Context, dir string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -158,12 +148,16 @@ type fileWriter struct {
 	noLinks atomic.Bool
 }
 
+// tempSuffix ends the name of a file being written, as it ends every
+// object's name.
+const tempSuffix = ".json"
+
 var errLinkUnsupported = errors.New("the file system does not link files")
 
 // createByLink writes data to a temporary file in path's directory and
 // links it to path.
 func createByLink(path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "tmp-*"+fileSuffix)
+	tmp, err := os.CreateTemp(filepath.Dir(path), "tmp-*"+tempSuffix)
 	if err != nil {
 		return err
 	}
@@ -229,31 +223,6 @@ func createExclusive(ctx context.Context, path string, data []byte) (err error) 
 	closed = true
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", path, err)
-	}
-	return nil
-}
-
-// objectsAt is objects, or, when that is nil, the mount point root itself,
-// once root is checked to be one.
-func objectsAt(root string, objects Objects) (Objects, error) {
-	if err := checkRoot(root); err != nil {
-		return nil, err
-	}
-	if objects == nil {
-		objects = NewMount(root)
-	}
-	return objects, nil
-}
-
-// pruneBefore removes the objects of dir, among names, whose instant (as
-// at reads it from a name) is before ms.
-func pruneBefore(ctx context.Context, objects Objects, dir string, names []string, ms int64, at func(name string) (int64, bool)) error {
-	for _, n := range names {
-		if t, ok := at(n); ok && t < ms {
-			if err := objects.Remove(ctx, path.Join(dir, n)); err != nil {
-				return err
-			}
-		}
 	}
 	return nil
 }

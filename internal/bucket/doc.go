@@ -1,0 +1,43 @@
+// Package bucket is the reply function's storage on OSS: the conversation
+// histories, the receipts and claims of messages, the daily questions, the
+// conversations' settings, the files waiting for the next question, the
+// \stop requests and the month's tally of OpenAPI calls. It reads and
+// writes objects below one folder of one bucket and knows nothing of
+// DingTalk, FC or the model; each store's file gives its layout.
+//
+// # Two ways to the bucket
+//
+// Every store reads and writes through Objects, which has two
+// implementations over the same keys, so a deployment can switch between
+// them and keep its data:
+//
+//   - The OSS API (package oss, chosen by OSS_BUCKET): one round trip a
+//     call, and Create is PutObject with x-oss-forbid-overwrite, so
+//     create-if-absent holds across instances. Claims (Receipts) and the
+//     daily slots (Questions) are then exclusive across instances. No
+//     directory is needed.
+//   - The mount (package ossmount, when OSS_BUCKET is not set): the bucket
+//     folder that FC mounts into the function as a directory, or any local
+//     folder (make run, the tests). On a local folder Create links a whole
+//     file into place and is exclusive; on FC's OSS mount (ossfs) it is a
+//     lookup and then an upload, exclusive within one instance only, and a
+//     reader may meet a file empty for a moment (docs/protocols.md §12).
+//     The directory is checked at start (ossmount.New), so a missing mount
+//     says so instead of losing the first message.
+//
+// The rules below hold either way.
+//
+// # Write once
+//
+// The mount is a FUSE file system over OSS objects: rename is not atomic,
+// rewriting or appending to a file uploads the whole object again, metadata
+// operations (stat, readdir, mkdir) are slow, and nothing locks a file
+// against another instance. Several instances of the reply function, and
+// several requests inside one instance, may write the same history at the
+// same moment. So the store never modifies a file: every turn and every
+// \clear is a file of its own, created exclusively, written in full and
+// closed (closing uploads it), and never touched again except to be
+// deleted. Writers of different turns then never race on one object; the
+// worst a crash leaves behind is a torn file, which readers skip and a
+// retried Save of the same message replaces.
+package bucket
