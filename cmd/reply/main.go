@@ -102,7 +102,7 @@ Environment:
   TEMPERATURE            sampling temperature, 0 to 2 (default 0.7)
   SYSTEM_PROMPT          system prompt (default none)
   HISTORY_LENGTH         earlier question/answer pairs sent along (default 5)
-  OSS_MOUNT_POINT        directory of the mounted OSS bucket (default /mnt/oss)
+  OSS_MOUNT_POINT        directory of the mounted OSS bucket, used without OSS_BUCKET (default /mnt/oss)
   TIMEOUT                seconds the model may stay silent: before its first word, and
                          between two (default 55); an answer that flows goes on
   FUNCTION_TIMEOUT       the function's timeout in FC, in seconds (s.yaml's timeout;

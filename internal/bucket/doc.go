@@ -3,7 +3,10 @@
 // conversations' settings, the files waiting for the next question, the
 // \stop requests and the month's tally of OpenAPI calls. It reads and
 // writes objects below one folder of one bucket and knows nothing of
-// DingTalk, FC or the model; each store's file gives its layout.
+// DingTalk, FC or the model. Each store's file gives its layout, where
+// <root> is the stores' folder: OSS_BUCKET_PATH in the bucket, which FC
+// mounts at OSS_MOUNT_POINT. The layout is what deployed buckets hold: a
+// key that changes loses their data.
 //
 // # Two ways to the bucket
 //
@@ -13,7 +16,8 @@
 //
 //   - The OSS API (package oss, chosen by OSS_BUCKET): one round trip a
 //     call, and Create is PutObject with x-oss-forbid-overwrite, so
-//     create-if-absent holds across instances. Claims (Receipts) and the
+//     create-if-absent holds across instances (on a bucket without
+//     versioning, which cmd/reply checks at start). Claims (Receipts) and the
 //     daily slots (Questions) are then exclusive across instances. No
 //     directory is needed.
 //   - The mount (package ossmount, when OSS_BUCKET is not set): the bucket

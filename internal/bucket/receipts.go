@@ -45,7 +45,7 @@ import (
 // renewing the claim, or giving it up, is creating the next generation, so
 // of two instances that try at once exactly one succeeds, as long as
 // Objects' Create is atomic: through the OSS API it is across every
-// instance; on the mount it holds within one instance only (see Mount).
+// instance; on the mount it holds within one instance only (see the package doc).
 //
 // A claim is a lease: it holds for the lease its holder wrote in it, from
 // when it was written, and the holder renews it (Renew) while it works, so
@@ -58,7 +58,7 @@ import (
 //
 // A process that dies between posting a piece of the answer and writing
 // sent-<n> posts that piece again on FC's retry: the window is one HTTP
-// response long. Through the mount alone (Mount, no OSS API) the claim is
+// response long. Through the mount alone (package ossmount, no OSS API) the claim is
 // exclusive within one instance only.
 type Receipts struct {
 	objects   Objects
