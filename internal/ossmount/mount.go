@@ -141,7 +141,7 @@ func (w *fileWriter) createOnce(ctx context.Context, path string, data []byte) e
 	return createExclusive(ctx, path, data)
 }
 
-// fileWriter creates the files of a store.
+// fileWriter creates the files of the mount.
 type fileWriter struct {
 	// noLinks is set once the file system refuses a link: from then on
 	// files are created exclusively instead, without trying to link first.
