@@ -19,9 +19,6 @@ const badgeTimeout = 5 * time.Second
 // nicety DingTalk is known to refuse now and then: a failure is logged and
 // the answer goes on.
 func (s *Service) badge(ctx context.Context, log *slog.Logger, m chat.Message) (off func()) {
-	if s.cfg.Reactions == nil {
-		return func() {}
-	}
 	put := make(chan bool, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(ctx, badgeTimeout)

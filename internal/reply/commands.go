@@ -47,16 +47,16 @@ func (s *Service) commands() []command {
 		clearHelp += "（群里清除全群共用的记录，仅管理员）"
 	}
 	cmds := []command{{name: "clear", help: clearHelp, run: s.clear}}
-	if s.cfg.Settings != nil {
+	if offered(s.cfg.Settings) {
 		cmds = append(cmds, command{name: "system", help: "查看（不带参数）、设置或恢复（reset）本会话的系统提示词；群里仅管理员可改", run: s.system})
 		if len(s.cfg.Models) > 1 {
 			cmds = append(cmds, command{name: "model", help: "列出可用的模型（不带参数）或切换本会话的模型；群里仅管理员可切换", run: s.switchModel})
 		}
 	}
-	if s.cfg.Stops != nil {
+	if offered(s.cfg.Stops) {
 		cmds = append(cmds, command{name: "stop", help: "停下我正在写给你的回答（已写出的部分保留，这一问不计入对话记录）", run: s.stop})
 	}
-	if s.cfg.Questions != nil {
+	if offered(s.cfg.Questions) {
 		cmds = append(cmds, command{name: "usage", help: "显示你今天的提问次数和 token 用量", run: s.usage})
 	}
 	return append(cmds,
@@ -105,11 +105,9 @@ func (s *Service) clear(ctx context.Context, log *slog.Logger, m chat.Message, _
 	if err := s.cfg.History.Clear(ctx, s.historyOwner(m), m.CreatedAt); err != nil {
 		return "", retry.Mark(fmt.Errorf("clear history: %w", err))
 	}
-	if s.cfg.Documents != nil {
-		// A file waiting for the next question goes with the history.
-		if err := s.cfg.Documents.Clear(ctx, m.HistoryOwner()); err != nil {
-			return "", retry.Mark(fmt.Errorf("clear the files kept: %w", err))
-		}
+	// A file waiting for the next question goes with the history.
+	if err := s.cfg.Documents.Clear(ctx, m.HistoryOwner()); err != nil {
+		return "", retry.Mark(fmt.Errorf("clear the files kept: %w", err))
 	}
 	log.Log(ctx, logging.LevelNotice, "history cleared", "shared", shared)
 	if shared {

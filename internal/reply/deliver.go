@@ -36,12 +36,10 @@ func (s *Service) done(ctx context.Context, log *slog.Logger, m chat.Message) {
 	if err := s.cfg.Receipts.MarkDelivered(ctx, m); err != nil {
 		log.ErrorContext(ctx, "could not record the delivery", "err", err)
 	}
-	if s.cfg.Questions != nil {
-		// Off the answer's path: it is out. A failure leaves the old
-		// day for the next message.
-		day, _ := usageDay(s.cfg.Now())
-		if err := s.cfg.Questions.Prune(ctx, day); err != nil {
-			log.WarnContext(ctx, "could not remove an old day's questions", "err", err)
-		}
+	// Off the answer's path: it is out. A failure leaves the old day for
+	// the next message.
+	day, _ := usageDay(s.cfg.Now())
+	if err := s.cfg.Questions.Prune(ctx, day); err != nil {
+		log.WarnContext(ctx, "could not remove an old day's questions", "err", err)
 	}
 }

@@ -81,7 +81,7 @@ func (s *Service) readFile(ctx context.Context, log *slog.Logger, m chat.Message
 	if name == "" {
 		name = "未命名文件"
 	}
-	if s.cfg.Reader == nil || s.cfg.Files == nil || s.cfg.Documents == nil {
+	if !s.readsFiles() {
 		return chat.Document{}, unsupportedText("file"), nil
 	}
 	log = log.With("fileExt", strings.ToLower(path.Ext(name)))

@@ -69,7 +69,7 @@ type heldPictures struct {
 // fit is how many pictures fit in the context window, -1 for any number.
 func (s *Service) pictures(ctx context.Context, log *slog.Logger, m chat.Message, codes []string, fit int) (heldPictures, string, error) {
 	none := heldPictures{free: func() {}}
-	if len(codes) == 0 || s.cfg.Vision == nil || s.cfg.Files == nil {
+	if len(codes) == 0 || !s.seesPictures() {
 		return none, "", nil
 	}
 	if len(codes) > maxPictures {

@@ -152,6 +152,7 @@ func New(cfg Config) *Service {
 	if cfg.StopPoll <= 0 {
 		cfg.StopPoll = DefaultStopPoll
 	}
+	cfg = switchOff(cfg)
 	return &Service{cfg: cfg, reading: make(chan struct{}, 1), pictureBytes: semaphore.NewWeighted(pictureBytesInFlight)}
 }
 
@@ -196,7 +197,7 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 		defer j.settings.stop()
 		// DingTalk hands a group's robot no file message, and without
 		// Files none is read: then nothing waits to be listed.
-		if s.cfg.Documents != nil && s.cfg.Files != nil && !m.IsGroup() {
+		if offered(s.cfg.Documents) && offered(s.cfg.Files) && !m.IsGroup() {
 			j.documents = s.loadDocuments(ctx, m)
 			defer j.documents.stop()
 		}
@@ -233,7 +234,7 @@ func (s *Service) answer(ctx context.Context, j *job, rec chat.Receipt) error {
 		// FC retries an attempt that ended; one that died may have left
 		// its card open, and its badge on.
 		s.cfg.Outbox.Recover(ctx, j.m, j.attempt)
-		if s.cfg.Reactions != nil && !j.isCommand && rec.Answered {
+		if !j.isCommand && rec.Answered {
 			s.unbadge(ctx, j.log, j.m)
 		}
 	}

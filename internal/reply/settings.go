@@ -16,12 +16,9 @@ import (
 // goes with every question, and takes its share of the context window.
 const maxSystemPrompt = 4000
 
-// loadSettings starts reading m's conversation's settings, or returns nil
-// when the deployment keeps none.
+// loadSettings starts reading m's conversation's settings (the defaults
+// when the deployment keeps none).
 func (s *Service) loadSettings(ctx context.Context, m chat.Message) *pending[chat.Settings] {
-	if s.cfg.Settings == nil {
-		return nil
-	}
 	return begin(ctx, func(ctx context.Context) (chat.Settings, error) {
 		return s.cfg.Settings.Load(ctx, s.settingsKey(m))
 	})

@@ -41,7 +41,7 @@ func (s *Service) stop(ctx context.Context, log *slog.Logger, m chat.Message, _ 
 // watch (and the context).
 func (s *Service) watchStop(ctx context.Context, log *slog.Logger, m chat.Message) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
-	if s.cfg.Stops == nil {
+	if !offered(s.cfg.Stops) {
 		return ctx, func() { cancel(nil) }
 	}
 	asked := s.sentAt(m)

@@ -49,7 +49,7 @@ func usageSender(m chat.Message) string {
 // no slot, but is refused past the limit like a question), or returns nil
 // when nothing needs reading.
 func (s *Service) countDay(ctx context.Context, j *job) *pending[chat.DayUsage] {
-	if s.cfg.Questions == nil || j.m.File == nil {
+	if j.m.File == nil {
 		return nil
 	}
 	day, _ := usageDay(s.receivedAt(j))
@@ -66,7 +66,7 @@ func (s *Service) countDay(ctx context.Context, j *job) *pending[chat.DayUsage] 
 // read lets the question through: a limit is worth less than an answer
 // lost to a passing failure.
 func (s *Service) overLimit(ctx context.Context, j *job) string {
-	if s.cfg.DailyLimit <= 0 || s.cfg.Questions == nil || s.cfg.Access.admin(j.m) {
+	if s.cfg.DailyLimit <= 0 || s.cfg.Access.admin(j.m) {
 		return ""
 	}
 	day, next := usageDay(s.receivedAt(j))
@@ -121,9 +121,6 @@ func (s *Service) giveBack(ctx context.Context, j *job, r response, err error) {
 
 // countAnswer records the question m that the model answered, for \usage.
 func (s *Service) countAnswer(ctx context.Context, log *slog.Logger, j *job, u chat.Usage) {
-	if s.cfg.Questions == nil {
-		return
-	}
 	day, _ := usageDay(s.receivedAt(j))
 	if err := s.cfg.Questions.Record(ctx, usageSender(j.m), day, j.m.ID, u); err != nil {
 		log.ErrorContext(ctx, "could not count the question", "err", err)

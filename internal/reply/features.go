@@ -1,0 +1,148 @@
+package reply
+
+import (
+	"context"
+	"errors"
+	"os"
+	"time"
+
+	"github.com/dingtalk-llm/fcrobot/internal/chat"
+)
+
+// A feature a deployment does without (no VISION_MODEL, no store for
+// \stop, no badge...) is a port that says it is off: New puts one in for
+// every optional port left nil, so that the steps call the port and ask
+// offered where a feature shows (a command in \help, a watch to start),
+// never test for nil.
+
+// switchedOff marks a port that stands for a feature the deployment does
+// without.
+type switchedOff interface{ off() }
+
+// offered reports whether port is a real one, not one that says "off".
+func offered(port any) bool {
+	_, off := port.(switchedOff)
+	return !off
+}
+
+// errOff is what an off port answers the calls that nothing makes while
+// its feature is off (its command is not offered).
+var errOff = errors.New("reply: this feature is off in this deployment")
+
+// noSettings: no \system, no \model; every conversation has the defaults.
+type noSettings struct{}
+
+func (noSettings) off() {}
+func (noSettings) Load(context.Context, chat.SettingsKey) (chat.Settings, error) {
+	return chat.Settings{}, nil
+}
+func (noSettings) SetSystem(context.Context, chat.SettingsKey, string, bool) error { return errOff }
+func (noSettings) SetModel(context.Context, chat.SettingsKey, string) error        { return errOff }
+
+// noStops: no \stop, and nothing to look for while an answer is written.
+type noStops struct{}
+
+func (noStops) off()                                                          {}
+func (noStops) Stop(context.Context, string, time.Time) error                 { return errOff }
+func (noStops) StoppedSince(context.Context, string, time.Time) (bool, error) { return false, nil }
+
+// noQuestions counts nothing: no \usage, and no DAILY_LIMIT (New sets it
+// to 0, since nothing could hold it).
+type noQuestions struct{}
+
+func (noQuestions) off()                                                             {}
+func (noQuestions) Record(context.Context, string, string, string, chat.Usage) error { return nil }
+func (noQuestions) Day(context.Context, string, string) (chat.DayUsage, error) {
+	return chat.DayUsage{}, nil
+}
+func (noQuestions) Take(context.Context, string, string, string, int) (bool, error) { return true, nil }
+func (noQuestions) GiveBack(context.Context, string, string, string) error          { return nil }
+func (noQuestions) Prune(context.Context, string) error                             { return nil }
+
+// noReactions: no thinking badge (THINKING_REACTION off, or no OpenAPI).
+type noReactions struct{}
+
+func (noReactions) off()                                         {}
+func (noReactions) Thinking(context.Context, chat.Message) error { return nil }
+func (noReactions) Done(context.Context, chat.Message) error     { return nil }
+
+// noDocuments keeps no file for a next question.
+type noDocuments struct{}
+
+func (noDocuments) off()                                              {}
+func (noDocuments) Keep(context.Context, string, chat.Document) error { return errOff }
+func (noDocuments) Since(context.Context, string, time.Time) ([]chat.Document, error) {
+	return nil, nil
+}
+func (noDocuments) Take(context.Context, string, chat.Document) error { return nil }
+func (noDocuments) Clear(context.Context, string) error               { return nil }
+
+// noReader reads no file.
+type noReader struct{}
+
+func (noReader) off()                 {}
+func (noReader) Readable(string) bool { return false }
+func (noReader) Read(context.Context, string, *os.File) (string, bool, error) {
+	return "", false, errOff
+}
+
+// noFiles downloads nothing (no AppKey for DingTalk's OpenAPI).
+type noFiles struct{}
+
+func (noFiles) off() {}
+func (noFiles) Download(context.Context, chat.Message, string, int64) (chat.File, error) {
+	return chat.File{}, errOff
+}
+
+// noVision looks at no picture (no VISION_MODEL).
+type noVision struct{}
+
+func (noVision) off() {}
+func (noVision) Complete(context.Context, chat.Prompt) (chat.Completion, error) {
+	return chat.Completion{}, errOff
+}
+func (noVision) Stream(context.Context, chat.Prompt, func(string) error) (chat.Completion, error) {
+	return chat.Completion{}, errOff
+}
+
+// switchOff puts a port that says "off" in place of every optional port
+// cfg leaves nil.
+func switchOff(cfg Config) Config {
+	if cfg.Settings == nil {
+		cfg.Settings = noSettings{}
+	}
+	if cfg.Stops == nil {
+		cfg.Stops = noStops{}
+	}
+	if cfg.Questions == nil {
+		cfg.Questions = noQuestions{}
+		cfg.DailyLimit = 0
+	}
+	if cfg.Reactions == nil {
+		cfg.Reactions = noReactions{}
+	}
+	if cfg.Documents == nil {
+		cfg.Documents = noDocuments{}
+	}
+	if cfg.Reader == nil {
+		cfg.Reader = noReader{}
+	}
+	if cfg.Files == nil {
+		cfg.Files = noFiles{}
+	}
+	if cfg.Vision == nil {
+		cfg.Vision = noVision{}
+	}
+	return cfg
+}
+
+// readsFiles reports whether files sent are read: it takes a reader, a
+// way to download them, and a store to keep them in.
+func (s *Service) readsFiles() bool {
+	return offered(s.cfg.Reader) && offered(s.cfg.Files) && offered(s.cfg.Documents)
+}
+
+// seesPictures reports whether pictures sent go to a vision model.
+func (s *Service) seesPictures() bool {
+	return offered(s.cfg.Vision) && offered(s.cfg.Files)
+}
