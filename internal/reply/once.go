@@ -51,25 +51,40 @@ const duplicateMargin = 5 * time.Second
 // first: as long as the first may work, up to the function's deadline when
 // there is one (the first's answer may run until then), else TIMEOUT and
 // duplicateWait.
-func (s *Service) duplicateWait(ctx context.Context) time.Duration {
+func (c *claims) duplicateWait(ctx context.Context) time.Duration {
 	if deadline, ok := ctx.Deadline(); ok {
 		return time.Until(deadline) - duplicateMargin
 	}
-	return s.cfg.Timeout + duplicateWait
+	return c.timeout + duplicateWait
+}
+
+// claims take each message for one attempt at a time, across instances,
+// with a lease its holder renews while it works (DefaultClaimLease): the
+// first step of a message, before anything is done for it, and the only
+// one that speaks to Receipts of who holds what.
+type claims struct {
+	receipts Receipts
+	// lease is how long a claim holds unless renewed (ClaimLease).
+	lease time.Duration
+	// timeout is the model's TIMEOUT: how long a second delivery of an
+	// attempt waits for the first, beyond duplicateWait, when the
+	// function's deadline is not known.
+	timeout time.Duration
+	now     func() time.Time
 }
 
 // renewEvery is how often a holder renews its claim.
-func (s *Service) renewEvery() time.Duration { return s.cfg.ClaimLease / 3 }
+func (c *claims) renewEvery() time.Duration { return c.lease / 3 }
 
 // duplicatePoll is how often a second delivery of an attempt looks at how
 // the first is doing: a few times per renewal.
-func (s *Service) duplicatePoll() time.Duration { return s.cfg.ClaimLease / 15 }
+func (c *claims) duplicatePoll() time.Duration { return c.lease / 15 }
 
 // claim reads what earlier attempts did for m and claims m for attempt a.
 // claimed is false when there is nothing to do: m was answered in full
 // already, or (with a retryable error) another invocation holds it now.
-func (s *Service) claim(ctx context.Context, log *slog.Logger, m chat.Message, a chat.Attempt) (rec chat.Receipt, claimed bool, err error) {
-	rec, holder, claimed, err := s.cfg.Receipts.Claim(ctx, m, a, s.cfg.ClaimLease)
+func (c *claims) claim(ctx context.Context, log *slog.Logger, m chat.Message, a chat.Attempt) (rec chat.Receipt, claimed bool, err error) {
+	rec, holder, claimed, err := c.receipts.Claim(ctx, m, a, c.lease)
 	switch {
 	case err != nil:
 		return rec, false, retry.Mark(fmt.Errorf("claim the message: %w", err))
@@ -84,7 +99,7 @@ func (s *Service) claim(ctx context.Context, log *slog.Logger, m chat.Message, a
 		// run out.
 		return rec, false, retry.Mark(fmt.Errorf("the message is being answered by another invocation (%s)", holder))
 	}
-	return rec, false, s.followFirst(ctx, log, m, holder)
+	return rec, false, c.followFirst(ctx, log, m, holder)
 }
 
 // followFirst is a second delivery of the very attempt that holds m (FC
@@ -96,14 +111,14 @@ func (s *Service) claim(ctx context.Context, log *slog.Logger, m chat.Message, a
 // attempt is the right one: success once m is delivered or once FC's retry
 // holds it; a failure, for FC to retry, once the first gave m up after a
 // failure or stopped renewing its claim (its instance died).
-func (s *Service) followFirst(ctx context.Context, log *slog.Logger, m chat.Message, first chat.Attempt) error {
+func (c *claims) followFirst(ctx context.Context, log *slog.Logger, m chat.Message, first chat.Attempt) error {
 	log.InfoContext(ctx, "a second delivery of this attempt: waiting for the first to answer", "holder", first.String())
-	poll, limit := s.duplicatePoll(), s.duplicateWait(ctx)
+	poll, limit := c.duplicatePoll(), c.duplicateWait(ctx)
 	for waited := time.Duration(0); waited < limit; waited += poll {
 		if err := retry.Sleep(ctx, poll); err != nil {
 			break
 		}
-		rec, now, held, err := s.cfg.Receipts.Holder(ctx, m)
+		rec, now, held, err := c.receipts.Holder(ctx, m)
 		switch {
 		case err != nil:
 			continue // a passing failure to read: look again
@@ -127,7 +142,7 @@ func (s *Service) followFirst(ctx context.Context, log *slog.Logger, m chat.Mess
 // the claim every renewEvery and, should another attempt have taken the
 // message over, cancels the work with chat.ErrNotHeld as its cause.
 type hold struct {
-	s      *Service
+	c      *claims
 	m      chat.Message
 	a      chat.Attempt
 	log    *slog.Logger
@@ -144,11 +159,11 @@ type hold struct {
 
 // keep starts renewing a's claim on m, which a has just taken; the work on
 // m goes on under the context it returns, and end stops the renewals.
-func (s *Service) keep(ctx context.Context, log *slog.Logger, m chat.Message, a chat.Attempt) (context.Context, *hold) {
+func (c *claims) keep(ctx context.Context, log *slog.Logger, m chat.Message, a chat.Attempt) (context.Context, *hold) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	h := &hold{
-		s: s, m: m, a: a, log: log, cancel: cancel,
-		stop: make(chan struct{}), done: make(chan struct{}), renewedAt: s.cfg.Now(),
+		c: c, m: m, a: a, log: log, cancel: cancel,
+		stop: make(chan struct{}), done: make(chan struct{}), renewedAt: c.now(),
 	}
 	go h.renewing(ctx)
 	return ctx, h
@@ -156,7 +171,7 @@ func (s *Service) keep(ctx context.Context, log *slog.Logger, m chat.Message, a 
 
 func (h *hold) renewing(ctx context.Context) {
 	defer close(h.done)
-	tick := time.NewTicker(h.s.renewEvery())
+	tick := time.NewTicker(h.c.renewEvery())
 	defer tick.Stop()
 	for {
 		select {
@@ -173,8 +188,8 @@ func (h *hold) renewing(ctx context.Context) {
 }
 
 func (h *hold) renew(ctx context.Context) error {
-	sent := h.s.cfg.Now()
-	err := h.s.cfg.Receipts.Renew(ctx, h.m, h.a, h.s.cfg.ClaimLease)
+	sent := h.c.now()
+	err := h.c.receipts.Renew(ctx, h.m, h.a, h.c.lease)
 	switch {
 	case errors.Is(err, chat.ErrNotHeld):
 		h.log.WarnContext(ctx, "another attempt took the message over: this one stops", "err", err)
@@ -202,9 +217,9 @@ func (h *hold) confirm(ctx context.Context) error {
 		return cause
 	}
 	h.mu.Lock()
-	age := h.s.cfg.Now().Sub(h.renewedAt)
+	age := h.c.now().Sub(h.renewedAt)
 	h.mu.Unlock()
-	if age < h.s.cfg.ClaimLease-h.s.renewEvery() {
+	if age < h.c.lease-h.c.renewEvery() {
 		return nil
 	}
 	if err := h.renew(ctx); err != nil {
@@ -232,8 +247,8 @@ func takenOver(ctx context.Context, err error) bool {
 
 // release gives up a's claim on m after a failure, so that FC's retry can
 // take the message at once.
-func (s *Service) release(ctx context.Context, log *slog.Logger, m chat.Message, a chat.Attempt) {
-	if err := s.cfg.Receipts.Release(ctx, m, a); err != nil {
+func (c *claims) release(ctx context.Context, log *slog.Logger, m chat.Message, a chat.Attempt) {
+	if err := c.receipts.Release(ctx, m, a); err != nil {
 		log.WarnContext(ctx, "could not release the message's claim", "err", err)
 	}
 }

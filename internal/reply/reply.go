@@ -122,6 +122,8 @@ type Config struct {
 // Service answers the messages handed to the reply function.
 type Service struct {
 	cfg Config
+	// claims answer each message once across instances (once.go).
+	claims *claims
 	// deliveries counts the deliveries this process received, which tells
 	// two deliveries of one attempt to the same instance apart.
 	deliveries atomic.Uint64
@@ -153,7 +155,7 @@ func New(cfg Config) *Service {
 		cfg.StopPoll = DefaultStopPoll
 	}
 	cfg = switchOff(cfg)
-	return &Service{cfg: cfg, reading: make(chan struct{}, 1), pictureBytes: semaphore.NewWeighted(pictureBytesInFlight)}
+	return &Service{cfg: cfg, claims: &claims{receipts: cfg.Receipts, lease: cfg.ClaimLease, timeout: cfg.Timeout, now: cfg.Now}, reading: make(chan struct{}, 1), pictureBytes: semaphore.NewWeighted(pictureBytesInFlight)}
 }
 
 // Handle answers one message, once: a message handed over again (FC
@@ -202,11 +204,11 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 			defer j.documents.stop()
 		}
 	}
-	rec, claimed, err := s.claim(ctx, log, m, attempt)
+	rec, claimed, err := s.claims.claim(ctx, log, m, attempt)
 	if err != nil || !claimed {
 		return err
 	}
-	work, hold := s.keep(ctx, log, m, attempt)
+	work, hold := s.claims.keep(ctx, log, m, attempt)
 	j.hold = hold
 	defer hold.end()
 	if !s.admit(work, log, m) {
@@ -221,7 +223,7 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 		// The renewals end before the release: one still being written
 		// would land after it and hold the message for a whole lease.
 		hold.end()
-		s.release(ctx, log, m, attempt)
+		s.claims.release(ctx, log, m, attempt)
 		return err
 	}
 	return nil

@@ -741,6 +741,7 @@ func TestAHolderThatLostItsClaimKeepsAndPostsNothing(t *testing.T) {
 		cut.failing.Store(true)
 		cutOff := f.instance("instance-cut")
 		cutOff.cfg.Receipts = cut
+		cutOff.claims.receipts = cut
 		ev := event("m1", "你好", clock)
 		first := make(chan error, 1)
 		go func() { first <- f.deliver(t, cutOff, fcruntime.Invocation{RequestID: "r1"}, ev) }()
