@@ -21,21 +21,37 @@ import (
 // written, marked as cut. A model that fails before writing anything gets
 // its failure told to the user in words they understand, and the history
 // stays as it was, so that the question can simply be asked again.
-func (s *Service) ask(ctx context.Context, j *job) (response, error) {
+//
+// The writer is where the answer is written: the model streams it, the
+// outbox shows it, \stop and the bounds end it, and it is delivered.
+type writer struct {
+	outbox    Outbox
+	receipts  Receipts
+	reactions Reactions
+	stops     Stops
+	// stopPoll is how often an answer looks for a stop request
+	// (StopPoll).
+	stopPoll time.Duration
+	// timeout bounds the model's silence (TIMEOUT); reserve is what an
+	// answer leaves of the function's time for its delivery
+	// (DeliveryReserve).
+	timeout, reserve time.Duration
+	// showThinking shows a reasoning model's reasoning (SHOW_THINKING).
+	showThinking bool
+	now          func() time.Time
+}
+
+// write asks the model q, for j, and writes its answer.
+func (s *writer) write(ctx context.Context, j *job, q question) (response, error) {
 	m, log := j.m, j.log
-	q, refusal, err := s.prompt(ctx, j)
-	if err != nil || refusal != "" {
-		return response{text: refusal}, err
-	}
-	defer q.done()
-	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= s.cfg.DeliveryReserve {
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= s.reserve {
 		// What came before (pictures, a quoted file waiting its turn) took
 		// the answer's time: FC's retry starts with all of it.
 		return response{}, retry.Mark(errors.New("no time is left to ask the model and deliver its answer"))
 	}
 	p, model := q.p, q.model
 	j.unbadge = s.badge(ctx, log, m)
-	draft := s.cfg.Outbox.Open(ctx, m, j.attempt)
+	draft := s.outbox.Open(ctx, m, j.attempt)
 	askCtx, cancel := s.answerTime(ctx)
 	defer cancel()
 	askCtx, unwatch := s.watchStop(askCtx, log, m)
@@ -93,7 +109,7 @@ func (s *Service) ask(ctx context.Context, j *job) (response, error) {
 	}
 	turn := chat.Turn{
 		MessageID: m.ID, Question: q.remembered, Answer: answer,
-		AskedAt: m.CreatedAt, AnsweredAt: s.cfg.Now().UTC(),
+		AskedAt: m.CreatedAt, AnsweredAt: s.now().UTC(),
 	}
 	used, reported := c.Usage, c.Usage != (chat.Usage{})
 	if !reported {
@@ -102,7 +118,7 @@ func (s *Service) ask(ctx context.Context, j *job) (response, error) {
 	}
 	log.Log(ctx, logging.LevelNotice, "answered", "historyTurns", len(p.History), "answerBytes", len(t.answer), "pictures", len(p.Images),
 		"promptTokens", used.Prompt, "completionTokens", used.Completion, "usageReported", reported, "cut", cut != "")
-	text := t.shown(s.cfg.ShowThinking)
+	text := t.shown(s.showThinking)
 	if cut != "" {
 		text = cutText(text, cut)
 	}
@@ -115,7 +131,7 @@ func (s *Service) ask(ctx context.Context, j *job) (response, error) {
 // complete asks the model, streamed so that heard learns of every word
 // (and a draft, when there is one, shows them), and returns what was
 // written too, for an answer cut short.
-func (s *Service) complete(ctx context.Context, model Model, p chat.Prompt, draft chat.Draft, heard func()) (c chat.Completion, written string, err error) {
+func (s *writer) complete(ctx context.Context, model Model, p chat.Prompt, draft chat.Draft, heard func()) (c chat.Completion, written string, err error) {
 	c, err = model.Stream(ctx, p, func(soFar string) error {
 		heard()
 		if soFar == written {
@@ -132,6 +148,6 @@ func (s *Service) complete(ctx context.Context, model Model, p chat.Prompt, draf
 
 // visible is what the user may see of an answer still being written: no
 // reasoning unless SHOW_THINKING, and never half a tag.
-func (s *Service) visible(soFar string) string {
-	return splitThinking(withoutPartialTag(soFar)).shown(s.cfg.ShowThinking)
+func (s *writer) visible(soFar string) string {
+	return splitThinking(withoutPartialTag(soFar)).shown(s.showThinking)
 }

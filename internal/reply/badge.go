@@ -18,12 +18,12 @@ const badgeTimeout = 5 * time.Second
 // returns what takes it off once the answer is delivered. The badge is a
 // nicety DingTalk is known to refuse now and then: a failure is logged and
 // the answer goes on.
-func (s *Service) badge(ctx context.Context, log *slog.Logger, m chat.Message) (off func()) {
+func (s *writer) badge(ctx context.Context, log *slog.Logger, m chat.Message) (off func()) {
 	put := make(chan bool, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(ctx, badgeTimeout)
 		defer cancel()
-		err := s.cfg.Reactions.Thinking(ctx, m)
+		err := s.reactions.Thinking(ctx, m)
 		if err != nil {
 			log.WarnContext(ctx, "could not put the thinking badge on the message", "err", err)
 		}
@@ -38,10 +38,10 @@ func (s *Service) badge(ctx context.Context, log *slog.Logger, m chat.Message) (
 }
 
 // unbadge takes the thinking badge off m.
-func (s *Service) unbadge(ctx context.Context, log *slog.Logger, m chat.Message) {
+func (s *writer) unbadge(ctx context.Context, log *slog.Logger, m chat.Message) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), badgeTimeout)
 	defer cancel()
-	if err := s.cfg.Reactions.Done(ctx, m); err != nil {
+	if err := s.reactions.Done(ctx, m); err != nil {
 		log.WarnContext(ctx, "could not take the thinking badge off the message", "err", err)
 	}
 }

@@ -33,21 +33,21 @@ var errOutOfTime = errors.New("the function's time for the answer ran out")
 // reserve, ending with the cause errOutOfTime; a ctx without a deadline
 // (a run outside FC told no FUNCTION_TIMEOUT) is left unbounded, since
 // the silence bound still ends a model that stalls.
-func (s *Service) answerTime(ctx context.Context) (context.Context, context.CancelFunc) {
+func (s *writer) answerTime(ctx context.Context) (context.Context, context.CancelFunc) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		return context.WithCancel(ctx)
 	}
-	return context.WithDeadlineCause(ctx, deadline.Add(-s.cfg.DeliveryReserve), errOutOfTime)
+	return context.WithDeadlineCause(ctx, deadline.Add(-s.reserve), errOutOfTime)
 }
 
 // watchSilence returns a context that ends with the cause errSilent once
 // TIMEOUT passes without heard being called, heard, which the stream calls
 // on each word, and a function that ends the watch.
-func (s *Service) watchSilence(ctx context.Context) (context.Context, func(), func()) {
+func (s *writer) watchSilence(ctx context.Context) (context.Context, func(), func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
-	silence := time.AfterFunc(s.cfg.Timeout, func() { cancel(errSilent) })
-	heard := func() { silence.Reset(s.cfg.Timeout) }
+	silence := time.AfterFunc(s.timeout, func() { cancel(errSilent) })
+	heard := func() { silence.Reset(s.timeout) }
 	return ctx, heard, func() {
 		silence.Stop()
 		cancel(nil)

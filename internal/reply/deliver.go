@@ -14,19 +14,30 @@ import (
 // missing; a final one is logged, and the message counts as answered: no
 // retry could deliver it.
 func (s *Service) deliver(ctx context.Context, log *slog.Logger, a chat.Answer) error {
+	if err := s.writer.deliver(ctx, log, a); err != nil {
+		return err
+	}
+	s.done(ctx, log, a.To)
+	return nil
+}
+
+// deliver hands a to the outbox, recording each piece that reaches the
+// conversation. It returns a retryable failure, or one of an attempt
+// taken over; a final one is logged, and nil returned: no retry could
+// deliver the answer.
+func (s *writer) deliver(ctx context.Context, log *slog.Logger, a chat.Answer) error {
 	a.OnDelivered = func(piece int) {
-		if err := s.cfg.Receipts.MarkSent(ctx, a.To, piece); err != nil {
+		if err := s.receipts.MarkSent(ctx, a.To, piece); err != nil {
 			log.ErrorContext(ctx, "could not record a posted part", "part", piece, "err", err)
 		}
 	}
-	err := s.cfg.Outbox.Deliver(ctx, a)
+	err := s.outbox.Deliver(ctx, a)
 	switch {
 	case retry.Retryable(err), takenOver(ctx, err):
 		return err
 	case err != nil:
 		log.ErrorContext(ctx, "the answer could not be delivered, and trying again cannot mend it: the answer is lost", "err", err)
 	}
-	s.done(ctx, log, a.To)
 	return nil
 }
 

@@ -124,6 +124,9 @@ type Service struct {
 	cfg Config
 	// claims answer each message once across instances (once.go).
 	claims *claims
+	// writer writes the answer: streams it, stops or cuts it, delivers
+	// it (ask.go).
+	writer *writer
 	// deliveries counts the deliveries this process received, which tells
 	// two deliveries of one attempt to the same instance apart.
 	deliveries atomic.Uint64
@@ -155,7 +158,17 @@ func New(cfg Config) *Service {
 		cfg.StopPoll = DefaultStopPoll
 	}
 	cfg = switchOff(cfg)
-	return &Service{cfg: cfg, claims: &claims{receipts: cfg.Receipts, lease: cfg.ClaimLease, timeout: cfg.Timeout, now: cfg.Now}, reading: make(chan struct{}, 1), pictureBytes: semaphore.NewWeighted(pictureBytesInFlight)}
+	return &Service{
+		cfg:    cfg,
+		claims: &claims{receipts: cfg.Receipts, lease: cfg.ClaimLease, timeout: cfg.Timeout, now: cfg.Now},
+		writer: &writer{
+			outbox: cfg.Outbox, receipts: cfg.Receipts, reactions: cfg.Reactions, stops: cfg.Stops,
+			stopPoll: cfg.StopPoll, timeout: cfg.Timeout, reserve: cfg.DeliveryReserve,
+			showThinking: cfg.ShowThinking, now: cfg.Now,
+		},
+		reading:      make(chan struct{}, 1),
+		pictureBytes: semaphore.NewWeighted(pictureBytesInFlight),
+	}
 }
 
 // Handle answers one message, once: a message handed over again (FC
@@ -237,7 +250,7 @@ func (s *Service) answer(ctx context.Context, j *job, rec chat.Receipt) error {
 		// its card open, and its badge on.
 		s.cfg.Outbox.Recover(ctx, j.m, j.attempt)
 		if !j.isCommand && rec.Answered {
-			s.unbadge(ctx, j.log, j.m)
+			s.writer.unbadge(ctx, j.log, j.m)
 		}
 	}
 	a := chat.Answer{To: j.m, Text: rec.Answer, Delivered: rec.PartsSent}
@@ -270,12 +283,7 @@ func (s *Service) answer(ctx context.Context, j *job, rec chat.Receipt) error {
 
 // sentAt is when m was sent: DingTalk's createAt, or, for a callback
 // without one, now.
-func (s *Service) sentAt(m chat.Message) time.Time {
-	if m.CreatedAt.IsZero() {
-		return s.cfg.Now()
-	}
-	return m.CreatedAt
-}
+func (s *Service) sentAt(m chat.Message) time.Time { return sentAt(m, s.cfg.Now) }
 
 // job is one message being answered by one attempt.
 type job struct {

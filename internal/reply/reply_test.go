@@ -742,6 +742,7 @@ func TestAHolderThatLostItsClaimKeepsAndPostsNothing(t *testing.T) {
 		cutOff := f.instance("instance-cut")
 		cutOff.cfg.Receipts = cut
 		cutOff.claims.receipts = cut
+		cutOff.writer.receipts = cut
 		ev := event("m1", "你好", clock)
 		first := make(chan error, 1)
 		go func() { first <- f.deliver(t, cutOff, fcruntime.Invocation{RequestID: "r1"}, ev) }()

@@ -22,3 +22,14 @@ func (s *Service) respond(ctx context.Context, j *job) (response, error) {
 	s.giveBack(ctx, j, r, err)
 	return r, err
 }
+
+// ask gathers what the model is asked about j's question (prompt.go) and
+// has the writer write the answer (ask.go).
+func (s *Service) ask(ctx context.Context, j *job) (response, error) {
+	q, refusal, err := s.prompt(ctx, j)
+	if err != nil || refusal != "" {
+		return response{text: refusal}, err
+	}
+	defer q.done()
+	return s.writer.write(ctx, j, q)
+}

@@ -36,17 +36,26 @@ func (s *Service) stop(ctx context.Context, log *slog.Logger, m chat.Message, _ 
 	return "好的。如果我正在写给你的回答，它会在几秒内停下，已写出的部分保留，那一问不计入对话记录。", nil
 }
 
+// sentAt is when m was sent: DingTalk's createAt, or, for a callback
+// without one, now.
+func sentAt(m chat.Message, now func() time.Time) time.Time {
+	if m.CreatedAt.IsZero() {
+		return now()
+	}
+	return m.CreatedAt
+}
+
 // watchStop returns a context that ends with the cause errStopped once m's
 // asker asks for a stop after m was sent, and a function that ends the
 // watch (and the context).
-func (s *Service) watchStop(ctx context.Context, log *slog.Logger, m chat.Message) (context.Context, func()) {
+func (s *writer) watchStop(ctx context.Context, log *slog.Logger, m chat.Message) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
-	if !offered(s.cfg.Stops) {
+	if !offered(s.stops) {
 		return ctx, func() { cancel(nil) }
 	}
-	asked := s.sentAt(m)
+	asked := sentAt(m, s.now)
 	go func() {
-		tick := time.NewTicker(s.cfg.StopPoll)
+		tick := time.NewTicker(s.stopPoll)
 		defer tick.Stop()
 		warned := false
 		for {
@@ -55,7 +64,7 @@ func (s *Service) watchStop(ctx context.Context, log *slog.Logger, m chat.Messag
 				return
 			case <-tick.C:
 			}
-			stopped, err := s.cfg.Stops.StoppedSince(ctx, m.HistoryOwner(), asked)
+			stopped, err := s.stops.StoppedSince(ctx, m.HistoryOwner(), asked)
 			switch {
 			case err != nil && ctx.Err() == nil && !warned:
 				// The answer goes on; a stop may yet be seen by a later
