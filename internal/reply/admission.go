@@ -77,8 +77,8 @@ func (s *Service) refuse(ctx context.Context, j *job) string {
 // historyOwner names whose history m belongs to: in a group with a shared
 // context (GROUP_CONTEXT=group), the group's; else that of m's asker in
 // its conversation.
-func (s *Service) historyOwner(m chat.Message) string {
-	if m.IsGroup() && s.cfg.SharedGroupContext {
+func (s *prompter) historyOwner(m chat.Message) string {
+	if m.IsGroup() && s.sharedGroupContext {
 		return m.GroupHistoryOwner()
 	}
 	return m.HistoryOwner()

@@ -102,7 +102,7 @@ func (s *Service) clear(ctx context.Context, log *slog.Logger, m chat.Message, _
 	if shared && !s.cfg.Access.admin(m) {
 		return "这个群共用一份对话记录，只有管理员可以清除它。", nil
 	}
-	if err := s.cfg.History.Clear(ctx, s.historyOwner(m), m.CreatedAt); err != nil {
+	if err := s.cfg.History.Clear(ctx, s.prompter.historyOwner(m), m.CreatedAt); err != nil {
 		return "", retry.Mark(fmt.Errorf("clear history: %w", err))
 	}
 	// A file waiting for the next question goes with the history.

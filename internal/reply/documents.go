@@ -36,7 +36,7 @@ const readableKinds = "文本和代码文件（.txt .md .csv .json .log 等）�
 
 // keepFile answers a file message: its text is read and kept for the next
 // question of its asker in its conversation.
-func (s *Service) keepFile(ctx context.Context, j *job) (response, error) {
+func (s *prompter) keepFile(ctx context.Context, j *job) (response, error) {
 	m := j.m
 	doc, refusal, err := s.readFile(ctx, j.log, m, *m.File)
 	if err != nil || refusal != "" {
@@ -47,7 +47,7 @@ func (s *Service) keepFile(ctx context.Context, j *job) (response, error) {
 	if limit := s.keptRunes(); chars > limit {
 		kept.Text, kept.Truncated = string([]rune(doc.Text)[:limit]), true
 	}
-	if err := s.cfg.Documents.Keep(ctx, m.HistoryOwner(), kept); err != nil {
+	if err := s.documents.Keep(ctx, m.HistoryOwner(), kept); err != nil {
 		return response{}, retry.Mark(fmt.Errorf("keep a file's text: %w", err))
 	}
 	j.log.Log(ctx, logging.LevelNotice, "file kept for the next question", "fileChars", chars, "keptChars", utf8.RuneCountInString(kept.Text), "truncated", kept.Truncated)
@@ -56,14 +56,14 @@ func (s *Service) keepFile(ctx context.Context, j *job) (response, error) {
 		size = fmt.Sprintf("超过 %d 字", chars)
 	}
 	return response{text: fmt.Sprintf("已读取文件《%s》（%s）。请接着提问，你的下一个问题会带上它（%d 小时内有效）。",
-		doc.Name, size, int(s.cfg.DocumentsKept.Hours()))}, nil
+		doc.Name, size, int(s.documentsKept.Hours()))}, nil
 }
 
 // keptRunes bounds the text kept of a file: more than the context window
 // can take of it (a character is at least a third of a token), and what
 // any window could when there is none.
-func (s *Service) keptRunes() int {
-	if w := s.cfg.MaxContextTokens; w > 0 {
+func (s *prompter) keptRunes() int {
+	if w := s.window; w > 0 {
 		return 3 * w
 	}
 	return maxDocumentRunes
@@ -76,7 +76,7 @@ const maxDocumentRunes = 200_000
 // empty, tells the user why it cannot be read: a kind the robot does not
 // read, a file too large, damaged, protected or without text. The error is
 // retryable.
-func (s *Service) readFile(ctx context.Context, log *slog.Logger, m chat.Message, a chat.Attachment) (chat.Document, string, error) {
+func (s *prompter) readFile(ctx context.Context, log *slog.Logger, m chat.Message, a chat.Attachment) (chat.Document, string, error) {
 	name := a.Name
 	if name == "" {
 		name = "未命名文件"
@@ -85,15 +85,15 @@ func (s *Service) readFile(ctx context.Context, log *slog.Logger, m chat.Message
 		return chat.Document{}, unsupportedText("file"), nil
 	}
 	log = log.With("fileExt", strings.ToLower(path.Ext(name)))
-	if !s.cfg.Reader.Readable(name) {
+	if !s.reader.Readable(name) {
 		log.InfoContext(ctx, "a file of a kind the robot does not read")
 		return chat.Document{}, unreadableKindText(name), nil
 	}
 	f, err := s.download(ctx, m, a.DownloadCode)
 	switch {
 	case errors.Is(err, chat.ErrFileTooLarge):
-		log.WarnContext(ctx, "file too large", "maxBytes", s.cfg.MaxFileBytes)
-		return chat.Document{}, fmt.Sprintf("抱歉，文件《%s》太大了（上限 %d MB）。请删减或拆成几个文件后再发。", name, s.cfg.MaxFileBytes>>20), nil
+		log.WarnContext(ctx, "file too large", "maxBytes", s.maxFileBytes)
+		return chat.Document{}, fmt.Sprintf("抱歉，文件《%s》太大了（上限 %d MB）。请删减或拆成几个文件后再发。", name, s.maxFileBytes>>20), nil
 	case retry.Retryable(err):
 		return chat.Document{}, "", fmt.Errorf("download a file: %w", err)
 	case err != nil:
@@ -129,8 +129,8 @@ func (s *Service) readFile(ctx context.Context, log *slog.Logger, m chat.Message
 // unlinked as soon as it is made, so that nothing is left on disk once it
 // is closed, whatever happens to the process; the caller closes it. A
 // failure to write it (a full disk) is worth a retry.
-func (s *Service) download(ctx context.Context, m chat.Message, code string) (*os.File, error) {
-	f, err := s.cfg.Files.Download(ctx, m, code, s.cfg.MaxFileBytes)
+func (s *prompter) download(ctx context.Context, m chat.Message, code string) (*os.File, error) {
+	f, err := s.downloads.Download(ctx, m, code, s.maxFileBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +183,7 @@ var errReadTooLong = errors.New("reading the file took too long")
 // reader's context ends, which stops a child process at once; a reader
 // that cannot be stopped still holds the turn until it ends, so that two
 // never run at once. extract closes f once the reader is done with it.
-func (s *Service) extract(ctx context.Context, name string, f *os.File) (string, bool, error) {
+func (s *prompter) extract(ctx context.Context, name string, f *os.File) (string, bool, error) {
 	readCtx, cancel := context.WithTimeoutCause(ctx, maxReadTime, errReadTooLong)
 	select {
 	case s.reading <- struct{}{}:
@@ -202,7 +202,7 @@ func (s *Service) extract(ctx context.Context, name string, f *os.File) (string,
 		defer func() { <-s.reading }()
 		defer cancel()
 		defer f.Close()
-		text, truncated, err := s.cfg.Reader.Read(readCtx, name, f)
+		text, truncated, err := s.reader.Read(readCtx, name, f)
 		done <- result{text, truncated, err}
 	}()
 	select {
@@ -248,9 +248,9 @@ func unreadableFileText(name string, err error) string {
 
 // loadDocuments starts loading the files m's asker sent within
 // DocumentsKept before m, for m's question.
-func (s *Service) loadDocuments(ctx context.Context, m chat.Message) *pending[[]chat.Document] {
+func (s *prompter) loadDocuments(ctx context.Context, m chat.Message) *pending[[]chat.Document] {
 	return begin(ctx, func(ctx context.Context) ([]chat.Document, error) {
-		return s.cfg.Documents.Since(ctx, m.HistoryOwner(), s.sentAt(m).Add(-s.cfg.DocumentsKept))
+		return s.documents.Since(ctx, m.HistoryOwner(), s.sentAt(m).Add(-s.documentsKept))
 	})
 }
 
@@ -269,9 +269,9 @@ func sentBefore(docs []chat.Document, asked time.Time) []chat.Document {
 
 // take drops the documents a question took, once its turn is kept. A
 // failure leaves the file for the next question too, the lesser harm.
-func (s *Service) take(ctx context.Context, log *slog.Logger, m chat.Message, docs []chat.Document) {
+func (s *prompter) take(ctx context.Context, log *slog.Logger, m chat.Message, docs []chat.Document) {
 	for _, d := range docs {
-		if err := s.cfg.Documents.Take(ctx, m.HistoryOwner(), d); err != nil {
+		if err := s.documents.Take(ctx, m.HistoryOwner(), d); err != nil {
 			log.WarnContext(ctx, "could not drop a file its question took", "err", err)
 		}
 	}
@@ -299,7 +299,7 @@ func cutNote(runes int) string {
 // window beside p's system prompt and question (the history gives way
 // first), and the notes that tell the user what was cut. A cut is marked
 // for the model too. refusal says there is no room for the files at all.
-func (s *Service) files(docs []chat.Document, p chat.Prompt, window int) (block string, notes []string, refusal string) {
+func (s *prompter) files(docs []chat.Document, p chat.Prompt, window int) (block string, notes []string, refusal string) {
 	if len(docs) == 0 {
 		return "", nil, ""
 	}

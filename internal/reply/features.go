@@ -138,11 +138,11 @@ func switchOff(cfg Config) Config {
 
 // readsFiles reports whether files sent are read: it takes a reader, a
 // way to download them, and a store to keep them in.
-func (s *Service) readsFiles() bool {
-	return offered(s.cfg.Reader) && offered(s.cfg.Files) && offered(s.cfg.Documents)
+func (s *prompter) readsFiles() bool {
+	return offered(s.reader) && offered(s.downloads) && offered(s.documents)
 }
 
 // seesPictures reports whether pictures sent go to a vision model.
-func (s *Service) seesPictures() bool {
-	return offered(s.cfg.Vision) && offered(s.cfg.Files)
+func (s *prompter) seesPictures() bool {
+	return offered(s.visionModel) && offered(s.downloads)
 }

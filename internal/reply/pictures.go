@@ -67,7 +67,7 @@ type heldPictures struct {
 // the user instead. The error is retryable.
 //
 // fit is how many pictures fit in the context window, -1 for any number.
-func (s *Service) pictures(ctx context.Context, log *slog.Logger, m chat.Message, codes []string, fit int) (heldPictures, string, error) {
+func (s *prompter) pictures(ctx context.Context, log *slog.Logger, m chat.Message, codes []string, fit int) (heldPictures, string, error) {
 	none := heldPictures{free: func() {}}
 	if len(codes) == 0 || !s.seesPictures() {
 		return none, "", nil
@@ -77,13 +77,13 @@ func (s *Service) pictures(ctx context.Context, log *slog.Logger, m chat.Message
 		return none, tooManyPicturesText(len(codes)), nil
 	}
 	if fit >= 0 && len(codes) > fit {
-		log.WarnContext(ctx, "the pictures do not fit the context window", "pictures", len(codes), "fit", fit, "window", s.cfg.MaxContextTokens)
-		return none, picturesDoNotFitText(len(codes), fit, s.cfg.MaxContextTokens), nil
+		log.WarnContext(ctx, "the pictures do not fit the context window", "pictures", len(codes), "fit", fit, "window", s.window)
+		return none, picturesDoNotFitText(len(codes), fit, s.window), nil
 	}
 	// The room on the instance first, for the most these pictures may
 	// be, so that no download waits half done for it; what their sizes
 	// say they need less is given back once the storage told them.
-	reserve := min(int64(len(codes))*s.cfg.MaxPictureBytes, maxMessagePictureBytes)
+	reserve := min(int64(len(codes))*s.maxPictureBytes, maxMessagePictureBytes)
 	if err := s.pictureBytes.Acquire(ctx, reserve); err != nil {
 		return none, "", retry.Mark(fmt.Errorf("wait for room for the pictures: %w", err))
 	}
@@ -101,11 +101,11 @@ func (s *Service) pictures(ctx context.Context, log *slog.Logger, m chat.Message
 	}()
 	var announced, need int64
 	for i, code := range codes {
-		f, err := s.cfg.Files.Download(ctx, m, code, s.cfg.MaxPictureBytes)
+		f, err := s.downloads.Download(ctx, m, code, s.maxPictureBytes)
 		switch {
 		case errors.Is(err, chat.ErrFileTooLarge):
-			log.WarnContext(ctx, "picture too large", "picture", i, "maxBytes", s.cfg.MaxPictureBytes)
-			return refuse(fmt.Sprintf("抱歉，图片太大了（上限 %d MB），请压缩后再发。", s.cfg.MaxPictureBytes>>20), nil)
+			log.WarnContext(ctx, "picture too large", "picture", i, "maxBytes", s.maxPictureBytes)
+			return refuse(fmt.Sprintf("抱歉，图片太大了（上限 %d MB），请压缩后再发。", s.maxPictureBytes>>20), nil)
 		case retry.Retryable(err):
 			return refuse("", fmt.Errorf("download picture %d: %w", i, err))
 		case err != nil:
@@ -121,7 +121,7 @@ func (s *Service) pictures(ctx context.Context, log *slog.Logger, m chat.Message
 			announced += f.Size
 			need += f.Size
 		} else {
-			need += s.cfg.MaxPictureBytes
+			need += s.maxPictureBytes
 		}
 	}
 	if announced > maxMessagePictureBytes {
@@ -137,8 +137,8 @@ func (s *Service) pictures(ctx context.Context, log *slog.Logger, m chat.Message
 		data, err := readPicture(f, maxMessagePictureBytes-total)
 		switch {
 		case errors.Is(err, chat.ErrFileTooLarge):
-			log.WarnContext(ctx, "picture too large", "picture", i, "maxBytes", s.cfg.MaxPictureBytes)
-			return refuse(fmt.Sprintf("抱歉，图片太大了（上限 %d MB），请压缩后再发。", s.cfg.MaxPictureBytes>>20), nil)
+			log.WarnContext(ctx, "picture too large", "picture", i, "maxBytes", s.maxPictureBytes)
+			return refuse(fmt.Sprintf("抱歉，图片太大了（上限 %d MB），请压缩后再发。", s.maxPictureBytes>>20), nil)
 		case errors.Is(err, errPicturesTooLarge):
 			log.WarnContext(ctx, "pictures too large together", "pictures", len(codes), "maxBytes", maxMessagePictureBytes)
 			return refuse(picturesTooLargeText(len(codes)), nil)

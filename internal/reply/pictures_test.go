@@ -72,7 +72,7 @@ func TestPicturesAreRefusedForWhatTheyAre(t *testing.T) {
 			if len(v.seen) != 0 {
 				t.Errorf("the model was asked with %d pictures", len(v.seen))
 			}
-			if !f.svc.pictureBytes.TryAcquire(pictureBytesInFlight) {
+			if !f.svc.prompter.pictureBytes.TryAcquire(pictureBytesInFlight) {
 				t.Error("the refused pictures still hold the instance's room")
 			}
 		})
@@ -89,8 +89,8 @@ type holdingModel struct {
 
 func (h *holdingModel) Complete(_ context.Context, p chat.Prompt) (chat.Completion, error) {
 	h.roomLooked = true
-	if (*h.svc).pictureBytes.TryAcquire(pictureBytesInFlight) {
-		(*h.svc).pictureBytes.Release(pictureBytesInFlight)
+	if (*h.svc).prompter.pictureBytes.TryAcquire(pictureBytesInFlight) {
+		(*h.svc).prompter.pictureBytes.Release(pictureBytesInFlight)
 		h.roomWhile = true
 	}
 	return chat.Completion{Text: "看到了"}, nil
@@ -120,7 +120,7 @@ func TestPicturesHoldTheirRoomUntilAnswered(t *testing.T) {
 	if !h.roomLooked || h.roomWhile {
 		t.Error("the instance had all its room for pictures while the model looked at one")
 	}
-	if !svc.pictureBytes.TryAcquire(pictureBytesInFlight) {
+	if !svc.prompter.pictureBytes.TryAcquire(pictureBytesInFlight) {
 		t.Error("the answered pictures still hold the instance's room")
 	}
 }

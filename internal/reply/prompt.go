@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
+
+	"golang.org/x/sync/semaphore"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 	"github.com/dingtalk-llm/fcrobot/internal/logging"
@@ -17,6 +20,54 @@ const (
 	describePictureQuestion = "请描述这张图片。"
 	readQuotedQuestion      = "请看看我引用的内容。"
 )
+
+// prompter gathers what the model is asked about a question: the
+// conversation's system prompt and model, the asker's history within the
+// context window, the files sent for it and those it quotes, the quote,
+// the pictures; and reads the files sent without a question
+// (documents.go), keeping them for the next one.
+type prompter struct {
+	history       History
+	historyLength int
+	settings      Settings
+	// textModel answers words alone; visionModel a question with
+	// pictures (noVision without VISION_MODEL).
+	textModel, visionModel Model
+	downloads              Files
+	reader                 Reader
+	documents              Documents
+	// systemPromptDefault is SYSTEM_PROMPT; models are MODELS,
+	// defaultModel among them.
+	systemPromptDefault string
+	models              []string
+	defaultModel        string
+	// window is MAX_CONTEXT_TOKENS (0: no bound).
+	window          int
+	maxPictureBytes int64
+	maxFileBytes    int64
+	documentsKept   time.Duration
+	// sharedGroupContext: GROUP_CONTEXT=group.
+	sharedGroupContext bool
+	now                func() time.Time
+	// reading holds the turn of the one file read at a time.
+	reading chan struct{}
+	// pictureBytes is the room for pictures the instance holds
+	// (pictures.go).
+	pictureBytes *semaphore.Weighted
+}
+
+func newPrompter(cfg Config) *prompter {
+	return &prompter{
+		history: cfg.History, historyLength: cfg.HistoryLength, settings: cfg.Settings,
+		textModel: cfg.Model, visionModel: cfg.Vision,
+		downloads: cfg.Files, reader: cfg.Reader, documents: cfg.Documents,
+		systemPromptDefault: cfg.SystemPrompt, models: cfg.Models, defaultModel: cfg.DefaultModel,
+		window: cfg.MaxContextTokens, maxPictureBytes: cfg.MaxPictureBytes, maxFileBytes: cfg.MaxFileBytes,
+		documentsKept: cfg.DocumentsKept, sharedGroupContext: cfg.SharedGroupContext, now: cfg.Now,
+		reading:      make(chan struct{}, 1),
+		pictureBytes: semaphore.NewWeighted(pictureBytesInFlight),
+	}
+}
 
 // question is what the model is asked about a message, and how the history
 // remembers it.
@@ -49,7 +100,7 @@ func (q question) done() {
 // question and its pictures, and which model reads them. refusal, when not
 // empty, is what to tell the user instead of asking (a picture or file the
 // robot cannot read, a message with nothing to ask).
-func (s *Service) prompt(ctx context.Context, j *job) (q question, refusal string, err error) {
+func (s *prompter) prompt(ctx context.Context, j *job) (q question, refusal string, err error) {
 	m := j.m
 	codes := m.Pictures
 	if qp := quotedPictures(m.Quote); len(qp) > 0 {
@@ -106,16 +157,16 @@ func (s *Service) prompt(ctx context.Context, j *job) (q question, refusal strin
 	}
 
 	p := chat.Prompt{System: s.systemPrompt(set), History: history, Images: images}
-	q.model = s.cfg.Model
-	if name := s.model(set); name != s.cfg.DefaultModel && len(images) == 0 {
+	q.model = s.textModel
+	if name := s.model(set); name != s.defaultModel && len(images) == 0 {
 		p.Model = name // pictures go to VISION_MODEL whatever the conversation's
 	}
 	if len(images) > 0 {
-		q.model = s.cfg.Vision
+		q.model = s.visionModel
 	}
 	seen := pictures > 0 && len(images) > 0
 	p.Question = s.asked(m, withQuote(asked, quote, pictures, seen))
-	window := s.cfg.MaxContextTokens
+	window := s.window
 	var files string
 	files, q.notes, refusal = s.files(docs, p, window)
 	if quote.unseen {
@@ -149,8 +200,8 @@ func (s *Service) prompt(ctx context.Context, j *job) (q question, refusal strin
 // m's words and the conversation's system prompt, or -1 without a bound:
 // known before any picture is downloaded. The history gives way to them;
 // a quote or a file the question carries may still leave them no room.
-func (s *Service) picturesThatFit(m chat.Message, set chat.Settings) int {
-	window := s.cfg.MaxContextTokens
+func (s *prompter) picturesThatFit(m chat.Message, set chat.Settings) int {
+	window := s.window
 	if window <= 0 {
 		return -1
 	}
@@ -200,8 +251,8 @@ func tooLongText(tokens, room int) string {
 // asked is question as the model reads it, and the history keeps it: in a
 // group that shares one context, after its asker's name, so that the model
 // knows who said what.
-func (s *Service) asked(m chat.Message, question string) string {
-	if !m.IsGroup() || !s.cfg.SharedGroupContext {
+func (s *prompter) asked(m chat.Message, question string) string {
+	if !m.IsGroup() || !s.sharedGroupContext {
 		return question
 	}
 	name := m.SenderNick
@@ -233,8 +284,8 @@ func unsupportedText(msgtype string) string {
 }
 
 // loadHistory starts loading the last HistoryLength turns of m's asker.
-func (s *Service) loadHistory(ctx context.Context, m chat.Message) *pending[[]chat.Turn] {
+func (s *prompter) loadHistory(ctx context.Context, m chat.Message) *pending[[]chat.Turn] {
 	return begin(ctx, func(ctx context.Context) ([]chat.Turn, error) {
-		return s.cfg.History.Load(ctx, s.historyOwner(m), s.cfg.HistoryLength)
+		return s.history.Load(ctx, s.historyOwner(m), s.historyLength)
 	})
 }

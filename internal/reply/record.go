@@ -21,11 +21,11 @@ func (s *Service) record(ctx context.Context, j *job, r response) {
 		saving.Add(1)
 		go func() {
 			defer saving.Done()
-			if err := s.cfg.History.Save(ctx, s.historyOwner(m), *r.turn); err != nil {
+			if err := s.cfg.History.Save(ctx, s.prompter.historyOwner(m), *r.turn); err != nil {
 				log.ErrorContext(ctx, "could not save the turn", "err", err)
 				return // the files stay for the question asked again
 			}
-			s.take(ctx, log, m, r.taken)
+			s.prompter.take(ctx, log, m, r.taken)
 		}()
 	}
 	if r.turn != nil || r.stopped {

@@ -34,8 +34,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/semaphore"
-
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 	"github.com/dingtalk-llm/fcrobot/internal/fcruntime"
 )
@@ -130,11 +128,8 @@ type Service struct {
 	// deliveries counts the deliveries this process received, which tells
 	// two deliveries of one attempt to the same instance apart.
 	deliveries atomic.Uint64
-	// reading holds the turn of the one file read at a time.
-	reading chan struct{}
-	// pictureBytes is the room for pictures the instance holds
-	// (pictures.go).
-	pictureBytes *semaphore.Weighted
+	// prompter gathers what the model is asked (prompt.go).
+	prompter *prompter
 }
 
 // New returns a Service.
@@ -166,8 +161,7 @@ func New(cfg Config) *Service {
 			stopPoll: cfg.StopPoll, timeout: cfg.Timeout, reserve: cfg.DeliveryReserve,
 			showThinking: cfg.ShowThinking, now: cfg.Now,
 		},
-		reading:      make(chan struct{}, 1),
-		pictureBytes: semaphore.NewWeighted(pictureBytesInFlight),
+		prompter: newPrompter(cfg),
 	}
 }
 
@@ -206,14 +200,14 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 		defer j.usage.stop()
 	}
 	if !j.isCommand && m.File == nil { // a file is kept, not asked about
-		j.history = s.loadHistory(ctx, m)
+		j.history = s.prompter.loadHistory(ctx, m)
 		defer j.history.stop()
-		j.settings = s.loadSettings(ctx, m)
+		j.settings = s.prompter.loadSettings(ctx, m)
 		defer j.settings.stop()
 		// DingTalk hands a group's robot no file message, and without
 		// Files none is read: then nothing waits to be listed.
 		if offered(s.cfg.Documents) && offered(s.cfg.Files) && !m.IsGroup() {
-			j.documents = s.loadDocuments(ctx, m)
+			j.documents = s.prompter.loadDocuments(ctx, m)
 			defer j.documents.stop()
 		}
 	}
@@ -283,7 +277,7 @@ func (s *Service) answer(ctx context.Context, j *job, rec chat.Receipt) error {
 
 // sentAt is when m was sent: DingTalk's createAt, or, for a callback
 // without one, now.
-func (s *Service) sentAt(m chat.Message) time.Time { return sentAt(m, s.cfg.Now) }
+func (s *prompter) sentAt(m chat.Message) time.Time { return sentAt(m, s.now) }
 
 // job is one message being answered by one attempt.
 type job struct {

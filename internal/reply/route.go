@@ -16,7 +16,7 @@ func (s *Service) respond(ctx context.Context, j *job) (response, error) {
 		return response{text: text}, err
 	}
 	if j.m.File != nil {
-		return s.keepFile(ctx, j)
+		return s.prompter.keepFile(ctx, j)
 	}
 	r, err := s.ask(ctx, j)
 	s.giveBack(ctx, j, r, err)
@@ -26,7 +26,7 @@ func (s *Service) respond(ctx context.Context, j *job) (response, error) {
 // ask gathers what the model is asked about j's question (prompt.go) and
 // has the writer write the answer (ask.go).
 func (s *Service) ask(ctx context.Context, j *job) (response, error) {
-	q, refusal, err := s.prompt(ctx, j)
+	q, refusal, err := s.prompter.prompt(ctx, j)
 	if err != nil || refusal != "" {
 		return response{text: refusal}, err
 	}

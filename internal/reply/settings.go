@@ -18,9 +18,9 @@ const maxSystemPrompt = 4000
 
 // loadSettings starts reading m's conversation's settings (the defaults
 // when the deployment keeps none).
-func (s *Service) loadSettings(ctx context.Context, m chat.Message) *pending[chat.Settings] {
+func (s *prompter) loadSettings(ctx context.Context, m chat.Message) *pending[chat.Settings] {
 	return begin(ctx, func(ctx context.Context) (chat.Settings, error) {
-		return s.cfg.Settings.Load(ctx, s.settingsKey(m))
+		return s.settings.Load(ctx, s.settingsKey(m))
 	})
 }
 
@@ -30,25 +30,25 @@ func (s *Service) loadSettings(ctx context.Context, m chat.Message) *pending[cha
 // the group's settings. The witness is the asker's history, which tells a
 // store whether settings kept under the id alone, before the type was part
 // of the key, were this type's (bucket.Settings).
-func (s *Service) settingsKey(m chat.Message) chat.SettingsKey {
+func (s *prompter) settingsKey(m chat.Message) chat.SettingsKey {
 	return chat.SettingsKey{Owner: m.SettingsOwner(), Conversation: m.ConversationID, Witness: s.historyOwner(m)}
 }
 
 // systemPrompt is the system prompt in force under set.
-func (s *Service) systemPrompt(set chat.Settings) string {
+func (s *prompter) systemPrompt(set chat.Settings) string {
 	if set.HasSystem {
 		return set.System
 	}
-	return s.cfg.SystemPrompt
+	return s.systemPromptDefault
 }
 
 // model is the model in force under set: the conversation's, while it is
 // still one of MODELS.
-func (s *Service) model(set chat.Settings) string {
-	if set.Model != "" && slices.Contains(s.cfg.Models, set.Model) {
+func (s *prompter) model(set chat.Settings) string {
+	if set.Model != "" && slices.Contains(s.models, set.Model) {
 		return set.Model
 	}
-	return s.cfg.DefaultModel
+	return s.defaultModel
 }
 
 // mayChange reports whether m's sender may change the settings of m's
@@ -59,11 +59,11 @@ func (s *Service) mayChange(m chat.Message) bool {
 
 func (s *Service) system(ctx context.Context, log *slog.Logger, m chat.Message, args string) (string, error) {
 	if args == "" {
-		set, err := s.cfg.Settings.Load(ctx, s.settingsKey(m))
+		set, err := s.cfg.Settings.Load(ctx, s.prompter.settingsKey(m))
 		if err != nil {
 			return "", retry.Mark(fmt.Errorf("read the settings: %w", err))
 		}
-		if p := s.systemPrompt(set); p != "" {
+		if p := s.prompter.systemPrompt(set); p != "" {
 			return "当前的系统提示词：\n" + p, nil
 		}
 		return "当前没有系统提示词。", nil
@@ -75,7 +75,7 @@ func (s *Service) system(ctx context.Context, log *slog.Logger, m chat.Message, 
 	if !reset && len([]rune(args)) > maxSystemPrompt {
 		return fmt.Sprintf("系统提示词太长了（%d 个字），最多 %d 个字。", len([]rune(args)), maxSystemPrompt), nil
 	}
-	if err := s.cfg.Settings.SetSystem(ctx, s.settingsKey(m), args, reset); err != nil {
+	if err := s.cfg.Settings.SetSystem(ctx, s.prompter.settingsKey(m), args, reset); err != nil {
 		return "", retry.Mark(fmt.Errorf("set the system prompt: %w", err))
 	}
 	log.Log(ctx, logging.LevelNotice, "system prompt changed", "reset", reset, "chars", len([]rune(args)))
@@ -86,20 +86,20 @@ func (s *Service) system(ctx context.Context, log *slog.Logger, m chat.Message, 
 }
 
 func (s *Service) switchModel(ctx context.Context, log *slog.Logger, m chat.Message, args string) (string, error) {
-	set, err := s.cfg.Settings.Load(ctx, s.settingsKey(m))
+	set, err := s.cfg.Settings.Load(ctx, s.prompter.settingsKey(m))
 	if err != nil {
 		return "", retry.Mark(fmt.Errorf("read the settings: %w", err))
 	}
 	if args == "" {
-		return "可用的模型（✓ 为当前使用的）：\n" + s.modelList(s.model(set)), nil
+		return "可用的模型（✓ 为当前使用的）：\n" + s.modelList(s.prompter.model(set)), nil
 	}
 	if !slices.Contains(s.cfg.Models, args) {
-		return fmt.Sprintf("没有名为 %s 的模型。可用的模型：\n%s", args, s.modelList(s.model(set))), nil
+		return fmt.Sprintf("没有名为 %s 的模型。可用的模型：\n%s", args, s.modelList(s.prompter.model(set))), nil
 	}
 	if !s.mayChange(m) {
 		return "在群里只有管理员可以切换模型。", nil
 	}
-	if err := s.cfg.Settings.SetModel(ctx, s.settingsKey(m), args); err != nil {
+	if err := s.cfg.Settings.SetModel(ctx, s.prompter.settingsKey(m), args); err != nil {
 		return "", retry.Mark(fmt.Errorf("switch the model: %w", err))
 	}
 	log.Log(ctx, logging.LevelNotice, "model switched", "model", args)
