@@ -4,17 +4,50 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 	"github.com/dingtalk-llm/fcrobot/internal/logging"
 )
 
+// control is conversation control: whether a message gets an answer and
+// who may ask (this file), how often (usage.go), and the commands
+// (commands.go, settings.go, stop.go's \stop). It decides before the
+// model is asked, and answers commands without it.
+type control struct {
+	outbox    Outbox
+	access    Access
+	history   History
+	documents Documents
+	settings  Settings
+	stops     Stops
+	questions Questions
+	// models are MODELS, which \model offers when there are two or more.
+	models []string
+	// sharedGroupContext: GROUP_CONTEXT=group; dailyLimit: DAILY_LIMIT
+	// (0 when nothing counts).
+	sharedGroupContext bool
+	dailyLimit         int
+	now                func() time.Time
+	// prompter says whose history a message belongs to and which
+	// settings are in force.
+	prompter *prompter
+}
+
+func newControl(cfg Config, p *prompter) *control {
+	return &control{
+		outbox: cfg.Outbox, access: cfg.Access, history: cfg.History, documents: cfg.Documents,
+		settings: cfg.Settings, stops: cfg.Stops, questions: cfg.Questions, models: cfg.Models,
+		sharedGroupContext: cfg.SharedGroupContext, dailyLimit: cfg.DailyLimit, now: cfg.Now, prompter: p,
+	}
+}
+
 // admit decides whether m, claimed, gets an answer at all: whether one
 // can reach its sender. A message nobody can be answered on is dropped
 // before any work is done for it. It comes after the claim, so that a
 // message delivered again is never counted twice.
-func (s *Service) admit(ctx context.Context, log *slog.Logger, m chat.Message) bool {
-	if err := s.cfg.Outbox.Reachable(m); err != nil {
+func (s *control) admit(ctx context.Context, log *slog.Logger, m chat.Message) bool {
+	if err := s.outbox.Reachable(m); err != nil {
 		log.ErrorContext(ctx, "no answer can reach the sender: dropping the message", "err", err)
 		return false
 	}
@@ -60,11 +93,11 @@ const notAllowedText = `抱歉，你还没有使用这个机器人的权限。�
 // ask gets one short refusal, and nothing reaches the model; so does a
 // question over the sender's daily limit. An open command (\whoami)
 // answers anyone.
-func (s *Service) refuse(ctx context.Context, j *job) string {
+func (s *control) refuse(ctx context.Context, j *job) string {
 	if j.isCommand && j.cmd.open {
 		return ""
 	}
-	if !s.cfg.Access.allows(j.m) {
+	if !s.access.allows(j.m) {
 		j.log.Log(ctx, logging.LevelNotice, "the sender may not ask: refused", "staffId", j.m.SenderStaffID, "group", j.m.IsGroup())
 		return notAllowedText
 	}

@@ -41,22 +41,22 @@ type command struct {
 
 // commands lists the commands in the order \help shows them. A command is
 // one entry here and the method that runs it.
-func (s *Service) commands() []command {
+func (s *control) commands() []command {
 	clearHelp := "清除你与我的对话记录"
-	if s.cfg.SharedGroupContext {
+	if s.sharedGroupContext {
 		clearHelp += "（群里清除全群共用的记录，仅管理员）"
 	}
 	cmds := []command{{name: "clear", help: clearHelp, run: s.clear}}
-	if offered(s.cfg.Settings) {
+	if offered(s.settings) {
 		cmds = append(cmds, command{name: "system", help: "查看（不带参数）、设置或恢复（reset）本会话的系统提示词；群里仅管理员可改", run: s.system})
-		if len(s.cfg.Models) > 1 {
+		if len(s.models) > 1 {
 			cmds = append(cmds, command{name: "model", help: "列出可用的模型（不带参数）或切换本会话的模型；群里仅管理员可切换", run: s.switchModel})
 		}
 	}
-	if offered(s.cfg.Stops) {
+	if offered(s.stops) {
 		cmds = append(cmds, command{name: "stop", help: "停下我正在写给你的回答（已写出的部分保留，这一问不计入对话记录）", run: s.stop})
 	}
-	if offered(s.cfg.Questions) {
+	if offered(s.questions) {
 		cmds = append(cmds, command{name: "usage", help: "显示你今天的提问次数和 token 用量", run: s.usage})
 	}
 	return append(cmds,
@@ -70,7 +70,7 @@ func (s *Service) commands() []command {
 // that is not strict; an unknown word after a strict one gets a command
 // that says so and lists the known ones. A group message keeps the space
 // that followed the @-mention, so the text is trimmed first.
-func (s *Service) command(text string) (cmd command, args string, ok bool) {
+func (s *control) command(text string) (cmd command, args string, ok bool) {
 	t := strings.TrimSpace(text)
 	for _, p := range commandPrefixes {
 		rest, found := strings.CutPrefix(t, p.prefix)
@@ -97,16 +97,16 @@ func (s *Service) command(text string) (cmd command, args string, ok bool) {
 	return command{}, "", false
 }
 
-func (s *Service) clear(ctx context.Context, log *slog.Logger, m chat.Message, _ string) (string, error) {
-	shared := m.IsGroup() && s.cfg.SharedGroupContext
-	if shared && !s.cfg.Access.admin(m) {
+func (s *control) clear(ctx context.Context, log *slog.Logger, m chat.Message, _ string) (string, error) {
+	shared := m.IsGroup() && s.sharedGroupContext
+	if shared && !s.access.admin(m) {
 		return "这个群共用一份对话记录，只有管理员可以清除它。", nil
 	}
-	if err := s.cfg.History.Clear(ctx, s.prompter.historyOwner(m), m.CreatedAt); err != nil {
+	if err := s.history.Clear(ctx, s.prompter.historyOwner(m), m.CreatedAt); err != nil {
 		return "", retry.Mark(fmt.Errorf("clear history: %w", err))
 	}
 	// A file waiting for the next question goes with the history.
-	if err := s.cfg.Documents.Clear(ctx, m.HistoryOwner()); err != nil {
+	if err := s.documents.Clear(ctx, m.HistoryOwner()); err != nil {
 		return "", retry.Mark(fmt.Errorf("clear the files kept: %w", err))
 	}
 	log.Log(ctx, logging.LevelNotice, "history cleared", "shared", shared)
@@ -116,7 +116,7 @@ func (s *Service) clear(ctx context.Context, log *slog.Logger, m chat.Message, _
 	return "已清除你与我的对话记录，我们重新开始吧。", nil
 }
 
-func (s *Service) whoami(_ context.Context, _ *slog.Logger, m chat.Message, _ string) (string, error) {
+func (s *control) whoami(_ context.Context, _ *slog.Logger, m chat.Message, _ string) (string, error) {
 	staff := m.SenderStaffID
 	if staff == "" {
 		staff = "（没有：外部联系人没有 staffId）"
@@ -124,12 +124,12 @@ func (s *Service) whoami(_ context.Context, _ *slog.Logger, m chat.Message, _ st
 	return fmt.Sprintf("你的 staffId：%s\n本会话的 conversationId：%s", staff, m.ConversationID), nil
 }
 
-func (s *Service) help(context.Context, *slog.Logger, chat.Message, string) (string, error) {
+func (s *control) help(context.Context, *slog.Logger, chat.Message, string) (string, error) {
 	return s.helpText(), nil
 }
 
 // helpText lists the commands and says what becomes of everything else.
-func (s *Service) helpText() string {
+func (s *control) helpText() string {
 	var b strings.Builder
 	b.WriteString("可用命令：\n")
 	cmds := s.commands()

@@ -33,7 +33,7 @@ func (s *Service) record(ctx context.Context, j *job, r response) {
 		saving.Add(1)
 		go func() {
 			defer saving.Done()
-			s.countAnswer(ctx, log, j, r.usage)
+			s.control.countAnswer(ctx, log, j, r.usage)
 		}()
 	}
 	if err := s.cfg.Receipts.SaveAnswer(ctx, m, r.text); err != nil {

@@ -128,6 +128,9 @@ type Service struct {
 	// deliveries counts the deliveries this process received, which tells
 	// two deliveries of one attempt to the same instance apart.
 	deliveries atomic.Uint64
+	// control decides who is answered, how often, and runs the commands
+	// (admission.go).
+	control *control
 	// prompter gathers what the model is asked (prompt.go).
 	prompter *prompter
 }
@@ -153,15 +156,17 @@ func New(cfg Config) *Service {
 		cfg.StopPoll = DefaultStopPoll
 	}
 	cfg = switchOff(cfg)
+	p := newPrompter(cfg)
 	return &Service{
-		cfg:    cfg,
-		claims: &claims{receipts: cfg.Receipts, lease: cfg.ClaimLease, timeout: cfg.Timeout, now: cfg.Now},
+		cfg:     cfg,
+		control: newControl(cfg, p),
+		claims:  &claims{receipts: cfg.Receipts, lease: cfg.ClaimLease, timeout: cfg.Timeout, now: cfg.Now},
 		writer: &writer{
 			outbox: cfg.Outbox, receipts: cfg.Receipts, reactions: cfg.Reactions, stops: cfg.Stops,
 			stopPoll: cfg.StopPoll, timeout: cfg.Timeout, reserve: cfg.DeliveryReserve,
 			showThinking: cfg.ShowThinking, now: cfg.Now,
 		},
-		prompter: newPrompter(cfg),
+		prompter: p,
 	}
 }
 
@@ -194,9 +199,9 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 	// A question needs its asker's history: loading it while the message
 	// is claimed saves its round trips to the bucket.
 	j := &job{m: m, attempt: attempt, log: log, received: ev.ReceivedAt}
-	j.cmd, j.args, j.isCommand = s.command(m.Text)
+	j.cmd, j.args, j.isCommand = s.control.command(m.Text)
 	if !j.isCommand && s.cfg.DailyLimit > 0 {
-		j.usage = s.countDay(ctx, j)
+		j.usage = s.control.countDay(ctx, j)
 		defer j.usage.stop()
 	}
 	if !j.isCommand && m.File == nil { // a file is kept, not asked about
@@ -218,7 +223,7 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 	work, hold := s.claims.keep(ctx, log, m, attempt)
 	j.hold = hold
 	defer hold.end()
-	if !s.admit(work, log, m) {
+	if !s.control.admit(work, log, m) {
 		s.done(work, log, m)
 		return nil
 	}

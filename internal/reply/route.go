@@ -8,7 +8,7 @@ import (
 // word that its file is kept when it is a file (documents.go), else the
 // model's answer to the question it asks.
 func (s *Service) respond(ctx context.Context, j *job) (response, error) {
-	if refusal := s.refuse(ctx, j); refusal != "" {
+	if refusal := s.control.refuse(ctx, j); refusal != "" {
 		return response{text: refusal}, nil
 	}
 	if j.isCommand {
@@ -19,7 +19,7 @@ func (s *Service) respond(ctx context.Context, j *job) (response, error) {
 		return s.prompter.keepFile(ctx, j)
 	}
 	r, err := s.ask(ctx, j)
-	s.giveBack(ctx, j, r, err)
+	s.control.giveBack(ctx, j, r, err)
 	return r, err
 }
 

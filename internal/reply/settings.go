@@ -53,13 +53,13 @@ func (s *prompter) model(set chat.Settings) string {
 
 // mayChange reports whether m's sender may change the settings of m's
 // conversation: anyone in a one-to-one chat, administrators in a group.
-func (s *Service) mayChange(m chat.Message) bool {
-	return !m.IsGroup() || s.cfg.Access.admin(m)
+func (s *control) mayChange(m chat.Message) bool {
+	return !m.IsGroup() || s.access.admin(m)
 }
 
-func (s *Service) system(ctx context.Context, log *slog.Logger, m chat.Message, args string) (string, error) {
+func (s *control) system(ctx context.Context, log *slog.Logger, m chat.Message, args string) (string, error) {
 	if args == "" {
-		set, err := s.cfg.Settings.Load(ctx, s.prompter.settingsKey(m))
+		set, err := s.settings.Load(ctx, s.prompter.settingsKey(m))
 		if err != nil {
 			return "", retry.Mark(fmt.Errorf("read the settings: %w", err))
 		}
@@ -75,7 +75,7 @@ func (s *Service) system(ctx context.Context, log *slog.Logger, m chat.Message, 
 	if !reset && len([]rune(args)) > maxSystemPrompt {
 		return fmt.Sprintf("系统提示词太长了（%d 个字），最多 %d 个字。", len([]rune(args)), maxSystemPrompt), nil
 	}
-	if err := s.cfg.Settings.SetSystem(ctx, s.prompter.settingsKey(m), args, reset); err != nil {
+	if err := s.settings.SetSystem(ctx, s.prompter.settingsKey(m), args, reset); err != nil {
 		return "", retry.Mark(fmt.Errorf("set the system prompt: %w", err))
 	}
 	log.Log(ctx, logging.LevelNotice, "system prompt changed", "reset", reset, "chars", len([]rune(args)))
@@ -85,30 +85,30 @@ func (s *Service) system(ctx context.Context, log *slog.Logger, m chat.Message, 
 	return "已设置本会话的系统提示词。", nil
 }
 
-func (s *Service) switchModel(ctx context.Context, log *slog.Logger, m chat.Message, args string) (string, error) {
-	set, err := s.cfg.Settings.Load(ctx, s.prompter.settingsKey(m))
+func (s *control) switchModel(ctx context.Context, log *slog.Logger, m chat.Message, args string) (string, error) {
+	set, err := s.settings.Load(ctx, s.prompter.settingsKey(m))
 	if err != nil {
 		return "", retry.Mark(fmt.Errorf("read the settings: %w", err))
 	}
 	if args == "" {
 		return "可用的模型（✓ 为当前使用的）：\n" + s.modelList(s.prompter.model(set)), nil
 	}
-	if !slices.Contains(s.cfg.Models, args) {
+	if !slices.Contains(s.models, args) {
 		return fmt.Sprintf("没有名为 %s 的模型。可用的模型：\n%s", args, s.modelList(s.prompter.model(set))), nil
 	}
 	if !s.mayChange(m) {
 		return "在群里只有管理员可以切换模型。", nil
 	}
-	if err := s.cfg.Settings.SetModel(ctx, s.prompter.settingsKey(m), args); err != nil {
+	if err := s.settings.SetModel(ctx, s.prompter.settingsKey(m), args); err != nil {
 		return "", retry.Mark(fmt.Errorf("switch the model: %w", err))
 	}
 	log.Log(ctx, logging.LevelNotice, "model switched", "model", args)
 	return "本会话已切换到模型 " + args + "。", nil
 }
 
-func (s *Service) modelList(current string) string {
+func (s *control) modelList(current string) string {
 	var b strings.Builder
-	for _, name := range s.cfg.Models {
+	for _, name := range s.models {
 		mark := "  "
 		if name == current {
 			mark = "✓ "

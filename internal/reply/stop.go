@@ -28,8 +28,8 @@ var errStopped = errors.New("the asker asked to stop the answer")
 
 // stop asks that the answers being written to m's asker in m's
 // conversation end: those to questions sent before m.
-func (s *Service) stop(ctx context.Context, log *slog.Logger, m chat.Message, _ string) (string, error) {
-	if err := s.cfg.Stops.Stop(ctx, m.HistoryOwner(), s.prompter.sentAt(m)); err != nil {
+func (s *control) stop(ctx context.Context, log *slog.Logger, m chat.Message, _ string) (string, error) {
+	if err := s.stops.Stop(ctx, m.HistoryOwner(), s.prompter.sentAt(m)); err != nil {
 		return "", retry.Mark(fmt.Errorf("request a stop: %w", err))
 	}
 	log.Log(ctx, logging.LevelNotice, "stop requested")

@@ -29,9 +29,9 @@ func usageDay(at time.Time) (day string, next time.Time) {
 // rotating it would rotate the day. FC hands a retry the same event, so a
 // message counts in one day however often it is delivered. An event
 // without one (from an older conversation function) counts now.
-func (s *Service) receivedAt(j *job) time.Time {
+func (s *control) receivedAt(j *job) time.Time {
 	if j.received.IsZero() {
-		return s.cfg.Now()
+		return s.now()
 	}
 	return j.received
 }
@@ -48,13 +48,13 @@ func usageSender(m chat.Message) string {
 // countDay starts reading the day of j's sender, for a file (which takes
 // no slot, but is refused past the limit like a question), or returns nil
 // when nothing needs reading.
-func (s *Service) countDay(ctx context.Context, j *job) *pending[chat.DayUsage] {
+func (s *control) countDay(ctx context.Context, j *job) *pending[chat.DayUsage] {
 	if j.m.File == nil {
 		return nil
 	}
 	day, _ := usageDay(s.receivedAt(j))
 	return begin(ctx, func(ctx context.Context) (chat.DayUsage, error) {
-		return s.cfg.Questions.Day(ctx, usageSender(j.m), day)
+		return s.questions.Day(ctx, usageSender(j.m), day)
 	})
 }
 
@@ -65,8 +65,8 @@ func (s *Service) countDay(ctx context.Context, j *job) *pending[chat.DayUsage] 
 // given back if no answer comes of it (giveBack). A day that cannot be
 // read lets the question through: a limit is worth less than an answer
 // lost to a passing failure.
-func (s *Service) overLimit(ctx context.Context, j *job) string {
-	if s.cfg.DailyLimit <= 0 || s.cfg.Access.admin(j.m) {
+func (s *control) overLimit(ctx context.Context, j *job) string {
+	if s.dailyLimit <= 0 || s.access.admin(j.m) {
 		return ""
 	}
 	day, next := usageDay(s.receivedAt(j))
@@ -76,11 +76,11 @@ func (s *Service) overLimit(ctx context.Context, j *job) string {
 			j.log.WarnContext(ctx, "could not read the sender's questions today: not limiting this file", "err", err)
 			return ""
 		}
-		if max(d.Taken, d.Questions) < s.cfg.DailyLimit {
+		if max(d.Taken, d.Questions) < s.dailyLimit {
 			return ""
 		}
 	} else {
-		taken, err := s.cfg.Questions.Take(ctx, usageSender(j.m), day, j.m.ID, s.cfg.DailyLimit)
+		taken, err := s.questions.Take(ctx, usageSender(j.m), day, j.m.ID, s.dailyLimit)
 		if err != nil {
 			j.log.WarnContext(ctx, "could not take one of the day's questions: not limiting this one", "err", err)
 			return ""
@@ -90,9 +90,9 @@ func (s *Service) overLimit(ctx context.Context, j *job) string {
 			return ""
 		}
 	}
-	j.log.InfoContext(ctx, "the sender reached the daily limit", "limit", s.cfg.DailyLimit, "day", day)
+	j.log.InfoContext(ctx, "the sender reached the daily limit", "limit", s.dailyLimit, "day", day)
 	return fmt.Sprintf("抱歉，你今天已经问了 %d 个问题，达到了每日 %d 个的上限。额度在 %s（北京时间）重置。",
-		s.cfg.DailyLimit, s.cfg.DailyLimit, next.Format("1月2日 15:04"))
+		s.dailyLimit, s.dailyLimit, next.Format("1月2日 15:04"))
 }
 
 // giveBack frees the slot j took when no answer came of it (the model
@@ -102,7 +102,7 @@ func (s *Service) overLimit(ctx context.Context, j *job) string {
 // it too: that attempt finds it as its own; and so does one that failed
 // for FC to retry, whose retry finds it (given back, another question
 // could take it meanwhile, and the retry be refused as over the limit).
-func (s *Service) giveBack(ctx context.Context, j *job, r response, err error) {
+func (s *control) giveBack(ctx context.Context, j *job, r response, err error) {
 	if !j.slot || (err == nil && (r.turn != nil || r.stopped)) || retry.Retryable(err) ||
 		errors.Is(err, chat.ErrNotHeld) || errors.Is(context.Cause(ctx), chat.ErrNotHeld) {
 		return
@@ -111,7 +111,7 @@ func (s *Service) giveBack(ctx context.Context, j *job, r response, err error) {
 	// The attempt may be ending: the slot goes back all the same.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if gerr := s.cfg.Questions.GiveBack(ctx, usageSender(j.m), day, j.m.ID); gerr != nil {
+	if gerr := s.questions.GiveBack(ctx, usageSender(j.m), day, j.m.ID); gerr != nil {
 		j.log.WarnContext(ctx, "could not give the question's slot back: it counts today", "err", gerr)
 		return
 	}
@@ -120,29 +120,29 @@ func (s *Service) giveBack(ctx context.Context, j *job, r response, err error) {
 }
 
 // countAnswer records the question m that the model answered, for \usage.
-func (s *Service) countAnswer(ctx context.Context, log *slog.Logger, j *job, u chat.Usage) {
+func (s *control) countAnswer(ctx context.Context, log *slog.Logger, j *job, u chat.Usage) {
 	day, _ := usageDay(s.receivedAt(j))
-	if err := s.cfg.Questions.Record(ctx, usageSender(j.m), day, j.m.ID, u); err != nil {
+	if err := s.questions.Record(ctx, usageSender(j.m), day, j.m.ID, u); err != nil {
 		log.ErrorContext(ctx, "could not count the question", "err", err)
 	}
 }
 
 // usage tells m's sender their day so far: the day now.
-func (s *Service) usage(ctx context.Context, _ *slog.Logger, m chat.Message, _ string) (string, error) {
-	day, next := usageDay(s.cfg.Now())
-	d, err := s.cfg.Questions.Day(ctx, usageSender(m), day)
+func (s *control) usage(ctx context.Context, _ *slog.Logger, m chat.Message, _ string) (string, error) {
+	day, next := usageDay(s.now())
+	d, err := s.questions.Day(ctx, usageSender(m), day)
 	if err != nil {
 		return "", retry.Mark(fmt.Errorf("read the day's questions: %w", err))
 	}
 	text := fmt.Sprintf("今天（北京时间）你问了 %d 个问题，用了 %d 个 token（输入 %d，输出 %d）。",
 		d.Questions, d.Prompt+d.Completion, d.Prompt, d.Completion)
 	switch {
-	case s.cfg.Access.admin(m):
+	case s.access.admin(m):
 		text += "你是管理员，不受每日上限限制。"
-	case s.cfg.DailyLimit > 0:
+	case s.dailyLimit > 0:
 		// A question being answered holds its slot already.
 		text += fmt.Sprintf("每日上限 %d 个，还剩 %d 个，%s（北京时间）重置。",
-			s.cfg.DailyLimit, max(s.cfg.DailyLimit-max(d.Taken, d.Questions), 0), next.Format("1月2日 15:04"))
+			s.dailyLimit, max(s.dailyLimit-max(d.Taken, d.Questions), 0), next.Format("1月2日 15:04"))
 	default:
 		text += "没有每日上限。"
 	}
