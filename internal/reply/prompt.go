@@ -69,6 +69,10 @@ func newPrompter(cfg Config) *prompter {
 	}
 }
 
+// sentAt is when m was sent: DingTalk's createAt, or, for a callback
+// without one, now.
+func (s *prompter) sentAt(m chat.Message) time.Time { return sentAt(m, s.now) }
+
 // question is what the model is asked about a message, and how the history
 // remembers it.
 type question struct {

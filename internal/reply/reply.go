@@ -28,14 +28,11 @@ package reply
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
-	"github.com/dingtalk-llm/fcrobot/internal/fcruntime"
 )
 
 // Config holds what a Service needs.
@@ -178,64 +175,31 @@ func New(cfg Config) *Service {
 // other failure is logged and the message dropped. ctx must carry the FC
 // invocation (fcruntime.FromContext).
 func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
-	inv, err := fcruntime.FromContext(ctx)
+	j, err := s.newJob(ctx, ev)
 	if err != nil {
-		return fmt.Errorf("reply: %w", err)
+		return err
 	}
-	m := ev.Message
-	if m.CreatedAt.IsZero() {
-		// A callback without createAt is dated by when the conversation
-		// function received it, the same on every delivery: its receipts
-		// then have a day, and are pruned with that day's.
-		m.CreatedAt = ev.ReceivedAt
-	}
-	log := s.cfg.Logger.With("msgId", m.ID)
-	// The attempt is what holds the message's claim and names its AI card.
-	attempt := chat.Attempt{
-		RequestID: inv.RequestID, Retry: inv.RetryCount,
-		Instance: s.cfg.Instance + "." + strconv.FormatUint(s.deliveries.Add(1), 10),
-	}
-
-	// A question needs its asker's history: loading it while the message
-	// is claimed saves its round trips to the bucket.
-	j := &job{m: m, attempt: attempt, log: log, received: ev.ReceivedAt}
-	j.cmd, j.args, j.isCommand = s.control.command(m.Text)
-	if !j.isCommand && s.cfg.DailyLimit > 0 {
-		j.usage = s.control.countDay(ctx, j)
-		defer j.usage.stop()
-	}
-	if !j.isCommand && m.File == nil { // a file is kept, not asked about
-		j.history = s.prompter.loadHistory(ctx, m)
-		defer j.history.stop()
-		j.settings = s.prompter.loadSettings(ctx, m)
-		defer j.settings.stop()
-		// DingTalk hands a group's robot no file message, and without
-		// Files none is read: then nothing waits to be listed.
-		if offered(s.cfg.Documents) && offered(s.cfg.Files) && !m.IsGroup() {
-			j.documents = s.prompter.loadDocuments(ctx, m)
-			defer j.documents.stop()
-		}
-	}
-	rec, claimed, err := s.claims.claim(ctx, log, m, attempt)
+	defer s.readAhead(ctx, j)()
+	rec, claimed, err := s.claims.claim(ctx, j.log, j.m, j.attempt)
 	if err != nil || !claimed {
 		return err
 	}
-	work, hold := s.claims.keep(ctx, log, m, attempt)
+	work, hold := s.claims.keep(ctx, j.log, j.m, j.attempt)
 	j.hold = hold
 	defer hold.end()
-	if !s.control.admit(work, log, m) {
-		s.done(work, log, m)
+	if !s.control.admit(work, j.log, j.m) {
+		s.done(work, j.log, j.m)
 		return nil
 	}
 	switch err := s.answer(work, j, rec); {
 	case takenOver(work, err):
-		log.WarnContext(ctx, "the message was taken over by another attempt: leaving it to that one", "err", err)
+		j.log.WarnContext(ctx, "the message was taken over by another attempt: leaving it to that one", "err", err)
 		return nil
 	case err != nil:
 		// The renewals end before the release: one still being written
 		// would land after it and hold the message for a whole lease.
 		hold.end()
-		s.claims.release(ctx, log, m, attempt)
+		s.claims.release(ctx, j.log, j.m, j.attempt)
 		return err
 	}
 	return nil
@@ -278,57 +242,4 @@ func (s *Service) answer(ctx context.Context, j *job, rec chat.Receipt) error {
 	s.record(ctx, j, r)
 	a.Text, a.Draft = r.text, r.draft
 	return s.deliver(ctx, j.log, a)
-}
-
-// sentAt is when m was sent: DingTalk's createAt, or, for a callback
-// without one, now.
-func (s *prompter) sentAt(m chat.Message) time.Time { return sentAt(m, s.now) }
-
-// job is one message being answered by one attempt.
-type job struct {
-	m       chat.Message
-	attempt chat.Attempt
-	log     *slog.Logger
-	// cmd is the command m is, when isCommand.
-	cmd       command
-	args      string
-	isCommand bool
-	// history is the asker's history, loading since the message came;
-	// nil for a command.
-	history *pending[[]chat.Turn]
-	// hold keeps the attempt's claim on m.
-	hold *hold
-	// usage is the asker's day being read, for a file past the limit;
-	// nil without one.
-	usage *pending[chat.DayUsage]
-	// received is when the conversation function received m: its day
-	// for DAILY_LIMIT (usage.go).
-	received time.Time
-	// slot is set while m holds one of its asker's DAILY_LIMIT slots.
-	slot bool
-	// settings are the conversation's settings being read; nil without
-	// any.
-	settings *pending[chat.Settings]
-	// unbadge, once ask badged the message, takes the badge off.
-	unbadge func()
-	// documents are the files the asker sent for their next question,
-	// being read; nil without any store of them.
-	documents *pending[[]chat.Document]
-}
-
-// response is what the robot decided to say to a message.
-type response struct {
-	// text is the reply as the user reads it.
-	text string
-	// turn, when the model answered, is the turn for the history.
-	turn *chat.Turn
-	// draft, when not nil, shows text already, unfinished.
-	draft chat.Draft
-	// usage is what the model's answer cost.
-	usage chat.Usage
-	// taken are the kept files the answer took.
-	taken []chat.Document
-	// stopped is true when the asker stopped the answer (\stop): it cost
-	// what it cost, but it has no turn.
-	stopped bool
 }
