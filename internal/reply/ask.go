@@ -41,6 +41,16 @@ type writer struct {
 	now          func() time.Time
 }
 
+// recover finishes what an earlier attempt at j's message may have left
+// unfinished: FC retries an attempt that ended, and one that died may have
+// left its card open, and its badge on.
+func (s *writer) recover(ctx context.Context, j *job, rec chat.Receipt) {
+	s.outbox.Recover(ctx, j.m, j.attempt)
+	if !j.isCommand && rec.Answered {
+		s.unbadge(ctx, j.log, j.m)
+	}
+}
+
 // write asks the model q, for j, and writes its answer.
 func (s *writer) write(ctx context.Context, j *job, q question) (response, error) {
 	m, log := j.m, j.log

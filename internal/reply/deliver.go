@@ -44,13 +44,7 @@ func (s *writer) deliver(ctx context.Context, log *slog.Logger, a chat.Answer) e
 // done records that nothing is left to do for m, so that a later delivery
 // of it ends at once.
 func (s *Service) done(ctx context.Context, log *slog.Logger, m chat.Message) {
-	if err := s.cfg.Receipts.MarkDelivered(ctx, m); err != nil {
-		log.ErrorContext(ctx, "could not record the delivery", "err", err)
-	}
-	// Off the answer's path: it is out. A failure leaves the old day for
-	// the next message.
-	day, _ := usageDay(s.cfg.Now())
-	if err := s.cfg.Questions.Prune(ctx, day); err != nil {
-		log.WarnContext(ctx, "could not remove an old day's questions", "err", err)
-	}
+	s.claims.done(ctx, log, m)
+	// Off the answer's path: it is out.
+	s.control.prune(ctx, log)
 }

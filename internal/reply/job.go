@@ -28,9 +28,9 @@ func (s *Service) newJob(ctx context.Context, ev chat.Event) (*job, error) {
 	// The attempt is what holds the message's claim and names its AI card.
 	attempt := chat.Attempt{
 		RequestID: inv.RequestID, Retry: inv.RetryCount,
-		Instance: s.cfg.Instance + "." + strconv.FormatUint(s.deliveries.Add(1), 10),
+		Instance: s.instance + "." + strconv.FormatUint(s.deliveries.Add(1), 10),
 	}
-	j := &job{m: m, attempt: attempt, log: s.cfg.Logger.With("msgId", m.ID), received: ev.ReceivedAt}
+	j := &job{m: m, attempt: attempt, log: s.logger.With("msgId", m.ID), received: ev.ReceivedAt}
 	j.cmd, j.args, j.isCommand = s.control.command(m.Text)
 	return j, nil
 }

@@ -245,6 +245,14 @@ func takenOver(ctx context.Context, err error) bool {
 	return errors.Is(err, chat.ErrNotHeld) || errors.Is(context.Cause(ctx), chat.ErrNotHeld)
 }
 
+// done records that nothing is left to do for m, so that a later delivery
+// of it ends at once.
+func (c *claims) done(ctx context.Context, log *slog.Logger, m chat.Message) {
+	if err := c.receipts.MarkDelivered(ctx, m); err != nil {
+		log.ErrorContext(ctx, "could not record the delivery", "err", err)
+	}
+}
+
 // release gives up a's claim on m after a failure, so that FC's retry can
 // take the message at once.
 func (c *claims) release(ctx context.Context, log *slog.Logger, m chat.Message, a chat.Attempt) {

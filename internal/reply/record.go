@@ -21,7 +21,7 @@ func (s *Service) record(ctx context.Context, j *job, r response) {
 		saving.Add(1)
 		go func() {
 			defer saving.Done()
-			if err := s.cfg.History.Save(ctx, s.prompter.historyOwner(m), *r.turn); err != nil {
+			if err := s.prompter.history.Save(ctx, s.prompter.historyOwner(m), *r.turn); err != nil {
 				log.ErrorContext(ctx, "could not save the turn", "err", err)
 				return // the files stay for the question asked again
 			}
@@ -36,7 +36,7 @@ func (s *Service) record(ctx context.Context, j *job, r response) {
 			s.control.countAnswer(ctx, log, j, r.usage)
 		}()
 	}
-	if err := s.cfg.Receipts.SaveAnswer(ctx, m, r.text); err != nil {
+	if err := s.writer.receipts.SaveAnswer(ctx, m, r.text); err != nil {
 		log.ErrorContext(ctx, "could not keep the answer's receipt", "err", err)
 	}
 	saving.Wait()

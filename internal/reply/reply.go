@@ -116,7 +116,9 @@ type Config struct {
 
 // Service answers the messages handed to the reply function.
 type Service struct {
-	cfg Config
+	// instance names this process (Instance); logger is the log.
+	instance string
+	logger   *slog.Logger
 	// claims answer each message once across instances (once.go).
 	claims *claims
 	// writer writes the answer: streams it, stops or cuts it, delivers
@@ -155,9 +157,10 @@ func New(cfg Config) *Service {
 	cfg = switchOff(cfg)
 	p := newPrompter(cfg)
 	return &Service{
-		cfg:     cfg,
-		control: newControl(cfg, p),
-		claims:  &claims{receipts: cfg.Receipts, lease: cfg.ClaimLease, timeout: cfg.Timeout, now: cfg.Now},
+		instance: cfg.Instance,
+		logger:   cfg.Logger,
+		control:  newControl(cfg, p),
+		claims:   &claims{receipts: cfg.Receipts, lease: cfg.ClaimLease, timeout: cfg.Timeout, now: cfg.Now},
 		writer: &writer{
 			outbox: cfg.Outbox, receipts: cfg.Receipts, reactions: cfg.Reactions, stops: cfg.Stops,
 			stopPoll: cfg.StopPoll, timeout: cfg.Timeout, reserve: cfg.DeliveryReserve,
@@ -209,12 +212,7 @@ func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 // it, and delivers what has not been delivered yet.
 func (s *Service) answer(ctx context.Context, j *job, rec chat.Receipt) error {
 	if j.attempt.Retry > 0 {
-		// FC retries an attempt that ended; one that died may have left
-		// its card open, and its badge on.
-		s.cfg.Outbox.Recover(ctx, j.m, j.attempt)
-		if !j.isCommand && rec.Answered {
-			s.writer.unbadge(ctx, j.log, j.m)
-		}
+		s.writer.recover(ctx, j, rec)
 	}
 	a := chat.Answer{To: j.m, Text: rec.Answer, Delivered: rec.PartsSent}
 	if rec.Answered {

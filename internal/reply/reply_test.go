@@ -740,7 +740,6 @@ func TestAHolderThatLostItsClaimKeepsAndPostsNothing(t *testing.T) {
 		cut := &renewals{Receipts: f.receipts}
 		cut.failing.Store(true)
 		cutOff := f.instance("instance-cut")
-		cutOff.cfg.Receipts = cut
 		cutOff.claims.receipts = cut
 		cutOff.writer.receipts = cut
 		ev := event("m1", "你好", clock)

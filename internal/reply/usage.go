@@ -127,6 +127,15 @@ func (s *control) countAnswer(ctx context.Context, log *slog.Logger, j *job, u c
 	}
 }
 
+// prune removes a little of what is kept of days long past. A failure
+// leaves the old day for the next message.
+func (s *control) prune(ctx context.Context, log *slog.Logger) {
+	day, _ := usageDay(s.now())
+	if err := s.questions.Prune(ctx, day); err != nil {
+		log.WarnContext(ctx, "could not remove an old day's questions", "err", err)
+	}
+}
+
 // usage tells m's sender their day so far: the day now.
 func (s *control) usage(ctx context.Context, _ *slog.Logger, m chat.Message, _ string) (string, error) {
 	day, next := usageDay(s.now())
