@@ -41,6 +41,14 @@ type writer struct {
 	now          func() time.Time
 }
 
+func newWriter(cfg Config) *writer {
+	return &writer{
+		outbox: cfg.Outbox, receipts: cfg.Receipts, reactions: cfg.Reactions, stops: cfg.Stops,
+		stopPoll: cfg.StopPoll, timeout: cfg.Timeout, reserve: cfg.DeliveryReserve,
+		showThinking: cfg.ShowThinking, now: cfg.Now,
+	}
+}
+
 // recover finishes what an earlier attempt at j's message may have left
 // unfinished: FC retries an attempt that ended, and one that died may have
 // left its card open, and its badge on.

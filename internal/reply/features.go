@@ -3,6 +3,7 @@ package reply
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"time"
 
@@ -103,6 +104,30 @@ func (noVision) Complete(context.Context, chat.Prompt) (chat.Completion, error) 
 }
 func (noVision) Stream(context.Context, chat.Prompt, func(string) error) (chat.Completion, error) {
 	return chat.Completion{}, errOff
+}
+
+// withDefaults fills in what cfg leaves to its defaults, and switches off
+// the features whose ports it leaves nil.
+func withDefaults(cfg Config) Config {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ClaimLease <= 0 {
+		cfg.ClaimLease = DefaultClaimLease
+	}
+	if cfg.DocumentsKept <= 0 {
+		cfg.DocumentsKept = DefaultDocumentsKept
+	}
+	if cfg.DeliveryReserve <= 0 {
+		cfg.DeliveryReserve = DefaultDeliveryReserve
+	}
+	if cfg.StopPoll <= 0 {
+		cfg.StopPoll = DefaultStopPoll
+	}
+	return switchOff(cfg)
 }
 
 // switchOff puts a port that says "off" in place of every optional port

@@ -73,6 +73,10 @@ type claims struct {
 	now     func() time.Time
 }
 
+func newClaims(cfg Config) *claims {
+	return &claims{receipts: cfg.Receipts, lease: cfg.ClaimLease, timeout: cfg.Timeout, now: cfg.Now}
+}
+
 // renewEvery is how often a holder renews its claim.
 func (c *claims) renewEvery() time.Duration { return c.lease / 3 }
 

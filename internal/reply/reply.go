@@ -114,59 +114,41 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Service answers the messages handed to the reply function.
+// Service answers the messages handed to the reply function: it tells the
+// story of each message (Handle), and four parts, each in its own file,
+// do the work.
 type Service struct {
-	// instance names this process (Instance); logger is the log.
-	instance string
-	logger   *slog.Logger
 	// claims answer each message once across instances (once.go).
 	claims *claims
-	// writer writes the answer: streams it, stops or cuts it, delivers
-	// it (ask.go).
-	writer *writer
-	// deliveries counts the deliveries this process received, which tells
-	// two deliveries of one attempt to the same instance apart.
-	deliveries atomic.Uint64
-	// control decides who is answered, how often, and runs the commands
-	// (admission.go).
+	// control decides who is answered and how often, and runs the
+	// commands (admission.go).
 	control *control
 	// prompter gathers what the model is asked (prompt.go).
 	prompter *prompter
+	// writer writes the answer: streams it, stops or cuts it, delivers
+	// it (ask.go).
+	writer *writer
+
+	// instance names this process (Config.Instance).
+	instance string
+	logger   *slog.Logger
+	// deliveries counts the deliveries this process received, which tells
+	// two deliveries of one attempt to the same instance apart.
+	deliveries atomic.Uint64
 }
 
-// New returns a Service.
+// New returns a Service, its parts made from cfg: a port cfg leaves nil is
+// a feature that is off (features.go).
 func New(cfg Config) *Service {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.ClaimLease <= 0 {
-		cfg.ClaimLease = DefaultClaimLease
-	}
-	if cfg.DocumentsKept <= 0 {
-		cfg.DocumentsKept = DefaultDocumentsKept
-	}
-	if cfg.DeliveryReserve <= 0 {
-		cfg.DeliveryReserve = DefaultDeliveryReserve
-	}
-	if cfg.StopPoll <= 0 {
-		cfg.StopPoll = DefaultStopPoll
-	}
-	cfg = switchOff(cfg)
+	cfg = withDefaults(cfg)
 	p := newPrompter(cfg)
 	return &Service{
+		claims:   newClaims(cfg),
+		control:  newControl(cfg, p),
+		prompter: p,
+		writer:   newWriter(cfg),
 		instance: cfg.Instance,
 		logger:   cfg.Logger,
-		control:  newControl(cfg, p),
-		claims:   &claims{receipts: cfg.Receipts, lease: cfg.ClaimLease, timeout: cfg.Timeout, now: cfg.Now},
-		writer: &writer{
-			outbox: cfg.Outbox, receipts: cfg.Receipts, reactions: cfg.Reactions, stops: cfg.Stops,
-			stopPoll: cfg.StopPoll, timeout: cfg.Timeout, reserve: cfg.DeliveryReserve,
-			showThinking: cfg.ShowThinking, now: cfg.Now,
-		},
-		prompter: p,
 	}
 }
 
