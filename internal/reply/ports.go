@@ -42,7 +42,7 @@ type Receipts interface {
 
 // Settings keep what each conversation changed of the defaults: its system
 // prompt and its model (bucket.Settings). key names the conversation
-// with its type (Service.settingsKey).
+// with its type (prompter.settingsKey).
 type Settings interface {
 	Load(ctx context.Context, key chat.SettingsKey) (chat.Settings, error)
 	SetSystem(ctx context.Context, key chat.SettingsKey, prompt string, reset bool) error

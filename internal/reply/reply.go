@@ -1,27 +1,36 @@
 // Package reply is the robot's core: it decides what to say to each message
 // the reply function is handed, and hands the answer on, once.
 //
-// One message goes through these steps, each in a file named after it:
+// Service.Handle tells the story of one message in a page (reply.go):
+// claim it, admit it, answer a command or ask the model, record the
+// answer, deliver it. Four parts do the work, each a type with one job,
+// made by New from the Config:
 //
-//  1. once.go: what earlier attempts did for it, and this attempt's claim,
-//     so that a message delivered again is answered once;
-//  2. admission.go: whether the message gets an answer at all, and who
-//     may ask; usage.go: how often (DAILY_LIMIT, \usage);
-//  3. route.go: a command (commands.go, settings.go for \system and
-//     \model) or a question for the model;
-//  4. prompt.go: what the model is asked (the conversation's system
-//     prompt and model, the history within the context window, the
-//     question, its pictures from pictures.go), read at once (pending.go);
-//  5. ask.go: asking the model, shown as it writes where the conversation
-//     can show it, deadline.go for how long it may take (TIMEOUT bounds its
-//     silence, the function's deadline the whole, and a cut answer is kept
-//     marked), stop.go for \stop, which ends it, and failure.go for what to
-//     say when it fails;
-//  6. record.go: the turn and the answer kept before the answer goes out;
-//  7. deliver.go: the answer handed to the outbox.
+//   - claims (once.go): the claim on a message and its lease, so that a
+//     message delivered again, or to two instances, is answered once;
+//   - control (admission.go): conversation control: whether a message
+//     gets an answer and who may ask; how often (usage.go, DAILY_LIMIT and
+//     \usage); the commands (commands.go, settings.go for \system and
+//     \model, stop.go for \stop);
+//   - prompter (prompt.go): what the model is asked: the conversation's
+//     system prompt and model, the history within the context window, the
+//     files sent for the question (documents.go), the quote (quote.go),
+//     the pictures (pictures.go), read while the message is claimed
+//     (pending.go, job.go);
+//   - writer (ask.go): the answer being written: streamed and shown where
+//     the conversation can show it, bounded by deadline.go (TIMEOUT bounds
+//     the model's silence, the function's deadline the whole, and a cut
+//     answer is kept marked), ended by \stop (stop.go), told in words when
+//     it fails (failure.go), badged while it is written (badge.go), and
+//     delivered (deliver.go).
+//
+// route.go says whether a message is a command, a file or a question;
+// record.go keeps the turn and the answer before the answer goes out. A
+// feature a deployment does without is a port that says it is off
+// (features.go), never a nil tested along the way.
 //
 // It speaks in the terms of package chat through the ports in ports.go and
-// touches no outside system itself: DingTalk, the model and the OSS mount
+// touches no outside system itself: DingTalk, the model and the OSS bucket
 // are adapters that cmd/reply wires in. It reads the invocation from
 // fcruntime's context and says "retry" through package retry.
 package reply
