@@ -247,8 +247,13 @@ func unreadableFileText(name string, err error) string {
 }
 
 // loadDocuments starts loading the files m's asker sent within
-// DocumentsKept before m, for m's question.
+// DocumentsKept before m, for m's question, or returns nil when none can
+// wait: DingTalk hands a group's robot no file message, and without Files
+// none is read.
 func (s *prompter) loadDocuments(ctx context.Context, m chat.Message) *pending[[]chat.Document] {
+	if !offered(s.documents) || !offered(s.downloads) || m.IsGroup() {
+		return nil
+	}
 	return begin(ctx, func(ctx context.Context) ([]chat.Document, error) {
 		return s.documents.Since(ctx, m.HistoryOwner(), s.sentAt(m).Add(-s.documentsKept))
 	})

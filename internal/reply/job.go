@@ -47,11 +47,7 @@ func (s *Service) readAhead(ctx context.Context, j *job) (stop func()) {
 	if !j.isCommand && j.m.File == nil { // a file is kept, not asked about
 		j.history = s.prompter.loadHistory(ctx, j.m)
 		j.settings = s.prompter.loadSettings(ctx, j.m)
-		// DingTalk hands a group's robot no file message, and without
-		// Files none is read: then nothing waits to be listed.
-		if offered(s.prompter.documents) && offered(s.prompter.downloads) && !j.m.IsGroup() {
-			j.documents = s.prompter.loadDocuments(ctx, j.m)
-		}
+		j.documents = s.prompter.loadDocuments(ctx, j.m)
 	}
 	return func() {
 		j.usage.stop()
