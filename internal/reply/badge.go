@@ -19,6 +19,9 @@ const badgeTimeout = 5 * time.Second
 // nicety DingTalk is known to refuse now and then: a failure is logged and
 // the answer goes on.
 func (s *writer) badge(ctx context.Context, log *slog.Logger, m chat.Message) (off func()) {
+	if !offered(s.reactions) {
+		return func() {} // no call, no goroutine, for a badge never put on
+	}
 	put := make(chan bool, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(ctx, badgeTimeout)

@@ -16,9 +16,12 @@ import (
 // goes with every question, and takes its share of the context window.
 const maxSystemPrompt = 4000
 
-// loadSettings starts reading m's conversation's settings (the defaults
-// when the deployment keeps none).
+// loadSettings starts reading m's conversation's settings, or returns nil
+// (the defaults) when the deployment keeps none.
 func (s *prompter) loadSettings(ctx context.Context, m chat.Message) *pending[chat.Settings] {
+	if !offered(s.settings) {
+		return nil
+	}
 	return begin(ctx, func(ctx context.Context) (chat.Settings, error) {
 		return s.settings.Load(ctx, s.settingsKey(m))
 	})
