@@ -52,43 +52,43 @@ func newWriter(cfg Config) *writer {
 // recover finishes what an earlier attempt at j's message may have left
 // unfinished: FC retries an attempt that ended, and one that died may have
 // left its card open, and its badge on.
-func (s *writer) recover(ctx context.Context, j *job, rec chat.Receipt) {
-	s.outbox.Recover(ctx, j.m, j.attempt)
+func (w *writer) recover(ctx context.Context, j *job, rec chat.Receipt) {
+	w.outbox.Recover(ctx, j.m, j.attempt)
 	if !j.isCommand && rec.Answered {
-		s.unbadge(ctx, j.log, j.m)
+		w.unbadge(ctx, j.log, j.m)
 	}
 }
 
 // write asks the model q, for j, and writes its answer.
-func (s *writer) write(ctx context.Context, j *job, q question) (response, error) {
+func (w *writer) write(ctx context.Context, j *job, q question) (response, error) {
 	m, log := j.m, j.log
-	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= s.reserve {
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= w.reserve {
 		// What came before (pictures, a quoted file waiting its turn) took
 		// the answer's time: FC's retry starts with all of it.
 		return response{}, retry.Mark(errors.New("no time is left to ask the model and deliver its answer"))
 	}
 	p, model := q.p, q.model
-	j.unbadge = s.badge(ctx, log, m)
-	draft := s.outbox.Open(ctx, m, j.attempt)
-	askCtx, cancel := s.answerTime(ctx)
+	j.unbadge = w.badge(ctx, log, m)
+	draft := w.outbox.Open(ctx, m, j.attempt)
+	askCtx, cancel := w.answerTime(ctx)
 	defer cancel()
-	askCtx, unwatch := s.watchStop(askCtx, log, m)
+	askCtx, unwatch := w.watchStop(askCtx, log, m)
 	defer unwatch()
-	askCtx, heard, unlisten := s.watchSilence(askCtx)
+	askCtx, heard, unlisten := w.watchSilence(askCtx)
 	defer unlisten()
-	c, written, err := s.complete(askCtx, model, p, draft, heard)
+	c, written, err := w.complete(askCtx, model, p, draft, heard)
 	if errors.Is(err, chat.ErrContextTooLong) && len(p.History) > 0 {
 		// The estimate was too low for this model's tokenizer: once more
 		// with the newer half of the history.
 		kept := p.History[(len(p.History)+1)/2:]
 		log.WarnContext(ctx, "the model refused the prompt as too long: asking again with half the history", "historyTurns", len(p.History), "kept", len(kept))
 		p.History = kept
-		c, written, err = s.complete(askCtx, model, p, draft, heard)
+		c, written, err = w.complete(askCtx, model, p, draft, heard)
 	}
 	raw := c.Text
 	cause := context.Cause(askCtx)
 	if err != nil && errors.Is(cause, errStopped) {
-		shown := s.visible(written)
+		shown := w.visible(written)
 		used := chat.Usage{Prompt: p.Tokens(), Completion: chat.Tokens(written)}
 		log.Log(ctx, logging.LevelNotice, "stopped by the asker", "historyTurns", len(p.History), "answerBytes", len(shown),
 			"promptTokens", used.Prompt, "completionTokens", used.Completion, "usageReported", false)
@@ -106,7 +106,7 @@ func (s *writer) write(ctx context.Context, j *job, q question) (response, error
 		}
 		if splitThinking(withoutPartialTag(written)).answer == "" {
 			log.ErrorContext(ctx, "the model did not answer", "err", err, "historyTurns", len(p.History), "pictures", len(p.Images))
-			return response{text: s.failureText(err), draft: draft}, nil
+			return response{text: w.failureText(err), draft: draft}, nil
 		}
 		// What was written is the answer, as far as it goes.
 		log.WarnContext(ctx, "the answer was cut short: delivering and keeping what was written", "err", err, "answerBytes", len(written))
@@ -127,7 +127,7 @@ func (s *writer) write(ctx context.Context, j *job, q question) (response, error
 	}
 	turn := chat.Turn{
 		MessageID: m.ID, Question: q.remembered, Answer: answer,
-		AskedAt: m.CreatedAt, AnsweredAt: s.now().UTC(),
+		AskedAt: m.CreatedAt, AnsweredAt: w.now().UTC(),
 	}
 	used, reported := c.Usage, c.Usage != (chat.Usage{})
 	if !reported {
@@ -136,7 +136,7 @@ func (s *writer) write(ctx context.Context, j *job, q question) (response, error
 	}
 	log.Log(ctx, logging.LevelNotice, "answered", "historyTurns", len(p.History), "answerBytes", len(t.answer), "pictures", len(p.Images),
 		"promptTokens", used.Prompt, "completionTokens", used.Completion, "usageReported", reported, "cut", cut != "")
-	text := t.shown(s.showThinking)
+	text := t.shown(w.showThinking)
 	if cut != "" {
 		text = cutText(text, cut)
 	}
@@ -149,7 +149,7 @@ func (s *writer) write(ctx context.Context, j *job, q question) (response, error
 // complete asks the model, streamed so that heard learns of every word
 // (and a draft, when there is one, shows them), and returns what was
 // written too, for an answer cut short.
-func (s *writer) complete(ctx context.Context, model Model, p chat.Prompt, draft chat.Draft, heard func()) (c chat.Completion, written string, err error) {
+func (w *writer) complete(ctx context.Context, model Model, p chat.Prompt, draft chat.Draft, heard func()) (c chat.Completion, written string, err error) {
 	c, err = model.Stream(ctx, p, func(soFar string) error {
 		heard()
 		if soFar == written {
@@ -157,7 +157,7 @@ func (s *writer) complete(ctx context.Context, model Model, p chat.Prompt, draft
 		}
 		written = soFar
 		if draft != nil {
-			draft.Show(s.visible(soFar))
+			draft.Show(w.visible(soFar))
 		}
 		return nil
 	})
@@ -166,6 +166,6 @@ func (s *writer) complete(ctx context.Context, model Model, p chat.Prompt, draft
 
 // visible is what the user may see of an answer still being written: no
 // reasoning unless SHOW_THINKING, and never half a tag.
-func (s *writer) visible(soFar string) string {
-	return splitThinking(withoutPartialTag(soFar)).shown(s.showThinking)
+func (w *writer) visible(soFar string) string {
+	return splitThinking(withoutPartialTag(soFar)).shown(w.showThinking)
 }

@@ -18,15 +18,15 @@ const badgeTimeout = 5 * time.Second
 // returns what takes it off once the answer is delivered. The badge is a
 // nicety DingTalk is known to refuse now and then: a failure is logged and
 // the answer goes on.
-func (s *writer) badge(ctx context.Context, log *slog.Logger, m chat.Message) (off func()) {
-	if !offered(s.reactions) {
+func (w *writer) badge(ctx context.Context, log *slog.Logger, m chat.Message) (off func()) {
+	if !offered(w.reactions) {
 		return func() {} // no call, no goroutine, for a badge never put on
 	}
 	put := make(chan bool, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(ctx, badgeTimeout)
 		defer cancel()
-		err := s.reactions.Thinking(ctx, m)
+		err := w.reactions.Thinking(ctx, m)
 		if err != nil {
 			log.WarnContext(ctx, "could not put the thinking badge on the message", "err", err)
 		}
@@ -35,16 +35,16 @@ func (s *writer) badge(ctx context.Context, log *slog.Logger, m chat.Message) (o
 	}()
 	return func() {
 		if <-put {
-			s.unbadge(ctx, log, m)
+			w.unbadge(ctx, log, m)
 		}
 	}
 }
 
 // unbadge takes the thinking badge off m.
-func (s *writer) unbadge(ctx context.Context, log *slog.Logger, m chat.Message) {
+func (w *writer) unbadge(ctx context.Context, log *slog.Logger, m chat.Message) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), badgeTimeout)
 	defer cancel()
-	if err := s.reactions.Done(ctx, m); err != nil {
+	if err := w.reactions.Done(ctx, m); err != nil {
 		log.WarnContext(ctx, "could not take the thinking badge off the message", "err", err)
 	}
 }

@@ -33,21 +33,21 @@ var errOutOfTime = errors.New("the function's time for the answer ran out")
 // reserve, ending with the cause errOutOfTime; a ctx without a deadline
 // (a run outside FC told no FUNCTION_TIMEOUT) is left unbounded, since
 // the silence bound still ends a model that stalls.
-func (s *writer) answerTime(ctx context.Context) (context.Context, context.CancelFunc) {
+func (w *writer) answerTime(ctx context.Context) (context.Context, context.CancelFunc) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		return context.WithCancel(ctx)
 	}
-	return context.WithDeadlineCause(ctx, deadline.Add(-s.reserve), errOutOfTime)
+	return context.WithDeadlineCause(ctx, deadline.Add(-w.reserve), errOutOfTime)
 }
 
 // watchSilence returns a context that ends with the cause errSilent once
 // TIMEOUT passes without heard being called, heard, which the stream calls
 // on each word, and a function that ends the watch.
-func (s *writer) watchSilence(ctx context.Context) (context.Context, func(), func()) {
+func (w *writer) watchSilence(ctx context.Context) (context.Context, func(), func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
-	silence := time.AfterFunc(s.timeout, func() { cancel(errSilent) })
-	heard := func() { silence.Reset(s.timeout) }
+	silence := time.AfterFunc(w.timeout, func() { cancel(errSilent) })
+	heard := func() { silence.Reset(w.timeout) }
 	return ctx, heard, func() {
 		silence.Stop()
 		cancel(nil)

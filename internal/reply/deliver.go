@@ -25,13 +25,13 @@ func (s *Service) deliver(ctx context.Context, log *slog.Logger, a chat.Answer) 
 // conversation. It returns a retryable failure, or one of an attempt
 // taken over; a final one is logged, and nil returned: no retry could
 // deliver the answer.
-func (s *writer) deliver(ctx context.Context, log *slog.Logger, a chat.Answer) error {
+func (w *writer) deliver(ctx context.Context, log *slog.Logger, a chat.Answer) error {
 	a.OnDelivered = func(piece int) {
-		if err := s.receipts.MarkSent(ctx, a.To, piece); err != nil {
+		if err := w.receipts.MarkSent(ctx, a.To, piece); err != nil {
 			log.ErrorContext(ctx, "could not record a posted part", "part", piece, "err", err)
 		}
 	}
-	err := s.outbox.Deliver(ctx, a)
+	err := w.outbox.Deliver(ctx, a)
 	switch {
 	case retry.Retryable(err), takenOver(ctx, err):
 		return err

@@ -15,15 +15,15 @@ const noAnswerText = "抱歉，大模型只给出了思考过程，没有给出�
 // provider said goes to the log (scrubbed by the model's adapter), never to
 // the user: it is the operator's to read, and a provider may echo part of
 // a key or another user's words.
-func (s *writer) failureText(err error) string {
+func (w *writer) failureText(err error) string {
 	switch {
 	case errors.Is(err, errSilent):
-		return fmt.Sprintf("抱歉，大模型 %d 秒没有回应，请稍后再试。", int(s.timeout.Seconds()))
+		return fmt.Sprintf("抱歉，大模型 %d 秒没有回应，请稍后再试。", int(w.timeout.Seconds()))
 	case errors.Is(err, errOutOfTime):
 		// It reasoned all the while and wrote no answer in the time there was.
 		return "抱歉，大模型思考太久，在这次能用的时间里没有写出回答。请稍后再试，或把问题拆小一些。"
 	case errors.Is(err, chat.ErrModelTimeout):
-		return fmt.Sprintf("抱歉，大模型在 %d 秒内没有回答，请稍后再试，或把问题拆小一些。", int(s.timeout.Seconds()))
+		return fmt.Sprintf("抱歉，大模型在 %d 秒内没有回答，请稍后再试，或把问题拆小一些。", int(w.timeout.Seconds()))
 	case errors.Is(err, chat.ErrModelUnauthorized):
 		return "抱歉，大模型服务拒绝了我们的 API Key（鉴权失败），请联系管理员检查配置。"
 	case errors.Is(err, chat.ErrModelRateLimited):

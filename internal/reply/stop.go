@@ -48,14 +48,14 @@ func sentAt(m chat.Message, now func() time.Time) time.Time {
 // watchStop returns a context that ends with the cause errStopped once m's
 // asker asks for a stop after m was sent, and a function that ends the
 // watch (and the context).
-func (s *writer) watchStop(ctx context.Context, log *slog.Logger, m chat.Message) (context.Context, func()) {
+func (w *writer) watchStop(ctx context.Context, log *slog.Logger, m chat.Message) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
-	if !offered(s.stops) {
+	if !offered(w.stops) {
 		return ctx, func() { cancel(nil) }
 	}
-	asked := sentAt(m, s.now)
+	asked := sentAt(m, w.now)
 	go func() {
-		tick := time.NewTicker(s.stopPoll)
+		tick := time.NewTicker(w.stopPoll)
 		defer tick.Stop()
 		warned := false
 		for {
@@ -64,7 +64,7 @@ func (s *writer) watchStop(ctx context.Context, log *slog.Logger, m chat.Message
 				return
 			case <-tick.C:
 			}
-			stopped, err := s.stops.StoppedSince(ctx, m.HistoryOwner(), asked)
+			stopped, err := w.stops.StoppedSince(ctx, m.HistoryOwner(), asked)
 			switch {
 			case err != nil && ctx.Err() == nil && !warned:
 				// The answer goes on; a stop may yet be seen by a later
