@@ -50,6 +50,12 @@ type Usage struct {
 type Completion struct {
 	Text  string
 	Usage Usage
+	// ToolCalls, when there are any, are what the model asks for before it
+	// answers: Text is then what it wrote with them, not an answer.
+	ToolCalls []ToolCall
+	// Reasoning is what a thinking model reasoned (DeepSeek's
+	// reasoning_content), kept to send back with its tool calls.
+	Reasoning string
 }
 
 // DayUsage is what one sender asked in a day: the questions the model

@@ -16,6 +16,12 @@ type Prompt struct {
 	// Model, when not empty, names the model to ask instead of the
 	// client's own.
 	Model string
+	// Tools are what the model may call while it answers; none for a
+	// plain answer.
+	Tools []Tool
+	// Rounds are the tool rounds of this question so far, oldest first:
+	// they follow the question.
+	Rounds []ToolRound
 }
 
 // Settings are what a conversation changed of the robot's defaults.
