@@ -224,34 +224,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		},
 		Logger: logger,
 	}
-	cfg := reply.Config{
-		History:            st.history,
-		Receipts:           st.receipts,
-		Model:              model,
-		MaxPictureBytes:    int64(s.MaxPictureMB) << 20,
-		Documents:          st.documents,
-		Reader:             fileReader(logger, int64(s.FileReadMB)<<20),
-		MaxFileBytes:       int64(s.MaxFileMB) << 20,
-		SystemPrompt:       s.SystemPrompt,
-		ShowThinking:       s.ShowThinking,
-		HistoryLength:      s.HistoryLength,
-		Timeout:            timeout,
-		Access:             reply.Access{Users: s.AllowUsers, Groups: s.AllowGroups, Admins: s.AdminUsers},
-		SharedGroupContext: s.GroupContext == "group",
-		MaxContextTokens:   s.ContextTokens,
-		Questions:          st.questions,
-		Stops:              st.stops,
-		Settings:           st.settings,
-		Models:             s.models(),
-		DefaultModel:       s.Model,
-		DailyLimit:         s.DailyLimit,
-		Instance:           instance,
-		Logger:             logger,
-	}
 	tally := st.tally
 	if tally != nil {
 		outbox.CallsLeft = func() (int, bool) { return s.MonthlyCalls - tally.Used(), true }
 	}
+	// Without DINGTALK_APP_KEY, nothing can download what users send,
+	// nor badge their questions: those features are off (nil).
+	var files reply.Files
+	var reactions reply.Reactions
 	if s.AppKey != "" {
 		// One client, so that the robot messages, the cards and the
 		// downloads of an instance share one access token.
@@ -260,16 +240,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			AppKey: s.AppKey, AppSecret: s.AppSecret, Logger: logger, OnCall: countCall(tally),
 		})
 		outbox.OpenAPI = api
-		cfg.Files = dingtalk.Attachments{OpenAPI: api, RobotCode: s.AppKey}
+		files = dingtalk.Attachments{OpenAPI: api, RobotCode: s.AppKey}
 		if s.ThinkingBadge {
 			// The badge gives way first near the month's budget: below
 			// what a card answer costs, answers get the calls.
-			cfg.Reactions = dingtalk.Reactions{OpenAPI: api, RobotCode: s.AppKey, CallsLeft: outbox.CallsLeft, Reserve: 2 + s.CardUpdates + 2}
+			reactions = dingtalk.Reactions{OpenAPI: api, RobotCode: s.AppKey, CallsLeft: outbox.CallsLeft, Reserve: 2 + s.CardUpdates + 2}
 		}
 	}
-	cfg.Outbox = dingtalk.NewOutbox(outbox)
+	out := dingtalk.NewOutbox(outbox)
+	var vision reply.Model // nil without VISION_MODEL: pictures are not read
 	if s.VisionModel != "" {
-		if cfg.Vision, err = openai.New(openai.Config{
+		if vision, err = openai.New(openai.Config{
 			BaseURL: s.Endpoint, APIKey: s.apiKey(), Model: s.VisionModel, Temperature: s.Temperature, Logger: logger,
 		}); err != nil {
 			return fmt.Errorf("configuration: ENDPOINT: %w", err)
@@ -288,7 +269,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			}
 		}()
 	}
-	svc := reply.New(cfg)
+	prompter := reply.NewPrompter(reply.PrompterConfig{
+		History: st.history, HistoryLength: s.HistoryLength, MaxContextTokens: s.ContextTokens,
+		SharedGroupContext: s.GroupContext == "group", SystemPrompt: s.SystemPrompt,
+		Model: model, Models: s.models(), DefaultModel: s.Model, Settings: st.settings,
+		Vision: vision, Files: files, MaxPictureBytes: int64(s.MaxPictureMB) << 20,
+		Documents: st.documents, Reader: fileReader(logger, int64(s.FileReadMB)<<20), MaxFileBytes: int64(s.MaxFileMB) << 20,
+	})
+	svc := reply.New(reply.Parts{
+		Claims: reply.NewClaims(reply.ClaimsConfig{Receipts: st.receipts, Timeout: timeout}),
+		Control: reply.NewControl(reply.ControlConfig{
+			Outbox: out, Access: reply.Access{Users: s.AllowUsers, Groups: s.AllowGroups, Admins: s.AdminUsers},
+			Stops: st.stops, Questions: st.questions, DailyLimit: s.DailyLimit,
+		}, prompter),
+		Prompter: prompter,
+		Writer: reply.NewWriter(reply.WriterConfig{
+			Outbox: out, Receipts: st.receipts, Reactions: reactions, Stops: st.stops,
+			Timeout: timeout, ShowThinking: s.ShowThinking,
+		}),
+		Instance: instance,
+		Logger:   logger,
+	})
 	functionTimeout := time.Duration(s.FunctionTime * float64(time.Second))
 	rt := fcruntime.New(fcruntime.Events(svc.Handle, logger), fcruntime.Config{
 		Log: stdout, Logger: logger, FunctionTimeout: functionTimeout,

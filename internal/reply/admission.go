@@ -10,11 +10,11 @@ import (
 	"github.com/dingtalk-llm/fcrobot/internal/logging"
 )
 
-// control is conversation control: whether a message gets an answer and
+// Control is conversation control: whether a message gets an answer and
 // who may ask (this file), how often (usage.go), and the commands
 // (commands.go, settings.go, stop.go's \stop). It decides before the
 // model is asked, and answers commands without it.
-type control struct {
+type Control struct {
 	outbox    Outbox
 	access    Access
 	history   History
@@ -31,14 +31,40 @@ type control struct {
 	now                func() time.Time
 	// prompter says whose history a message belongs to and which
 	// settings are in force.
-	prompter *prompter
+	prompter *Prompter
 }
 
-func newControl(cfg Config, p *prompter) *control {
-	return &control{
-		outbox: cfg.Outbox, access: cfg.Access, history: cfg.History, documents: cfg.Documents,
-		settings: cfg.Settings, stops: cfg.Stops, questions: cfg.Questions, models: cfg.Models,
-		sharedGroupContext: cfg.SharedGroupContext, dailyLimit: cfg.DailyLimit, now: cfg.Now, prompter: p,
+// ControlConfig is what Control needs beyond the Prompter, whose history,
+// files, settings and models its commands act on.
+type ControlConfig struct {
+	// Outbox says whether an answer can reach a message's sender.
+	Outbox Outbox
+	// Access says who may ask, and who administers.
+	Access Access
+	// Stops, when offered, keep \stop's requests; nil offers no \stop.
+	Stops Stops
+	// Questions, when offered, count each sender's answered questions per
+	// day, for DailyLimit and \usage; nil counts nothing, and then
+	// nothing holds a DailyLimit.
+	Questions Questions
+	// DailyLimit is how many questions a sender may ask a day
+	// (DAILY_LIMIT); 0 means no limit. Admins are exempt.
+	DailyLimit int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// NewControl returns conversation control over p's conversations; a port
+// cfg leaves nil is a feature that is off (features.go).
+func NewControl(cfg ControlConfig, p *Prompter) *Control {
+	if cfg.Questions == nil {
+		cfg.DailyLimit = 0
+	}
+	return &Control{
+		outbox: cfg.Outbox, access: cfg.Access, history: p.history, documents: p.documents,
+		settings: p.settings, stops: orOff[Stops](cfg.Stops, noStops{}),
+		questions: orOff[Questions](cfg.Questions, noQuestions{}), models: p.models,
+		sharedGroupContext: p.sharedGroupContext, dailyLimit: cfg.DailyLimit, now: orNow(cfg.Now), prompter: p,
 	}
 }
 
@@ -46,7 +72,7 @@ func newControl(cfg Config, p *prompter) *control {
 // can reach its sender. A message nobody can be answered on is dropped
 // before any work is done for it. It comes after the claim, so that a
 // message delivered again is never counted twice.
-func (s *control) admit(ctx context.Context, log *slog.Logger, m chat.Message) bool {
+func (s *Control) admit(ctx context.Context, log *slog.Logger, m chat.Message) bool {
 	if err := s.outbox.Reachable(m); err != nil {
 		log.ErrorContext(ctx, "no answer can reach the sender: dropping the message", "err", err)
 		return false
@@ -93,7 +119,7 @@ const notAllowedText = `抱歉，你还没有使用这个机器人的权限。�
 // ask gets one short refusal, and nothing reaches the model; so does a
 // question over the sender's daily limit. An open command (\whoami)
 // answers anyone.
-func (s *control) refuse(ctx context.Context, j *job) string {
+func (s *Control) refuse(ctx context.Context, j *job) string {
 	if j.isCommand && j.cmd.open {
 		return ""
 	}
@@ -110,7 +136,7 @@ func (s *control) refuse(ctx context.Context, j *job) string {
 // historyOwner names whose history m belongs to: in a group with a shared
 // context (GROUP_CONTEXT=group), the group's; else that of m's asker in
 // its conversation.
-func (s *prompter) historyOwner(m chat.Message) string {
+func (s *Prompter) historyOwner(m chat.Message) string {
 	if m.IsGroup() && s.sharedGroupContext {
 		return m.GroupHistoryOwner()
 	}

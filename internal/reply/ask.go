@@ -24,7 +24,7 @@ import (
 //
 // The writer is where the answer is written: the model streams it, the
 // outbox shows it, \stop and the bounds end it, and it is delivered.
-type writer struct {
+type Writer struct {
 	outbox    Outbox
 	receipts  Receipts
 	reactions Reactions
@@ -41,18 +41,54 @@ type writer struct {
 	now          func() time.Time
 }
 
-func newWriter(cfg Config) *writer {
-	return &writer{
-		outbox: cfg.Outbox, receipts: cfg.Receipts, reactions: cfg.Reactions, stops: cfg.Stops,
-		stopPoll: cfg.StopPoll, timeout: cfg.Timeout, reserve: cfg.DeliveryReserve,
-		showThinking: cfg.ShowThinking, now: cfg.Now,
+// WriterConfig is what a Writer needs.
+type WriterConfig struct {
+	// Outbox shows the answer while it is written, and delivers it.
+	Outbox Outbox
+	// Receipts keep what was delivered of the answer.
+	Receipts Receipts
+	// Reactions, when offered, badge each question while the model
+	// answers it (THINKING_REACTION); nil puts no badge.
+	Reactions Reactions
+	// Stops, when offered, end an answer whose asker sent \stop: the
+	// answer looks for a request every StopPoll (0 means
+	// DefaultStopPoll), and is streamed, so that a stopped one has what
+	// was written so far to show. nil offers no \stop.
+	Stops    Stops
+	StopPoll time.Duration
+	// Timeout bounds the model's silence (TIMEOUT): the wait for its
+	// first word, and for each next one. The answer as a whole is bounded
+	// by the invocation's deadline (fcruntime's FunctionTimeout) less
+	// DeliveryReserve (0 means DefaultDeliveryReserve).
+	Timeout         time.Duration
+	DeliveryReserve time.Duration
+	// ShowThinking shows a reasoning model's reasoning, folded under a
+	// quote (SHOW_THINKING); else the user sees only the answer.
+	ShowThinking bool
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// NewWriter returns a Writer; a port cfg leaves nil is a feature that is
+// off (features.go).
+func NewWriter(cfg WriterConfig) *Writer {
+	if cfg.StopPoll <= 0 {
+		cfg.StopPoll = DefaultStopPoll
+	}
+	if cfg.DeliveryReserve <= 0 {
+		cfg.DeliveryReserve = DefaultDeliveryReserve
+	}
+	return &Writer{
+		outbox: cfg.Outbox, receipts: cfg.Receipts, reactions: orOff[Reactions](cfg.Reactions, noReactions{}),
+		stops: orOff[Stops](cfg.Stops, noStops{}), stopPoll: cfg.StopPoll, timeout: cfg.Timeout,
+		reserve: cfg.DeliveryReserve, showThinking: cfg.ShowThinking, now: orNow(cfg.Now),
 	}
 }
 
 // recover finishes what an earlier attempt at j's message may have left
 // unfinished: FC retries an attempt that ended, and one that died may have
 // left its card open, and its badge on.
-func (w *writer) recover(ctx context.Context, j *job, rec chat.Receipt) {
+func (w *Writer) recover(ctx context.Context, j *job, rec chat.Receipt) {
 	w.outbox.Recover(ctx, j.m, j.attempt)
 	if !j.isCommand && rec.Answered {
 		w.unbadge(ctx, j.log, j.m)
@@ -60,7 +96,7 @@ func (w *writer) recover(ctx context.Context, j *job, rec chat.Receipt) {
 }
 
 // write asks the model q, for j, and writes its answer.
-func (w *writer) write(ctx context.Context, j *job, q question) (response, error) {
+func (w *Writer) write(ctx context.Context, j *job, q question) (response, error) {
 	m, log := j.m, j.log
 	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= w.reserve {
 		// What came before (pictures, a quoted file waiting its turn) took
@@ -149,7 +185,7 @@ func (w *writer) write(ctx context.Context, j *job, q question) (response, error
 // complete asks the model, streamed so that heard learns of every word
 // (and a draft, when there is one, shows them), and returns what was
 // written too, for an answer cut short.
-func (w *writer) complete(ctx context.Context, model Model, p chat.Prompt, draft chat.Draft, heard func()) (c chat.Completion, written string, err error) {
+func (w *Writer) complete(ctx context.Context, model Model, p chat.Prompt, draft chat.Draft, heard func()) (c chat.Completion, written string, err error) {
 	c, err = model.Stream(ctx, p, func(soFar string) error {
 		heard()
 		if soFar == written {
@@ -166,6 +202,6 @@ func (w *writer) complete(ctx context.Context, model Model, p chat.Prompt, draft
 
 // visible is what the user may see of an answer still being written: no
 // reasoning unless SHOW_THINKING, and never half a tag.
-func (w *writer) visible(soFar string) string {
+func (w *Writer) visible(soFar string) string {
 	return splitThinking(withoutPartialTag(soFar)).shown(w.showThinking)
 }

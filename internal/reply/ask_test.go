@@ -32,7 +32,7 @@ func (m streamingModel) Stream(_ context.Context, _ chat.Prompt, onDelta func(st
 
 func TestAnAnswerIsShownAsItIsWrittenAndDeliveredWhole(t *testing.T) {
 	pieces := strings.Split("<think>先想一想</think>Go 的 context 包用来传递取消信号。", "")
-	f := newFixture(t, nil, func(c *Config) { c.Model = streamingModel{pieces: pieces} })
+	f := newFixture(t, nil, func(c *testConfig) { c.Model = streamingModel{pieces: pieces} })
 	f.out.drafts = true
 	ev := event("m1", "context 是什么", clock)
 	if err := f.handle(t, "r1", ev); err != nil {
@@ -173,7 +173,7 @@ func TestPictures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v := &visionModel{}
-			f := newFixture(t, nil, func(c *Config) {
+			f := newFixture(t, nil, func(c *testConfig) {
 				if tt.vision {
 					c.Vision = v
 					c.Files = fileStore{"pic": png, "big": {MediaType: "image/png", Data: make([]byte, 2<<20)}, "pdf": {MediaType: "application/pdf", Data: []byte("%PDF")}}
@@ -203,7 +203,7 @@ func TestPictures(t *testing.T) {
 }
 
 func TestAPictureThatMayComeLaterIsRetried(t *testing.T) {
-	f := newFixture(t, nil, func(c *Config) {
+	f := newFixture(t, nil, func(c *testConfig) {
 		c.Vision, c.Files, c.MaxPictureBytes = &visionModel{}, fileStore{}, 1<<20
 	})
 	ev := event("m1", "", clock)

@@ -18,7 +18,7 @@ const badgeTimeout = 5 * time.Second
 // returns what takes it off once the answer is delivered. The badge is a
 // nicety DingTalk is known to refuse now and then: a failure is logged and
 // the answer goes on.
-func (w *writer) badge(ctx context.Context, log *slog.Logger, m chat.Message) (off func()) {
+func (w *Writer) badge(ctx context.Context, log *slog.Logger, m chat.Message) (off func()) {
 	if !offered(w.reactions) {
 		return func() {} // no call, no goroutine, for a badge never put on
 	}
@@ -41,7 +41,7 @@ func (w *writer) badge(ctx context.Context, log *slog.Logger, m chat.Message) (o
 }
 
 // unbadge takes the thinking badge off m.
-func (w *writer) unbadge(ctx context.Context, log *slog.Logger, m chat.Message) {
+func (w *Writer) unbadge(ctx context.Context, log *slog.Logger, m chat.Message) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), badgeTimeout)
 	defer cancel()
 	if err := w.reactions.Done(ctx, m); err != nil {

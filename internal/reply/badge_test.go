@@ -53,7 +53,7 @@ func TestAQuestionIsBadgedWhileTheModelAnswersIt(t *testing.T) {
 			}
 			return "答：" + p.Question, nil
 		}
-		f := newFixture(t, model, func(c *Config) { c.Reactions = b })
+		f := newFixture(t, model, func(c *testConfig) { c.Reactions = b })
 		b.out = f.out
 		if err := f.handle(t, "r1", event("m1", "你好", clock)); err != nil {
 			t.Fatal(err)

@@ -41,7 +41,7 @@ type command struct {
 
 // commands lists the commands in the order \help shows them. A command is
 // one entry here and the method that runs it.
-func (s *control) commands() []command {
+func (s *Control) commands() []command {
 	clearHelp := "清除你与我的对话记录"
 	if s.sharedGroupContext {
 		clearHelp += "（群里清除全群共用的记录，仅管理员）"
@@ -70,7 +70,7 @@ func (s *control) commands() []command {
 // that is not strict; an unknown word after a strict one gets a command
 // that says so and lists the known ones. A group message keeps the space
 // that followed the @-mention, so the text is trimmed first.
-func (s *control) command(text string) (cmd command, args string, ok bool) {
+func (s *Control) command(text string) (cmd command, args string, ok bool) {
 	t := strings.TrimSpace(text)
 	for _, p := range commandPrefixes {
 		rest, found := strings.CutPrefix(t, p.prefix)
@@ -97,7 +97,7 @@ func (s *control) command(text string) (cmd command, args string, ok bool) {
 	return command{}, "", false
 }
 
-func (s *control) clear(ctx context.Context, log *slog.Logger, m chat.Message, _ string) (string, error) {
+func (s *Control) clear(ctx context.Context, log *slog.Logger, m chat.Message, _ string) (string, error) {
 	shared := m.IsGroup() && s.sharedGroupContext
 	if shared && !s.access.admin(m) {
 		return "这个群共用一份对话记录，只有管理员可以清除它。", nil
@@ -116,7 +116,7 @@ func (s *control) clear(ctx context.Context, log *slog.Logger, m chat.Message, _
 	return "已清除你与我的对话记录，我们重新开始吧。", nil
 }
 
-func (s *control) whoami(_ context.Context, _ *slog.Logger, m chat.Message, _ string) (string, error) {
+func (s *Control) whoami(_ context.Context, _ *slog.Logger, m chat.Message, _ string) (string, error) {
 	staff := m.SenderStaffID
 	if staff == "" {
 		staff = "（没有：外部联系人没有 staffId）"
@@ -124,12 +124,12 @@ func (s *control) whoami(_ context.Context, _ *slog.Logger, m chat.Message, _ st
 	return fmt.Sprintf("你的 staffId：%s\n本会话的 conversationId：%s", staff, m.ConversationID), nil
 }
 
-func (s *control) help(context.Context, *slog.Logger, chat.Message, string) (string, error) {
+func (s *Control) help(context.Context, *slog.Logger, chat.Message, string) (string, error) {
 	return s.helpText(), nil
 }
 
 // helpText lists the commands and says what becomes of everything else.
-func (s *control) helpText() string {
+func (s *Control) helpText() string {
 	var b strings.Builder
 	b.WriteString("可用命令：\n")
 	cmds := s.commands()

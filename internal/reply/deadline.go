@@ -33,7 +33,7 @@ var errOutOfTime = errors.New("the function's time for the answer ran out")
 // reserve, ending with the cause errOutOfTime; a ctx without a deadline
 // (a run outside FC told no FUNCTION_TIMEOUT) is left unbounded, since
 // the silence bound still ends a model that stalls.
-func (w *writer) answerTime(ctx context.Context) (context.Context, context.CancelFunc) {
+func (w *Writer) answerTime(ctx context.Context) (context.Context, context.CancelFunc) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		return context.WithCancel(ctx)
@@ -44,7 +44,7 @@ func (w *writer) answerTime(ctx context.Context) (context.Context, context.Cance
 // watchSilence returns a context that ends with the cause errSilent once
 // TIMEOUT passes without heard being called, heard, which the stream calls
 // on each word, and a function that ends the watch.
-func (w *writer) watchSilence(ctx context.Context) (context.Context, func(), func()) {
+func (w *Writer) watchSilence(ctx context.Context) (context.Context, func(), func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	silence := time.AfterFunc(w.timeout, func() { cancel(errSilent) })
 	heard := func() { silence.Reset(w.timeout) }

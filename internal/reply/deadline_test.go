@@ -83,7 +83,7 @@ func paragraphs(n int) []string {
 // deadlineFixture is a fixture whose model is m, TIMEOUT 15 s, and whose
 // lease is long enough that renewals do not fill minutes of fake time.
 func deadlineFixture(t *testing.T, m Model, drafts bool) *fixture {
-	f := newFixture(t, nil, func(c *Config) {
+	f := newFixture(t, nil, func(c *testConfig) {
 		c.Model, c.Timeout, c.ClaimLease = m, 15*time.Second, 30*time.Second
 	})
 	f.out.drafts = drafts
@@ -285,7 +285,7 @@ func TestAFailedAttemptReleasesItsClaimAfterItsLastRenewal(t *testing.T) {
 		f := deadlineFixture(t, m, false)
 		receipts := &slowRenewals{Receipts: f.receipts}
 		f.cfg.Receipts = receipts
-		f.svc = New(f.cfg)
+		f.svc = assemble(f.cfg)
 		f.out.fail = func(int) error { return retry.Mark(errors.New("sending too fast")) }
 		err := f.handleBy(t, event("m1", "你好", clock), time.Time{})
 		if !retry.Retryable(err) {

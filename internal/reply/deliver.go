@@ -25,7 +25,7 @@ func (s *Service) deliver(ctx context.Context, log *slog.Logger, a chat.Answer) 
 // conversation. It returns a retryable failure, or one of an attempt
 // taken over; a final one is logged, and nil returned: no retry could
 // deliver the answer.
-func (w *writer) deliver(ctx context.Context, log *slog.Logger, a chat.Answer) error {
+func (w *Writer) deliver(ctx context.Context, log *slog.Logger, a chat.Answer) error {
 	a.OnDelivered = func(piece int) {
 		if err := w.receipts.MarkSent(ctx, a.To, piece); err != nil {
 			log.ErrorContext(ctx, "could not record a posted part", "part", piece, "err", err)

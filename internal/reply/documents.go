@@ -36,7 +36,7 @@ const readableKinds = "文本和代码文件（.txt .md .csv .json .log 等）�
 
 // keepFile answers a file message: its text is read and kept for the next
 // question of its asker in its conversation.
-func (s *prompter) keepFile(ctx context.Context, j *job) (response, error) {
+func (s *Prompter) keepFile(ctx context.Context, j *job) (response, error) {
 	m := j.m
 	doc, refusal, err := s.readFile(ctx, j.log, m, *m.File)
 	if err != nil || refusal != "" {
@@ -62,7 +62,7 @@ func (s *prompter) keepFile(ctx context.Context, j *job) (response, error) {
 // keptRunes bounds the text kept of a file: more than the context window
 // can take of it (a character is at least a third of a token), and what
 // any window could when there is none.
-func (s *prompter) keptRunes() int {
+func (s *Prompter) keptRunes() int {
 	if w := s.window; w > 0 {
 		return 3 * w
 	}
@@ -76,7 +76,7 @@ const maxDocumentRunes = 200_000
 // empty, tells the user why it cannot be read: a kind the robot does not
 // read, a file too large, damaged, protected or without text. The error is
 // retryable.
-func (s *prompter) readFile(ctx context.Context, log *slog.Logger, m chat.Message, a chat.Attachment) (chat.Document, string, error) {
+func (s *Prompter) readFile(ctx context.Context, log *slog.Logger, m chat.Message, a chat.Attachment) (chat.Document, string, error) {
 	name := a.Name
 	if name == "" {
 		name = "未命名文件"
@@ -129,7 +129,7 @@ func (s *prompter) readFile(ctx context.Context, log *slog.Logger, m chat.Messag
 // unlinked as soon as it is made, so that nothing is left on disk once it
 // is closed, whatever happens to the process; the caller closes it. A
 // failure to write it (a full disk) is worth a retry.
-func (s *prompter) download(ctx context.Context, m chat.Message, code string) (*os.File, error) {
+func (s *Prompter) download(ctx context.Context, m chat.Message, code string) (*os.File, error) {
 	f, err := s.downloads.Download(ctx, m, code, s.maxFileBytes)
 	if err != nil {
 		return nil, err
@@ -183,7 +183,7 @@ var errReadTooLong = errors.New("reading the file took too long")
 // reader's context ends, which stops a child process at once; a reader
 // that cannot be stopped still holds the turn until it ends, so that two
 // never run at once. extract closes f once the reader is done with it.
-func (s *prompter) extract(ctx context.Context, name string, f *os.File) (string, bool, error) {
+func (s *Prompter) extract(ctx context.Context, name string, f *os.File) (string, bool, error) {
 	readCtx, cancel := context.WithTimeoutCause(ctx, maxReadTime, errReadTooLong)
 	select {
 	case s.reading <- struct{}{}:
@@ -250,7 +250,7 @@ func unreadableFileText(name string, err error) string {
 // DocumentsKept before m, for m's question, or returns nil when none can
 // wait: DingTalk hands a group's robot no file message, and without Files
 // none is read.
-func (s *prompter) loadDocuments(ctx context.Context, m chat.Message) *pending[[]chat.Document] {
+func (s *Prompter) loadDocuments(ctx context.Context, m chat.Message) *pending[[]chat.Document] {
 	if !offered(s.documents) || !offered(s.downloads) || m.IsGroup() {
 		return nil
 	}
@@ -274,7 +274,7 @@ func sentBefore(docs []chat.Document, asked time.Time) []chat.Document {
 
 // take drops the documents a question took, once its turn is kept. A
 // failure leaves the file for the next question too, the lesser harm.
-func (s *prompter) take(ctx context.Context, log *slog.Logger, m chat.Message, docs []chat.Document) {
+func (s *Prompter) take(ctx context.Context, log *slog.Logger, m chat.Message, docs []chat.Document) {
 	for _, d := range docs {
 		if err := s.documents.Take(ctx, m.HistoryOwner(), d); err != nil {
 			log.WarnContext(ctx, "could not drop a file its question took", "err", err)
@@ -304,7 +304,7 @@ func cutNote(runes int) string {
 // window beside p's system prompt and question (the history gives way
 // first), and the notes that tell the user what was cut. A cut is marked
 // for the model too. refusal says there is no room for the files at all.
-func (s *prompter) files(docs []chat.Document, p chat.Prompt, window int) (block string, notes []string, refusal string) {
+func (s *Prompter) files(docs []chat.Document, p chat.Prompt, window int) (block string, notes []string, refusal string) {
 	if len(docs) == 0 {
 		return "", nil, ""
 	}

@@ -31,7 +31,7 @@ func (r stoppableReader) Read(ctx context.Context, name string, f *os.File) (str
 // stopped, and the turn to read is free for the next file at once.
 func TestAFileReadTooLongIsStoppedAndFreesTheTurn(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := fileFixture(t, func(c *Config) {
+		f := fileFixture(t, func(c *testConfig) {
 			c.Reader = stoppableReader{}
 			c.Files.(fileStore)["hang"] = stored{Data: []byte("hang")}
 		})

@@ -42,7 +42,7 @@ func (textReader) Read(_ context.Context, _ string, f *os.File) (string, bool, e
 	return string(data), false, nil
 }
 
-func fileFixture(t *testing.T, edits ...func(*Config)) *fixture {
+func fileFixture(t *testing.T, edits ...func(*testConfig)) *fixture {
 	t.Helper()
 	docs := bucket.NewDocuments(mountAt(t, t.TempDir()))
 	files := fileStore{
@@ -57,7 +57,7 @@ func fileFixture(t *testing.T, edits ...func(*Config)) *fixture {
 		"complex":         {Data: []byte("complex")},
 		"no-process":      {Data: []byte("no-process")},
 	}
-	return newFixture(t, nil, append([]func(*Config){func(c *Config) {
+	return newFixture(t, nil, append([]func(*testConfig){func(c *testConfig) {
 		c.Documents, c.Reader, c.Files, c.MaxFileBytes = docs, textReader{}, files, 1<<20
 	}}, edits...)...)
 }
@@ -99,7 +99,7 @@ func TestAFileIsKeptForTheNextQuestionOnly(t *testing.T) {
 }
 
 func TestAFileTooLongForTheWindowIsCutAndTheUserTold(t *testing.T) {
-	f := fileFixture(t, func(c *Config) { c.MaxContextTokens = 1000 })
+	f := fileFixture(t, func(c *testConfig) { c.MaxContextTokens = 1000 })
 	// A long name costs tokens too, and is no reason to refuse.
 	name := strings.Repeat("很长的文件名", 10) + ".txt"
 	if err := f.handle(t, "r1", fileEvent("f1", "long", name, clock)); err != nil {
@@ -170,7 +170,7 @@ func quoteEvent(id, text string, at time.Time, q chat.Quote) chat.Event {
 }
 
 func TestAQuoteReachesTheModelMarkedBeforeTheQuestion(t *testing.T) {
-	f := fileFixture(t, func(c *Config) { c.Vision, c.MaxPictureBytes = &visionModel{}, 1<<20 })
+	f := fileFixture(t, func(c *testConfig) { c.Vision, c.MaxPictureBytes = &visionModel{}, 1<<20 })
 	f.cfg.Files.(fileStore)["pic"] = stored{MediaType: "image/png", Data: []byte("\x89PNG")}
 	if err := f.handle(t, "r1", quoteEvent("m1", "这是什么意思？", clock, chat.Quote{Type: "text", Text: "明天下午三点开会"})); err != nil {
 		t.Fatal(err)
@@ -244,7 +244,7 @@ func TestAFileStoredAfterAQuestionSentLaterStillGoesWithTheNext(t *testing.T) {
 
 func TestAFileStaysWhenItsQuestionWasNotAnswered(t *testing.T) {
 	failing := true
-	f := fileFixture(t, func(c *Config) {
+	f := fileFixture(t, func(c *testConfig) {
 		c.Model = modelFunc(func(_ context.Context, p chat.Prompt) (string, error) {
 			if failing {
 				return "", modelFailure{kind: chat.ErrModelUnavailable}

@@ -15,7 +15,7 @@ const noAnswerText = "抱歉，大模型只给出了思考过程，没有给出�
 // provider said goes to the log (scrubbed by the model's adapter), never to
 // the user: it is the operator's to read, and a provider may echo part of
 // a key or another user's words.
-func (w *writer) failureText(err error) string {
+func (w *Writer) failureText(err error) string {
 	switch {
 	case errors.Is(err, errSilent):
 		return fmt.Sprintf("抱歉，大模型 %d 秒没有回应，请稍后再试。", int(w.timeout.Seconds()))

@@ -3,7 +3,6 @@ package reply
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"os"
 	"time"
 
@@ -11,8 +10,9 @@ import (
 )
 
 // A feature a deployment does without (no VISION_MODEL, no store for
-// \stop, no badge...) is a port that says it is off: New puts one in for
-// every optional port left nil, so that the steps call the port and ask
+// \stop, no badge...) is a port that says it is off: each part's
+// constructor puts one in for every optional port left nil (orOff), so
+// that the steps call the port and ask
 // offered where a feature shows (a command in \help, a watch to start),
 // never test for nil.
 
@@ -47,8 +47,8 @@ func (noStops) off()                                                          {}
 func (noStops) Stop(context.Context, string, time.Time) error                 { return errOff }
 func (noStops) StoppedSince(context.Context, string, time.Time) (bool, error) { return false, nil }
 
-// noQuestions counts nothing: no \usage, and no DAILY_LIMIT (New sets it
-// to 0, since nothing could hold it).
+// noQuestions counts nothing: no \usage, and no DAILY_LIMIT (NewControl sets
+// it to 0, since nothing could hold it).
 type noQuestions struct{}
 
 func (noQuestions) off()                                                             {}
@@ -106,68 +106,30 @@ func (noVision) Stream(context.Context, chat.Prompt, func(string) error) (chat.C
 	return chat.Completion{}, errOff
 }
 
-// withDefaults fills in what cfg leaves to its defaults, and switches off
-// the features whose ports it leaves nil.
-func withDefaults(cfg Config) Config {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+// orOff is port, or, when the deployment left it nil, off: the port that
+// says the feature is off.
+func orOff[P any](port, off P) P {
+	if any(port) == nil {
+		return off
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.ClaimLease <= 0 {
-		cfg.ClaimLease = DefaultClaimLease
-	}
-	if cfg.DocumentsKept <= 0 {
-		cfg.DocumentsKept = DefaultDocumentsKept
-	}
-	if cfg.DeliveryReserve <= 0 {
-		cfg.DeliveryReserve = DefaultDeliveryReserve
-	}
-	if cfg.StopPoll <= 0 {
-		cfg.StopPoll = DefaultStopPoll
-	}
-	return switchOff(cfg)
+	return port
 }
 
-// switchOff puts a port that says "off" in place of every optional port
-// cfg leaves nil.
-func switchOff(cfg Config) Config {
-	if cfg.Settings == nil {
-		cfg.Settings = noSettings{}
+// orNow is now, or time.Now when nil.
+func orNow(now func() time.Time) func() time.Time {
+	if now == nil {
+		return time.Now
 	}
-	if cfg.Stops == nil {
-		cfg.Stops = noStops{}
-	}
-	if cfg.Questions == nil {
-		cfg.Questions = noQuestions{}
-		cfg.DailyLimit = 0
-	}
-	if cfg.Reactions == nil {
-		cfg.Reactions = noReactions{}
-	}
-	if cfg.Documents == nil {
-		cfg.Documents = noDocuments{}
-	}
-	if cfg.Reader == nil {
-		cfg.Reader = noReader{}
-	}
-	if cfg.Files == nil {
-		cfg.Files = noFiles{}
-	}
-	if cfg.Vision == nil {
-		cfg.Vision = noVision{}
-	}
-	return cfg
+	return now
 }
 
 // readsFiles reports whether files sent are read: it takes a reader, a
 // way to download them, and a store to keep them in.
-func (s *prompter) readsFiles() bool {
+func (s *Prompter) readsFiles() bool {
 	return offered(s.reader) && offered(s.downloads) && offered(s.documents)
 }
 
 // seesPictures reports whether pictures sent go to a vision model.
-func (s *prompter) seesPictures() bool {
+func (s *Prompter) seesPictures() bool {
 	return offered(s.visionModel) && offered(s.downloads)
 }

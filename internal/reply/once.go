@@ -51,18 +51,18 @@ const duplicateMargin = 5 * time.Second
 // first: as long as the first may work, up to the function's deadline when
 // there is one (the first's answer may run until then), else TIMEOUT and
 // duplicateWait.
-func (c *claims) duplicateWait(ctx context.Context) time.Duration {
+func (c *Claims) duplicateWait(ctx context.Context) time.Duration {
 	if deadline, ok := ctx.Deadline(); ok {
 		return time.Until(deadline) - duplicateMargin
 	}
 	return c.timeout + duplicateWait
 }
 
-// claims take each message for one attempt at a time, across instances,
+// Claims take each message for one attempt at a time, across instances,
 // with a lease its holder renews while it works (DefaultClaimLease): the
 // first step of a message, before anything is done for it, and the only
 // one that speaks to Receipts of who holds what.
-type claims struct {
+type Claims struct {
 	receipts Receipts
 	// lease is how long a claim holds unless renewed (ClaimLease).
 	lease time.Duration
@@ -73,21 +73,37 @@ type claims struct {
 	now     func() time.Time
 }
 
-func newClaims(cfg Config) *claims {
-	return &claims{receipts: cfg.Receipts, lease: cfg.ClaimLease, timeout: cfg.Timeout, now: cfg.Now}
+// ClaimsConfig is what Claims need.
+type ClaimsConfig struct {
+	Receipts Receipts
+	// Lease is how long a claim holds unless renewed; 0 means
+	// DefaultClaimLease.
+	Lease time.Duration
+	// Timeout is the model's TIMEOUT.
+	Timeout time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// NewClaims returns the claims on messages kept in cfg.Receipts.
+func NewClaims(cfg ClaimsConfig) *Claims {
+	if cfg.Lease <= 0 {
+		cfg.Lease = DefaultClaimLease
+	}
+	return &Claims{receipts: cfg.Receipts, lease: cfg.Lease, timeout: cfg.Timeout, now: orNow(cfg.Now)}
 }
 
 // renewEvery is how often a holder renews its claim.
-func (c *claims) renewEvery() time.Duration { return c.lease / 3 }
+func (c *Claims) renewEvery() time.Duration { return c.lease / 3 }
 
 // duplicatePoll is how often a second delivery of an attempt looks at how
 // the first is doing: a few times per renewal.
-func (c *claims) duplicatePoll() time.Duration { return c.lease / 15 }
+func (c *Claims) duplicatePoll() time.Duration { return c.lease / 15 }
 
 // claim reads what earlier attempts did for m and claims m for attempt a.
 // claimed is false when there is nothing to do: m was answered in full
 // already, or (with a retryable error) another invocation holds it now.
-func (c *claims) claim(ctx context.Context, log *slog.Logger, m chat.Message, a chat.Attempt) (rec chat.Receipt, claimed bool, err error) {
+func (c *Claims) claim(ctx context.Context, log *slog.Logger, m chat.Message, a chat.Attempt) (rec chat.Receipt, claimed bool, err error) {
 	rec, holder, claimed, err := c.receipts.Claim(ctx, m, a, c.lease)
 	switch {
 	case err != nil:
@@ -115,7 +131,7 @@ func (c *claims) claim(ctx context.Context, log *slog.Logger, m chat.Message, a 
 // attempt is the right one: success once m is delivered or once FC's retry
 // holds it; a failure, for FC to retry, once the first gave m up after a
 // failure or stopped renewing its claim (its instance died).
-func (c *claims) followFirst(ctx context.Context, log *slog.Logger, m chat.Message, first chat.Attempt) error {
+func (c *Claims) followFirst(ctx context.Context, log *slog.Logger, m chat.Message, first chat.Attempt) error {
 	log.InfoContext(ctx, "a second delivery of this attempt: waiting for the first to answer", "holder", first.String())
 	poll, limit := c.duplicatePoll(), c.duplicateWait(ctx)
 	for waited := time.Duration(0); waited < limit; waited += poll {
@@ -146,7 +162,7 @@ func (c *claims) followFirst(ctx context.Context, log *slog.Logger, m chat.Messa
 // the claim every renewEvery and, should another attempt have taken the
 // message over, cancels the work with chat.ErrNotHeld as its cause.
 type hold struct {
-	c      *claims
+	c      *Claims
 	m      chat.Message
 	a      chat.Attempt
 	log    *slog.Logger
@@ -163,7 +179,7 @@ type hold struct {
 
 // keep starts renewing a's claim on m, which a has just taken; the work on
 // m goes on under the context it returns, and end stops the renewals.
-func (c *claims) keep(ctx context.Context, log *slog.Logger, m chat.Message, a chat.Attempt) (context.Context, *hold) {
+func (c *Claims) keep(ctx context.Context, log *slog.Logger, m chat.Message, a chat.Attempt) (context.Context, *hold) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	h := &hold{
 		c: c, m: m, a: a, log: log, cancel: cancel,
@@ -251,7 +267,7 @@ func takenOver(ctx context.Context, err error) bool {
 
 // done records that nothing is left to do for m, so that a later delivery
 // of it ends at once.
-func (c *claims) done(ctx context.Context, log *slog.Logger, m chat.Message) {
+func (c *Claims) done(ctx context.Context, log *slog.Logger, m chat.Message) {
 	if err := c.receipts.MarkDelivered(ctx, m); err != nil {
 		log.ErrorContext(ctx, "could not record the delivery", "err", err)
 	}
@@ -259,7 +275,7 @@ func (c *claims) done(ctx context.Context, log *slog.Logger, m chat.Message) {
 
 // release gives up a's claim on m after a failure, so that FC's retry can
 // take the message at once.
-func (c *claims) release(ctx context.Context, log *slog.Logger, m chat.Message, a chat.Attempt) {
+func (c *Claims) release(ctx context.Context, log *slog.Logger, m chat.Message, a chat.Attempt) {
 	if err := c.receipts.Release(ctx, m, a); err != nil {
 		log.WarnContext(ctx, "could not release the message's claim", "err", err)
 	}

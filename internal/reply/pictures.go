@@ -67,7 +67,7 @@ type heldPictures struct {
 // the user instead. The error is retryable.
 //
 // fit is how many pictures fit in the context window, -1 for any number.
-func (s *prompter) pictures(ctx context.Context, log *slog.Logger, m chat.Message, codes []string, fit int) (heldPictures, string, error) {
+func (s *Prompter) pictures(ctx context.Context, log *slog.Logger, m chat.Message, codes []string, fit int) (heldPictures, string, error) {
 	none := heldPictures{free: func() {}}
 	if len(codes) == 0 || !s.seesPictures() {
 		return none, "", nil

@@ -44,7 +44,7 @@ func TestPicturesBeyondTheInstancesRoomWaitTheirTurn(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		gate := make(chan struct{})
 		g := &gatedModel{asked: map[string]bool{}, gates: map[string]chan struct{}{"第一张": gate}}
-		f := newFixture(t, nil, func(c *Config) {
+		f := newFixture(t, nil, func(c *testConfig) {
 			c.Vision, c.MaxPictureBytes = g, 20<<20
 			c.Files = fileStore{"12mb": picture(12<<20, false), "10mb": picture(10<<20, false)}
 		})

@@ -55,7 +55,7 @@ func TestPicturesAreRefusedForWhatTheyAre(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			started := &atomic.Int32{}
 			v := &visionModel{}
-			f := newFixture(t, nil, func(c *Config) {
+			f := newFixture(t, nil, func(c *testConfig) {
 				c.Vision, c.Files, c.MaxPictureBytes, c.MaxContextTokens = v, countingFiles{store, started}, 10*mb, tc.window
 			})
 			ev := event("m1", tc.text, clock)
@@ -105,7 +105,7 @@ func (h *holdingModel) Stream(ctx context.Context, p chat.Prompt, _ func(string)
 func TestPicturesHoldTheirRoomUntilAnswered(t *testing.T) {
 	var svc *Service
 	h := &holdingModel{svc: &svc}
-	f := newFixture(t, nil, func(c *Config) {
+	f := newFixture(t, nil, func(c *testConfig) {
 		c.Vision, c.Files, c.MaxPictureBytes = h, fileStore{"pic": picture(1<<20, false)}, 10<<20
 	})
 	svc = f.svc

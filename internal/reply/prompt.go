@@ -21,12 +21,12 @@ const (
 	readQuotedQuestion      = "请看看我引用的内容。"
 )
 
-// prompter gathers what the model is asked about a question: the
+// Prompter gathers what the model is asked about a question: the
 // conversation's system prompt and model, the asker's history within the
 // context window, the files sent for it and those it quotes, the quote,
 // the pictures; and reads the files sent without a question
 // (documents.go), keeping them for the next one.
-type prompter struct {
+type Prompter struct {
 	history       History
 	historyLength int
 	settings      Settings
@@ -56,14 +56,65 @@ type prompter struct {
 	pictureBytes *semaphore.Weighted
 }
 
-func newPrompter(cfg Config) *prompter {
-	return &prompter{
-		history: cfg.History, historyLength: cfg.HistoryLength, settings: cfg.Settings,
-		textModel: cfg.Model, visionModel: cfg.Vision,
-		downloads: cfg.Files, reader: cfg.Reader, documents: cfg.Documents,
+// PrompterConfig is what a Prompter needs.
+type PrompterConfig struct {
+	History History
+	// HistoryLength is how many earlier question/answer pairs go to the
+	// model with a new question (HISTORY_LENGTH).
+	HistoryLength int
+	// MaxContextTokens bounds the estimated tokens of what the model is
+	// asked, the oldest turns of the history left out first
+	// (MAX_CONTEXT_TOKENS); 0 means no bound.
+	MaxContextTokens int
+	// SharedGroupContext gives each group one history that all its
+	// members share (GROUP_CONTEXT=group); else each member has their
+	// own. Questions then reach the model prefixed by their asker's name.
+	SharedGroupContext bool
+	// SystemPrompt is sent before every question (SYSTEM_PROMPT).
+	SystemPrompt string
+	// Model answers questions.
+	Model Model
+	// Models are what \model may switch to (MODELS), DefaultModel among
+	// them (MODEL).
+	Models       []string
+	DefaultModel string
+	// Settings, when offered, keep each conversation's system prompt and
+	// model, set by \system and \model; nil offers neither command.
+	Settings Settings
+	// Vision, when VISION_MODEL is set, answers messages with pictures,
+	// which Files downloads, each at most MaxPictureBytes. Without
+	// either, the robot says it reads text only.
+	Vision          Model
+	Files           Files
+	MaxPictureBytes int64
+	// Documents keep the files a user sends without a question for their
+	// next question, which Reader reads, each at most MaxFileBytes
+	// (MAX_FILE_MB), for DocumentsKept (0 means DefaultDocumentsKept).
+	// Without Documents, Reader or Files, the robot says it reads no
+	// files.
+	Documents     Documents
+	Reader        Reader
+	MaxFileBytes  int64
+	DocumentsKept time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// NewPrompter returns a Prompter; a port cfg leaves nil is a feature that
+// is off (features.go).
+func NewPrompter(cfg PrompterConfig) *Prompter {
+	if cfg.DocumentsKept <= 0 {
+		cfg.DocumentsKept = DefaultDocumentsKept
+	}
+	return &Prompter{
+		history: cfg.History, historyLength: cfg.HistoryLength,
+		settings:  orOff[Settings](cfg.Settings, noSettings{}),
+		textModel: cfg.Model, visionModel: orOff[Model](cfg.Vision, noVision{}),
+		downloads: orOff[Files](cfg.Files, noFiles{}), reader: orOff[Reader](cfg.Reader, noReader{}),
+		documents:           orOff[Documents](cfg.Documents, noDocuments{}),
 		systemPromptDefault: cfg.SystemPrompt, models: cfg.Models, defaultModel: cfg.DefaultModel,
 		window: cfg.MaxContextTokens, maxPictureBytes: cfg.MaxPictureBytes, maxFileBytes: cfg.MaxFileBytes,
-		documentsKept: cfg.DocumentsKept, sharedGroupContext: cfg.SharedGroupContext, now: cfg.Now,
+		documentsKept: cfg.DocumentsKept, sharedGroupContext: cfg.SharedGroupContext, now: orNow(cfg.Now),
 		reading:      make(chan struct{}, 1),
 		pictureBytes: semaphore.NewWeighted(pictureBytesInFlight),
 	}
@@ -71,7 +122,7 @@ func newPrompter(cfg Config) *prompter {
 
 // sentAt is when m was sent: DingTalk's createAt, or, for a callback
 // without one, now.
-func (s *prompter) sentAt(m chat.Message) time.Time { return sentAt(m, s.now) }
+func (s *Prompter) sentAt(m chat.Message) time.Time { return sentAt(m, s.now) }
 
 // question is what the model is asked about a message, and how the history
 // remembers it.
@@ -104,7 +155,7 @@ func (q question) done() {
 // question and its pictures, and which model reads them. refusal, when not
 // empty, is what to tell the user instead of asking (a picture or file the
 // robot cannot read, a message with nothing to ask).
-func (s *prompter) prompt(ctx context.Context, j *job) (q question, refusal string, err error) {
+func (s *Prompter) prompt(ctx context.Context, j *job) (q question, refusal string, err error) {
 	m := j.m
 	codes := m.Pictures
 	if qp := quotedPictures(m.Quote); len(qp) > 0 {
@@ -204,7 +255,7 @@ func (s *prompter) prompt(ctx context.Context, j *job) (q question, refusal stri
 // m's words and the conversation's system prompt, or -1 without a bound:
 // known before any picture is downloaded. The history gives way to them;
 // a quote or a file the question carries may still leave them no room.
-func (s *prompter) picturesThatFit(m chat.Message, set chat.Settings) int {
+func (s *Prompter) picturesThatFit(m chat.Message, set chat.Settings) int {
 	window := s.window
 	if window <= 0 {
 		return -1
@@ -255,7 +306,7 @@ func tooLongText(tokens, room int) string {
 // asked is question as the model reads it, and the history keeps it: in a
 // group that shares one context, after its asker's name, so that the model
 // knows who said what.
-func (s *prompter) asked(m chat.Message, question string) string {
+func (s *Prompter) asked(m chat.Message, question string) string {
 	if !m.IsGroup() || !s.sharedGroupContext {
 		return question
 	}
@@ -288,7 +339,7 @@ func unsupportedText(msgtype string) string {
 }
 
 // loadHistory starts loading the last HistoryLength turns of m's asker.
-func (s *prompter) loadHistory(ctx context.Context, m chat.Message) *pending[[]chat.Turn] {
+func (s *Prompter) loadHistory(ctx context.Context, m chat.Message) *pending[[]chat.Turn] {
 	return begin(ctx, func(ctx context.Context) ([]chat.Turn, error) {
 		return s.history.Load(ctx, s.historyOwner(m), s.historyLength)
 	})

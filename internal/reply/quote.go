@@ -56,7 +56,7 @@ const answerDrift = 30 * time.Second
 // readQuote reads what m quotes, taking the quoted answer of the robot's
 // own from history when DingTalk sent no content for it (a card). refusal,
 // when not empty, says what cannot be read; the error is retryable.
-func (s *prompter) readQuote(ctx context.Context, log *slog.Logger, m chat.Message, history []chat.Turn) (q quoted, refusal string, err error) {
+func (s *Prompter) readQuote(ctx context.Context, log *slog.Logger, m chat.Message, history []chat.Turn) (q quoted, refusal string, err error) {
 	mq := m.Quote
 	if mq == nil {
 		return q, "", nil

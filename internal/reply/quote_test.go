@@ -49,7 +49,7 @@ func TestAQuoteThatCouldNotBeSeenReachesTheModelAsSuch(t *testing.T) {
 
 func TestAQuotedVoiceMessageOrVideoIsSaidAndNotDownloadedAsAPicture(t *testing.T) {
 	files := &downloads{fileStore: fileStore{"clip": {MediaType: "audio/amr", Data: []byte("#!AMR")}}}
-	f := fileFixture(t, func(c *Config) { c.Files, c.Vision, c.MaxPictureBytes = files, &visionModel{}, 1<<20 })
+	f := fileFixture(t, func(c *testConfig) { c.Files, c.Vision, c.MaxPictureBytes = files, &visionModel{}, 1<<20 })
 	tests := []struct {
 		name  string
 		quote chat.Quote

@@ -4,20 +4,21 @@
 // Service.Handle tells the story of one message in a page (reply.go):
 // claim it, admit it, answer a command or ask the model, record the
 // answer, deliver it. Four parts do the work, each a type with one job,
-// made by New from the Config:
+// made by its own constructor and wired by cmd/reply (New takes the
+// Parts):
 //
-//   - claims (once.go): the claim on a message and its lease, so that a
+//   - Claims (once.go): the claim on a message and its lease, so that a
 //     message delivered again, or to two instances, is answered once;
-//   - control (admission.go): conversation control: whether a message
+//   - Control (admission.go): conversation control: whether a message
 //     gets an answer and who may ask; how often (usage.go, DAILY_LIMIT and
 //     \usage); the commands (commands.go, settings.go for \system and
 //     \model, stop.go for \stop);
-//   - prompter (prompt.go): what the model is asked: the conversation's
+//   - Prompter (prompt.go): what the model is asked: the conversation's
 //     system prompt and model, the history within the context window, the
 //     files sent for the question (documents.go), the quote (quote.go),
 //     the pictures (pictures.go), read while the message is claimed
 //     (pending.go, job.go);
-//   - writer (ask.go): the answer being written: streamed and shown where
+//   - Writer (ask.go): the answer being written: streamed and shown where
 //     the conversation can show it, bounded by deadline.go (TIMEOUT bounds
 //     the model's silence, the function's deadline the whole, and a cut
 //     answer is kept marked), ended by \stop (stop.go), told in words when
@@ -39,88 +40,24 @@ import (
 	"context"
 	"log/slog"
 	"sync/atomic"
-	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 )
 
-// Config holds what a Service needs.
-type Config struct {
-	History  History
-	Receipts Receipts
-	// Outbox delivers answers to the conversation.
-	Outbox Outbox
-	// Model answers questions.
-	Model Model
-	// Vision, when VISION_MODEL is set, answers messages with pictures,
-	// which Files downloads, each at most MaxPictureBytes. Without either,
-	// the robot says it reads text only.
-	Vision          Model
-	Files           Files
-	MaxPictureBytes int64
-	// Documents keep the files a user sends without a question for their
-	// next question, which Reader reads, each at most MaxFileBytes
-	// (MAX_FILE_MB), for DocumentsKept (0 means DefaultDocumentsKept).
-	// Without Documents, Reader or Files, the robot says it reads no files.
-	Documents     Documents
-	Reader        Reader
-	MaxFileBytes  int64
-	DocumentsKept time.Duration
-	// SystemPrompt is sent before every question (SYSTEM_PROMPT).
-	SystemPrompt string
-	// ShowThinking shows a reasoning model's reasoning, folded under a
-	// quote (SHOW_THINKING); else the user sees only the answer.
-	ShowThinking bool
-	// HistoryLength is how many earlier question/answer pairs go to the model
-	// with a new question (HISTORY_LENGTH).
-	HistoryLength int
-	// Settings keep each conversation's system prompt and model, set by
-	// \system and \model; nil offers neither command.
-	Settings Settings
-	// Models are what \model may switch to (MODELS), DefaultModel among
-	// them (MODEL).
-	Models       []string
-	DefaultModel string
-	// Questions counts each sender's answered questions per day, for
-	// DailyLimit and \usage; nil counts nothing.
-	Questions Questions
-	// Reactions, when set, badge each question while the model answers it
-	// (THINKING_REACTION).
-	Reactions Reactions
-	// Stops, when set, offer \stop: an answer being written looks for a
-	// stop request of its asker every StopPoll (0 means DefaultStopPoll),
-	// and answers are streamed, so that a stopped one has what was
-	// written so far to show.
-	Stops    Stops
-	StopPoll time.Duration
-	// DailyLimit is how many questions a sender may ask a day
-	// (DAILY_LIMIT); 0 means no limit. Admins are exempt.
-	DailyLimit int
-	// MaxContextTokens bounds the estimated tokens of what the model is
-	// asked, the oldest turns of the history left out first
-	// (MAX_CONTEXT_TOKENS); 0 means no bound.
-	MaxContextTokens int
-	// Timeout bounds the model's silence (TIMEOUT): the wait for its first
-	// word, and for each next one. The answer as a whole is bounded by the
-	// invocation's deadline (fcruntime's FunctionTimeout) less
-	// DeliveryReserve (0 means DefaultDeliveryReserve).
-	Timeout         time.Duration
-	DeliveryReserve time.Duration
-	// Access says who may ask, and who administers.
-	Access Access
-	// SharedGroupContext gives each group one history that all its
-	// members share (GROUP_CONTEXT=group); else each member has their own.
-	// Questions then reach the model prefixed by their asker's name.
-	SharedGroupContext bool
-	// ClaimLease is how long a claim on a message holds unless renewed;
-	// 0 means DefaultClaimLease.
-	ClaimLease time.Duration
+// Parts are a Service's four parts, each made by its own constructor
+// (NewClaims, NewControl, NewPrompter, NewWriter) from what it needs:
+// cmd/reply wires them.
+type Parts struct {
+	Claims   *Claims
+	Control  *Control
+	Prompter *Prompter
+	Writer   *Writer
 	// Instance tells this process's attempts from another's: a random id
 	// made at start.
 	Instance string
-	Logger   *slog.Logger
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	// Logger is where the story of each message is logged; nil logs
+	// nothing.
+	Logger *slog.Logger
 }
 
 // Service answers the messages handed to the reply function: it tells the
@@ -128,15 +65,15 @@ type Config struct {
 // do the work.
 type Service struct {
 	// claims answer each message once across instances (once.go).
-	claims *claims
+	claims *Claims
 	// control decides who is answered and how often, and runs the
 	// commands (admission.go).
-	control *control
+	control *Control
 	// prompter gathers what the model is asked (prompt.go).
-	prompter *prompter
+	prompter *Prompter
 	// writer writes the answer: streams it, stops or cuts it, delivers
 	// it (ask.go).
-	writer *writer
+	writer *Writer
 
 	// instance names this process (Config.Instance).
 	instance string
@@ -146,18 +83,19 @@ type Service struct {
 	deliveries atomic.Uint64
 }
 
-// New returns a Service, its parts made from cfg: a port cfg leaves nil is
-// a feature that is off (features.go).
-func New(cfg Config) *Service {
-	cfg = withDefaults(cfg)
-	p := newPrompter(cfg)
+// New returns the Service that tells each message's story with parts.
+func New(parts Parts) *Service {
+	logger := parts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	return &Service{
-		claims:   newClaims(cfg),
-		control:  newControl(cfg, p),
-		prompter: p,
-		writer:   newWriter(cfg),
-		instance: cfg.Instance,
-		logger:   cfg.Logger,
+		claims:   parts.Claims,
+		control:  parts.Control,
+		prompter: parts.Prompter,
+		writer:   parts.Writer,
+		instance: parts.Instance,
+		logger:   logger,
 	}
 }
 

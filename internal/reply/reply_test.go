@@ -138,7 +138,7 @@ type fixture struct {
 	// root is the folder the bucket is mounted at.
 	root     string
 	svc      *Service
-	cfg      Config
+	cfg      testConfig
 	history  *bucket.History
 	receipts *bucket.Receipts
 	out      *outbox
@@ -179,8 +179,8 @@ func mountAt(t testing.TB, root string) bucket.Objects {
 
 // newFixture returns a service over a fresh mount folder whose model, unless
 // the config edits say otherwise, answers "答：" and the question. Each edit
-// changes the Config before the Service is made.
-func newFixture(t *testing.T, model modelFunc, edits ...func(*Config)) *fixture {
+// changes the testConfig before the Service is made.
+func newFixture(t *testing.T, model modelFunc, edits ...func(*testConfig)) *fixture {
 	t.Helper()
 	f := &fixture{out: &outbox{}}
 	now := f.now
@@ -201,7 +201,7 @@ func newFixture(t *testing.T, model modelFunc, edits ...func(*Config)) *fixture 
 		f.mu.Unlock()
 		return model(ctx, p)
 	}
-	cfg := Config{
+	cfg := testConfig{
 		History: h, Receipts: receipts, Outbox: f.out, Model: modelFunc(recording),
 		HistoryLength: 2, Timeout: time.Minute, Instance: "instance-1", Now: now,
 		// A short lease, for the tests of its running out to be quick: a
@@ -212,7 +212,7 @@ func newFixture(t *testing.T, model modelFunc, edits ...func(*Config)) *fixture 
 		edit(&cfg)
 	}
 	f.cfg = cfg
-	f.svc = New(cfg)
+	f.svc = assemble(cfg)
 	return f
 }
 
@@ -233,7 +233,7 @@ func (f *fixture) deliver(t *testing.T, svc *Service, inv fcruntime.Invocation, 
 func (f *fixture) instance(name string) *Service {
 	cfg := f.cfg
 	cfg.Instance = name
-	return New(cfg)
+	return assemble(cfg)
 }
 
 func (f *fixture) askedCount() int {
@@ -259,7 +259,7 @@ func event(id, text string, at time.Time) chat.Event {
 }
 
 func TestAnswerAndRememberTheLastHistoryLengthTurns(t *testing.T) {
-	f := newFixture(t, nil, func(c *Config) { c.SystemPrompt = "你是助手。" })
+	f := newFixture(t, nil, func(c *testConfig) { c.SystemPrompt = "你是助手。" })
 	for i, q := range []string{"一", "二", "三", "四"} {
 		if err := f.handle(t, fmt.Sprint("r", i), event(fmt.Sprint("m", i), q, clock.Add(time.Duration(i)*time.Minute))); err != nil {
 			t.Fatal(err)
@@ -335,7 +335,7 @@ func TestCommandsAnswerWithoutTheModel(t *testing.T) {
 }
 
 func TestWhoMayAsk(t *testing.T) {
-	f := newFixture(t, nil, func(c *Config) {
+	f := newFixture(t, nil, func(c *testConfig) {
 		c.Access = Access{Users: []string{"staff-ok"}, Groups: []string{"cid-ok"}, Admins: []string{"staff-admin"}}
 	})
 	for i, tt := range []struct {

@@ -18,7 +18,7 @@ const maxSystemPrompt = 4000
 
 // loadSettings starts reading m's conversation's settings, or returns nil
 // (the defaults) when the deployment keeps none.
-func (s *prompter) loadSettings(ctx context.Context, m chat.Message) *pending[chat.Settings] {
+func (s *Prompter) loadSettings(ctx context.Context, m chat.Message) *pending[chat.Settings] {
 	if !offered(s.settings) {
 		return nil
 	}
@@ -33,12 +33,12 @@ func (s *prompter) loadSettings(ctx context.Context, m chat.Message) *pending[ch
 // the group's settings. The witness is the asker's history, which tells a
 // store whether settings kept under the id alone, before the type was part
 // of the key, were this type's (bucket.Settings).
-func (s *prompter) settingsKey(m chat.Message) chat.SettingsKey {
+func (s *Prompter) settingsKey(m chat.Message) chat.SettingsKey {
 	return chat.SettingsKey{Owner: m.SettingsOwner(), Conversation: m.ConversationID, Witness: s.historyOwner(m)}
 }
 
 // systemPrompt is the system prompt in force under set.
-func (s *prompter) systemPrompt(set chat.Settings) string {
+func (s *Prompter) systemPrompt(set chat.Settings) string {
 	if set.HasSystem {
 		return set.System
 	}
@@ -47,7 +47,7 @@ func (s *prompter) systemPrompt(set chat.Settings) string {
 
 // model is the model in force under set: the conversation's, while it is
 // still one of MODELS.
-func (s *prompter) model(set chat.Settings) string {
+func (s *Prompter) model(set chat.Settings) string {
 	if set.Model != "" && slices.Contains(s.models, set.Model) {
 		return set.Model
 	}
@@ -56,11 +56,11 @@ func (s *prompter) model(set chat.Settings) string {
 
 // mayChange reports whether m's sender may change the settings of m's
 // conversation: anyone in a one-to-one chat, administrators in a group.
-func (s *control) mayChange(m chat.Message) bool {
+func (s *Control) mayChange(m chat.Message) bool {
 	return !m.IsGroup() || s.access.admin(m)
 }
 
-func (s *control) system(ctx context.Context, log *slog.Logger, m chat.Message, args string) (string, error) {
+func (s *Control) system(ctx context.Context, log *slog.Logger, m chat.Message, args string) (string, error) {
 	if args == "" {
 		set, err := s.settings.Load(ctx, s.prompter.settingsKey(m))
 		if err != nil {
@@ -88,7 +88,7 @@ func (s *control) system(ctx context.Context, log *slog.Logger, m chat.Message, 
 	return "已设置本会话的系统提示词。", nil
 }
 
-func (s *control) switchModel(ctx context.Context, log *slog.Logger, m chat.Message, args string) (string, error) {
+func (s *Control) switchModel(ctx context.Context, log *slog.Logger, m chat.Message, args string) (string, error) {
 	set, err := s.settings.Load(ctx, s.prompter.settingsKey(m))
 	if err != nil {
 		return "", retry.Mark(fmt.Errorf("read the settings: %w", err))
@@ -109,7 +109,7 @@ func (s *control) switchModel(ctx context.Context, log *slog.Logger, m chat.Mess
 	return "本会话已切换到模型 " + args + "。", nil
 }
 
-func (s *control) modelList(current string) string {
+func (s *Control) modelList(current string) string {
 	var b strings.Builder
 	for _, name := range s.models {
 		mark := "  "

@@ -11,7 +11,7 @@ import (
 
 func TestAOneToOneMessageWithAGroupsIDNeverReachesTheGroupsSettings(t *testing.T) {
 	settings := bucket.NewSettings(mountAt(t, t.TempDir()), bucket.Config{Now: func() time.Time { return clock }})
-	f := newFixture(t, nil, func(c *Config) {
+	f := newFixture(t, nil, func(c *testConfig) {
 		c.Settings, c.SystemPrompt = settings, "默认"
 		c.Access.Admins = []string{"staff-root"}
 	})

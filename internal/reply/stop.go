@@ -28,7 +28,7 @@ var errStopped = errors.New("the asker asked to stop the answer")
 
 // stop asks that the answers being written to m's asker in m's
 // conversation end: those to questions sent before m.
-func (s *control) stop(ctx context.Context, log *slog.Logger, m chat.Message, _ string) (string, error) {
+func (s *Control) stop(ctx context.Context, log *slog.Logger, m chat.Message, _ string) (string, error) {
 	if err := s.stops.Stop(ctx, m.HistoryOwner(), s.prompter.sentAt(m)); err != nil {
 		return "", retry.Mark(fmt.Errorf("request a stop: %w", err))
 	}
@@ -48,7 +48,7 @@ func sentAt(m chat.Message, now func() time.Time) time.Time {
 // watchStop returns a context that ends with the cause errStopped once m's
 // asker asks for a stop after m was sent, and a function that ends the
 // watch (and the context).
-func (w *writer) watchStop(ctx context.Context, log *slog.Logger, m chat.Message) (context.Context, func()) {
+func (w *Writer) watchStop(ctx context.Context, log *slog.Logger, m chat.Message) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	if !offered(w.stops) {
 		return ctx, func() { cancel(nil) }

@@ -37,7 +37,7 @@ func stopFixture(t *testing.T, drafts bool) (*fixture, writingModel) {
 	stops := bucket.NewStops(mountAt(t, t.TempDir()))
 	questions := bucket.NewQuestions(mountAt(t, t.TempDir()))
 	model := writingModel{first: "第一段：```go\nfmt.Println(", started: make(chan struct{}, 1)}
-	f := newFixture(t, nil, func(c *Config) {
+	f := newFixture(t, nil, func(c *testConfig) {
 		c.Model, c.Stops, c.StopPoll, c.Questions = model, stops, 10*time.Millisecond, questions
 	})
 	f.out.drafts = drafts
@@ -105,7 +105,7 @@ func TestAStopLeavesTheQuestionsSentAfterIt(t *testing.T) {
 			time.Sleep(20 * cfg.StopPoll) // in the bubble's time
 			return "完整的回答", ctx.Err()
 		})
-		if err := f.deliver(t, New(cfg), fcruntime.Invocation{RequestID: "r2"}, event("m2", "问题", clock.Add(time.Second))); err != nil {
+		if err := f.deliver(t, assemble(cfg), fcruntime.Invocation{RequestID: "r2"}, event("m2", "问题", clock.Add(time.Second))); err != nil {
 			t.Fatal(err)
 		}
 		if got := f.out.last(conversationID); got != "完整的回答" {

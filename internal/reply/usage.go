@@ -29,7 +29,7 @@ func usageDay(at time.Time) (day string, next time.Time) {
 // rotating it would rotate the day. FC hands a retry the same event, so a
 // message counts in one day however often it is delivered. An event
 // without one (from an older conversation function) counts now.
-func (s *control) receivedAt(j *job) time.Time {
+func (s *Control) receivedAt(j *job) time.Time {
 	if j.received.IsZero() {
 		return s.now()
 	}
@@ -48,7 +48,7 @@ func usageSender(m chat.Message) string {
 // countDay starts reading the day of j's sender, for a file (which takes
 // no slot, but is refused past the limit like a question), or returns nil
 // when nothing needs reading.
-func (s *control) countDay(ctx context.Context, j *job) *pending[chat.DayUsage] {
+func (s *Control) countDay(ctx context.Context, j *job) *pending[chat.DayUsage] {
 	if j.m.File == nil {
 		return nil
 	}
@@ -65,7 +65,7 @@ func (s *control) countDay(ctx context.Context, j *job) *pending[chat.DayUsage] 
 // given back if no answer comes of it (giveBack). A day that cannot be
 // read lets the question through: a limit is worth less than an answer
 // lost to a passing failure.
-func (s *control) overLimit(ctx context.Context, j *job) string {
+func (s *Control) overLimit(ctx context.Context, j *job) string {
 	if s.dailyLimit <= 0 || s.access.admin(j.m) {
 		return ""
 	}
@@ -102,7 +102,7 @@ func (s *control) overLimit(ctx context.Context, j *job) string {
 // it too: that attempt finds it as its own; and so does one that failed
 // for FC to retry, whose retry finds it (given back, another question
 // could take it meanwhile, and the retry be refused as over the limit).
-func (s *control) giveBack(ctx context.Context, j *job, r response, err error) {
+func (s *Control) giveBack(ctx context.Context, j *job, r response, err error) {
 	if !j.slot || (err == nil && (r.turn != nil || r.stopped)) || retry.Retryable(err) ||
 		errors.Is(err, chat.ErrNotHeld) || errors.Is(context.Cause(ctx), chat.ErrNotHeld) {
 		return
@@ -120,7 +120,7 @@ func (s *control) giveBack(ctx context.Context, j *job, r response, err error) {
 }
 
 // countAnswer records the question m that the model answered, for \usage.
-func (s *control) countAnswer(ctx context.Context, log *slog.Logger, j *job, u chat.Usage) {
+func (s *Control) countAnswer(ctx context.Context, log *slog.Logger, j *job, u chat.Usage) {
 	day, _ := usageDay(s.receivedAt(j))
 	if err := s.questions.Record(ctx, usageSender(j.m), day, j.m.ID, u); err != nil {
 		log.ErrorContext(ctx, "could not count the question", "err", err)
@@ -129,7 +129,7 @@ func (s *control) countAnswer(ctx context.Context, log *slog.Logger, j *job, u c
 
 // prune removes a little of what is kept of days long past. A failure
 // leaves the old day for the next message.
-func (s *control) prune(ctx context.Context, log *slog.Logger) {
+func (s *Control) prune(ctx context.Context, log *slog.Logger) {
 	day, _ := usageDay(s.now())
 	if err := s.questions.Prune(ctx, day); err != nil {
 		log.WarnContext(ctx, "could not remove an old day's questions", "err", err)
@@ -137,7 +137,7 @@ func (s *control) prune(ctx context.Context, log *slog.Logger) {
 }
 
 // usage tells m's sender their day so far: the day now.
-func (s *control) usage(ctx context.Context, _ *slog.Logger, m chat.Message, _ string) (string, error) {
+func (s *Control) usage(ctx context.Context, _ *slog.Logger, m chat.Message, _ string) (string, error) {
 	day, next := usageDay(s.now())
 	d, err := s.questions.Day(ctx, usageSender(m), day)
 	if err != nil {

@@ -18,7 +18,7 @@ import (
 func limitFixture(t *testing.T, model modelFunc, limit int) *fixture {
 	t.Helper()
 	questions := bucket.NewQuestions(mountAt(t, t.TempDir()))
-	return newFixture(t, model, func(c *Config) {
+	return newFixture(t, model, func(c *testConfig) {
 		c.Questions, c.DailyLimit = questions, limit
 		c.Access.Admins = []string{"staff-root"}
 	})
@@ -158,7 +158,7 @@ func TestAnAdministratorTakesNoSlot(t *testing.T) {
 func TestAnAnsweredMessageRemovesAnOldDaysQuestions(t *testing.T) {
 	root := t.TempDir()
 	questions := bucket.NewQuestions(mountAt(t, root))
-	f := newFixture(t, nil, func(c *Config) { c.Questions, c.DailyLimit = questions, 5 })
+	f := newFixture(t, nil, func(c *testConfig) { c.Questions, c.DailyLimit = questions, 5 })
 	// A question of long ago (clock is 23 November).
 	if _, err := questions.Take(t.Context(), "sender\x00u1", "20261101", "old", 5); err != nil {
 		t.Fatal(err)
@@ -183,7 +183,7 @@ func TestAQuestionRetriedByFCKeepsItsSlot(t *testing.T) {
 	f := limitFixture(t, nil, 1)
 	flaky := &flakyHistory{History: f.history, failures: 1}
 	f.cfg.History = flaky
-	f.svc = New(f.cfg)
+	f.svc = assemble(f.cfg)
 	first := received(event("m1", "第一问", clock), clock)
 	if err := f.handle(t, "r1", first); !retry.Retryable(err) {
 		t.Fatalf("a history that could not be read: %v; want FC to retry", err)
