@@ -1,6 +1,9 @@
 package chat
 
-import "unicode"
+import (
+	"strings"
+	"unicode"
+)
 
 // Tokens estimates how many tokens a model's tokenizer makes of text,
 // erring high, for Chinese as well as English: no tokenizer is at hand
@@ -68,6 +71,25 @@ func (p Prompt) Tokens() int {
 	for _, t := range p.History {
 		n += t.tokens()
 	}
+	for _, t := range p.Tools {
+		n += Tokens(t.Name) + Tokens(t.Description) + Tokens(string(t.Parameters))
+	}
+	for _, r := range p.Rounds {
+		n += r.tokens()
+	}
+	return n
+}
+
+// tokens is the round's share of a prompt's Tokens: the model's message
+// with its calls, and a message per result.
+func (r ToolRound) tokens() int {
+	n := tokensPerMessage + Tokens(r.Text) + Tokens(r.Reasoning)
+	for _, c := range r.Calls {
+		n += Tokens(c.Name) + Tokens(c.Arguments)
+	}
+	for _, res := range r.Results {
+		n += tokensPerMessage + Tokens(res.Content)
+	}
 	return n
 }
 
@@ -101,4 +123,42 @@ func (p *Prompt) Fit(window int) (dropped int, fits bool) {
 func (p Prompt) Room(window int) int {
 	q := Prompt{System: p.System}
 	return max(window-q.Tokens(), 0) // q.Tokens() holds the empty question's message
+}
+
+// CutResults is what stands for the end of a tool's result cut to fit the
+// context window.
+const CutResults = "\n[……结果过长，为放入上下文已截断]"
+
+// FitRounds cuts the longest tool results of p's rounds, a half at a time,
+// until p's tokens are at most window or the results are all but gone. It
+// reports how many cuts it made. The rounds are copied before they are
+// cut: the caller's, and what was recorded, stay whole.
+func (p *Prompt) FitRounds(window int) (cuts int) {
+	if window <= 0 || len(p.Rounds) == 0 || p.Tokens() <= window {
+		return 0
+	}
+	rounds := make([]ToolRound, len(p.Rounds))
+	for i, r := range p.Rounds {
+		r.Results = append([]ToolResult(nil), r.Results...)
+		rounds[i] = r
+	}
+	p.Rounds = rounds
+	for p.Tokens() > window {
+		longest, at := 0, [2]int{-1, -1}
+		for i, r := range rounds {
+			for k, res := range r.Results {
+				if n := len([]rune(res.Content)); n > longest {
+					longest, at = n, [2]int{i, k}
+				}
+			}
+		}
+		if longest <= 2*len([]rune(CutResults)) {
+			return cuts // nothing left worth cutting
+		}
+		res := &rounds[at[0]].Results[at[1]]
+		runes := []rune(strings.TrimSuffix(res.Content, CutResults))
+		res.Content = string(runes[:len(runes)/2]) + CutResults
+		cuts++
+	}
+	return cuts
 }

@@ -50,3 +50,54 @@ func TestFitDropsTheOldestTurnsFirstAndKeepsTheNewestWhole(t *testing.T) {
 		t.Errorf("Room = %d for a window the question just fits in (%d tokens)", room, Tokens(p.Question))
 	}
 }
+
+func TestToolRoundsCountInThePromptsTokens(t *testing.T) {
+	p := Prompt{Question: "今天的新闻"}
+	before := p.Tokens()
+	p.Tools = []Tool{{Name: "web_search", Description: "搜索网页", Parameters: []byte(`{"type":"object"}`)}}
+	withTools := p.Tokens()
+	if withTools <= before {
+		t.Errorf("tools offered add no tokens: %d, then %d", before, withTools)
+	}
+	p.Rounds = []ToolRound{{Calls: []ToolCall{{ID: "1", Name: "web_search", Arguments: `{"query":"新闻"}`}},
+		Results: []ToolResult{{CallID: "1", Content: strings.Repeat("新闻", 100)}}}}
+	if got := p.Tokens(); got < withTools+200 {
+		t.Errorf("a round of 200 Han characters adds too few tokens: %d, then %d", withTools, got)
+	}
+}
+
+func TestFitRoundsCutsTheLongestResultsAndLeavesTheRecordWhole(t *testing.T) {
+	long := strings.Repeat("长", 4000)
+	short := "短结果"
+	rounds := []ToolRound{{
+		Calls:   []ToolCall{{ID: "a", Name: "x"}, {ID: "b", Name: "y"}},
+		Results: []ToolResult{{CallID: "a", Content: long}, {CallID: "b", Content: short}},
+	}}
+	p := Prompt{Question: "问题", Rounds: rounds}
+	window := p.Tokens() - 2000
+	if cuts := p.FitRounds(window); cuts == 0 {
+		t.Fatal("nothing was cut from a prompt over its window")
+	}
+	if got := p.Tokens(); got > window {
+		t.Errorf("the prompt is %d tokens after the cut; the window is %d", got, window)
+	}
+	if got := p.Rounds[0].Results[1].Content; got != short {
+		t.Errorf("the short result was cut: %q", got)
+	}
+	if got := p.Rounds[0].Results[0].Content; !strings.HasSuffix(got, CutResults) {
+		t.Errorf("the long result does not say it was cut: ...%q", got[max(len(got)-40, 0):])
+	}
+	if rounds[0].Results[0].Content != long {
+		t.Error("the caller's round was cut in place")
+	}
+}
+
+func TestFitRoundsGivesUpWhenNothingIsLeftToCut(t *testing.T) {
+	p := Prompt{System: strings.Repeat("系统", 500), Question: "问题", Rounds: []ToolRound{{
+		Calls: []ToolCall{{ID: "a", Name: "x"}}, Results: []ToolResult{{CallID: "a", Content: strings.Repeat("长", 1000)}},
+	}}}
+	p.FitRounds(10) // must end
+	if got := len([]rune(p.Rounds[0].Results[0].Content)); got > 2*len([]rune(CutResults))+10 {
+		t.Errorf("a result of %d characters is left though the window is tiny", got)
+	}
+}
