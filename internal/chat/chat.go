@@ -202,4 +202,8 @@ type Receipt struct {
 	PartsSent int
 	// Delivered is set once every piece has been posted.
 	Delivered bool
+	// ToolRounds counts the rounds of tool calls recorded for the
+	// message's answer, one whose calls were begun but not finished
+	// included: an attempt that finds any replays them.
+	ToolRounds int
 }

@@ -38,6 +38,9 @@ var (
 	// ErrModelUnknown: the endpoint knows no model of that name, or not
 	// for this key.
 	ErrModelUnknown = errors.New("the model endpoint does not know the model")
+	// ErrToolsRefused: the model cannot call tools (or not as they were
+	// offered); asked without them, it may answer.
+	ErrToolsRefused = errors.New("the model cannot call tools")
 )
 
 // Usage is what one answer cost in tokens, as the model reported it.

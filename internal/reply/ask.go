@@ -39,6 +39,12 @@ type Writer struct {
 	// showThinking shows a reasoning model's reasoning (SHOW_THINKING).
 	showThinking bool
 	now          func() time.Time
+	// tools are the model's hands (noTools without any), toolLog where
+	// their rounds are recorded, maxToolRounds how many it may take
+	// (tools.go).
+	tools         Tools
+	toolLog       ToolLog
+	maxToolRounds int
 }
 
 // WriterConfig is what a Writer needs.
@@ -65,6 +71,12 @@ type WriterConfig struct {
 	// ShowThinking shows a reasoning model's reasoning, folded under a
 	// quote (SHOW_THINKING); else the user sees only the answer.
 	ShowThinking bool
+	// Tools, when offered, are what the model may use while it answers;
+	// ToolLog records each round of calls, so that none is made twice;
+	// MaxToolRounds (0 means DefaultMaxToolRounds) bounds the rounds.
+	Tools         Tools
+	ToolLog       ToolLog
+	MaxToolRounds int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -78,7 +90,12 @@ func NewWriter(cfg WriterConfig) *Writer {
 	if cfg.DeliveryReserve <= 0 {
 		cfg.DeliveryReserve = DefaultDeliveryReserve
 	}
+	if cfg.MaxToolRounds <= 0 {
+		cfg.MaxToolRounds = DefaultMaxToolRounds
+	}
 	return &Writer{
+		tools: orOff[Tools](cfg.Tools, noTools{}), toolLog: orOff[ToolLog](cfg.ToolLog, unrecorded{}),
+		maxToolRounds: cfg.MaxToolRounds,
 		outbox: cfg.Outbox, receipts: cfg.Receipts, reactions: orOff[Reactions](cfg.Reactions, noReactions{}),
 		stops: orOff[Stops](cfg.Stops, noStops{}), stopPoll: cfg.StopPoll, timeout: cfg.Timeout,
 		reserve: cfg.DeliveryReserve, showThinking: cfg.ShowThinking, now: orNow(cfg.Now),
@@ -110,19 +127,9 @@ func (w *Writer) write(ctx context.Context, j *job, q question) (response, error
 	defer cancel()
 	askCtx, unwatch := w.watchStop(askCtx, log, m)
 	defer unwatch()
-	askCtx, heard, unlisten := w.watchSilence(askCtx)
-	defer unlisten()
-	c, written, err := w.complete(askCtx, model, p, draft, heard)
-	if errors.Is(err, chat.ErrContextTooLong) && len(p.History) > 0 {
-		// The estimate was too low for this model's tokenizer: once more
-		// with the newer half of the history.
-		kept := p.History[(len(p.History)+1)/2:]
-		log.WarnContext(ctx, "the model refused the prompt as too long: asking again with half the history", "historyTurns", len(p.History), "kept", len(kept))
-		p.History = kept
-		c, written, err = w.complete(askCtx, model, p, draft, heard)
-	}
+	cv, err := w.converse(askCtx, j, model, p, q.window, draft)
+	p, c, written, cause := cv.p, cv.c, cv.written, cv.cause
 	raw := c.Text
-	cause := context.Cause(askCtx)
 	if err != nil && errors.Is(cause, errStopped) {
 		shown := w.visible(written)
 		used := chat.Usage{Prompt: p.Tokens(), Completion: chat.Tokens(written)}
@@ -171,7 +178,8 @@ func (w *Writer) write(ctx context.Context, j *job, q question) (response, error
 		used = chat.Usage{Prompt: p.Tokens(), Completion: chat.Tokens(raw)}
 	}
 	log.Log(ctx, logging.LevelNotice, "answered", "historyTurns", len(p.History), "answerBytes", len(t.answer), "pictures", len(p.Images),
-		"promptTokens", used.Prompt, "completionTokens", used.Completion, "usageReported", reported, "cut", cut != "")
+		"promptTokens", used.Prompt, "completionTokens", used.Completion, "usageReported", reported, "cut", cut != "",
+		"toolRounds", cv.rounds)
 	text := t.shown(w.showThinking)
 	if cut != "" {
 		text = cutText(text, cut)

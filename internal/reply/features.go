@@ -133,3 +133,26 @@ func (s *Prompter) readsFiles() bool {
 func (s *Prompter) seesPictures() bool {
 	return offered(s.visionModel) && offered(s.downloads)
 }
+
+// noTools: the model has no hands; \tools says so.
+type noTools struct{}
+
+func (noTools) off()                                          {}
+func (noTools) Offer(context.Context) ([]chat.Tool, []string) { return nil, nil }
+func (noTools) Describe(chat.ToolCall) (string, bool)         { return "", true }
+func (noTools) Call(context.Context, chat.ToolCall) string    { return errOff.Error() }
+func (noTools) SearchFirst(string) (chat.ToolCall, bool)      { return chat.ToolCall{}, false }
+
+// unrecorded keeps no tool round: each attempt makes its own calls. Only
+// tests go without a ToolLog; cmd/reply always has one.
+type unrecorded struct{}
+
+func (unrecorded) RecordIntent(_ context.Context, _ chat.Message, _ int, calls []chat.ToolCall) ([]chat.ToolCall, error) {
+	return calls, nil
+}
+func (unrecorded) RecordRound(_ context.Context, _ chat.Message, _ int, r chat.ToolRound) (chat.ToolRound, error) {
+	return r, nil
+}
+func (unrecorded) ToolRounds(context.Context, chat.Message) ([]chat.ToolRound, []chat.ToolCall, error) {
+	return nil, nil, nil
+}

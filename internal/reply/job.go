@@ -87,6 +87,9 @@ type job struct {
 	// documents are the files the asker sent for their next question,
 	// being read; nil without any store of them.
 	documents *pending[[]chat.Document]
+	// toolRounds counts the tool rounds earlier attempts recorded
+	// (tools.go).
+	toolRounds int
 }
 
 // response is what the robot decided to say to a message.

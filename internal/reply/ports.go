@@ -149,3 +149,40 @@ type Files interface {
 	// chat.ErrFileTooLarge.
 	Download(ctx context.Context, m chat.Message, code string, maxBytes int64) (chat.File, error)
 }
+
+// Tools are what the model may use while it answers (toolbox.Toolbox: web
+// search, the tools of remote MCP servers).
+type Tools interface {
+	// Offer returns the tools offered to the model now, and a sentence
+	// for each that is missing (a server that is down), which the model
+	// is told so that it does not promise what it cannot do.
+	Offer(ctx context.Context) (tools []chat.Tool, missing []string)
+	// Describe says how call shows while it runs ("🔍 正在搜索：…"), and
+	// whether it only reads: a call that may change something is
+	// recorded before it is made, so that it is never made twice.
+	Describe(call chat.ToolCall) (status string, readOnly bool)
+	// Call makes call and returns what the model reads of it: a failure
+	// is a result too, in words. It is bounded in time and size.
+	Call(ctx context.Context, call chat.ToolCall) string
+	// SearchFirst, when the model is not trusted with tools
+	// (SEARCH_MODE=always), is the call that searches the question
+	// before the model is asked; ok is false otherwise.
+	SearchFirst(question string) (call chat.ToolCall, ok bool)
+}
+
+// ToolLog keeps the tool rounds of each message's answer in the bucket,
+// write-once, so that a retry, a twin or a takeover replays them instead
+// of calling a tool again (bucket.Receipts).
+type ToolLog interface {
+	// RecordIntent keeps, before they are made, the calls of round n
+	// that may change something; if another attempt recorded round n's
+	// calls first, it returns those.
+	RecordIntent(ctx context.Context, m chat.Message, n int, calls []chat.ToolCall) ([]chat.ToolCall, error)
+	// RecordRound keeps round n whole; if another attempt recorded it
+	// first, it returns that one, which every attempt goes on from.
+	RecordRound(ctx context.Context, m chat.Message, n int, r chat.ToolRound) (chat.ToolRound, error)
+	// ToolRounds returns the rounds recorded for m, oldest first, and the
+	// calls of the round after them whose intent was recorded and whose
+	// outcome was not: an attempt died while making them.
+	ToolRounds(ctx context.Context, m chat.Message) (rounds []chat.ToolRound, unfinished []chat.ToolCall, err error)
+}

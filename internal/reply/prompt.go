@@ -141,6 +141,9 @@ type question struct {
 	taken []chat.Document
 	// free gives back the instance's room for the question's pictures.
 	free func()
+	// window is MAX_CONTEXT_TOKENS (0: no bound), which the tool rounds
+	// must fit too.
+	window int
 }
 
 // done frees what the question holds, once the model answered it.
@@ -246,7 +249,7 @@ func (s *Prompter) prompt(ctx context.Context, j *job) (q question, refusal stri
 			j.log.InfoContext(ctx, "the oldest turns left out to fit the context window", "dropped", dropped, "kept", len(p.History), "window", window)
 		}
 	}
-	q.p = p
+	q.p, q.window = p, s.window
 	q.remembered = s.asked(m, remembered(m.Text, docs, m.Quote, len(m.Pictures)))
 	return q, "", nil
 }

@@ -143,6 +143,7 @@ func (s *Service) answer(ctx context.Context, j *job, rec chat.Receipt) error {
 	if j.attempt.Retry > 0 {
 		s.writer.recover(ctx, j, rec)
 	}
+	j.toolRounds = rec.ToolRounds
 	a := chat.Answer{To: j.m, Text: rec.Answer, Delivered: rec.PartsSent}
 	if rec.Answered {
 		j.log.InfoContext(ctx, "delivering the answer kept from an earlier attempt", "partsSent", rec.PartsSent)
