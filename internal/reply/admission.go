@@ -22,6 +22,7 @@ type Control struct {
 	settings  Settings
 	stops     Stops
 	questions Questions
+	tools     Tools
 	// models are MODELS, which \model offers when there are two or more.
 	models []string
 	// sharedGroupContext: GROUP_CONTEXT=group; dailyLimit: DAILY_LIMIT
@@ -50,6 +51,9 @@ type ControlConfig struct {
 	// DailyLimit is how many questions a sender may ask a day
 	// (DAILY_LIMIT); 0 means no limit. Admins are exempt.
 	DailyLimit int
+	// Tools, when offered, are what the model may use, which \tools
+	// lists; nil offers no \tools.
+	Tools Tools
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -64,6 +68,7 @@ func NewControl(cfg ControlConfig, p *Prompter) *Control {
 		outbox: cfg.Outbox, access: cfg.Access, history: p.history, documents: p.documents,
 		settings: p.settings, stops: orOff[Stops](cfg.Stops, noStops{}),
 		questions: orOff[Questions](cfg.Questions, noQuestions{}), models: p.models,
+		tools:              orOff[Tools](cfg.Tools, noTools{}),
 		sharedGroupContext: p.sharedGroupContext, dailyLimit: cfg.DailyLimit, now: orNow(cfg.Now), prompter: p,
 	}
 }

@@ -56,6 +56,9 @@ func (s *Control) commands() []command {
 	if offered(s.stops) {
 		cmds = append(cmds, command{name: "stop", help: "停下我正在写给你的回答（已写出的部分保留，这一问不计入对话记录）", run: s.stop})
 	}
+	if offered(s.tools) {
+		cmds = append(cmds, command{name: "tools", help: "列出我回答时能用的工具（网页搜索、MCP 工具）", run: s.listTools})
+	}
 	if offered(s.questions) {
 		cmds = append(cmds, command{name: "usage", help: "显示你今天的提问次数和 token 用量", run: s.usage})
 	}
@@ -142,4 +145,13 @@ func (s *Control) helpText() string {
 	}
 	b.WriteString("命令也可以用 / 开头。其他消息都会作为问题交给大模型回答。")
 	return b.String()
+}
+
+// listTools answers \tools: what the model may use now.
+func (s *Control) listTools(ctx context.Context, _ *slog.Logger, _ chat.Message, _ string) (string, error) {
+	lines := s.tools.List(ctx)
+	if len(lines) == 0 {
+		return "现在没有可用的工具：我只能根据大模型自己的知识回答。", nil
+	}
+	return "我回答时可以使用：\n" + strings.Join(lines, "\n"), nil
 }

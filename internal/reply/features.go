@@ -142,6 +142,7 @@ func (noTools) Offer(context.Context) ([]chat.Tool, []string) { return nil, nil 
 func (noTools) Describe(chat.ToolCall) (string, bool)         { return "", true }
 func (noTools) Call(context.Context, chat.ToolCall) string    { return errOff.Error() }
 func (noTools) SearchFirst(string) (chat.ToolCall, bool)      { return chat.ToolCall{}, false }
+func (noTools) List(context.Context) []string                 { return nil }
 
 // unrecorded keeps no tool round: each attempt makes its own calls. Only
 // tests go without a ToolLog; cmd/reply always has one.

@@ -168,6 +168,9 @@ type Tools interface {
 	// (SEARCH_MODE=always), is the call that searches the question
 	// before the model is asked; ok is false otherwise.
 	SearchFirst(question string) (call chat.ToolCall, ok bool)
+	// List says, a line each, what the model may use now, and what is
+	// missing, for \tools.
+	List(ctx context.Context) []string
 }
 
 // ToolLog keeps the tool rounds of each message's answer in the bucket,
