@@ -295,7 +295,7 @@ func (r *Receipts) ToolRounds(ctx context.Context, m chat.Message) (rounds []cha
 	if gap := firstAbove(recorded, k); gap >= 0 {
 		return nil, nil, fmt.Errorf("bucket: tool rounds: %w: %s is recorded but %s is missing", ErrToolRecord, roundName(gap), roundName(k))
 	}
-	if gap := firstAbove(intents, k); gap >= 0 {
+	if gap := firstAbove(intents, k+1); gap >= 0 {
 		return nil, nil, fmt.Errorf("bucket: tool rounds: %w: %s is recorded but %s is missing", ErrToolRecord, intentName(gap), roundName(k))
 	}
 
