@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
@@ -437,5 +438,93 @@ func TestToolRoundsGoWithTheirMessagesDay(t *testing.T) {
 		if want := []string{now.Format("20060102")}; err != nil || !slices.Equal(days, want) {
 			t.Errorf("days left %v, %v; want %v", days, err, want)
 		}
+	})
+}
+
+// FuzzToolRoundRecords: whatever the model and the tools wrote, a round is
+// read back as its writer continues from it, and only the round's number
+// names a file.
+func FuzzToolRoundRecords(f *testing.F) {
+	f.Add("", "call_0", "web_search", `{"query":"x"}`, "结果")
+	f.Add("\xff\xfe", "../../claim-000001.json", "a/b\x00c", strings.Repeat("[", 5000), "\xe4\xbd")
+	f.Add(strings.Repeat("字", 10000), "", "", "", `{"version":2}`)
+	f.Fuzz(func(t *testing.T, text, id, name, args, content string) {
+		now := testClock
+		objects := MountAt(t, t.TempDir())
+		r := newReceiptsOn(objects, &now)
+		ctx := t.Context()
+		m := chat.Message{ID: id, ConversationID: name, CreatedAt: now}
+		if m.ID == "" {
+			m.ID = "msg"
+		}
+		round := chat.ToolRound{Text: text, Reasoning: text,
+			Calls:   []chat.ToolCall{{ID: id, Name: name, Arguments: args}},
+			Results: []chat.ToolResult{{CallID: id, Name: name, Content: content}},
+		}
+		got, err := r.RecordRound(ctx, m, 0, round)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rounds, unfinished, err := r.ToolRounds(ctx, m)
+		if err != nil || len(rounds) != 1 || !reflect.DeepEqual(rounds[0], got) || unfinished != nil {
+			t.Fatalf("read back %+v, %+v, %v; the writer continues from %+v", rounds, unfinished, err, got)
+		}
+		dir, _ := r.messageDir(m)
+		if names, err := objects.List(ctx, dir, 0); err != nil || !slices.Equal(names, []string{roundName(0)}) {
+			t.Errorf("the message's folder holds %q, %v", names, err)
+		}
+	})
+}
+
+// FuzzToolRecordFiles: whatever a record file holds, reading it never
+// panics, and gives either a round that can be replayed (calls, and a
+// result for each) or an error wrapping ErrToolRecord.
+func FuzzToolRecordFiles(f *testing.F) {
+	now := testClock
+	m := chat.Message{ID: "msg-1", ConversationID: "cid-1", CreatedAt: now}
+	rec := (&Receipts{now: func() time.Time { return now }}).newToolRecord(m, 0, searchRound("0").Calls)
+	rec.Results = []toolResultRecord{{CallID: "a", Content: "x"}, {CallID: "b"}}
+	valid, err := json.Marshal(rec)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range [][]byte{
+		valid,
+		valid[:len(valid)/2], // torn
+		[]byte(`{"version":1,"messageId":"msg-1","calls":` + strings.Repeat("[", 100_000)), // deep nesting
+		[]byte(strings.Replace(string(valid), `"round":0`, `"round":0,"round":1`, 1)),      // a key twice
+		[]byte(strings.Replace(string(valid), `"calls":[`, `"calls":[null,`, 1)),           // a null call
+		[]byte(`null`),
+		[]byte(`{"version":1e400}`),
+		{},
+		// A file past the bound is TestBrokenToolRecordsAreErrorsThatSayWhich's:
+		// seeds of megabytes would slow the fuzzer to a crawl.
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// Synthetic time: a file that does not parse is read again a
+		// little later, and the fuzzer need not wait for it.
+		synctest.Test(t, func(t *testing.T) {
+			objects := MountAt(t, t.TempDir())
+			r := newReceiptsOn(objects, &now)
+			dir, _ := r.messageDir(m)
+			if err := objects.Create(t.Context(), path.Join(dir, roundName(0)), data); err != nil {
+				t.Fatal(err)
+			}
+			rounds, _, err := r.ToolRounds(t.Context(), m)
+			if err != nil {
+				if !errors.Is(err, ErrToolRecord) {
+					t.Errorf("an error not wrapping ErrToolRecord: %v", err)
+				}
+				return
+			}
+			if len(rounds) != 1 || len(rounds[0].Calls) == 0 || len(rounds[0].Results) != len(rounds[0].Calls) {
+				t.Errorf("a round that cannot be replayed was taken: %+v", rounds)
+			}
+			if len(data) > MaxToolRoundBytes {
+				t.Errorf("a file of %d bytes was taken, past the bound", len(data))
+			}
+		})
 	})
 }
