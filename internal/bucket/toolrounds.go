@@ -147,10 +147,10 @@ func (t toolRecord) round() chat.ToolRound {
 // takeover) replays the round and calls none of its tools again. The first
 // record of a round wins: when another attempt recorded round n first,
 // RecordRound returns that round, and the caller continues from it and
-// drops its own. Otherwise it returns r as a reader will find it (a string
-// that is not UTF-8 comes back with U+FFFD where JSON put it).
+// drops its own. Otherwise it returns round as a reader will find it (a
+// string that is not UTF-8 comes back with U+FFFD where JSON put it).
 //
-// r must hold one result per call, and at least one call; a record larger
+// round must hold at least one call and one result per call; a record larger
 // than MaxToolRoundBytes is refused with ErrInvalidArgument (the caller
 // cuts the results). A recorded round that cannot be used is an error
 // wrapping ErrToolRecord.
