@@ -202,10 +202,8 @@ type Receipt struct {
 	PartsSent int
 	// Delivered is set once every piece has been posted.
 	Delivered bool
-	// ToolRounds counts the rounds of tool calls begun for the message and
-	// kept: those whose calls and results were recorded, and one whose
-	// calls were recorded before they were made, with or without its
-	// results. Above 0, an attempt takes the tool loop up from the record
-	// instead of calling the tools again.
+	// ToolRounds counts the rounds of tool calls recorded for the
+	// message's answer, one whose calls were begun but not finished
+	// included: an attempt that finds any replays them.
 	ToolRounds int
 }
