@@ -41,14 +41,6 @@ const MaxToolRoundBytes = 4 << 20
 // allows, and it keeps a caller's mistake from writing names without end.
 const maxToolRounds = 1000
 
-// ErrToolRecord is wrapped by the errors of RecordRound, RecordIntent and
-// ToolRounds when a message's tool record cannot be used as it is: a round
-// missing before a recorded one, or a file that does not parse, is larger
-// than MaxToolRoundBytes, is of an unknown version, or was written for
-// another message or conversation. The error says which file and why.
-// Unlike a passing failure of the bucket, trying again does not mend it.
-var ErrToolRecord = errors.New("tool record unusable")
-
 const (
 	roundPrefix  = "tools-"
 	intentPrefix = "intent-"
@@ -153,7 +145,7 @@ func (t toolRecord) round() chat.ToolRound {
 // round must hold at least one call and one result per call; a record larger
 // than MaxToolRoundBytes is refused with ErrInvalidArgument (the caller
 // cuts the results). A recorded round that cannot be used is an error
-// wrapping ErrToolRecord.
+// wrapping chat.ErrToolRecord.
 func (r *Receipts) RecordRound(ctx context.Context, m chat.Message, n int, round chat.ToolRound) (chat.ToolRound, error) {
 	dir, err := r.messageDir(m)
 	if err != nil {
@@ -200,7 +192,7 @@ func (r *Receipts) RecordRound(ctx context.Context, m chat.Message, n int, round
 // them. Otherwise another attempt recorded round n's calls first, recorded
 // is what it recorded, and the caller makes none of them (their outcome is
 // unknown to it). A recorded intent that cannot be used is an error
-// wrapping ErrToolRecord.
+// wrapping chat.ErrToolRecord.
 func (r *Receipts) RecordIntent(ctx context.Context, m chat.Message, n int, calls []chat.ToolCall) (recorded []chat.ToolCall, ours bool, err error) {
 	dir, err := r.messageDir(m)
 	if err != nil {
@@ -269,7 +261,7 @@ func (r *Receipts) writeToolRecord(ctx context.Context, p string, rec toolRecord
 // anything to read.
 //
 // A round missing before a recorded one (or before a recorded intent), or
-// a record that cannot be used, is an error wrapping ErrToolRecord that
+// a record that cannot be used, is an error wrapping chat.ErrToolRecord that
 // names the file.
 func (r *Receipts) ToolRounds(ctx context.Context, m chat.Message) (rounds []chat.ToolRound, unfinished []chat.ToolCall, err error) {
 	dir, err := r.messageDir(m)
@@ -293,10 +285,10 @@ func (r *Receipts) ToolRounds(ctx context.Context, m chat.Message) (rounds []cha
 		k++
 	}
 	if gap := firstAbove(recorded, k); gap >= 0 {
-		return nil, nil, fmt.Errorf("bucket: tool rounds: %w: %s is recorded but %s is missing", ErrToolRecord, roundName(gap), roundName(k))
+		return nil, nil, fmt.Errorf("bucket: tool rounds: %w: %s is recorded but %s is missing", chat.ErrToolRecord, roundName(gap), roundName(k))
 	}
 	if gap := firstAbove(intents, k+1); gap >= 0 {
-		return nil, nil, fmt.Errorf("bucket: tool rounds: %w: %s is recorded but %s is missing", ErrToolRecord, intentName(gap), roundName(k))
+		return nil, nil, fmt.Errorf("bucket: tool rounds: %w: %s is recorded but %s is missing", chat.ErrToolRecord, intentName(gap), roundName(k))
 	}
 
 	rounds = make([]chat.ToolRound, k)
@@ -354,7 +346,7 @@ func (r *Receipts) readToolRecord(ctx context.Context, m chat.Message, dir, name
 			return rec, err
 		}
 		if len(data) > MaxToolRoundBytes {
-			return rec, fmt.Errorf("%w: %s is larger than %d bytes", ErrToolRecord, name, MaxToolRoundBytes)
+			return rec, fmt.Errorf("%w: %s is larger than %d bytes", chat.ErrToolRecord, name, MaxToolRoundBytes)
 		}
 		rec = toolRecord{}
 		if err = json.Unmarshal(data, &rec); err == nil || !isTorn(err) {
@@ -362,7 +354,7 @@ func (r *Receipts) readToolRecord(ctx context.Context, m chat.Message, dir, name
 		}
 	}
 	if err != nil {
-		return rec, fmt.Errorf("%w: %s does not parse (%d bytes): %w", ErrToolRecord, name, len(data), err)
+		return rec, fmt.Errorf("%w: %s does not parse (%d bytes): %w", chat.ErrToolRecord, name, len(data), err)
 	}
 	var why string
 	switch {
@@ -383,5 +375,5 @@ func (r *Receipts) readToolRecord(ctx context.Context, m chat.Message, dir, name
 	default:
 		return rec, nil
 	}
-	return toolRecord{}, fmt.Errorf("%w: %s: %s", ErrToolRecord, name, why)
+	return toolRecord{}, fmt.Errorf("%w: %s: %s", chat.ErrToolRecord, name, why)
 }

@@ -346,8 +346,8 @@ func TestBrokenToolRecordsAreErrorsThatSayWhich(t *testing.T) {
 				}
 			}
 			_, _, err := r.ToolRounds(ctx, m)
-			if !errors.Is(err, ErrToolRecord) || !strings.Contains(err.Error(), c.want) {
-				t.Errorf("%s: ToolRounds: %v; want ErrToolRecord saying %q", c.name, err, c.want)
+			if !errors.Is(err, chat.ErrToolRecord) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s: ToolRounds: %v; want chat.ErrToolRecord saying %q", c.name, err, c.want)
 			}
 			if err != nil && strings.Contains(err.Error(), "secret") {
 				t.Errorf("%s: the error carries what was recorded: %v", c.name, err)
@@ -363,11 +363,11 @@ func TestBrokenToolRecordsAreErrorsThatSayWhich(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if _, err := r.RecordRound(ctx, m, 0, searchRound("0")); !errors.Is(err, ErrToolRecord) {
-			t.Errorf("RecordRound over a torn round: %v; want ErrToolRecord", err)
+		if _, err := r.RecordRound(ctx, m, 0, searchRound("0")); !errors.Is(err, chat.ErrToolRecord) {
+			t.Errorf("RecordRound over a torn round: %v; want chat.ErrToolRecord", err)
 		}
-		if _, ours, err := r.RecordIntent(ctx, m, 0, searchRound("0").Calls); !errors.Is(err, ErrToolRecord) || ours {
-			t.Errorf("RecordIntent over a torn intent: ours %v, %v; want ErrToolRecord", ours, err)
+		if _, ours, err := r.RecordIntent(ctx, m, 0, searchRound("0").Calls); !errors.Is(err, chat.ErrToolRecord) || ours {
+			t.Errorf("RecordIntent over a torn intent: ours %v, %v; want chat.ErrToolRecord", ours, err)
 		}
 	})
 }
@@ -478,7 +478,7 @@ func FuzzToolRoundRecords(f *testing.F) {
 
 // FuzzToolRecordFiles: whatever a record file holds, reading it never
 // panics, and gives either a round that can be replayed (calls, and a
-// result for each) or an error wrapping ErrToolRecord.
+// result for each) or an error wrapping chat.ErrToolRecord.
 func FuzzToolRecordFiles(f *testing.F) {
 	now := testClock
 	m := chat.Message{ID: "msg-1", ConversationID: "cid-1", CreatedAt: now}
@@ -514,8 +514,8 @@ func FuzzToolRecordFiles(f *testing.F) {
 			}
 			rounds, _, err := r.ToolRounds(t.Context(), m)
 			if err != nil {
-				if !errors.Is(err, ErrToolRecord) {
-					t.Errorf("an error not wrapping ErrToolRecord: %v", err)
+				if !errors.Is(err, chat.ErrToolRecord) {
+					t.Errorf("an error not wrapping chat.ErrToolRecord: %v", err)
 				}
 				return
 			}
