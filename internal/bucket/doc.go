@@ -1,9 +1,9 @@
 // Package bucket is the reply function's storage on OSS: the conversation
-// histories, the receipts and claims of messages, the daily questions, the
-// conversations' settings, the files waiting for the next question, the
-// \stop requests and the month's tally of OpenAPI calls. It reads and
-// writes objects below one folder of one bucket and knows nothing of
-// DingTalk, FC or the model. Each store's file gives its layout, where
+// histories, the receipts, claims and tool rounds of messages, the daily
+// questions, the conversations' settings, the files waiting for the next
+// question, the \stop requests and the month's tally of OpenAPI calls. It
+// reads and writes objects below one folder of one bucket and knows nothing
+// of DingTalk, FC or the model. Each store's file gives its layout, where
 // <root> is the stores' folder: OSS_BUCKET_PATH in the bucket, which FC
 // mounts at OSS_MOUNT_POINT. The layout is what deployed buckets hold: a
 // key that changes loses their data.
@@ -18,14 +18,19 @@
 //     call, and Create is PutObject with x-oss-forbid-overwrite, so
 //     create-if-absent holds across instances (on a bucket without
 //     versioning, which cmd/reply checks at start). Claims (Receipts) and the
-//     daily slots (Questions) are then exclusive across instances. No
-//     directory is needed.
+//     daily slots (Questions) are then exclusive across instances, and the
+//     first record of a message's tool round or of the calls about to be
+//     made (Receipts.RecordRound, RecordIntent) is the one every instance
+//     continues from, so each tool call is made once. No directory is
+//     needed.
 //   - The mount (package ossmount, when OSS_BUCKET is not set): the bucket
 //     folder that FC mounts into the function as a directory, or any local
 //     folder (make run, the tests). On a local folder Create links a whole
 //     file into place and is exclusive; on FC's OSS mount (ossfs) it is a
-//     lookup and then an upload, exclusive within one instance only, and a
-//     reader may meet a file empty for a moment (docs/protocols.md §12).
+//     lookup and then an upload, exclusive within one instance only (a
+//     claim, a slot, and so a tool call made once, hold within one
+//     instance only), and a reader may meet a file empty for a moment
+//     (docs/protocols.md §12).
 //     The directory is checked at start (ossmount.New), so a missing mount
 //     says so instead of losing the first message.
 //

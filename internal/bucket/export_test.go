@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/dingtalk-llm/fcrobot/internal/alicloud"
+	"github.com/dingtalk-llm/fcrobot/internal/oss"
+	"github.com/dingtalk-llm/fcrobot/internal/oss/osstest"
 	"github.com/dingtalk-llm/fcrobot/internal/ossmount"
 )
 
@@ -40,3 +43,41 @@ func MountAt(tb testing.TB, root string) Objects {
 	}
 	return m
 }
+
+// APIAt is the objects of a bucket folder through the OSS API, as the reply
+// function reaches them with OSS_BUCKET set, served by the local
+// OSS-compatible server (package osstest) over the folder dir; the server
+// counts the requests.
+func APIAt(tb testing.TB, dir string) (Objects, *osstest.Server) {
+	tb.Helper()
+	creds := alicloud.Credentials{AccessKeyID: "STS.test-role", AccessKeySecret: "role-secret", SecurityToken: "role-token"}
+	srv := osstest.NewServer(osstest.Config{
+		Dir: dir, Bucket: "fcrobot-test", Region: "cn-hangzhou",
+		AccessKeyID: creds.AccessKeyID, AccessKeySecret: creds.AccessKeySecret, SecurityToken: creds.SecurityToken,
+	})
+	tb.Cleanup(srv.Close)
+	api, err := oss.New(oss.Config{
+		Bucket: "fcrobot-test", Folder: "/robot/", Endpoint: srv.URL(), Region: "cn-hangzhou",
+		Credentials: func(context.Context) (alicloud.Credentials, error) { return creds, nil },
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return api, srv
+}
+
+// eachWay runs test over both ways to the bucket (see the package doc):
+// the OSS API and the mount, each over a fresh folder.
+func eachWay(t *testing.T, test func(t *testing.T, objects Objects)) {
+	t.Run("api", func(t *testing.T) {
+		api, _ := APIAt(t, t.TempDir())
+		test(t, api)
+	})
+	t.Run("mount", func(t *testing.T) { test(t, MountAt(t, t.TempDir())) })
+}
+
+// Both ways read no more of a file than a store's bound.
+var (
+	_ boundedReader = (*oss.Objects)(nil)
+	_ boundedReader = (*ossmount.Mount)(nil)
+)

@@ -44,3 +44,26 @@ func pruneBefore(ctx context.Context, objects Objects, dir string, names []strin
 	}
 	return nil
 }
+
+// boundedReader is Objects that can stop reading an object after n bytes,
+// as both implementations can: a file far larger than a store writes (a
+// bug, a hand edit) then costs no more memory than the store's bound, which
+// matters in a function of 128 MB.
+type boundedReader interface {
+	// ReadAtMost is Read, but reads no more than n bytes: a longer object
+	// gives its first n.
+	ReadAtMost(ctx context.Context, path string, n int64) ([]byte, error)
+}
+
+// readAtMost reads at most n bytes of the object at p: through
+// ReadAtMost where objects has it, else whole and then cut.
+func readAtMost(ctx context.Context, objects Objects, p string, n int64) ([]byte, error) {
+	if b, ok := objects.(boundedReader); ok {
+		return b.ReadAtMost(ctx, p, n)
+	}
+	data, err := objects.Read(ctx, p)
+	if int64(len(data)) > n {
+		data = data[:n]
+	}
+	return data, err
+}

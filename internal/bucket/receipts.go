@@ -31,6 +31,8 @@ import (
 //	<root>/messages/v1/<day>/<message>/answer.json
 //	<root>/messages/v1/<day>/<message>/sent-<n>.json
 //	<root>/messages/v1/<day>/<message>/delivered.json
+//	<root>/messages/v1/<day>/<message>/intent-<n>.json
+//	<root>/messages/v1/<day>/<message>/tools-<n>.json
 //
 // <message> is the hex SHA-256 of the message id; <day> the UTC date of the
 // message's createAt, which a redelivery carries unchanged, so it finds the
@@ -53,6 +55,24 @@ import (
 // renewal, however long a live one takes. Whether a lease has run out is
 // read on the reader's clock against the writer's: FC's clocks are kept by
 // NTP, far closer than the lease's slack (see package reply).
+//
+// # Tool rounds
+//
+// While the model answers it may call tools, in rounds counted from 0
+// (toolrounds.go). tools-<n>.json keeps round n whole, its calls and their
+// results, written once before the model reads them; intent-<n>.json keeps
+// round n's calls before they are made, for tools that are not read-only.
+// An attempt that takes the message up (FC's retry, a second delivery, a
+// takeover) replays the rounds recorded and makes none of their calls
+// again, and calls recorded in an intent without their round (their maker
+// ended during them) are never made again: their outcome is unknown. Of
+// two attempts recording the same round, the first record wins and both
+// continue from it. Like the claim, this rests on Create being atomic:
+// through the OSS API it holds across every instance; through the mount
+// within one instance only, and two instances of FC's OSS mount that both
+// hold the message (which the claim, exclusive within one instance there,
+// does not prevent) may both call a tool. The files go with the message's
+// folder when its day is pruned.
 //
 // # What remains
 //
@@ -209,6 +229,12 @@ func (r *Receipts) receipt(ctx context.Context, m chat.Message, dir string, name
 			n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(name, "sent-"), fileSuffix))
 			if err == nil && n+1 > rec.PartsSent {
 				rec.PartsSent = n + 1
+			}
+		default:
+			// The tool rounds are counted from their names alone, at no
+			// request; ToolRounds reads them.
+			if n, ok := toolRoundOf(name); ok && n+1 > rec.ToolRounds {
+				rec.ToolRounds = n + 1
 			}
 		}
 	}

@@ -1,6 +1,9 @@
 package chat
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"errors"
+)
 
 // Tool is something the model may ask the robot to do while it answers: a
 // web search, or a tool of a remote MCP server.
@@ -48,3 +51,10 @@ type ToolRound struct {
 	// Results hold one result per call, in the calls' order.
 	Results []ToolResult
 }
+
+// ErrToolRecord says that the record of a message's tool rounds cannot be
+// used as it is: a round is missing before a recorded one, or a record is
+// torn, too large, of an unknown version, or was written for another
+// message or conversation (a forged body reusing the message id). Unlike a
+// passing failure of the store, trying again does not mend it.
+var ErrToolRecord = errors.New("tool record unusable")

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -181,6 +182,13 @@ func (o *Objects) List(ctx context.Context, dir string, limit int) ([]string, er
 // Read implements bucket.Objects: a missing object matches
 // fs.ErrNotExist.
 func (o *Objects) Read(ctx context.Context, path string) ([]byte, error) {
+	return o.ReadAtMost(ctx, path, math.MaxInt64)
+}
+
+// ReadAtMost is Read, but reads no more than n bytes of the object: a
+// longer one gives its first n bytes, and the rest is never received, so an
+// object far larger than it should be costs no more memory than n.
+func (o *Objects) ReadAtMost(ctx context.Context, path string, n int64) ([]byte, error) {
 	res, err := o.client.GetObject(ctx, &sdk.GetObjectRequest{Bucket: &o.bucket, Key: sdk.Ptr(o.key(path))})
 	if err != nil {
 		if hasCode(err, "NoSuchKey") {
@@ -189,7 +197,7 @@ func (o *Objects) Read(ctx context.Context, path string) ([]byte, error) {
 		return nil, fmt.Errorf("oss: read %s: %w", path, err)
 	}
 	defer res.Body.Close()
-	data, err := io.ReadAll(res.Body)
+	data, err := io.ReadAll(io.LimitReader(res.Body, n))
 	if err != nil {
 		return nil, fmt.Errorf("oss: read %s: %w", path, err)
 	}

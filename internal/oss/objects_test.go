@@ -208,3 +208,22 @@ func TestAVersionedBucketIsRefusedForClaims(t *testing.T) {
 		t.Errorf("a versioned bucket: %v, want ErrVersioned", err)
 	}
 }
+
+// ReadAtMost gives a short object whole and a long one cut at the bound.
+func TestReadAtMostStopsAtItsBound(t *testing.T) {
+	b := newBucket(t, role)
+	ctx := t.Context()
+	long := strings.Repeat("0123456789", 100_000)
+	if err := b.api.Create(ctx, "x/long.json", []byte(long)); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := b.api.ReadAtMost(ctx, "x/long.json", 1001); err != nil || string(data) != long[:1001] {
+		t.Errorf("a long object read at most 1001 bytes: %d bytes, %v; want its first 1001", len(data), err)
+	}
+	if data, err := b.api.ReadAtMost(ctx, "x/long.json", int64(len(long))+1); err != nil || string(data) != long {
+		t.Errorf("an object within the bound: %d bytes, %v; want it whole", len(data), err)
+	}
+	if _, err := b.api.ReadAtMost(ctx, "x/missing.json", 10); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a missing object: %v, want fs.ErrNotExist", err)
+	}
+}

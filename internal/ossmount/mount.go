@@ -75,6 +75,21 @@ func (m *Mount) Read(ctx context.Context, path string) ([]byte, error) {
 	return os.ReadFile(m.path(path))
 }
 
+// ReadAtMost is Read, but reads no more than n bytes of the file: a longer
+// one gives its first n bytes, so a file far larger than it should be costs
+// no more memory than n.
+func (m *Mount) ReadAtMost(ctx context.Context, path string, n int64) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(m.path(path))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, n))
+}
+
 // Create implements bucket.Objects.
 func (m *Mount) Create(ctx context.Context, path string, data []byte) error {
 	return m.files.createOnce(ctx, m.path(path), data)
