@@ -96,7 +96,7 @@ func NewWriter(cfg WriterConfig) *Writer {
 	return &Writer{
 		tools: orOff[Tools](cfg.Tools, noTools{}), toolLog: orOff[ToolLog](cfg.ToolLog, unrecorded{}),
 		maxToolRounds: cfg.MaxToolRounds,
-		outbox: cfg.Outbox, receipts: cfg.Receipts, reactions: orOff[Reactions](cfg.Reactions, noReactions{}),
+		outbox:        cfg.Outbox, receipts: cfg.Receipts, reactions: orOff[Reactions](cfg.Reactions, noReactions{}),
 		stops: orOff[Stops](cfg.Stops, noStops{}), stopPoll: cfg.StopPoll, timeout: cfg.Timeout,
 		reserve: cfg.DeliveryReserve, showThinking: cfg.ShowThinking, now: orNow(cfg.Now),
 	}

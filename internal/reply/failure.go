@@ -40,6 +40,8 @@ func (w *Writer) failureText(err error) string {
 		return "抱歉，这些图片太大或格式不对，没法交给大模型，请换一张再试。"
 	case errors.Is(err, chat.ErrModelUnknown):
 		return "抱歉，大模型服务不认识配置的模型名称（或这个 API Key 不能使用它），请联系管理员检查模型设置（MODEL、MODELS）。"
+	case errors.Is(err, chat.ErrToolRecord):
+		return "抱歉，这条消息的工具调用记录已损坏，没法接着回答。请重新提问（原因已记入日志）。"
 	case errors.Is(err, chat.ErrModelRejected):
 		return "抱歉，大模型服务拒绝了这个请求，请联系管理员检查模型配置（原因已记入日志）。"
 	default:

@@ -148,8 +148,8 @@ func (noTools) List(context.Context) []string                 { return nil }
 // tests go without a ToolLog; cmd/reply always has one.
 type unrecorded struct{}
 
-func (unrecorded) RecordIntent(_ context.Context, _ chat.Message, _ int, calls []chat.ToolCall) ([]chat.ToolCall, error) {
-	return calls, nil
+func (unrecorded) RecordIntent(_ context.Context, _ chat.Message, _ int, calls []chat.ToolCall) ([]chat.ToolCall, bool, error) {
+	return calls, true, nil
 }
 func (unrecorded) RecordRound(_ context.Context, _ chat.Message, _ int, r chat.ToolRound) (chat.ToolRound, error) {
 	return r, nil

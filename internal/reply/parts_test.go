@@ -40,6 +40,9 @@ type testConfig struct {
 	Access             Access
 	SharedGroupContext bool
 	ClaimLease         time.Duration
+	Tools              Tools
+	ToolLog            ToolLog
+	MaxToolRounds      int
 	Instance           string
 	Logger             *slog.Logger
 	Now                func() time.Time
@@ -58,13 +61,14 @@ func assemble(cfg testConfig) *Service {
 		Claims: NewClaims(ClaimsConfig{Receipts: cfg.Receipts, Lease: cfg.ClaimLease, Timeout: cfg.Timeout, Now: cfg.Now}),
 		Control: NewControl(ControlConfig{
 			Outbox: cfg.Outbox, Access: cfg.Access, Stops: cfg.Stops, Questions: cfg.Questions,
-			DailyLimit: cfg.DailyLimit, Now: cfg.Now,
+			DailyLimit: cfg.DailyLimit, Tools: cfg.Tools, Now: cfg.Now,
 		}, p),
 		Prompter: p,
 		Writer: NewWriter(WriterConfig{
 			Outbox: cfg.Outbox, Receipts: cfg.Receipts, Reactions: cfg.Reactions, Stops: cfg.Stops,
 			StopPoll: cfg.StopPoll, Timeout: cfg.Timeout, DeliveryReserve: cfg.DeliveryReserve,
-			ShowThinking: cfg.ShowThinking, Now: cfg.Now,
+			ShowThinking: cfg.ShowThinking, Tools: cfg.Tools, ToolLog: cfg.ToolLog, MaxToolRounds: cfg.MaxToolRounds,
+			Now: cfg.Now,
 		}),
 		Instance: cfg.Instance,
 		Logger:   cfg.Logger,

@@ -178,9 +178,10 @@ type Tools interface {
 // of calling a tool again (bucket.Receipts).
 type ToolLog interface {
 	// RecordIntent keeps, before they are made, the calls of round n
-	// that may change something; if another attempt recorded round n's
-	// calls first, it returns those.
-	RecordIntent(ctx context.Context, m chat.Message, n int, calls []chat.ToolCall) ([]chat.ToolCall, error)
+	// that may change something. Only when ours is true may the caller
+	// make them: else another attempt recorded round n's calls first, and
+	// recorded are those.
+	RecordIntent(ctx context.Context, m chat.Message, n int, calls []chat.ToolCall) (recorded []chat.ToolCall, ours bool, err error)
 	// RecordRound keeps round n whole; if another attempt recorded it
 	// first, it returns that one, which every attempt goes on from.
 	RecordRound(ctx context.Context, m chat.Message, n int, r chat.ToolRound) (chat.ToolRound, error)

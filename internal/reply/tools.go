@@ -176,11 +176,11 @@ func (w *Writer) makeRound(ctx context.Context, j *job, n int, c chat.Completion
 		changes = changes || !readOnly
 	}
 	if changes {
-		kept, err := w.toolLog.RecordIntent(ctx, j.m, n, r.Calls)
+		kept, ours, err := w.toolLog.RecordIntent(ctx, j.m, n, r.Calls)
 		if err != nil {
-			return r, retry.Mark(fmt.Errorf("record the tool calls about to be made: %w", err))
+			return r, recordFailure("record the tool calls about to be made", err)
 		}
-		if !slices.Equal(kept, r.Calls) {
+		if !ours {
 			// Another attempt recorded this round's calls first, and
 			// made them, or is making them: never again from here.
 			j.log.WarnContext(ctx, "another attempt recorded this round's tool calls first: their outcome is unknown here", "round", n)
@@ -213,9 +213,20 @@ func (w *Writer) makeRound(ctx context.Context, j *job, n int, c chat.Completion
 func (w *Writer) recordRound(ctx context.Context, j *job, n int, r chat.ToolRound) (chat.ToolRound, error) {
 	kept, err := w.toolLog.RecordRound(ctx, j.m, n, r)
 	if err != nil {
-		return r, retry.Mark(fmt.Errorf("record a round of tool calls: %w", err))
+		return r, recordFailure("record a round of tool calls", err)
 	}
 	return kept, nil
+}
+
+// recordFailure is the error of a failure to record or read tool rounds
+// while doing what: FC's retry may mend the bucket's failure, never a
+// record that is broken (chat.ErrToolRecord).
+func recordFailure(what string, err error) error {
+	err = fmt.Errorf("%s: %w", what, err)
+	if errors.Is(err, chat.ErrToolRecord) {
+		return err
+	}
+	return retry.Mark(err)
 }
 
 // recordedRounds returns the tool rounds earlier attempts recorded for j's
@@ -227,7 +238,7 @@ func (w *Writer) recordedRounds(ctx context.Context, j *job) ([]chat.ToolRound, 
 	}
 	rounds, unfinished, err := w.toolLog.ToolRounds(ctx, j.m)
 	if err != nil {
-		return nil, retry.Mark(fmt.Errorf("read the tool rounds recorded for the message: %w", err))
+		return nil, recordFailure("read the tool rounds recorded for the message", err)
 	}
 	if len(unfinished) > 0 {
 		r, err := w.recordRound(ctx, j, len(rounds), unknownRound(chat.ToolRound{}, unfinished))
