@@ -321,8 +321,8 @@ type wireRequest struct {
 		ToolCallID       *string         `json:"tool_call_id"`
 	} `json:"messages"`
 	Tools         json.RawMessage `json:"tools"`
-	Temperature   *float64 `json:"temperature"`
-	Stream        bool     `json:"stream"`
+	Temperature   *float64        `json:"temperature"`
+	Stream        bool            `json:"stream"`
 	StreamOptions *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
