@@ -74,6 +74,9 @@ func Offline() Responder {
 		if n := len(req.Images); n > 0 {
 			fmt.Fprintf(&b, "你发来了 %d 张图片，但离线模型看不到图片的内容。\n\n", n)
 		}
+		if string(req.Extra["enable_search"]) == "true" {
+			b.WriteString("请求开启了模型服务自带的联网搜索（enable_search），但离线模型不能联网。\n\n")
+		}
 		if n := req.EarlierTurns(); n == 0 {
 			b.WriteString("这是我们对话的第一轮，我没有看到更早的对话。")
 		} else {

@@ -253,3 +253,14 @@ func TestOfflineQuotesTheResults(t *testing.T) {
 		t.Errorf("answer %q, want it to say the builtin's results are not its to read", got.Content)
 	}
 }
+
+func TestOfflineSaysItCannotSearchForTheProvider(t *testing.T) {
+	req := conversation(0, "今天的新闻")
+	req.Extra = map[string]json.RawMessage{"enable_search": json.RawMessage("true")}
+	if got := openaitest.Offline()(context.Background(), req).Content; !strings.Contains(got, "enable_search") {
+		t.Errorf("answer %q does not say the search was asked for", got)
+	}
+	if got := openaitest.Offline()(context.Background(), conversation(0, "今天的新闻")).Content; strings.Contains(got, "enable_search") {
+		t.Errorf("answer %q speaks of a search nobody asked for", got)
+	}
+}
