@@ -162,16 +162,16 @@ func (c *Client) Complete(ctx context.Context, p chat.Prompt) (chat.Completion, 
 // completion is the answer made of what the model sent, or the failure of
 // an empty one (why says why it is empty).
 func (c *Client) completion(ctx context.Context, r *request, text, reasoning string, calls *toolCalls, used chat.Usage, why string) (chat.Completion, *failure) {
-	toolCalls, dropped := calls.calls(r.round)
+	asked, dropped := calls.calls(r.round)
 	if dropped > 0 {
 		c.logger.WarnContext(ctx, "model asked for tools without naming them; the calls are dropped",
-			"model", r.req.Model, "dropped", dropped, "kept", len(toolCalls))
+			"model", r.req.Model, "dropped", dropped, "kept", len(asked))
 	}
 	answer := strings.TrimSpace(text)
-	if answer == "" && len(toolCalls) == 0 {
+	if answer == "" && len(asked) == 0 {
 		return chat.Completion{}, &failure{err: &Error{Kind: chat.ErrModelEmptyAnswer, StatusCode: http.StatusOK, Message: why}}
 	}
-	return chat.Completion{Text: answer, Usage: used, ToolCalls: toolCalls, Reasoning: reasoning}, nil
+	return chat.Completion{Text: answer, Usage: used, ToolCalls: asked, Reasoning: reasoning}, nil
 }
 
 // redirectError is a redirect the client did not follow.
