@@ -38,9 +38,11 @@ var (
 	// ErrModelUnknown: the endpoint knows no model of that name, or not
 	// for this key.
 	ErrModelUnknown = errors.New("the model endpoint does not know the model")
-	// ErrToolsRefused: the model cannot call tools (or not as they were
-	// offered); asked without them, it may answer.
-	ErrToolsRefused = errors.New("the model cannot call tools")
+	// ErrToolsRefused: the endpoint refused the request's tools or tool
+	// rounds (a model that cannot call tools, a tool it will not take, a
+	// thinking model whose reasoning did not come back with its calls):
+	// the question can still be answered without tools.
+	ErrToolsRefused = errors.New("the model cannot call the tools")
 )
 
 // Usage is what one answer cost in tokens, as the model reported it.

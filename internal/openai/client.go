@@ -49,6 +49,13 @@ type Config struct {
 	// Retry is how a failed call is retried; the zero value means
 	// DefaultRetry.
 	Retry retry.Policy
+	// ExtraBody are keys added to the JSON body of every chat request:
+	// parameters of a provider's own, such as DashScope's
+	// "enable_search": true. Each value is written as JSON. A key the
+	// client writes itself (model, messages, temperature, stream,
+	// stream_options, tools, tool_choice) is refused; any other key the
+	// request already has is replaced.
+	ExtraBody map[string]any
 }
 
 // Client calls the model. It is safe for concurrent use.
@@ -60,6 +67,7 @@ type Client struct {
 	httpClient  *http.Client
 	logger      *slog.Logger
 	retry       retry.Policy
+	extra       bodyKeys
 }
 
 // New checks the configuration and returns a client for it.
@@ -88,6 +96,10 @@ func New(cfg Config) (*Client, error) {
 	if policy == (retry.Policy{}) {
 		policy = DefaultRetry
 	}
+	extra, err := extraBody(cfg.ExtraBody)
+	if err != nil {
+		return nil, err
+	}
 	return &Client{
 		baseURL:     base,
 		apiKey:      cfg.APIKey,
@@ -96,6 +108,7 @@ func New(cfg Config) (*Client, error) {
 		httpClient:  httpClient,
 		logger:      logger,
 		retry:       policy,
+		extra:       extra,
 	}, nil
 }
 
@@ -112,28 +125,53 @@ func New(cfg Config) (*Client, error) {
 // are empty, that are not pictures, or that total more than MaxImageBytes
 // (chat.ErrInvalidImages). When the endpoint refuses pictures, as a model that
 // cannot see does, the error matches chat.ErrImagesRefused.
+//
+// p's tools are offered to the model, and its tool rounds follow the
+// question (see request). An answer that asks for tools has ToolCalls, in
+// the order of their indexes (see toolCalls.calls for the ids and names
+// the client makes good), and is not empty even without text. When the
+// endpoint refuses the tools or the rounds, as a model that cannot call
+// tools does, the error matches chat.ErrToolsRefused.
 func (c *Client) Complete(ctx context.Context, p chat.Prompt) (chat.Completion, error) {
-	req, inline, err := c.request(p)
+	r, err := c.request(p)
 	if err != nil {
 		return chat.Completion{}, err
 	}
-	withImages := len(p.Images) > 0
-	return c.withRetries(ctx, inline, func(ctx context.Context, api *goopenai.Client) (chat.Completion, *failure) {
-		resp, err := api.CreateChatCompletion(ctx, req)
+	return c.withRetries(ctx, r, func(ctx context.Context, api *goopenai.Client) (chat.Completion, *failure) {
+		resp, err := api.CreateChatCompletion(ctx, r.req)
 		if err != nil {
-			f := c.classify(ctx, err, withImages)
+			f := c.classify(ctx, err, r)
 			return chat.Completion{}, &f
 		}
 		if len(resp.Choices) == 0 {
 			return chat.Completion{}, &failure{err: &Error{Kind: chat.ErrModelEmptyAnswer, StatusCode: http.StatusOK, Message: "the answer has no choices"}}
 		}
 		choice := resp.Choices[0]
-		answer := strings.TrimSpace(choice.Message.Content)
-		if answer == "" {
-			return chat.Completion{}, &failure{err: &Error{Kind: chat.ErrModelEmptyAnswer, StatusCode: http.StatusOK, Message: emptyReason(string(choice.FinishReason))}}
+		var calls toolCalls
+		for i, tc := range choice.Message.ToolCalls {
+			// A whole answer's calls carry no index: their place is theirs.
+			tc.Index = &i
+			if err := calls.add([]goopenai.ToolCall{tc}); err != nil {
+				return chat.Completion{}, &failure{err: err}
+			}
 		}
-		return chat.Completion{Text: answer, Usage: usage(resp.Usage)}, nil
+		return c.completion(ctx, r, choice.Message.Content, choice.Message.ReasoningContent, &calls, usage(resp.Usage), emptyReason(string(choice.FinishReason)))
 	})
+}
+
+// completion is the answer made of what the model sent, or the failure of
+// an empty one (why says why it is empty).
+func (c *Client) completion(ctx context.Context, r *request, text, reasoning string, calls *toolCalls, used chat.Usage, why string) (chat.Completion, *failure) {
+	asked, dropped := calls.calls(r.round)
+	if dropped > 0 {
+		c.logger.WarnContext(ctx, "model asked for tools without naming them; the calls are dropped",
+			"model", r.req.Model, "dropped", dropped, "kept", len(asked))
+	}
+	answer := strings.TrimSpace(text)
+	if answer == "" && len(asked) == 0 {
+		return chat.Completion{}, &failure{err: &Error{Kind: chat.ErrModelEmptyAnswer, StatusCode: http.StatusOK, Message: why}}
+	}
+	return chat.Completion{Text: answer, Usage: used, ToolCalls: asked, Reasoning: reasoning}, nil
 }
 
 // redirectError is a redirect the client did not follow.
@@ -155,29 +193,31 @@ func usage(u goopenai.Usage) chat.Usage {
 }
 
 // Stream is Complete with the answer streamed: onDelta is called with the
-// text received so far each time the model sends some, or sends reasoning
-// (reasoning_content, not part of the text: then the text may be
-// unchanged, or empty), and the whole answer is returned at the end. An error from onDelta stops
-// the stream and is returned wrapped. A stream that breaks after text was
-// delivered is not retried, since the text would start over.
+// text received so far each time the model sends some, sends reasoning
+// (reasoning_content, not part of the text) or sends a piece of a tool
+// call: then the text may be unchanged, or empty, but the caller hears the
+// model at work. The whole answer is returned at the end, its tool calls
+// assembled (see toolCalls). An error from onDelta stops the stream and is
+// returned wrapped. A stream that breaks after text was delivered is not
+// retried, since the text would start over.
 func (c *Client) Stream(ctx context.Context, p chat.Prompt, onDelta func(textSoFar string) error) (chat.Completion, error) {
-	req, inline, err := c.request(p)
+	r, err := c.request(p)
 	if err != nil {
 		return chat.Completion{}, err
 	}
 	// The usage of a streamed answer comes in a last chunk of its own,
 	// only when asked for.
-	req.StreamOptions = &goopenai.StreamOptions{IncludeUsage: true}
-	withImages := len(p.Images) > 0
-	return c.withRetries(ctx, inline, func(ctx context.Context, api *goopenai.Client) (chat.Completion, *failure) {
-		stream, err := api.CreateChatCompletionStream(ctx, req)
+	r.req.StreamOptions = &goopenai.StreamOptions{IncludeUsage: true}
+	return c.withRetries(ctx, r, func(ctx context.Context, api *goopenai.Client) (chat.Completion, *failure) {
+		stream, err := api.CreateChatCompletionStream(ctx, r.req)
 		if err != nil {
-			f := c.classify(ctx, err, withImages)
+			f := c.classify(ctx, err, r)
 			return chat.Completion{}, &f
 		}
 		defer stream.Close()
 
-		var text strings.Builder
+		var text, reasoning strings.Builder
+		var calls toolCalls
 		var used chat.Usage
 		delivered := false
 		for {
@@ -186,7 +226,7 @@ func (c *Client) Stream(ctx context.Context, p chat.Prompt, onDelta func(textSoF
 				break
 			}
 			if err != nil {
-				f := c.classify(ctx, err, withImages)
+				f := c.classify(ctx, err, r)
 				f.retryable = f.retryable && !delivered
 				return chat.Completion{}, &f
 			}
@@ -197,34 +237,40 @@ func (c *Client) Stream(ctx context.Context, p chat.Prompt, onDelta func(textSoF
 				continue // the usage chunk
 			}
 			delta := chunk.Choices[0].Delta
-			if delta.Content == "" && delta.ReasoningContent == "" {
+			if delta.Content == "" && delta.ReasoningContent == "" && len(delta.ToolCalls) == 0 {
 				continue // the role chunk, the finish chunk
 			}
+			if err := calls.add(delta.ToolCalls); err != nil {
+				return chat.Completion{}, &failure{err: err}
+			}
 			text.WriteString(delta.Content)
+			reasoning.WriteString(delta.ReasoningContent)
 			// Blank space a model starts with would only flicker on screen.
 			soFar := strings.TrimLeftFunc(text.String(), unicode.IsSpace)
 			delivered = delivered || soFar != ""
-			// Reasoning (DeepSeek's reasoning_content) is not shown, but it
-			// tells the caller the model is at work.
+			// Reasoning (DeepSeek's reasoning_content) and tool calls are
+			// not shown, but they tell the caller the model is at work.
 			if err := onDelta(soFar); err != nil {
 				return chat.Completion{}, &failure{err: fmt.Errorf("openai: stream stopped by its consumer: %w", err)}
 			}
 		}
-		answer := strings.TrimSpace(text.String())
-		if answer == "" {
-			return chat.Completion{}, &failure{err: &Error{Kind: chat.ErrModelEmptyAnswer, StatusCode: http.StatusOK, Message: "the stream carried no text"}}
-		}
-		return chat.Completion{Text: answer, Usage: used}, nil
+		return c.completion(ctx, r, text.String(), reasoning.String(), &calls, used, "the stream carried no text")
 	})
 }
 
 // classify is the package's classify, which also tells a refusal of the
-// request's pictures from other refusals.
-func (c *Client) classify(ctx context.Context, err error, withImages bool) failure {
+// request's pictures, or of its tools, from other refusals.
+func (c *Client) classify(ctx context.Context, err error, r *request) failure {
 	f := classify(ctx, err, c.apiKey)
 	var e *Error
-	if withImages && errors.As(f.err, &e) && e.Kind == chat.ErrModelRejected && e.StatusCode != 0 && refusesImages(e.Message) {
+	if !errors.As(f.err, &e) || e.Kind != chat.ErrModelRejected || e.StatusCode == 0 {
+		return f
+	}
+	switch {
+	case r.withImages && refusesImages(e.Message):
 		e.Reason = chat.ErrImagesRefused
+	case r.withTools && e.Reason != chat.ErrContextTooLong && refusesTools(e.Message):
+		e.Reason = chat.ErrToolsRefused
 	}
 	return f
 }
@@ -236,12 +282,27 @@ func emptyReason(finishReason string) string {
 	return "the answer has no text (finish_reason " + finishReason + ")"
 }
 
+// request is a chat-completions request as the client sends it.
+type request struct {
+	req goopenai.ChatCompletionRequest
+	// keys are added to the body as it is sent: ExtraBody's and the tools.
+	keys bodyKeys
+	// inline puts the pictures in (nil without pictures).
+	inline *inlineImages
+	// withImages and withTools say what a refusal may be about: the
+	// request has pictures; it offers tools or carries tool rounds.
+	withImages, withTools bool
+	// round is the number of the tool round an answer with calls starts.
+	round int
+}
+
 // request builds the chat-completions request: the system prompt, each
 // earlier turn as a user message and an assistant message, the question
 // with its pictures, which are marks in the request that inline replaces
-// as it is sent (nil without pictures).
-func (c *Client) request(p chat.Prompt) (goopenai.ChatCompletionRequest, *inlineImages, error) {
-	msgs := make([]goopenai.ChatCompletionMessage, 0, 2+2*len(p.History))
+// as it is sent, then the question's tool rounds (roundMessages). The
+// tools go in the body's "tools", which is left out when there are none.
+func (c *Client) request(p chat.Prompt) (*request, error) {
+	msgs := make([]goopenai.ChatCompletionMessage, 0, 2+2*len(p.History)+2*len(p.Rounds))
 	if p.System != "" {
 		msgs = append(msgs, goopenai.ChatCompletionMessage{Role: goopenai.ChatMessageRoleSystem, Content: p.System})
 	}
@@ -258,18 +319,34 @@ func (c *Client) request(p chat.Prompt) (goopenai.ChatCompletionRequest, *inline
 	}
 	last, inline, err := userMessage(p.Question, p.Images)
 	if err != nil {
-		return goopenai.ChatCompletionRequest{}, nil, err
+		return nil, err
 	}
 	msgs = append(msgs, last)
+	rounds, err := roundMessages(p.Rounds, p.Tools)
+	if err != nil {
+		return nil, err
+	}
+	msgs = append(msgs, rounds...)
+	tools, err := toolsJSON(p.Tools)
+	if err != nil {
+		return nil, err
+	}
 	model := c.model
 	if p.Model != "" {
 		model = p.Model
 	}
-	return goopenai.ChatCompletionRequest{
-		Model:       model,
-		Messages:    msgs,
-		Temperature: c.temperature,
-	}, inline, nil
+	return &request{
+		req: goopenai.ChatCompletionRequest{
+			Model:       model,
+			Messages:    msgs,
+			Temperature: c.temperature,
+		},
+		keys:       c.extra.with("tools", tools),
+		inline:     inline,
+		withImages: len(p.Images) > 0,
+		withTools:  len(p.Tools) > 0 || len(rounds) > 0,
+		round:      len(p.Rounds) + 1,
+	}, nil
 }
 
 // attemptFunc makes one call through api. A nil failure is a success.
@@ -279,9 +356,9 @@ type attemptFunc func(ctx context.Context, api *goopenai.Client) (chat.Completio
 // attempt cannot fix, or the deadline leaves no room for another attempt.
 // It never sleeps past the deadline: it gives up with the last error
 // instead.
-func (c *Client) withRetries(ctx context.Context, inline *inlineImages, attempt attemptFunc) (chat.Completion, error) {
+func (c *Client) withRetries(ctx context.Context, r *request, attempt attemptFunc) (chat.Completion, error) {
 	for n := 1; ; n++ {
-		doer := &recordingDoer{client: c.httpClient, inline: inline}
+		doer := &recordingDoer{client: c.httpClient, keys: r.keys, inline: r.inline}
 		cfg := goopenai.DefaultConfig(c.apiKey)
 		cfg.BaseURL = c.baseURL
 		cfg.HTTPClient = doer

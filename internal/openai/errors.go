@@ -351,3 +351,40 @@ func truncate(s string, n int) string {
 	}
 	return s[:cut] + "…"
 }
+
+// refusesTools reports whether a provider's message for a request that
+// offered tools or carried tool rounds says that it will not take them:
+// a model that cannot call tools (Ollama's "<model> does not support
+// tools", vLLM's "auto" tool choice refusal, "does not support function
+// calling"), a tool it will not take (OpenAI's "Invalid
+// 'tools[0].function.name'"), calls and results that do not match
+// ("tool_call_id"), or a thinking model whose reasoning did not come back
+// (DeepSeek's "Missing `reasoning_content` field in the assistant
+// message...", "The `reasoning_content` in the thinking mode must be
+// passed back to the API."). The request carrying tools is what makes
+// these words safe to read as a refusal of them.
+func refusesTools(msg string) bool {
+	m := strings.ToLower(msg)
+	for _, phrase := range [...]string{
+		"not support tool", // "does not support tools", "do not support tool calls"
+		"n't support tool",
+		"not support function", // "does not support function calling"
+		"n't support function", //
+		"tools are not supported",
+		"tools is not supported",
+		"tool use is not supported",
+		"function calling is not",
+		"tool choice", // vLLM: "auto" tool choice requires --enable-auto-tool-choice
+		"tool_choice",
+		"tools[", // OpenAI: Invalid 'tools[0].function.name': ...
+		"'tools'",
+		"tool_call", // tool_calls, tool_call_id
+		"builtin_function",
+		"reasoning_content", // DeepSeek, thinking mode
+	} {
+		if strings.Contains(m, phrase) {
+			return true
+		}
+	}
+	return false
+}

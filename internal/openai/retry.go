@@ -49,17 +49,23 @@ func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 // response's headers, which go-openai's errors do not carry, so that a
 // retry can honour Retry-After.
 //
-// It also puts the request's pictures into its body as it is sent
-// (inlineImages).
+// It also adds keys to the request's body (bodyKeys: ExtraBody's, the
+// tools) and puts the request's pictures into it as it is sent
+// (inlineImages), in that order: the keys are added to the small body that
+// holds the pictures' marks, not their data.
 type recordingDoer struct {
 	client *http.Client
 	header http.Header
+	keys   bodyKeys
 	inline *inlineImages
 }
 
 func (d *recordingDoer) Do(req *http.Request) (*http.Response, error) {
+	var err error
+	if req, err = d.keys.into(req); err != nil {
+		return nil, err
+	}
 	if d.inline != nil && req.Body != nil {
-		var err error
 		if req, err = d.inline.into(req); err != nil {
 			return nil, err
 		}

@@ -51,15 +51,31 @@ func Sequence(responses ...Response) Responder {
 // pictures that came with it and tells how many earlier turns it was sent,
 // so that someone trying the robot sees the history grow and \clear empty
 // it.
+//
+// It uses tools too, so that a local run shows them at work: offered
+// tools, it calls the one the question names, or, for a question that asks
+// to look something up (搜索, 查一下, search...), a search tool, with the
+// question as its query; once the results came back, it answers by
+// quoting them.
 func Offline() Responder {
 	return func(_ context.Context, req Request) Response {
 		var b strings.Builder
 		b.WriteString("我是内置的离线模型：还没有配置模型服务地址（ENDPOINT），所以这条回答不是真正的大模型给出的。\n\n")
+		if results := req.ToolResults(); len(results) > 0 {
+			offlineResults(&b, req, results)
+			return Response{Content: b.String()}
+		}
+		if call, ok := offlineCall(req); ok {
+			return Response{ToolCalls: []ToolCall{call}}
+		}
 		if q := strings.TrimSpace(req.LastUserMessage()); q != "" || len(req.Images) == 0 {
 			fmt.Fprintf(&b, "你的问题是：「%s」\n\n", q)
 		}
 		if n := len(req.Images); n > 0 {
 			fmt.Fprintf(&b, "你发来了 %d 张图片，但离线模型看不到图片的内容。\n\n", n)
+		}
+		if string(req.Extra["enable_search"]) == "true" {
+			b.WriteString("请求开启了模型服务自带的联网搜索（enable_search），但离线模型不能联网。\n\n")
 		}
 		if n := req.EarlierTurns(); n == 0 {
 			b.WriteString("这是我们对话的第一轮，我没有看到更早的对话。")

@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -23,10 +24,16 @@ import (
 	"github.com/dingtalk-llm/fcrobot/internal/pipenet"
 )
 
-// Message is one message of a chat-completions request.
+// Message is one message of a chat-completions request. The tool calls of
+// an assistant message are in Request.ToolCalls.
 type Message struct {
 	Role    string
 	Content string
+	// Reasoning is an assistant message's reasoning_content, which a
+	// thinking model wants back with its tool calls.
+	Reasoning string
+	// ToolCallID is the call a tool message answers.
+	ToolCallID string
 }
 
 // Image is a picture of a request, from an image_url content part.
@@ -60,7 +67,20 @@ type Request struct {
 	IncludeUsage bool
 	// Authorization is the Authorization header as it arrived.
 	Authorization string
+	// Tools are the tools the request offers, in order; nil when it
+	// offers none (and has no "tools" key).
+	Tools []Tool
+	// ToolCalls are the tool calls of the request's assistant messages,
+	// in order.
+	ToolCalls []ToolCall
+	// Extra are the body's keys that the server does not read otherwise,
+	// as sent: a provider's own parameters ("enable_search"...), and
+	// "tool_choice". Nil when there are none.
+	Extra map[string]json.RawMessage
 }
+
+// knownKeys are the body keys Request reads into fields of its own.
+var knownKeys = []string{"model", "messages", "temperature", "stream", "stream_options", "tools"}
 
 // LastUserMessage returns the text of the request's last user message:
 // the question being asked. Its pictures are in Images.
@@ -74,10 +94,10 @@ func (r Request) LastUserMessage() string {
 }
 
 // EarlierTurns counts the question/answer turns of history the request
-// carries before its last question: the assistant messages.
+// carries before its last question: the assistant messages before it.
 func (r Request) EarlierTurns() int {
 	n := 0
-	for _, m := range r.Messages {
+	for _, m := range r.Messages[:r.lastUser()] {
 		if m.Role == "assistant" {
 			n++
 		}
@@ -85,12 +105,79 @@ func (r Request) EarlierTurns() int {
 	return n
 }
 
+// lastUser is the index of the last user message, or len(r.Messages) when
+// there is none.
+func (r Request) lastUser() int {
+	for i := len(r.Messages) - 1; i >= 0; i-- {
+		if r.Messages[i].Role == "user" {
+			return i
+		}
+	}
+	return len(r.Messages)
+}
+
+// ToolRounds counts the tool rounds that follow the last question: its
+// assistant messages with tool calls.
+func (r Request) ToolRounds() int {
+	last, n := r.lastUser(), 0
+	for i, c := range r.ToolCalls {
+		if c.Message > last && (i == 0 || c.Message != r.ToolCalls[i-1].Message) {
+			n++
+		}
+	}
+	return n
+}
+
+// ToolResults are the tool messages that follow the last question: what
+// the tools gave, oldest first.
+func (r Request) ToolResults() []Message {
+	var out []Message
+	for _, m := range r.Messages[min(r.lastUser()+1, len(r.Messages)):] {
+		if m.Role == "tool" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Tool returns the offered tool of that name.
+func (r Request) Tool(name string) (Tool, bool) {
+	for _, t := range r.Tools {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Tool{}, false
+}
+
+// Call returns the call of an assistant message that has that id.
+func (r Request) Call(id string) (ToolCall, bool) {
+	for _, c := range r.ToolCalls {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return ToolCall{}, false
+}
+
 // Response is what a Responder wants the server to answer.
 type Response struct {
-	// Content is the assistant's answer.
+	// Content is the assistant's answer, or what it writes with its tool
+	// calls.
 	Content string
-	// FinishReason defaults to "stop".
+	// FinishReason defaults to "stop", or "tool_calls" with ToolCalls.
 	FinishReason string
+	// ToolCalls are the tools the model asks for. Streamed, they come
+	// after the content, as providers send them: each call's first piece
+	// carries its id, type and name, the others only its index and a few
+	// runes of its arguments.
+	ToolCalls []ToolCall
+	// InterleaveToolCalls streams a piece of each call in turn rather than
+	// one call after the other.
+	InterleaveToolCalls bool
+	// OmitToolCallIDs sends the calls without ids, as some local servers
+	// do.
+	OmitToolCallIDs bool
 
 	// Status other than 0 and 200 makes the server answer with OpenAI's error
 	// body carrying ErrorMessage (http.StatusText when empty) and ErrorCode
@@ -115,7 +202,7 @@ type Response struct {
 	Chunks []string
 	// Reasoning are pieces of reasoning_content streamed before the
 	// content, as DeepSeek's reasoning models send their thinking, each
-	// after ChunkDelay.
+	// after ChunkDelay; a whole answer carries them joined.
 	Reasoning []string
 	// ChunkDelay is waited between streamed chunks.
 	ChunkDelay time.Duration
@@ -227,11 +314,15 @@ func (s *Server) Abandoned() int {
 type wireRequest struct {
 	Model    string `json:"model"`
 	Messages []struct {
-		Role    string          `json:"role"`
-		Content json.RawMessage `json:"content"`
+		Role             string          `json:"role"`
+		Content          json.RawMessage `json:"content"`
+		ReasoningContent string          `json:"reasoning_content"`
+		ToolCalls        []wireToolCall  `json:"tool_calls"`
+		ToolCallID       *string         `json:"tool_call_id"`
 	} `json:"messages"`
-	Temperature   *float64 `json:"temperature"`
-	Stream        bool     `json:"stream"`
+	Tools         json.RawMessage `json:"tools"`
+	Temperature   *float64        `json:"temperature"`
+	Stream        bool            `json:"stream"`
 	StreamOptions *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
@@ -303,7 +394,15 @@ func decodeRequest(r *http.Request) (req Request, firstImage string, problem *wi
 		return &wireErrorBody{Message: msg, Type: "invalid_request_error"}
 	}
 	var wire wireRequest
-	if err := json.NewDecoder(r.Body).Decode(&wire); err != nil {
+	var keys map[string]json.RawMessage
+	body, err := io.ReadAll(r.Body)
+	if err == nil {
+		err = json.Unmarshal(body, &wire)
+	}
+	if err == nil {
+		err = json.Unmarshal(body, &keys)
+	}
+	if err != nil {
 		return Request{}, "", invalid("We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)")
 	}
 	if wire.Model == "" {
@@ -319,6 +418,14 @@ func decodeRequest(r *http.Request) (req Request, firstImage string, problem *wi
 		IncludeUsage:  wire.StreamOptions != nil && wire.StreamOptions.IncludeUsage,
 		Authorization: r.Header.Get("Authorization"),
 	}
+	for k, v := range keys {
+		if !slices.Contains(knownKeys, k) {
+			if req.Extra == nil {
+				req.Extra = make(map[string]json.RawMessage)
+			}
+			req.Extra[k] = v
+		}
+	}
 	for i, m := range wire.Messages {
 		c, problem := decodeContent(i, m.Content)
 		if problem != nil {
@@ -328,10 +435,34 @@ func decodeRequest(r *http.Request) (req Request, firstImage string, problem *wi
 			// The real API writes this param with dots before the brackets.
 			firstImage = fmt.Sprintf("messages.[%d].content.[%d].type", i, c.firstImage)
 		}
-		req.Messages = append(req.Messages, Message{Role: m.Role, Content: c.text})
-		if m.Role == "user" {
+		msg := Message{Role: m.Role, Content: c.text}
+		switch m.Role {
+		case "user":
 			req.Images = c.images
+		case "assistant":
+			msg.Reasoning = m.ReasoningContent
+			calls, problem := decodeToolCalls(i, m.ToolCalls)
+			if problem != nil {
+				return Request{}, "", problem
+			}
+			req.ToolCalls = append(req.ToolCalls, calls...)
+		case "tool":
+			if m.ToolCallID == nil {
+				return Request{}, "", missing(fmt.Sprintf("messages[%d].tool_call_id", i))
+			}
+			if len(m.Content) == 0 || string(m.Content) == "null" {
+				return Request{}, "", missing(fmt.Sprintf("messages[%d].content", i))
+			}
+			msg.ToolCallID = *m.ToolCallID
 		}
+		req.Messages = append(req.Messages, msg)
+	}
+	if problem := checkToolTurns(req.Messages, req.ToolCalls); problem != nil {
+		return Request{}, "", problem
+	}
+	req.Tools, problem = decodeTools(wire.Tools)
+	if problem != nil {
+		return Request{}, "", problem
 	}
 	return req, firstImage, nil
 }
@@ -589,8 +720,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 type wireMessage struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
+	Role string `json:"role"`
+	// Content is null in an answer that only calls tools.
+	Content          *string          `json:"content"`
+	ReasoningContent string           `json:"reasoning_content,omitempty"`
+	ToolCalls        []wireAnswerCall `json:"tool_calls,omitempty"`
 }
 
 type wireUsage struct {
@@ -617,23 +751,34 @@ type wireCompletion struct {
 }
 
 func writeCompletion(w http.ResponseWriter, id string, req Request, resp Response) {
+	msg := wireMessage{Role: "assistant", ReasoningContent: strings.Join(resp.Reasoning, "")}
+	if resp.Content != "" || len(resp.ToolCalls) == 0 {
+		msg.Content = &resp.Content
+	}
+	calls := answerCalls(id, resp)
+	for _, c := range calls {
+		var wc wireAnswerCall
+		wc.ID, wc.Type, wc.Function.Name, wc.Function.Arguments = c.ID, c.Type, c.Name, c.Arguments
+		msg.ToolCalls = append(msg.ToolCalls, wc)
+	}
 	writeJSON(w, http.StatusOK, wireCompletion{
 		ID:      id,
 		Object:  "chat.completion",
 		Created: time.Now().Unix(),
 		Model:   req.Model,
 		Choices: []wireChoice{{
-			Message:      wireMessage{Role: "assistant", Content: resp.Content},
+			Message:      msg,
 			FinishReason: finishReason(resp),
 		}},
-		Usage: usage(req, resp.Content),
+		Usage: usage(req, resp.Content+callsText(calls)),
 	})
 }
 
 type wireDelta struct {
-	Role             string `json:"role,omitempty"`
-	Content          string `json:"content,omitempty"`
-	ReasoningContent string `json:"reasoning_content,omitempty"`
+	Role             string              `json:"role,omitempty"`
+	Content          string              `json:"content,omitempty"`
+	ReasoningContent string              `json:"reasoning_content,omitempty"`
+	ToolCalls        []wireToolCallDelta `json:"tool_calls,omitempty"`
 }
 
 type wireChunkChoice struct {
@@ -654,8 +799,9 @@ type wireChunk struct {
 }
 
 // stream answers as OpenAI does when asked to stream: a first chunk with the
-// role, one chunk per piece of content, a chunk with the finish reason, the
-// usage chunk when asked for, then [DONE].
+// role, one chunk per piece of reasoning, then of content, then of a tool
+// call, a chunk with the finish reason, the usage chunk when asked for,
+// then [DONE].
 func (s *Server) stream(ctx context.Context, w http.ResponseWriter, id string, req Request, resp Response) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
@@ -703,12 +849,21 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, id string, r
 			return
 		}
 	}
+	calls := answerCalls(id, resp)
+	for i, piece := range toolCallPieces(calls, resp.InterleaveToolCalls) {
+		if (i > 0 || len(chunks) > 0 || len(resp.Reasoning) > 0) && !s.wait(ctx, resp.ChunkDelay) {
+			return
+		}
+		if !send([]wireChunkChoice{{Delta: wireDelta{ToolCalls: []wireToolCallDelta{piece}}}}, nil) {
+			return
+		}
+	}
 	reason := finishReason(resp)
 	if !send([]wireChunkChoice{{FinishReason: &reason}}, nil) {
 		return
 	}
 	if req.IncludeUsage {
-		u := usage(req, strings.Join(chunks, ""))
+		u := usage(req, strings.Join(chunks, "")+callsText(calls))
 		if !send([]wireChunkChoice{}, &u) {
 			return
 		}
@@ -735,8 +890,11 @@ func splitContent(s string, n int) []string {
 }
 
 func finishReason(resp Response) string {
-	if resp.FinishReason != "" {
+	switch {
+	case resp.FinishReason != "":
 		return resp.FinishReason
+	case len(resp.ToolCalls) > 0:
+		return "tool_calls"
 	}
 	return "stop"
 }
