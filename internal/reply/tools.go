@@ -94,10 +94,16 @@ func (w *Writer) converse(ctx context.Context, j *job, model Model, p chat.Promp
 		p.System = strings.TrimSpace(p.System + "\n\n" + strings.Join(missing, "\n"))
 	}
 	var used chat.Usage
+	// handless is set once the model refused its tools: it is asked
+	// without them, and without the rounds, which it may refuse too.
+	handless := false
 	for n := len(recorded); ; n++ {
 		ask := p
 		ask.Rounds = recorded[offset:]
 		ask.Tools = tools
+		if handless {
+			ask.Rounds, ask.Tools = nil, nil
+		}
 		last := n-offset >= w.maxToolRounds
 		if last && len(ask.Rounds) > 0 {
 			ask.Tools = nil
@@ -115,9 +121,9 @@ func (w *Writer) converse(ctx context.Context, j *job, model Model, p chat.Promp
 		cv.c, cv.written, cv.cause = c, written, cause
 		cv.c.Usage = used
 		switch {
-		case errors.Is(err, chat.ErrToolsRefused) && len(ask.Tools) > 0:
-			j.log.WarnContext(ctx, "the model cannot call tools: asking it again without them", "err", err)
-			tools = nil
+		case errors.Is(err, chat.ErrToolsRefused) && !handless:
+			j.log.WarnContext(ctx, "the model refused its tools: asking it again without them", "err", err)
+			handless = true
 			n--
 			continue
 		case err != nil:
