@@ -31,6 +31,7 @@ import (
 	"github.com/dingtalk-llm/fcrobot/internal/openai"
 	"github.com/dingtalk-llm/fcrobot/internal/oss"
 	"github.com/dingtalk-llm/fcrobot/internal/reply"
+	"github.com/dingtalk-llm/fcrobot/internal/toolbox"
 )
 
 func main() {
@@ -85,6 +86,12 @@ type settings struct {
 	ContextTokens int               `env:"MAX_CONTEXT_TOKENS" envDefault:"8000"`
 	DailyLimit    int               `env:"DAILY_LIMIT" envDefault:"0"`
 	Models        config.List       `env:"MODELS"`
+	WebSearch     string            `env:"WEB_SEARCH" envDefault:"off"`
+	SearchKey     string            `env:"SEARCH_API_KEY"`
+	SearchURL     string            `env:"SEARCH_ENDPOINT"`
+	SearchMode    string            `env:"SEARCH_MODE" envDefault:"tool"`
+	MCPServers    string            `env:"MCP_SERVERS"`
+	ToolRounds    int               `env:"MAX_TOOL_ROUNDS" envDefault:"5"`
 	Verbose       logging.Verbosity `env:"VERBOSE" envDefault:"25"`
 }
 
@@ -147,6 +154,15 @@ Environment:
   OSS_ENDPOINT           OSS endpoint (default: the region's internal one, from FC_REGION)
   ALIBABA_CLOUD_ACCESS_KEY_ID, _SECRET, _SECURITY_TOKEN
                          the role's credentials for OSS's API, when a request carries none
+  WEB_SEARCH             off (default), dashscope or kimi (the provider's own search),
+                         bocha or tavily (searches the robot makes, with SEARCH_API_KEY)
+  SEARCH_API_KEY         the Bocha or Tavily API key
+  SEARCH_ENDPOINT        the search API's base URL (default the service's own)
+  SEARCH_MODE            tool (default: the model calls web_search when it wants) or always
+                         (each question is searched first, for models that cannot call tools)
+  MCP_SERVERS            remote MCP servers, a JSON array of {"name", "url", "headers",
+                         "tools", "trust"} (see docs/tools.md)
+  MAX_TOOL_ROUNDS        rounds of tool calls before the model must answer (default 5, 1 to 20)
   VERBOSE                Python log level: 10 debug, 20 info, 25 default, 30, 40
 `
 
@@ -177,6 +193,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 
 	model, err := openai.New(openai.Config{
 		BaseURL: s.Endpoint, APIKey: s.apiKey(), Model: s.Model, Temperature: s.Temperature, Logger: logger,
+		ExtraBody: s.extraBody(),
 	})
 	if err != nil {
 		return fmt.Errorf("configuration: ENDPOINT: %w", err)
@@ -269,6 +286,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			}
 		}()
 	}
+	tools, closeTools, err := openTools(s, logger)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	defer closeTools()
 	prompter := reply.NewPrompter(reply.PrompterConfig{
 		History: st.history, HistoryLength: s.HistoryLength, MaxContextTokens: s.ContextTokens,
 		SharedGroupContext: s.GroupContext == "group", SystemPrompt: s.SystemPrompt,
@@ -280,12 +302,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		Claims: reply.NewClaims(reply.ClaimsConfig{Receipts: st.receipts, Timeout: timeout}),
 		Control: reply.NewControl(reply.ControlConfig{
 			Outbox: out, Access: reply.Access{Users: s.AllowUsers, Groups: s.AllowGroups, Admins: s.AdminUsers},
-			Stops: st.stops, Questions: st.questions, DailyLimit: s.DailyLimit,
+			Stops: st.stops, Questions: st.questions, DailyLimit: s.DailyLimit, Tools: tools,
 		}, prompter),
 		Prompter: prompter,
 		Writer: reply.NewWriter(reply.WriterConfig{
 			Outbox: out, Receipts: st.receipts, Reactions: reactions, Stops: st.stops,
 			Timeout: timeout, ShowThinking: s.ShowThinking,
+			Tools: tools, ToolLog: st.receipts, MaxToolRounds: s.ToolRounds,
 		}),
 		Instance: instance,
 		Logger:   logger,
@@ -416,6 +439,16 @@ func (s settings) validate() error {
 		return fmt.Errorf("MAX_FILE_MB must be between 1 and 50 (FC's disk holds the files being read), got %d", s.MaxFileMB)
 	case s.OSSBucket != "" && s.Region == "" && s.OSSEndpoint == "":
 		return fmt.Errorf("OSS_BUCKET is set without OSS_ENDPOINT, and FC_REGION, which FC sets, is not there to name the region's endpoint")
+	case !slices.Contains([]string{toolbox.SearchOff, toolbox.SearchDashScope, toolbox.SearchKimi, toolbox.SearchBocha, toolbox.SearchTavily}, s.WebSearch):
+		return fmt.Errorf("WEB_SEARCH must be off, dashscope, kimi, bocha or tavily, got %q", s.WebSearch)
+	case (s.WebSearch == toolbox.SearchBocha || s.WebSearch == toolbox.SearchTavily) && s.SearchKey == "":
+		return fmt.Errorf("WEB_SEARCH=%s needs SEARCH_API_KEY, the %s API key", s.WebSearch, s.WebSearch)
+	case s.SearchMode != "tool" && s.SearchMode != "always":
+		return fmt.Errorf("SEARCH_MODE must be tool or always, got %q", s.SearchMode)
+	case s.SearchMode == "always" && s.WebSearch != toolbox.SearchBocha && s.WebSearch != toolbox.SearchTavily:
+		return fmt.Errorf("SEARCH_MODE=always searches each question through the robot's own search: it needs WEB_SEARCH=bocha or tavily, got %q", s.WebSearch)
+	case s.ToolRounds < 1 || s.ToolRounds > 20:
+		return fmt.Errorf("MAX_TOOL_ROUNDS must be between 1 and 20, got %d", s.ToolRounds)
 	case s.isOpenAI() && s.APIKey == "":
 		return fmt.Errorf("CHATGPT_API_KEY is required for OpenAI's endpoint %s", s.Endpoint)
 	}
