@@ -14,7 +14,7 @@ func NewBocha(apiKey string) *Server {
 	return newServer(api{
 		name: "bocha", path: "/v1/web-search", countKey: "count",
 		defaultCount: 10,
-		check: bochaCheck, authorize: bochaAuthorize, refuse: bochaRefuse, fault: bochaFault, answer: bochaAnswer,
+		check:        bochaCheck, authorize: bochaAuthorize, refuse: bochaRefuse, fault: bochaFault, answer: bochaAnswer,
 	}, apiKey)
 }
 

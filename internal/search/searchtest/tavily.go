@@ -14,7 +14,7 @@ func NewTavily(apiKey string) *Server {
 	return newServer(api{
 		name: "tavily", path: "/search", countKey: "max_results",
 		defaultCount: 5,
-		check: tavilyCheck, authorize: tavilyAuthorize, refuse: tavilyRefuse, fault: tavilyFault, answer: tavilyAnswer,
+		check:        tavilyCheck, authorize: tavilyAuthorize, refuse: tavilyRefuse, fault: tavilyFault, answer: tavilyAnswer,
 	}, apiKey)
 }
 
