@@ -6,6 +6,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 )
 
 // Bounds of a result's fields, in runes (URL in bytes): enough for what
@@ -141,16 +143,40 @@ func safeURL(raw string) (string, bool) {
 	host := u.Hostname()
 	// An IPv6 literal's brackets cannot be told from markdown's; no search
 	// result needs one.
-	if host == "" || strings.ContainsAny(u.Host, "[]") ||
-		strings.ContainsFunc(host, func(r rune) bool { return r <= ' ' || strings.ContainsRune(`"'<>\^{|}`+"`", r) }) {
+	if host == "" || strings.ContainsAny(u.Host, "[]") || strings.ContainsFunc(host, notHostRune) {
 		return "", false
 	}
 	u.Scheme = scheme
+	if strings.ContainsFunc(host, func(r rune) bool { return r > unicode.MaxASCII }) {
+		// An internationalised name in its ASCII form, which every client
+		// reads; url.URL would percent-encode it instead.
+		ascii, err := idna.Lookup.ToASCII(host)
+		if err != nil {
+			return "", false
+		}
+		if port := u.Port(); port != "" {
+			ascii += ":" + port
+		}
+		u.Host = ascii
+	}
 	s := urlMarks.Replace(u.String())
 	if len(s) > maxURLBytes {
 		return "", false
 	}
 	return s, true
+}
+
+// notHostRune reports a rune that is not in a host name: ASCII letters,
+// digits, '-', '.', '_' and, for internationalised names, letters and
+// digits of other scripts.
+func notHostRune(r rune) bool {
+	switch {
+	case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '.', r == '_':
+		return false
+	case r > unicode.MaxASCII:
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.Is(unicode.Mn, r)
+	}
+	return true
 }
 
 // hostOf returns u's host name, without a leading "www.".
