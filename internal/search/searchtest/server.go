@@ -134,6 +134,10 @@ func newServer(a api, apiKey string) *Server {
 	s := &Server{api: a, apiKey: apiKey, done: make(chan struct{}), pages: Pages}
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("POST "+a.path, s.handleSearch)
+	s.mux.HandleFunc(a.path, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", http.MethodPost)
+		s.api.refuse(w, s, http.StatusMethodNotAllowed, "Method Not Allowed")
+	})
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.api.refuse(w, s, http.StatusNotFound, "Not Found")
 	})
@@ -143,8 +147,8 @@ func newServer(a api, apiKey string) *Server {
 // ServeHTTP answers as the service does.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// Close ends the waits of held searches: call it before closing the
-// httptest server, which waits for them.
+// Close ends the waits of held searches, dropping their connections: call
+// it before closing the httptest server, which waits for them.
 func (s *Server) Close() { s.once.Do(func() { close(s.done) }) }
 
 // SetFault makes the searches that follow fail as f says; NoFault ends it.
@@ -271,6 +275,12 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 
 	if hold != nil && !hold.wait(r.Context(), s.done, search.Query) {
+		select {
+		case <-s.done:
+			// Closed: the client sees the connection drop, not an answer.
+			panic(http.ErrAbortHandler)
+		default:
+		}
 		s.mu.Lock()
 		s.abandoned++
 		s.mu.Unlock()
