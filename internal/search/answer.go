@@ -112,9 +112,7 @@ func failure(status int, msg string) *Error {
 		e.Kind = ErrUnavailable
 	default:
 		e.Kind = ErrUnavailable
-		if msg == "" {
-			e.Message = "unexpected answer; check SEARCH_ENDPOINT"
-		}
+		e.Message = strings.TrimSpace(msg + " (not an answer of the search API; check SEARCH_ENDPOINT)")
 	}
 	return e
 }

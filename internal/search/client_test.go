@@ -239,7 +239,8 @@ func TestSearchReadsEachServicesRefusals(t *testing.T) {
 		// What a gateway or a wrong endpoint answers.
 		{"gateway page", "bocha", 502, "<html><body>502 Bad Gateway</body></html>", search.ErrUnavailable, nil, "Bad Gateway"},
 		{"gateway timeout", "tavily", 504, "", search.ErrUnavailable, search.ErrTimeout, ""},
-		{"not found", "tavily", 404, "<html>Not Found</html>", search.ErrUnavailable, nil, "Not Found"},
+		{"not found", "tavily", 404, "<html>Not Found</html>", search.ErrUnavailable, nil, "Not Found (not an answer of the search API; check SEARCH_ENDPOINT)"},
+		{"redirected", "bocha", 302, "", search.ErrUnavailable, nil, "SEARCH_ENDPOINT"},
 		{"plain text", "bocha", 503, "upstream connect error", search.ErrUnavailable, nil, "upstream connect error"},
 		{"bocha not json", "bocha", 200, "<html>hello</html>", search.ErrUnavailable, nil, "SEARCH_ENDPOINT"},
 		{"bocha truncated", "bocha", 200, `{"code":200,"data":{"webPages":{"value":[{"name":"a"`, search.ErrUnavailable, nil, "SEARCH_ENDPOINT"},
