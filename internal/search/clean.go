@@ -69,6 +69,9 @@ func result(title, rawURL, snippet, site, published string) (Result, bool) {
 // white space made one space, at most n runes (the last an ellipsis when
 // it was cut).
 func cleanText(s string, n int) string {
+	if n <= 0 {
+		return ""
+	}
 	// A field of megabytes is cut before the work, with room for the
 	// white space that collapses.
 	s = truncateRunes(s, 4*n+64)
@@ -90,7 +93,7 @@ func cleanText(s string, n int) string {
 		b.WriteRune(r)
 	}
 	out := b.String()
-	if n > 0 && utf8.RuneCountInString(out) > n {
+	if utf8.RuneCountInString(out) > n {
 		return truncateRunes(out, n-1) + "…"
 	}
 	return out
