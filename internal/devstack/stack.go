@@ -202,7 +202,7 @@ func Start(ctx context.Context, o Config) (_ *Stack, err error) {
 	for k, v := range o.ReplyEnv {
 		replyEnv[k] = v
 	}
-	for _, k := range []string{"CHATGPT_API_KEY", "USER_API_KEY"} {
+	for _, k := range []string{"CHATGPT_API_KEY", "USER_API_KEY", "SEARCH_API_KEY"} {
 		if replyEnv[k] != "" {
 			s.Secrets = append(s.Secrets, replyEnv[k])
 		}
