@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -38,8 +39,26 @@ type Server struct {
 	Confirm []string `json:"confirm,omitempty"`
 }
 
-// Headers are a server's extra request headers, by name. They print and
-// log with their values hidden, for the values hold tokens.
+// String names the server and its host: its URL and header values may hold
+// keys, and a server printed may end in a log.
+func (s Server) String() string { return fmt.Sprintf("%s (%s)", s.Name, hostOf(s.URL)) }
+
+// GoString is String, for %#v.
+func (s Server) GoString() string { return "mcp.Server{" + s.String() + "}" }
+
+// LogValue logs the server as String does.
+func (s Server) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "no host"
+	}
+	return u.Host
+}
+
+// Headers are a server's extra request headers, by name. They print, log
+// and marshal to JSON with their values hidden, for the values hold tokens.
 type Headers map[string]string
 
 // String lists the header names with their values hidden.
@@ -57,6 +76,15 @@ func (h Headers) GoString() string { return "mcp.Headers" + h.String() }
 
 // LogValue keeps the values out of a structured log line.
 func (h Headers) LogValue() slog.Value { return slog.StringValue(h.String()) }
+
+// MarshalJSON writes the names with the values hidden.
+func (h Headers) MarshalJSON() ([]byte, error) {
+	out := make(map[string]string, len(h))
+	for name := range h {
+		out[name] = hidden
+	}
+	return json.Marshal(out)
+}
 
 // hidden stands for a header value wherever one would be shown.
 const hidden = "REDACTED"
@@ -170,6 +198,8 @@ func decodeError(err error) error {
 			clip(strings.TrimPrefix(msg, "json: unknown field ")))
 	case errors.As(err, &typ) && typ.Field == "":
 		return fmt.Errorf(`is a JSON %s, not a server like {"name": "docs", "url": "https://…"}`, typ.Value)
+	case errors.As(err, &typ) && typ.Type.Kind() == reflect.String && typ.Field != "name" && typ.Field != "url":
+		return fmt.Errorf("%s holds a JSON %s where only strings may be", clip(typ.Field), typ.Value)
 	case errors.As(err, &typ):
 		return fmt.Errorf("%s is a JSON %s where %s was expected", clip(typ.Field), typ.Value, kindOf(typ.Field))
 	case errors.As(err, &syntax):
@@ -180,12 +210,8 @@ func decodeError(err error) error {
 
 // kindOf says what a field of Server holds, for decodeError.
 func kindOf(field string) string {
-	top, _, _ := strings.Cut(field, ".")
-	switch top {
+	switch field {
 	case "headers":
-		if strings.Contains(field, ".") {
-			return "a string"
-		}
 		return `an object of strings, like {"Authorization": "Bearer …"}`
 	case "tools", "trust", "confirm":
 		return "a list of tool names (strings)"
