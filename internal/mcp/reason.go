@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -25,7 +24,7 @@ const maxServerMessage = 300
 // value: a server that echoes one sees it replaced.
 func (r *remote) reason(err error, x *exchange, limit time.Duration) string {
 	status, contentType, responses, large := x.last()
-	var wire *jsonrpc.Error
+	wire := serverError(err)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Sprintf("it did not answer within %s", limit)
@@ -34,8 +33,8 @@ func (r *remote) reason(err error, x *exchange, limit time.Duration) string {
 	case large:
 		return "it answered with more than 4 MiB"
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return fmt.Sprintf("it refused access (HTTP %d): check the server's headers (its token)", status)
-	case errors.As(err, &wire) && wire.Message != "":
+		return fmt.Sprintf("it refused access (HTTP %d); its token may be wrong or expired", status)
+	case wire != nil && wire.Message != "":
 		return "it answered with an error: " + r.scrub(wire.Message)
 	case status == http.StatusNotFound && errors.Is(err, sdk.ErrSessionMissing):
 		return "it lost our session (HTTP 404)"
@@ -45,23 +44,12 @@ func (r *remote) reason(err error, x *exchange, limit time.Duration) string {
 		return fmt.Sprintf("it answered with a redirect (HTTP %d), not MCP", status)
 	case status >= 400:
 		return fmt.Sprintf("it failed (HTTP %d)", status)
-	case responses == 0 && isUnreachable(err):
+	case responses == 0:
 		return "it cannot be reached"
-	case responses > 0 && contentType != "application/json" && contentType != "text/event-stream":
+	case contentType != "application/json" && contentType != "text/event-stream":
 		return fmt.Sprintf("it answered with %s, not MCP", describeMediaType(contentType))
-	case responses > 0:
-		return "it answered with something that is not MCP"
 	}
-	return "it cannot be reached"
-}
-
-// isUnreachable reports a failure to connect, or a connection that broke
-// before any response.
-func isUnreachable(err error) bool {
-	var op *net.OpError
-	var dns *net.DNSError
-	return errors.As(err, &op) || errors.As(err, &dns) || errors.Is(err, sdk.ErrConnectionClosed) ||
-		strings.Contains(err.Error(), "EOF")
+	return "it answered with something that is not MCP"
 }
 
 func describeMediaType(ct string) string {
@@ -80,4 +68,47 @@ func (r *remote) scrub(text string) string {
 		text = cut(text, maxServerMessage) + "…"
 	}
 	return text
+}
+
+// The codes of errors the SDK makes itself, not the server: a request the
+// transport could not make, a connection closing.
+const (
+	codeRejected      = -32005
+	codeClientClosing = -32003
+	codeServerClosing = -32004
+)
+
+// serverError finds in err the error the server answered with (a JSON-RPC
+// error response), or nil when the server did not answer one: the SDK
+// wraps failures of its own in JSON-RPC errors too.
+func serverError(err error) *jsonrpc.Error {
+	var found *jsonrpc.Error
+	var walk func(error) bool
+	walk = func(err error) bool {
+		if w, ok := err.(*jsonrpc.Error); ok && w != nil {
+			switch w.Code {
+			case codeRejected, codeClientClosing, codeServerClosing:
+			default:
+				found = w
+				return true
+			}
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			if next := u.Unwrap(); next != nil {
+				return walk(next)
+			}
+		case interface{ Unwrap() []error }:
+			for _, next := range u.Unwrap() {
+				if next != nil && walk(next) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	if err != nil {
+		walk(err)
+	}
+	return found
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -98,8 +97,7 @@ func (r *remote) current() (*session, error) {
 // operation ended with. An error other than the server's own answer
 // (a broken connection, a lost session, garbage, a timeout) retires it.
 func (r *remote) release(s *session, err error) {
-	var wire *jsonrpc.Error
-	broken := err != nil && !errors.As(err, &wire)
+	broken := err != nil && serverError(err) == nil
 	r.mu.Lock()
 	s.users--
 	if broken && r.session == s {

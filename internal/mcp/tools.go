@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
@@ -198,8 +197,7 @@ func (r *remote) fetch(ctx context.Context) ([]*sdk.Tool, *exchange, error) {
 		}
 		tools, err := r.listAll(ctx, s.cs)
 		r.release(s, err)
-		var wire *jsonrpc.Error
-		if err != nil && attempt == 0 && !fresh && ctx.Err() == nil && !errors.As(err, &wire) {
+		if err != nil && attempt == 0 && !fresh && ctx.Err() == nil && serverError(err) == nil {
 			continue
 		}
 		return tools, x, err
