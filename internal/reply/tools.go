@@ -77,6 +77,7 @@ func (w *Writer) converse(ctx context.Context, j *job, model Model, p chat.Promp
 	}
 	offset := 0
 	if call, ok := w.tools.SearchFirst(j.m.Text); ok {
+		call.ID = searchFirstID
 		if len(recorded) == 0 {
 			r, err := w.makeRound(ctx, j, 0, chat.Completion{ToolCalls: []chat.ToolCall{call}}, draft)
 			if err != nil {
