@@ -67,7 +67,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	for _, k := range []string{"ENDPOINT", "CHATGPT_API_KEY", "USER_API_KEY", "MODEL", "TEMPERATURE",
 		"SYSTEM_PROMPT", "HISTORY_LENGTH", "TIMEOUT", "VERBOSE", "MARKDOWN_MAX_CHARS",
 		"CARD_TEMPLATE_ID", "CARD_CONTENT_KEY", "CARD_UPDATE_INTERVAL", "CARD_MAX_CHARS", "CARD_MAX_UPDATES",
-		"DINGTALK_MONTHLY_API_CALLS"} {
+		"DINGTALK_MONTHLY_API_CALLS", "WEB_SEARCH", "SEARCH_API_KEY", "SEARCH_ENDPOINT", "SEARCH_MODE",
+		"MCP_SERVERS", "MAX_TOOL_ROUNDS"} {
 		if v := getenv(k); v != "" {
 			replyEnv[k] = v
 		}
@@ -88,6 +89,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	cardTemplate, cardKey := replyEnv["CARD_TEMPLATE_ID"], replyEnv["CARD_CONTENT_KEY"]
 	if cardKey == "" {
 		cardKey = defaultCardKey
+	}
+
+	// Unless the user names MCP servers of their own, the model gets the
+	// tools of a small MCP server started here, which the offline model
+	// uses when a question asks to look something up.
+	tools := "MCP_SERVERS 中的服务器"
+	if replyEnv["MCP_SERVERS"] == "" {
+		docs, err := startDocsServer()
+		if err != nil {
+			return err
+		}
+		defer docs.Close()
+		replyEnv["MCP_SERVERS"] = fmt.Sprintf(`[{"name":"docs","url":%q}]`, docs.URL)
+		tools = "本地示例 MCP 服务器 docs（search_docs）；试试问「帮我查一下 部署」"
 	}
 
 	fmt.Fprintln(stdout, "正在启动：reply 函数、conversation 函数、本地 FC、钉钉模拟器 …")
@@ -128,10 +143,11 @@ reply 函数：      %s
 本地 FC：         %s
 模型：            %s
 回答方式：        %s（设置 CARD_TEMPLATE_ID 可看 AI 卡片）
+工具：            %s（\tools 列出）
 历史记录目录：    %s
 函数日志：        %s
 
-`, st.Conversation.URL, port(st.Conversation.URL), st.Reply.URL, st.FCURL(), model, answers, *data, logPath)
+`, st.Conversation.URL, port(st.Conversation.URL), st.Reply.URL, st.FCURL(), model, answers, tools, *data, logPath)
 
 	sim := &simulator{st: st, out: stdout, cardKey: cardKey, terminal: isTerminal(stdout), who: "张三", group: false}
 	return sim.loop(ctx, stdin)

@@ -79,3 +79,14 @@ func TestATerminalShowsACardGrowing(t *testing.T) {
 		t.Errorf("%d answers on screen; want one, the card:\n%s", n, screen)
 	}
 }
+
+// `make run` shows a tool at work: the offline model looks the question
+// up with the small MCP server the simulator starts, and answers from it.
+func TestATerminalUsesATool(t *testing.T) {
+	screen := runLocal(t, nil, t.TempDir(), "帮我查一下 部署\n\\tools\n/quit\n")
+	for _, want := range []string{"工具：            本地示例 MCP 服务器 docs", "在文档中找到 2 条", "🔧 docs.search_docs"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("the terminal does not show %q:\n%s", want, screen)
+		}
+	}
+}
