@@ -64,7 +64,7 @@ func TestCallWritesEachKindOfResult(t *testing.T) {
 	server := mcptest.NewServer()
 	size := int64(2048)
 	results := map[string]*sdk.CallToolResult{
-		"failing": {IsError: true, Content: []sdk.Content{&sdk.TextContent{Text: "disk full"}}},
+		"failing":          {IsError: true, Content: []sdk.Content{&sdk.TextContent{Text: "disk full"}}},
 		"failing_silently": {IsError: true},
 		"two_texts":        {Content: []sdk.Content{&sdk.TextContent{Text: "one"}, &sdk.TextContent{Text: "two"}}},
 		"image":            {Content: []sdk.Content{&sdk.TextContent{Text: "a chart:"}, &sdk.ImageContent{MIMEType: "image/png", Data: make([]byte, 300)}}},
