@@ -1,10 +1,12 @@
 package mcp_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -337,5 +339,51 @@ func TestCallSendsTheArgumentsAsWritten(t *testing.T) {
 	json.Unmarshal([]byte(got.Load().(string)), &have)
 	if fmt.Sprint(want) != fmt.Sprint(have) {
 		t.Errorf("the server got %s", got.Load())
+	}
+}
+
+// dropping closes the connection of the next requests whose body holds
+// match, without an answer, as a server's end does when it closed an idle
+// connection while the instance slept; the others reach h.
+type dropping struct {
+	h     http.Handler
+	match string
+	left  atomic.Int32
+}
+
+func (d *dropping) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if bytes.Contains(body, []byte(d.match)) && d.left.Add(-1) >= 0 {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+		return
+	}
+	d.h.ServeHTTP(w, r)
+}
+
+// A request that gets no answer at all: a listing or a read-only call is
+// made once more (they change nothing); a call of a trusted tool is not,
+// for it may have run.
+func TestARequestWithoutAnswerIsRetriedOnlyWhenHarmless(t *testing.T) {
+	server := mcptest.NewServer()
+	drop := &dropping{h: server, match: `"tools/list"`}
+	drop.left.Store(1)
+	client := docsClient(t, drop, mcp.Config{}, mcptest.CreateTicket)
+
+	drop.match = `"tools/call"`
+	drop.left.Store(1)
+	if got, err := client.Call(context.Background(), "docs__search_docs", `{"query": "a"}`); err != nil || got != mcptest.SearchDocsResult("a") {
+		t.Errorf("read-only call: %q, %v", got, err)
+	}
+	drop.left.Store(1)
+	_, err := client.Call(context.Background(), "docs__create_ticket", `{"title": "t"}`)
+	if err == nil || !strings.HasSuffix(err.Error(), "it cannot be reached; it may or may not have run") {
+		t.Errorf("trusted call: %v; want it to fail, unanswered", err)
+	}
+	if a, b := server.Calls(mcptest.SearchDocs), server.Calls(mcptest.CreateTicket); a != 1 || b != 0 {
+		t.Errorf("search_docs ran %d times, create_ticket %d; want 1 and 0", a, b)
 	}
 }

@@ -185,23 +185,36 @@ func (r *remote) refresh(ctx context.Context) *listing {
 	return l
 }
 
-// fetch lists every tool of the server, following pages. A session kept
-// from before that fails is replaced once by a new one: it may have gone
-// stale while the instance slept.
+// fetch lists every tool of the server, following pages. Listing changes
+// nothing, so a failure is tried once more, on a new session, when it may
+// be passing: a kept session that fails (it may have gone stale while the
+// instance slept), or a request that got no answer at all (a connection
+// the server closed while the instance slept).
 func (r *remote) fetch(ctx context.Context) ([]*sdk.Tool, *exchange, error) {
 	for attempt := 0; ; attempt++ {
 		ctx, x := withExchange(ctx)
 		s, fresh, err := r.acquire(ctx)
-		if err != nil {
+		if err == nil {
+			var tools []*sdk.Tool
+			tools, err = r.listAll(ctx, s.cs)
+			r.release(s, err)
+			if err == nil {
+				return tools, x, nil
+			}
+		}
+		again := !fresh && s != nil || x.unanswered()
+		if attempt > 0 || !again || !passing(ctx, err) {
 			return nil, x, err
 		}
-		tools, err := r.listAll(ctx, s.cs)
-		r.release(s, err)
-		if err != nil && attempt == 0 && !fresh && ctx.Err() == nil && serverError(err) == nil {
-			continue
-		}
-		return tools, x, err
 	}
+}
+
+// passing reports whether err may be gone on a second try: it is not the
+// server's own answer, nor the end of the caller's time, nor a closed
+// client.
+func passing(ctx context.Context, err error) bool {
+	return ctx.Err() == nil && serverError(err) == nil && !errors.Is(err, ErrClosed) &&
+		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
 }
 
 func (r *remote) listAll(ctx context.Context, cs *sdk.ClientSession) ([]*sdk.Tool, error) {
