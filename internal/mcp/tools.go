@@ -63,7 +63,10 @@ func (u Unavailable) String() string {
 // order, each listed at most ListTimeout (in parallel) and kept ListFor;
 // and the servers that are down, slow, refuse or answer garbage, each kept
 // as such DownFor. Only tools the operator allowed (tools) that may run
-// without asking (read-only, or in trust) are offered.
+// without asking (read-only, or in trust) are offered, in the order of
+// their names: the same tools give the same request (which providers'
+// prompt caches like). The tools' Parameters are shared: do not modify
+// them.
 func (c *Client) Tools(ctx context.Context) (tools []Tool, down []Unavailable) {
 	if c == nil || len(c.remotes) == 0 {
 		return nil, nil
@@ -266,7 +269,12 @@ func (r *remote) offer(listed []*sdk.Tool) []Tool {
 		}
 		readOnly := t.Annotations != nil && t.Annotations.ReadOnlyHint
 		if !readOnly && !r.trusted[name] {
-			r.c.log.Debug("mcp: a tool is not offered: it may change things and is not trusted", "server", r.cfg.Name, "tool", clip(name))
+			log := r.c.log.Debug
+			if r.allowed != nil {
+				log = r.c.log.Warn // the operator asked for it by name
+			}
+			log("mcp: a tool is not offered: the server does not mark it read-only and trust does not name it",
+				"server", r.cfg.Name, "tool", clip(name))
 			continue
 		}
 		params, err := parameters(t.InputSchema)
