@@ -124,6 +124,9 @@ func (c *Client) lookup(name string) (Tool, *remote, bool) {
 // at once share one listing, which goes on (within ListTimeout) if the
 // caller that started it gives up, so that the next finds it done.
 func (r *remote) tools(ctx context.Context) *listing {
+	if r.invalid != "" {
+		return &listing{down: r.invalid}
+	}
 	if l := r.kept(); l != nil {
 		return l
 	}
