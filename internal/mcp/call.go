@@ -52,14 +52,19 @@ func (c *Client) Call(ctx context.Context, name, arguments string) (string, erro
 	limit := c.cfg.CallTimeout
 	callCtx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	res, x, err := r.call(callCtx, t.Original, args)
+	res, x, err := r.call(callCtx, t, args)
 	if err != nil {
 		if ctx.Err() != nil {
 			return "", redact.Wrap(ctx.Err(), fmt.Sprintf("the call of %s was stopped: %v", t.Label(), ctx.Err()))
 		}
 		reason := r.reason(err, x, limit)
-		if errors.Is(err, ErrClosed) {
+		switch {
+		case errors.Is(err, ErrClosed):
 			reason = "the robot is shutting down"
+		case !t.ReadOnly && (x.unanswered() || errors.Is(err, context.DeadlineExceeded)):
+			// The request may have reached the server: the model must
+			// not say the ticket was, or was not, made.
+			reason += "; it may or may not have run"
 		}
 		c.log.Warn("mcp: a tool call failed", "server", r.cfg.Name, "host", r.host, "tool", clip(t.Original),
 			"reason", reason, "error", r.scrub(err.Error()))
@@ -106,24 +111,30 @@ func jsonKind(first byte) string {
 }
 
 // call calls the tool on a session. A kept session the server no longer
-// knows (HTTP 404) is replaced once: the server did not run the call. No
-// other failure is retried, for the tool may have run.
-func (r *remote) call(ctx context.Context, original string, args json.RawMessage) (*sdk.CallToolResult, *exchange, error) {
+// knows (HTTP 404) is replaced once: the server did not run the call. A
+// read-only tool is called once more, on a new session, when its request
+// got no answer at all (a connection the server closed while the instance
+// slept); no other failure is retried, for the tool may have run.
+func (r *remote) call(ctx context.Context, t Tool, args json.RawMessage) (*sdk.CallToolResult, *exchange, error) {
 	for attempt := 0; ; attempt++ {
 		ctx, x := withExchange(ctx)
 		s, fresh, err := r.acquire(ctx)
 		if err != nil {
 			return nil, x, err
 		}
-		res, err := s.cs.CallTool(ctx, &sdk.CallToolParams{Name: original, Arguments: args})
+		res, err := s.cs.CallTool(ctx, &sdk.CallToolParams{Name: t.Original, Arguments: args})
 		r.release(s, err)
-		if err != nil && attempt == 0 && !fresh && ctx.Err() == nil && errors.Is(err, sdk.ErrSessionMissing) {
-			continue
-		}
 		if err == nil && res == nil {
 			err = errors.New("the server answered nothing")
 		}
-		return res, x, err
+		if err == nil || attempt > 0 || !passing(ctx, err) {
+			return res, x, err
+		}
+		lost := errors.Is(err, sdk.ErrSessionMissing) && !fresh
+		unanswered := t.ReadOnly && x.unanswered()
+		if !lost && !unanswered {
+			return res, x, err
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package mcp
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -79,6 +80,7 @@ type remote struct {
 	trusted map[string]bool
 	listing singleflight.Group
 	connect chan struct{} // held while a session is being made
+	invalid string        // why the server is never asked, if it is not
 
 	mu      sync.Mutex
 	closed  bool
@@ -148,6 +150,12 @@ func (c *Client) newRemote(s Server, client *sdk.Client) *remote {
 		sdk:     client,
 		http:    base,
 		connect: make(chan struct{}, 1),
+	}
+	// A server ParseServers did not check (a test's, a caller's) with a
+	// name that would make model names break the rule, or a URL that is
+	// not http(s), is never asked.
+	if err := errors.Join(checkName(s.Name), checkURL(s.URL)); err != nil {
+		r.invalid = "its configuration is invalid: " + err.Error()
 	}
 	r.secrets = append(r.secrets, s.URL, u.String())
 	for _, v := range s.Headers {

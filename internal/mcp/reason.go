@@ -32,6 +32,10 @@ func (r *remote) reason(err error, x *exchange, limit time.Duration) string {
 		return "the question ended before it answered"
 	case large:
 		return "it answered with more than 4 MiB"
+	case x.unanswered() && responses == 0:
+		return "it cannot be reached"
+	case x.unanswered():
+		return "it closed the connection without answering"
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		return fmt.Sprintf("it refused access (HTTP %d); its token may be wrong or expired", status)
 	case wire != nil && wire.Message != "":

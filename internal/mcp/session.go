@@ -94,10 +94,14 @@ func (r *remote) current() (*session, error) {
 }
 
 // release gives back a session acquire returned; err is what its
-// operation ended with. An error other than the server's own answer
-// (a broken connection, a lost session, garbage, a timeout) retires it.
+// operation ended with. A broken connection, a lost session or garbage
+// retires it; the server's own error answer does not, nor a timeout or a
+// caller that gave up: a slow tool is no sign of a bad session, and closing
+// a stateful session while the server still runs a call of it makes the
+// server hold our DELETE until the call ends.
 func (r *remote) release(s *session, err error) {
-	broken := err != nil && serverError(err) == nil
+	broken := err != nil && serverError(err) == nil &&
+		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
 	r.mu.Lock()
 	s.users--
 	if broken && r.session == s {

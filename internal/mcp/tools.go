@@ -63,7 +63,10 @@ func (u Unavailable) String() string {
 // order, each listed at most ListTimeout (in parallel) and kept ListFor;
 // and the servers that are down, slow, refuse or answer garbage, each kept
 // as such DownFor. Only tools the operator allowed (tools) that may run
-// without asking (read-only, or in trust) are offered.
+// without asking (read-only, or in trust) are offered, in the order of
+// their names: the same tools give the same request (which providers'
+// prompt caches like). The tools' Parameters are shared: do not modify
+// them.
 func (c *Client) Tools(ctx context.Context) (tools []Tool, down []Unavailable) {
 	if c == nil || len(c.remotes) == 0 {
 		return nil, nil
@@ -121,6 +124,9 @@ func (c *Client) lookup(name string) (Tool, *remote, bool) {
 // at once share one listing, which goes on (within ListTimeout) if the
 // caller that started it gives up, so that the next finds it done.
 func (r *remote) tools(ctx context.Context) *listing {
+	if r.invalid != "" {
+		return &listing{down: r.invalid}
+	}
 	if l := r.kept(); l != nil {
 		return l
 	}
@@ -185,23 +191,36 @@ func (r *remote) refresh(ctx context.Context) *listing {
 	return l
 }
 
-// fetch lists every tool of the server, following pages. A session kept
-// from before that fails is replaced once by a new one: it may have gone
-// stale while the instance slept.
+// fetch lists every tool of the server, following pages. Listing changes
+// nothing, so a failure is tried once more, on a new session, when it may
+// be passing: a kept session that fails (it may have gone stale while the
+// instance slept), or a request that got no answer at all (a connection
+// the server closed while the instance slept).
 func (r *remote) fetch(ctx context.Context) ([]*sdk.Tool, *exchange, error) {
 	for attempt := 0; ; attempt++ {
 		ctx, x := withExchange(ctx)
 		s, fresh, err := r.acquire(ctx)
-		if err != nil {
+		if err == nil {
+			var tools []*sdk.Tool
+			tools, err = r.listAll(ctx, s.cs)
+			r.release(s, err)
+			if err == nil {
+				return tools, x, nil
+			}
+		}
+		again := !fresh && s != nil || x.unanswered()
+		if attempt > 0 || !again || !passing(ctx, err) {
 			return nil, x, err
 		}
-		tools, err := r.listAll(ctx, s.cs)
-		r.release(s, err)
-		if err != nil && attempt == 0 && !fresh && ctx.Err() == nil && serverError(err) == nil {
-			continue
-		}
-		return tools, x, err
 	}
+}
+
+// passing reports whether err may be gone on a second try: it is not the
+// server's own answer, nor the end of the caller's time, nor a closed
+// client.
+func passing(ctx context.Context, err error) bool {
+	return ctx.Err() == nil && serverError(err) == nil && !errors.Is(err, ErrClosed) &&
+		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
 }
 
 func (r *remote) listAll(ctx context.Context, cs *sdk.ClientSession) ([]*sdk.Tool, error) {
@@ -253,7 +272,12 @@ func (r *remote) offer(listed []*sdk.Tool) []Tool {
 		}
 		readOnly := t.Annotations != nil && t.Annotations.ReadOnlyHint
 		if !readOnly && !r.trusted[name] {
-			r.c.log.Debug("mcp: a tool is not offered: it may change things and is not trusted", "server", r.cfg.Name, "tool", clip(name))
+			log := r.c.log.Debug
+			if r.allowed != nil {
+				log = r.c.log.Warn // the operator asked for it by name
+			}
+			log("mcp: a tool is not offered: the server does not mark it read-only and trust does not name it",
+				"server", r.cfg.Name, "tool", clip(name))
 			continue
 		}
 		params, err := parameters(t.InputSchema)

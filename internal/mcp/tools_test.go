@@ -404,3 +404,22 @@ func TestNoServerNoTools(t *testing.T) {
 		t.Error("a nil client looks up a tool")
 	}
 }
+
+// A server given to New without ParseServers' checks, whose name would
+// break the model's names or whose URL is not http(s), is never asked.
+func TestAServerNotCheckedIsNotAsked(t *testing.T) {
+	server := countRequests(mcptest.NewServer())
+	url := serve(t, server)
+	client, _ := newClient(t, mcp.Config{Servers: []mcp.Server{
+		{Name: "my docs", URL: url},
+		{Name: "ftp", URL: "ftp" + strings.TrimPrefix(url, "http")},
+		{Name: "docs", URL: url},
+	}})
+	tools, down := client.Tools(context.Background())
+	if got := toolNames(tools); !slices.Equal(got, []string{"docs__search_docs"}) {
+		t.Errorf("offered %v", got)
+	}
+	if len(down) != 2 || !strings.Contains(down[0].Reason, "letters, digits") || !strings.Contains(down[1].Reason, "http://") {
+		t.Errorf("down %v", down)
+	}
+}

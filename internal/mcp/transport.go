@@ -48,6 +48,7 @@ func (t *headerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	x := exchangeFrom(req.Context())
+	x.asked()
 	resp, err := t.base.RoundTrip(req)
 	if err != nil {
 		return nil, err
@@ -84,6 +85,7 @@ func (b *limitedBody) Close() error { return b.body.Close() }
 // program can read. A nil exchange notes nothing.
 type exchange struct {
 	mu          sync.Mutex
+	requests    int
 	responses   int
 	status      int
 	contentType string
@@ -100,6 +102,15 @@ func withExchange(ctx context.Context) (context.Context, *exchange) {
 func exchangeFrom(ctx context.Context) *exchange {
 	x, _ := ctx.Value(exchangeKey{}).(*exchange)
 	return x
+}
+
+func (x *exchange) asked() {
+	if x == nil {
+		return
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.requests++
 }
 
 func (x *exchange) answered(resp *http.Response) {
@@ -129,4 +140,12 @@ func (x *exchange) last() (status int, contentType string, responses int, large 
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	return x.status, x.contentType, x.responses, x.large
+}
+
+// unanswered reports whether a request got no response at all (it could
+// not be sent, or the connection closed before an answer).
+func (x *exchange) unanswered() bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.requests > x.responses
 }
