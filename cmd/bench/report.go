@@ -351,7 +351,7 @@ func toolRoundsFigure(t toolRounds) figure {
 		return strings.Join(parts, ", ")
 	}
 	ro, other := t.ReadOnly.Serial(), t.Other.Serial()
-	f.Measured = fmt.Sprintf("read-only: %.1f one after another (%s); other: %.1f (%s) (slopes over injected round trips, %d rounds at each; a round, the loopback MCP call included, p50 %s for read-only, %s for other)",
+	f.Measured = fmt.Sprintf("read-only: %.1f one after another (%s); other: %.1f (%s) (slopes over injected round trips, %d rounds at each; a round's p50, its loopback MCP call included: read-only %s; other %s)",
 		ro, requestsText(t.ReadOnly.Requests()), other, requestsText(t.Other.Requests()), t.ReadOnly.Runs[0].Rounds,
 		times(t.ReadOnly), times(t.Other))
 	// A slope is a count measured in time: half a round trip is noise. The
