@@ -50,7 +50,8 @@ const usage = `bench: measure the robot's speed, memory and cost on this machine
 Builds both programs as ` + "`make build`" + ` does (static, stripped, linux/amd64), runs the
 in-process benchmarks (go test -bench) and the real-process measurements on
 loopback, prints the table and writes it, with the machine, the date, the
-commit and the cost on FC, to the -out file. Progress goes to stderr.
+commit and the cost on FC, to the -out file. With -only it builds them, takes
+that one measurement and prints its rows alone. Progress goes to stderr.
 
 Environment:
   GO   the go command to run the benchmarks with (default go)
