@@ -61,8 +61,7 @@ func (b bucketPath) slope(span func(bucketRun) []time.Duration) float64 {
 		return 0
 	}
 	first, last := b.Runs[0], b.Runs[len(b.Runs)-1]
-	d := percentile(span(last), 0.5) - percentile(span(first), 0.5)
-	return float64(d) / float64(last.RoundTrip-first.RoundTrip)
+	return roundTripSlope(first.RoundTrip, last.RoundTrip, span(first), span(last))
 }
 
 // SerialBeforeModel and SerialToAnswer are the slopes of the time to the

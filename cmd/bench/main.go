@@ -12,10 +12,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"syscall"
 	"time"
 )
@@ -38,7 +40,9 @@ type options struct {
 	ReplyMessages int
 	// BucketMessages are timed at each injected bucket round trip.
 	BucketMessages int
-	GoCmd          string
+	// Only names the one measurement to run (parts), or is empty for all.
+	Only  string
+	GoCmd string
 }
 
 const usage = `bench: measure the robot's speed, memory and cost on this machine.
@@ -46,7 +50,8 @@ const usage = `bench: measure the robot's speed, memory and cost on this machine
 Builds both programs as ` + "`make build`" + ` does (static, stripped, linux/amd64), runs the
 in-process benchmarks (go test -bench) and the real-process measurements on
 loopback, prints the table and writes it, with the machine, the date, the
-commit and the cost on FC, to the -out file. Progress goes to stderr.
+commit and the cost on FC, to the -out file. With -only it builds them, takes
+that one measurement and prints its rows alone. Progress goes to stderr.
 
 Environment:
   GO   the go command to run the benchmarks with (default go)
@@ -63,7 +68,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	flags.IntVar(&o.ColdRuns, "runs", 20, "cold starts measured per function")
 	flags.StringVar(&o.Benchtime, "benchtime", "1s", "go test -benchtime for the in-process benchmarks")
 	flags.IntVar(&o.ReplyMessages, "reply-messages", 1000, "messages timed one at a time through the reply function")
-	flags.IntVar(&o.BucketMessages, "bucket-messages", 20, "messages timed at each injected bucket round trip")
+	flags.IntVar(&o.BucketMessages, "bucket-messages", 20, "messages timed at each injected bucket round trip (answer path, rounds of tools)")
+	flags.StringVar(&o.Only, "only", "", "measure only this (bucket, tools) and print its rows; writes no report")
 	flags.Usage = func() {
 		fmt.Fprint(stderr, usage)
 		flags.PrintDefaults()
@@ -80,6 +86,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if o.LoadDuration <= 0 || o.ColdRuns <= 0 || o.ReplyMessages < 4 || o.BucketMessages < 1 {
 		return errors.New("-load, -runs and -bucket-messages must be positive and -reply-messages at least 4")
 	}
+	if _, ok := parts()[o.Only]; o.Only != "" && !ok {
+		return fmt.Errorf("-only %q: not a measurement of its own; one of %q", o.Only, slices.Sorted(maps.Keys(parts())))
+	}
 	o.GoCmd = getenv("GO")
 	if o.GoCmd == "" {
 		o.GoCmd = "go"
@@ -93,6 +102,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	res, err := measure(ctx, o, &progress{w: stderr, start: started})
 	if err != nil {
 		return err
+	}
+	if o.Only != "" {
+		fmt.Fprint(stdout, renderTable(parts()[o.Only].rows(res)))
+		return nil
 	}
 	fmt.Fprint(stdout, renderTable(figures(res)))
 	if o.Out == "" {

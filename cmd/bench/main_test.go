@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -215,7 +216,22 @@ func sampleResults() results {
 			"reply":        {CPU: 0.05, MemorySize: 128, InstanceConcurrency: 20},
 		},
 		Attachments: attachmentMemory{Pictures: map[int]int64{1: 26e6, 2: 37e6}, File: 28e6, FileChild: 80e6},
+		ToolRounds: toolRounds{
+			ReadOnly: toolRoundPathOf(1, 1, ms(2), ms(12), ms(32)),
+			Other:    toolRoundPathOf(2, 2, ms(3), ms(23), ms(63)),
+		},
 	}
+}
+
+// toolRoundPathOf is a kind of round at 0, 10 and 30 ms injected, each
+// round making puts PutObject requests and timed as times says.
+func toolRoundPathOf(rounds, puts int, times ...time.Duration) toolRoundPath {
+	var p toolRoundPath
+	for i, rt := range bucketRoundTrips() {
+		p.Runs = append(p.Runs, toolRoundRun{RoundTrip: rt, Rounds: rounds,
+			Requests: map[string]int{"PutObject": rounds * puts}, Times: []time.Duration{times[i]}})
+	}
+	return p
 }
 
 func TestFiguresJudgeEachTarget(t *testing.T) {
@@ -239,6 +255,7 @@ func TestFiguresJudgeEachTarget(t *testing.T) {
 		"package size, conversation":             met,
 		"package size, reply":                    missed, // 16 MB
 		"time to first visible text":             notMeasured,
+		"bucket round trips per round of tools":  met,
 	}
 	for name, v := range want {
 		got, ok := verdicts[name]
@@ -290,6 +307,8 @@ func TestTheReportHasEverySection(t *testing.T) {
 		"## How each figure is measured", "## What bounds each figure", "## Cost on FC 3.0",
 		"### What instanceConcurrency changes", "| time to first visible text | not measured |",
 		"0.00011 CNY per CU", "*Assumption",
+		"| bucket round trips per round of tools | read-only: 1.0 one after another (1 PutObject); other: 2.0 (2 PutObject)",
+		"**A round of tools.**", "(1 PutObject for a read-only round, 2 PutObject for any other, measured above)",
 	} {
 		if !strings.Contains(report, want) {
 			t.Errorf("the report lacks %q", want)
@@ -307,6 +326,7 @@ func TestRunRefusesBadFlags(t *testing.T) {
 		{"bench", "-load", "-1s"},
 		{"bench", "extra"},
 		{"bench", "-no-such-flag"},
+		{"bench", "-only", "cards"},
 	} {
 		if err := run(t.Context(), args, getenv, io.Discard, io.Discard); err == nil {
 			t.Errorf("%q: no error", args)
@@ -344,5 +364,79 @@ func TestBucketRoundTripsAreTheSlopeOfTheTimes(t *testing.T) {
 	}
 	if f := bucketFigure(bucketPath{}); f.Verdict != notMeasured {
 		t.Errorf("no runs: %+v", f)
+	}
+}
+
+func TestToolRoundsAreTheSlopeOfTheRoundsTimes(t *testing.T) {
+	ms := func(n float64) time.Duration { return time.Duration(n * float64(time.Millisecond)) }
+	rounds := toolRounds{
+		ReadOnly: toolRoundPathOf(20, 1, ms(2), ms(12), ms(32)),
+		Other:    toolRoundPathOf(20, 2, ms(3), ms(23), ms(63)),
+	}
+	if got := rounds.ReadOnly.Serial(); got < 0.99 || got > 1.01 {
+		t.Errorf("read-only: %.2f round trips, want 1", got)
+	}
+	if got := rounds.Other.Serial(); got < 1.99 || got > 2.01 {
+		t.Errorf("other: %.2f round trips, want 2", got)
+	}
+	f := toolRoundsFigure(rounds)
+	if f.Verdict != met || !strings.Contains(f.Measured, "read-only: 1.0 one after another (1 PutObject); other: 2.0 (2 PutObject)") {
+		t.Errorf("figure %+v", f)
+	}
+
+	twice := rounds
+	twice.ReadOnly = toolRoundPathOf(20, 2, ms(2), ms(22), ms(62)) // its two writes one after the other
+	if f := toolRoundsFigure(twice); f.Verdict != missed {
+		t.Errorf("two round trips for a read-only round met the budget: %+v", f)
+	}
+	atOnce := rounds
+	atOnce.ReadOnly = toolRoundPathOf(20, 2, ms(2), ms(12), ms(32)) // two writes at once: one round trip, two requests
+	if f := toolRoundsFigure(atOnce); f.Verdict != missed || !strings.Contains(f.Measured, "(2 PutObject)") {
+		t.Errorf("two writes for a read-only round met the budget: %+v", f)
+	}
+	three := rounds
+	three.Other = toolRoundPathOf(20, 2, ms(3), ms(33), ms(93))
+	if f := toolRoundsFigure(three); f.Verdict != missed {
+		t.Errorf("three round trips for another tool's round met the budget: %+v", f)
+	}
+
+	if f := toolRoundsFigure(toolRounds{}); f.Verdict != notMeasured {
+		t.Errorf("no runs: %+v", f)
+	}
+	if f := toolRoundsFigure(toolRounds{Failure: "the model was not offered docs__create_ticket"}); f.Verdict != notMeasured ||
+		!strings.Contains(f.Measured, "not offered") {
+		t.Errorf("a failure: %+v", f)
+	}
+}
+
+func TestToolRoundRequestsAreCountedOverEveryRound(t *testing.T) {
+	p := toolRoundPath{Runs: []toolRoundRun{
+		{Rounds: 20, Requests: map[string]int{"PutObject": 20}},
+		{Rounds: 20, Requests: map[string]int{"PutObject": 20, "GetObject": 20}},
+	}}
+	if got := requestsText(p.Requests()); got != "0.5 GetObject, 1 PutObject" {
+		t.Errorf("requests %q", got)
+	}
+	if got := p.TotalRequests(); got != 1.5 {
+		t.Errorf("%v requests per round, want 1.5", got)
+	}
+	if got := requestsText(nil); got != "no request" {
+		t.Errorf("no requests: %q", got)
+	}
+}
+
+func TestOnlyPrintsRowsOfTheFullTable(t *testing.T) {
+	res := sampleResults()
+	full := figures(res)
+	for name, p := range parts() {
+		rows := p.rows(res)
+		if len(rows) == 0 {
+			t.Errorf("-only %s prints no row", name)
+		}
+		for _, r := range rows {
+			if !slices.Contains(full, r) {
+				t.Errorf("-only %s prints %q, which the full table does not hold as it is", name, r.Name)
+			}
+		}
 	}
 }

@@ -34,6 +34,9 @@ type results struct {
 	// BucketMount is the same path through the FUSE mount alone (no runs
 	// where the machine cannot mount).
 	BucketMount bucketPath
+	// ToolRounds is what a round of tools costs at injected bucket round
+	// trips.
+	ToolRounds toolRounds
 	// Cold starts by function.
 	ColdStarts map[string]coldStarts
 	// Memory by function, before any traffic and after the load runs.
@@ -93,6 +96,10 @@ func measure(ctx context.Context, o options, p *progress) (results, error) {
 		res.Sizes[f] = info.Size()
 	}
 
+	if o.Only != "" {
+		return res, parts()[o.Only].measure(ctx, o, binDir, work, &res, p)
+	}
+
 	p.step("in-process benchmarks: go test -bench '%s' -benchtime %s %v", inProcessPattern, o.Benchtime, inProcessPackages())
 	if res.InProcess, err = runGoBenchmarks(ctx, o.GoCmd, root, o.Benchtime, filepath.Join(binDir, devstack.ReplyFunction), p); err != nil {
 		return res, err
@@ -117,12 +124,10 @@ func measure(ctx context.Context, o options, p *progress) (results, error) {
 		res.ReplyInMemory = &overhead
 	}
 
-	if res.Bucket, err = measureBucketPath(ctx, binDir, work, o.BucketMessages, false, p); err != nil {
+	if err := measureBucket(ctx, o, binDir, work, &res, p); err != nil {
 		return res, err
 	}
-	// For comparison, the way it went before OSS_BUCKET: every file a
-	// lookup and an upload through ossfs's kind of mount.
-	if res.BucketMount, err = measureBucketPath(ctx, binDir, work, max(o.BucketMessages/4, 1), true, p); err != nil {
+	if err := measureTools(ctx, o, binDir, work, &res, p); err != nil {
 		return res, err
 	}
 
@@ -159,6 +164,50 @@ func measure(ctx context.Context, o options, p *progress) (results, error) {
 		p.step("first visible text: first token + %s (median)", percentile(res.FirstText.Slips, 0.5))
 	}
 	return res, nil
+}
+
+// part is a measurement that -only runs alone: it measures into res, and
+// rows are the table's rows of what it measured.
+type part struct {
+	measure func(ctx context.Context, o options, binDir, work string, res *results, p *progress) error
+	rows    func(res results) []figure
+}
+
+// parts are the measurements -only can name.
+func parts() map[string]part {
+	return map[string]part{
+		"bucket": {measure: measureBucket, rows: bucketRows},
+		"tools":  {measure: measureTools, rows: func(res results) []figure { return []figure{toolRoundsFigure(res.ToolRounds)} }},
+	}
+}
+
+// measureBucket measures the answer path's bucket round trips through the
+// OSS API and, for comparison, through the FUSE mount alone.
+func measureBucket(ctx context.Context, o options, binDir, work string, res *results, p *progress) error {
+	var err error
+	if res.Bucket, err = measureBucketPath(ctx, binDir, work, o.BucketMessages, false, p); err != nil {
+		return err
+	}
+	// For comparison, the way it went before OSS_BUCKET: every file a
+	// lookup and an upload through ossfs's kind of mount.
+	res.BucketMount, err = measureBucketPath(ctx, binDir, work, max(o.BucketMessages/4, 1), true, p)
+	return err
+}
+
+// measureTools measures what a round of tools costs. The tools are the
+// newest feature: should this fail, the rest of the run still stands, and
+// the row says why it is missing.
+func measureTools(ctx context.Context, o options, binDir, work string, res *results, p *progress) error {
+	var err error
+	if res.ToolRounds, err = measureToolRounds(ctx, binDir, work, o.BucketMessages, p); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		first, _, _ := strings.Cut(err.Error(), "\n") // the rest is the programs' output
+		res.ToolRounds = toolRounds{Failure: first}
+		p.step("tool rounds NOT measured: %v", err)
+	}
+	return nil
 }
 
 // startStack starts the robot from the programs in binDir, at the default

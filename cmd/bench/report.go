@@ -62,6 +62,11 @@ const (
 	targetBucketRequests      = 20.0
 	targetSerialBeforeModel   = 3.0
 	targetSerialAfterTheModel = 2.0
+	// The bucket round trips of a round of tools, one after another, and
+	// its requests: the record of the round, and for a tool that is not
+	// read-only the record of its calls before they are made.
+	targetReadOnlyRound = 1.0
+	targetOtherRound    = 2.0
 )
 
 // historySizes are the sub-benchmarks of BenchmarkHistoryRead, smallest
@@ -94,10 +99,8 @@ func figures(res results) []figure {
 	rows = append(rows, replyOverheadFigure("reply overhead, mount folder on disk", &res.Reply))
 	rows = append(rows, replyOverheadFigure("reply overhead, mount folder in memory", res.ReplyInMemory))
 	rows = append(rows, cardCallsFigure(res.CardCalls))
-	rows = append(rows, bucketFigure(res.Bucket))
-	if len(res.BucketMount.Runs) > 0 {
-		rows = append(rows, bucketFigure(res.BucketMount))
-	}
+	rows = append(rows, bucketRows(res)...)
+	rows = append(rows, toolRoundsFigure(res.ToolRounds))
 	for _, f := range functions() {
 		times := res.ColdStarts[f].Wall
 		rows = append(rows, figure{
@@ -316,6 +319,46 @@ func thousands(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// bucketRows are the answer path's bucket round trips through the OSS API
+// and, where the machine could mount the bucket, through the mount alone.
+func bucketRows(res results) []figure {
+	rows := []figure{bucketFigure(res.Bucket)}
+	if len(res.BucketMount.Runs) > 0 {
+		rows = append(rows, bucketFigure(res.BucketMount))
+	}
+	return rows
+}
+
+// toolRoundsFigure is the bucket round trips a round of tools costs: made
+// one after another, and requests.
+func toolRoundsFigure(t toolRounds) figure {
+	f := figure{Name: "bucket round trips per round of tools",
+		Target: "at most 1 for read-only tools, 2 for others, one request each"}
+	if t.Failure != "" || len(t.ReadOnly.Runs) < 2 || len(t.Other.Runs) < 2 {
+		f.Measured = "not measured"
+		if t.Failure != "" {
+			f.Measured += ": " + t.Failure
+		}
+		return f
+	}
+	times := func(p toolRoundPath) string {
+		var parts []string
+		for _, r := range p.Runs {
+			parts = append(parts, fmt.Sprintf("%s: %s", r.RoundTrip, ms(percentile(r.Times, 0.5))))
+		}
+		return strings.Join(parts, ", ")
+	}
+	ro, other := t.ReadOnly.Serial(), t.Other.Serial()
+	f.Measured = fmt.Sprintf("read-only: %.1f one after another (%s); other: %.1f (%s) (slopes over injected round trips, %d rounds at each; a round's p50, its loopback MCP call included: read-only %s; other %s)",
+		ro, requestsText(t.ReadOnly.Requests()), other, requestsText(t.Other.Requests()), t.ReadOnly.Runs[0].Rounds,
+		times(t.ReadOnly), times(t.Other))
+	// A slope is a count measured in time: half a round trip is noise. The
+	// requests are counted, exactly.
+	f.Verdict = judge(ro <= targetReadOnlyRound+0.5 && other <= targetOtherRound+0.5 &&
+		t.ReadOnly.TotalRequests() <= targetReadOnlyRound && t.Other.TotalRequests() <= targetOtherRound)
+	return f
 }
 
 // bucketFigure is the answer path's bucket round trips through the OSS API.

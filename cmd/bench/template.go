@@ -64,6 +64,7 @@ func renderReport(res results, o options) (string, error) {
 		d.Fig["ack-p99"] = us(time.Duration(bare.Metrics["p99-ns"]))
 	}
 	d.Fig["reply-load-time"] = res.ReplyLoad.Elapsed.Round(time.Second).String()
+	d.Fig["tool-warmup"] = fmt.Sprint(toolWarmup)
 	tmpl, err := template.New("performance").Funcs(reportFuncs()).Parse(reportText)
 	if err != nil {
 		return "", err
@@ -77,7 +78,7 @@ func renderReport(res results, o options) (string, error) {
 
 func reportFuncs() template.FuncMap {
 	return template.FuncMap{
-		"ms": ms, "us": us, "mb": mb,
+		"ms": ms, "us": us, "mb": mb, "reqs": requestsText,
 		"p":     func(q float64, d []time.Duration) time.Duration { return percentile(d, q) },
 		"f1":    func(v float64) string { return fmt.Sprintf("%.1f", v) },
 		"f2":    func(v float64) string { return fmt.Sprintf("%.2f", v) },
@@ -148,6 +149,17 @@ markers are written, as in production). The fake model answers at once with a ty
   reply function reading and writing through that mount alone ({{.Opt.BucketMessages}}/4 questions), as it did before
   it used OSS's API: every new file there is a lookup (HEAD of the name, of the name with a slash, a
   listing) and an upload. On FC the API calls go to the region's internal OSS endpoint.
+- **bucket round trips per round of tools**: the real ` + "`reply`" + ` process with ` + "`OSS_BUCKET`" + ` set, over the local
+  OSS-compatible server at the same injected round trips (0, 10 and 30 ms), with ` + "`MCP_SERVERS`" + ` naming one MCP
+  server that the bench serves on loopback (` + "`internal/mcp/mcptest`" + `, built with the official SDK: a read-only
+  ` + "`search_docs`" + `, and a ` + "`create_ticket`" + ` that is not read-only, listed in ` + "`trust`" + ` for the second case). The fake
+  model asks for one call on the first request of each message (` + "`docs__search_docs`" + `, then, on new reply
+  instances, ` + "`docs__create_ticket`" + `) and answers on the next. After {{index .Fig "tool-warmup"}} messages to warm up (the first
+  lists the server's tools, which the instance keeps), one user asks {{.Opt.BucketMessages}} questions one at a time. A
+  round's time runs from the moment the model's answer with the call is handed back to be sent to the
+  arrival of its next request, which carries the call's result; the bucket requests made in between are
+  counted. The tool's own time, a loopback MCP call, is the same at every injected round trip, so the
+  slope of the round's median time against it is the bucket round trips the round makes one after another.
 - **cold start**: a new process of each function is executed {{.Opt.ColdRuns}} times; the time runs from the exec
   to its first successful answer, asked for as soon as it logs that it listens and again every 0.5 ms
   until one comes: for conversation a signed callback answered 200 (the local FC accepted the
@@ -260,6 +272,16 @@ model answered: the request's body is its JSON with each picture's base64 encode
 10 MB picture took the process to 111 MB, two to 150 MB. An instance holds at most 20 MB of pictures at
 once. A file is not held at all: it streams to disk, and the child that reads it maps it.
 
+**A round of tools.** Before the model reads a round's results, the round (what the model wrote
+with its calls, the calls and their results) is written to the bucket once, write-once under the
+message (` + "`tools-<n>.json`" + `, ` + "`internal/bucket/toolrounds.go`" + `), so that a retry, a twin or a takeover replays it
+rather than calling a tool again. A round with a call that may change something is also written
+before its calls are made (` + "`intent-<n>.json`" + `): an attempt that died during the call leaves it recorded
+without an outcome, and the call is not made again. These writes are the bucket's whole share of a
+round{{if .Res.ToolRounds.ReadOnly.Runs}} ({{reqs .Res.ToolRounds.ReadOnly.Requests}} for a read-only round, {{reqs .Res.ToolRounds.Other.Requests}} for any other, measured above){{end}}, and the
+calls of one round share them; each of them is one round trip the user waits for, beside the tool's
+own call and the model's next turn. On FC they go to the region's internal OSS endpoint.
+
 **History cost.** Flat by design: every save prunes the owner's turns to Keep (50), so a read lists
 at most 50 names and opens the last 5, however many turns were ever stored.
 
@@ -336,6 +358,7 @@ spread over a day that touch both functions every hour cost 2 × 24 × 0.01 = 0.
 
     make bench                      # builds, measures (about two minutes), writes this file
     go run ./cmd/bench -h           # the flags: shorter runs, another output file
+    go run ./cmd/bench -only tools  # one measurement alone (bucket, tools): prints its rows, writes no file
 
 The in-process benchmarks also run in ` + "`make test`" + ` with ` + "`-benchtime 100x`" + `, so that they keep compiling
 and running; their times are not checked there.
