@@ -58,3 +58,17 @@ type ToolRound struct {
 // message or conversation (a forged body reusing the message id). Unlike a
 // passing failure of the store, trying again does not mend it.
 var ErrToolRecord = errors.New("tool record unusable")
+
+// ToolUse is how a call shows and what it may do.
+type ToolUse struct {
+	// Status shows in a card while the call runs ("🔍 正在搜索：…").
+	Status string
+	// Label names the tool for a person ("docs.create_ticket").
+	Label string
+	// ReadOnly: the call changes nothing. One that may change something
+	// is recorded before it is made, so that it is never made twice.
+	ReadOnly bool
+	// Confirm: a person must allow the call before it is made (an MCP
+	// server's confirm list).
+	Confirm bool
+}

@@ -78,6 +78,8 @@ type remote struct {
 	secrets []string // header values and the URL, kept out of text
 	allowed map[string]bool
 	trusted map[string]bool
+	// confirmed are the tools of Confirm.
+	confirmed map[string]bool
 	listing singleflight.Group
 	connect chan struct{} // held while a session is being made
 	invalid string        // why the server is never asked, if it is not
@@ -177,6 +179,10 @@ func (c *Client) newRemote(s Server, client *sdk.Client) *remote {
 	r.trusted = make(map[string]bool, len(s.Trust))
 	for _, name := range s.Trust {
 		r.trusted[name] = true
+	}
+	r.confirmed = make(map[string]bool, len(s.Confirm))
+	for _, name := range s.Confirm {
+		r.confirmed[name] = true
 	}
 	return r
 }

@@ -33,9 +33,8 @@ type Server struct {
 	// Trust names tools that may run without asking although the server
 	// does not mark them read-only.
 	Trust []string `json:"trust,omitempty"`
-	// Confirm names tools that are to run only after a person agrees
-	// (card buttons, the next step); kept, not used yet: such tools are
-	// not offered.
+	// Confirm names tools that run only after a person allows each call
+	// (a card's buttons, or \yes / \no): offered with Tool.Confirm set.
 	Confirm []string `json:"confirm,omitempty"`
 }
 

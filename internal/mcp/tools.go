@@ -38,8 +38,11 @@ type Tool struct {
 	Original string
 	// ReadOnly is the server's word that the tool changes nothing
 	// (readOnlyHint); a tool offered without it is trusted by the
-	// operator.
+	// operator, or listed in confirm.
 	ReadOnly bool
+	// Confirm: each call waits for a person to allow it (the server's
+	// confirm list).
+	Confirm bool
 }
 
 // Label names the tool for a person: server.tool (e.g. in
@@ -271,7 +274,8 @@ func (r *remote) offer(listed []*sdk.Tool) []Tool {
 			continue
 		}
 		readOnly := t.Annotations != nil && t.Annotations.ReadOnlyHint
-		if !readOnly && !r.trusted[name] {
+		confirm := !readOnly && !r.trusted[name] && r.confirmed[name]
+		if !readOnly && !r.trusted[name] && !confirm {
 			log := r.c.log.Debug
 			if r.allowed != nil {
 				log = r.c.log.Warn // the operator asked for it by name
@@ -294,6 +298,7 @@ func (r *remote) offer(listed []*sdk.Tool) []Tool {
 			Server:   r.cfg.Name,
 			Original: name,
 			ReadOnly: readOnly,
+			Confirm:  confirm,
 		})
 	}
 	originals := make([]string, len(picked))

@@ -29,19 +29,20 @@ func TestToolsOffersOnlyAllowedToolsThatMayRunWithoutAsking(t *testing.T) {
 		}
 		url := serve(t, mcptest.NewServer(opts...))
 		cases := []struct {
-			name         string
-			tools, trust []string
-			want         []string
+			name                  string
+			tools, trust, confirm []string
+			want                  []string
 		}{
-			{"read-only only", nil, nil, []string{"docs__search_docs"}},
-			{"trusted too", nil, []string{"create_ticket"}, []string{"docs__create_ticket", "docs__search_docs"}},
-			{"tools picks the read-only", []string{"search_docs"}, nil, []string{"docs__search_docs"}},
-			{"tools picks the trusted", []string{"create_ticket"}, []string{"create_ticket"}, []string{"docs__create_ticket"}},
-			{"tools picks one not trusted", []string{"create_ticket"}, nil, nil},
+			{"read-only only", nil, nil, nil, []string{"docs__search_docs"}},
+			{"trusted too", nil, []string{"create_ticket"}, nil, []string{"docs__create_ticket", "docs__search_docs"}},
+			{"tools picks the read-only", []string{"search_docs"}, nil, nil, []string{"docs__search_docs"}},
+			{"tools picks the trusted", []string{"create_ticket"}, []string{"create_ticket"}, nil, []string{"docs__create_ticket"}},
+			{"tools picks one not trusted", []string{"create_ticket"}, nil, nil, nil},
+			{"to confirm", nil, nil, []string{"create_ticket"}, []string{"docs__create_ticket", "docs__search_docs"}},
 		}
 		for _, c := range cases {
 			t.Run(fmt.Sprintf("stateless=%v/%s", stateless, c.name), func(t *testing.T) {
-				client, _ := newClient(t, mcp.Config{Servers: []mcp.Server{{Name: "docs", URL: url, Tools: c.tools, Trust: c.trust}}})
+				client, _ := newClient(t, mcp.Config{Servers: []mcp.Server{{Name: "docs", URL: url, Tools: c.tools, Trust: c.trust, Confirm: c.confirm}}})
 				tools, down := client.Tools(context.Background())
 				if len(down) > 0 {
 					t.Fatalf("down: %v", down)
@@ -52,6 +53,9 @@ func TestToolsOffersOnlyAllowedToolsThatMayRunWithoutAsking(t *testing.T) {
 				for _, tool := range tools {
 					if tool.Server != "docs" || tool.ReadOnly != (tool.Original == mcptest.SearchDocs) {
 						t.Errorf("%s: server %q, read-only %v", tool.Name, tool.Server, tool.ReadOnly)
+					}
+					if want := slices.Contains(c.confirm, tool.Original); tool.Confirm != want {
+						t.Errorf("%s: confirm %v, want %v", tool.Name, tool.Confirm, want)
 					}
 					if got, ok := client.Lookup(tool.Name); !ok || got.Original != tool.Original {
 						t.Errorf("Lookup(%q) = %+v, %v", tool.Name, got, ok)

@@ -139,7 +139,7 @@ type noTools struct{}
 
 func (noTools) off()                                          {}
 func (noTools) Offer(context.Context) ([]chat.Tool, []string) { return nil, nil }
-func (noTools) Describe(chat.ToolCall) (string, bool)         { return "", true }
+func (noTools) Describe(chat.ToolCall) chat.ToolUse           { return chat.ToolUse{ReadOnly: true} }
 func (noTools) Call(context.Context, chat.ToolCall) string    { return errOff.Error() }
 func (noTools) SearchFirst(string) (chat.ToolCall, bool)      { return chat.ToolCall{}, false }
 func (noTools) List(context.Context) []string                 { return nil }

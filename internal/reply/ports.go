@@ -157,10 +157,8 @@ type Tools interface {
 	// for each that is missing (a server that is down), which the model
 	// is told so that it does not promise what it cannot do.
 	Offer(ctx context.Context) (tools []chat.Tool, missing []string)
-	// Describe says how call shows while it runs ("🔍 正在搜索：…"), and
-	// whether it only reads: a call that may change something is
-	// recorded before it is made, so that it is never made twice.
-	Describe(call chat.ToolCall) (status string, readOnly bool)
+	// Describe says how call shows while it runs and what it may do.
+	Describe(call chat.ToolCall) chat.ToolUse
 	// Call makes call and returns what the model reads of it: a failure
 	// is a result too, in words. It is bounded in time and size.
 	Call(ctx context.Context, call chat.ToolCall) string

@@ -176,11 +176,11 @@ func (w *Writer) makeRound(ctx context.Context, j *job, n int, c chat.Completion
 	statuses := make([]string, 0, len(r.Calls))
 	changes := false
 	for _, call := range r.Calls {
-		status, readOnly := w.tools.Describe(call)
-		if status != "" && !slices.Contains(statuses, status) {
-			statuses = append(statuses, status)
+		use := w.tools.Describe(call)
+		if use.Status != "" && !slices.Contains(statuses, use.Status) {
+			statuses = append(statuses, use.Status)
 		}
-		changes = changes || !readOnly
+		changes = changes || !use.ReadOnly
 	}
 	if changes {
 		kept, ours, err := w.toolLog.RecordIntent(ctx, j.m, n, r.Calls)

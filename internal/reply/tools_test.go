@@ -73,11 +73,11 @@ func (f *fakeTools) Offer(context.Context) ([]chat.Tool, []string) {
 	return []chat.Tool{{Name: "web_search", Description: "搜索网页"}, {Name: "create_ticket", Description: "建工单"}}, f.missing
 }
 
-func (f *fakeTools) Describe(call chat.ToolCall) (string, bool) {
+func (f *fakeTools) Describe(call chat.ToolCall) chat.ToolUse {
 	if call.Name == "create_ticket" {
-		return "🔧 正在使用 create_ticket…", false
+		return chat.ToolUse{Status: "🔧 正在使用 create_ticket…", Label: "docs.create_ticket"}
 	}
-	return "🔍 正在搜索：" + call.Arguments, true
+	return chat.ToolUse{Status: "🔍 正在搜索：" + call.Arguments, Label: "web_search", ReadOnly: true}
 }
 
 func (f *fakeTools) Call(ctx context.Context, call chat.ToolCall) string {

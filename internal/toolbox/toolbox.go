@@ -79,26 +79,29 @@ func (t *Toolbox) Offer(ctx context.Context) ([]chat.Tool, []string) {
 	return tools, missing
 }
 
-// Describe says how call shows in a card while it runs, and whether it
-// only reads.
-func (t *Toolbox) Describe(call chat.ToolCall) (string, bool) {
+// Describe says how call shows in a card while it runs, and what it may
+// do.
+func (t *Toolbox) Describe(call chat.ToolCall) chat.ToolUse {
 	switch {
 	case call.Name == kimiSearch:
-		return "🔍 正在搜索…", true
+		return chat.ToolUse{Status: "🔍 正在搜索…", Label: "网页搜索", ReadOnly: true}
 	case call.Name == search.ToolName && t.searches():
-		q, err := search.ParseQuery(call.Arguments)
-		if err != nil {
-			return "🔍 正在搜索…", true
+		use := chat.ToolUse{Status: "🔍 正在搜索…", Label: "网页搜索", ReadOnly: true}
+		if q, err := search.ParseQuery(call.Arguments); err == nil {
+			use.Status = "🔍 正在搜索：" + clip(q, 40)
 		}
-		return "🔍 正在搜索：" + clip(q, 40), true
+		return use
 	}
 	if t.cfg.MCP != nil {
 		if tool, ok := t.cfg.MCP.Lookup(call.Name); ok {
-			return "🔧 正在使用 " + tool.Label() + "…", tool.ReadOnly
+			return chat.ToolUse{
+				Status: "🔧 正在使用 " + tool.Label() + "…", Label: tool.Label(),
+				ReadOnly: tool.ReadOnly, Confirm: tool.Confirm,
+			}
 		}
 	}
 	// Not a tool of ours: the call is answered so, and nothing is done.
-	return "", true
+	return chat.ToolUse{Label: clip(call.Name, 64), ReadOnly: true}
 }
 
 // Call makes call and returns what the model reads of it.

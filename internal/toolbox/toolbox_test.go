@@ -53,8 +53,8 @@ func TestASearchTheRobotMakesIsOfferedShownAndMade(t *testing.T) {
 		t.Fatalf("offered %v, missing %v", got, missing)
 	}
 	call := chat.ToolCall{ID: "1", Name: search.ToolName, Arguments: `{"query":"函数计算"}`}
-	if status, readOnly := box.Describe(call); status != "🔍 正在搜索：函数计算" || !readOnly {
-		t.Errorf("Describe: %q, read-only %v", status, readOnly)
+	if use := box.Describe(call); use.Status != "🔍 正在搜索：函数计算" || !use.ReadOnly || use.Confirm {
+		t.Errorf("Describe: %+v", use)
 	}
 	got := box.Call(t.Context(), call)
 	if page := searchtest.Pages("函数计算", 5)[0]; !strings.Contains(got, page.URL) {
@@ -109,7 +109,7 @@ func TestKimisSearchIsItsOwn(t *testing.T) {
 	if got := box.Call(t.Context(), call); got != call.Arguments {
 		t.Errorf("Kimi's search call answered %q; want its arguments back, unchanged", got)
 	}
-	if _, readOnly := box.Describe(call); !readOnly {
+	if use := box.Describe(call); !use.ReadOnly {
 		t.Error("Kimi's search is taken for one that changes something")
 	}
 }
@@ -121,11 +121,11 @@ func TestMCPToolsAreOfferedAndMadeAndOnlyTrustedOnesChangeThings(t *testing.T) {
 	if got := strings.Join(names(tools), ","); got != "docs__create_ticket,docs__search_docs" {
 		t.Fatalf("offered %s", got)
 	}
-	status, readOnly := box.Describe(chat.ToolCall{Name: "docs__create_ticket"})
-	if status != "🔧 正在使用 docs.create_ticket…" || readOnly {
-		t.Errorf("create_ticket shows %q, read-only %v; want it to be recorded before it is made", status, readOnly)
+	use := box.Describe(chat.ToolCall{Name: "docs__create_ticket"})
+	if use.Status != "🔧 正在使用 docs.create_ticket…" || use.ReadOnly || use.Confirm || use.Label != "docs.create_ticket" {
+		t.Errorf("create_ticket is %+v; want it trusted, recorded before it is made", use)
 	}
-	if _, readOnly := box.Describe(chat.ToolCall{Name: "docs__search_docs"}); !readOnly {
+	if use := box.Describe(chat.ToolCall{Name: "docs__search_docs"}); !use.ReadOnly {
 		t.Error("search_docs, read-only on its server, is not taken as such")
 	}
 	got := box.Call(t.Context(), chat.ToolCall{Name: "docs__search_docs", Arguments: `{"query":"部署"}`})
@@ -144,8 +144,8 @@ func TestAToolThatIsNotOursIsAnsweredSoAndNothingIsDone(t *testing.T) {
 		t.Errorf("DashScope's own search offered tools %v", names(tools))
 	}
 	call := chat.ToolCall{Name: "rm_rf", Arguments: `{}`}
-	if status, readOnly := box.Describe(call); status != "" || !readOnly {
-		t.Errorf("an unknown tool shows %q, read-only %v", status, readOnly)
+	if use := box.Describe(call); use.Status != "" || !use.ReadOnly {
+		t.Errorf("an unknown tool is %+v", use)
 	}
 	if got := box.Call(t.Context(), call); !strings.Contains(got, `no tool named "rm_rf"`) {
 		t.Errorf("an unknown tool answered %q", got)
