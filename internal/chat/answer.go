@@ -52,3 +52,12 @@ type File struct {
 // ErrFileTooLarge is matched by the error of a download refused because the
 // file is larger than the robot reads.
 var ErrFileTooLarge = errors.New("file too large")
+
+// Asking is a draft that can ask a person, with buttons, whether the model
+// may make a call (an AI card with the robot's own template): the
+// question shows until Asked says how it ended.
+type Asking interface {
+	Draft
+	Ask(question string)
+	Asked(outcome string)
+}

@@ -23,6 +23,7 @@ type Control struct {
 	stops     Stops
 	questions Questions
 	tools     Tools
+	decisions Decisions
 	// models are MODELS, which \model offers when there are two or more.
 	models []string
 	// sharedGroupContext: GROUP_CONTEXT=group; dailyLimit: DAILY_LIMIT
@@ -54,6 +55,9 @@ type ControlConfig struct {
 	// Tools, when offered, are what the model may use, which \tools
 	// lists; nil offers no \tools.
 	Tools Tools
+	// Decisions, with Tools, keep \yes and \no: whether the model may
+	// make a call that waits for a yes.
+	Decisions Decisions
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -68,7 +72,7 @@ func NewControl(cfg ControlConfig, p *Prompter) *Control {
 		outbox: cfg.Outbox, access: cfg.Access, history: p.history, documents: p.documents,
 		settings: p.settings, stops: orOff[Stops](cfg.Stops, noStops{}),
 		questions: orOff[Questions](cfg.Questions, noQuestions{}), models: p.models,
-		tools:              orOff[Tools](cfg.Tools, noTools{}),
+		tools: orOff[Tools](cfg.Tools, noTools{}), decisions: orOff[Decisions](cfg.Decisions, noDecisions{}),
 		sharedGroupContext: p.sharedGroupContext, dailyLimit: cfg.DailyLimit, now: orNow(cfg.Now), prompter: p,
 	}
 }

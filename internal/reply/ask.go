@@ -45,6 +45,12 @@ type Writer struct {
 	tools         Tools
 	toolLog       ToolLog
 	maxToolRounds int
+	// decisions keep the decisions on calls that wait for a yes, from
+	// those access says may make them, for at most confirmWait
+	// (confirm.go).
+	decisions   Decisions
+	access      Access
+	confirmWait time.Duration
 }
 
 // WriterConfig is what a Writer needs.
@@ -77,6 +83,13 @@ type WriterConfig struct {
 	Tools         Tools
 	ToolLog       ToolLog
 	MaxToolRounds int
+	// Decisions keep what people decided on the calls that wait for a
+	// yes (an MCP server's confirm list), among Access's administrators
+	// in a group; an answer waits ConfirmWait (0 means
+	// DefaultConfirmWait) at most. nil allows no such call.
+	Decisions   Decisions
+	Access      Access
+	ConfirmWait time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -93,10 +106,14 @@ func NewWriter(cfg WriterConfig) *Writer {
 	if cfg.MaxToolRounds <= 0 {
 		cfg.MaxToolRounds = DefaultMaxToolRounds
 	}
+	if cfg.ConfirmWait <= 0 {
+		cfg.ConfirmWait = DefaultConfirmWait
+	}
 	return &Writer{
 		tools: orOff[Tools](cfg.Tools, noTools{}), toolLog: orOff[ToolLog](cfg.ToolLog, unrecorded{}),
-		maxToolRounds: cfg.MaxToolRounds,
-		outbox:        cfg.Outbox, receipts: cfg.Receipts, reactions: orOff[Reactions](cfg.Reactions, noReactions{}),
+		maxToolRounds: cfg.MaxToolRounds, decisions: orOff[Decisions](cfg.Decisions, noDecisions{}),
+		access: cfg.Access, confirmWait: cfg.ConfirmWait,
+		outbox: cfg.Outbox, receipts: cfg.Receipts, reactions: orOff[Reactions](cfg.Reactions, noReactions{}),
 		stops: orOff[Stops](cfg.Stops, noStops{}), stopPoll: cfg.StopPoll, timeout: cfg.Timeout,
 		reserve: cfg.DeliveryReserve, showThinking: cfg.ShowThinking, now: orNow(cfg.Now),
 	}

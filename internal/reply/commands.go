@@ -58,6 +58,11 @@ func (s *Control) commands() []command {
 	}
 	if offered(s.tools) {
 		cmds = append(cmds, command{name: "tools", help: "列出我回答时能用的工具（网页搜索、MCP 工具）", run: s.listTools})
+		if offered(s.decisions) {
+			cmds = append(cmds,
+				command{name: "yes", help: "允许大模型正在等你决定的那次工具调用", run: s.decide(true)},
+				command{name: "no", help: "拒绝大模型正在等你决定的那次工具调用", run: s.decide(false)})
+		}
 	}
 	if offered(s.questions) {
 		cmds = append(cmds, command{name: "usage", help: "显示你今天的提问次数和 token 用量", run: s.usage})
@@ -154,4 +159,23 @@ func (s *Control) listTools(ctx context.Context, _ *slog.Logger, _ chat.Message,
 		return "现在没有可用的工具：我只能根据大模型自己的知识回答。", nil
 	}
 	return "我回答时可以使用：\n" + strings.Join(lines, "\n"), nil
+}
+
+// decide answers \yes and \no: the decision is kept for the answer that
+// waits for one in this conversation, which counts it only from whoever
+// may decide (confirm.go).
+func (s *Control) decide(approve bool) func(context.Context, *slog.Logger, chat.Message, string) (string, error) {
+	return func(ctx context.Context, log *slog.Logger, m chat.Message, _ string) (string, error) {
+		if err := s.decisions.Decide(ctx, decisionKey(m), decider(m), s.prompter.sentAt(m), approve); err != nil {
+			return "", retry.Mark(fmt.Errorf("keep a decision on a tool call: %w", err))
+		}
+		log.Log(ctx, logging.LevelNotice, "decision on a tool call sent", "allow", approve)
+		if m.IsGroup() && len(s.access.Admins) > 0 && !s.access.admin(m) {
+			return "收到。不过在这个群里，只有管理员能决定是否使用工具。", nil
+		}
+		if approve {
+			return "好的，允许。如果我正在等这个决定，会接着使用工具回答。", nil
+		}
+		return "好的，拒绝。如果我正在等这个决定，不会使用那个工具。", nil
+	}
 }

@@ -157,3 +157,12 @@ func (unrecorded) RecordRound(_ context.Context, _ chat.Message, _ int, r chat.T
 func (unrecorded) ToolRounds(context.Context, chat.Message) ([]chat.ToolRound, []chat.ToolCall, error) {
 	return nil, nil, nil
 }
+
+// noDecisions: no call that waits for a yes ever gets one.
+type noDecisions struct{}
+
+func (noDecisions) off()                                                          {}
+func (noDecisions) Decide(context.Context, string, string, time.Time, bool) error { return errOff }
+func (noDecisions) DecidedSince(context.Context, string, time.Time, []string) (bool, bool, error) {
+	return false, false, nil
+}

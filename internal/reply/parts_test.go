@@ -43,6 +43,8 @@ type testConfig struct {
 	Tools              Tools
 	ToolLog            ToolLog
 	MaxToolRounds      int
+	Decisions          Decisions
+	ConfirmWait        time.Duration
 	Instance           string
 	Logger             *slog.Logger
 	Now                func() time.Time
@@ -61,13 +63,14 @@ func assemble(cfg testConfig) *Service {
 		Claims: NewClaims(ClaimsConfig{Receipts: cfg.Receipts, Lease: cfg.ClaimLease, Timeout: cfg.Timeout, Now: cfg.Now}),
 		Control: NewControl(ControlConfig{
 			Outbox: cfg.Outbox, Access: cfg.Access, Stops: cfg.Stops, Questions: cfg.Questions,
-			DailyLimit: cfg.DailyLimit, Tools: cfg.Tools, Now: cfg.Now,
+			DailyLimit: cfg.DailyLimit, Tools: cfg.Tools, Decisions: cfg.Decisions, Now: cfg.Now,
 		}, p),
 		Prompter: p,
 		Writer: NewWriter(WriterConfig{
 			Outbox: cfg.Outbox, Receipts: cfg.Receipts, Reactions: cfg.Reactions, Stops: cfg.Stops,
 			StopPoll: cfg.StopPoll, Timeout: cfg.Timeout, DeliveryReserve: cfg.DeliveryReserve,
 			ShowThinking: cfg.ShowThinking, Tools: cfg.Tools, ToolLog: cfg.ToolLog, MaxToolRounds: cfg.MaxToolRounds,
+			Decisions: cfg.Decisions, Access: cfg.Access, ConfirmWait: cfg.ConfirmWait,
 			Now: cfg.Now,
 		}),
 		Instance: cfg.Instance,

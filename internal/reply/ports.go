@@ -171,6 +171,16 @@ type Tools interface {
 	List(ctx context.Context) []string
 }
 
+// Decisions keep what people decided on the calls that wait for a yes
+// (bucket.Decisions): one place per conversation, key, whoever decides.
+type Decisions interface {
+	// Decide keeps decider's decision, made at at.
+	Decide(ctx context.Context, key, decider string, at time.Time, approve bool) error
+	// DecidedSince reports the first decision made after since by one of
+	// deciders; the others' are not counted.
+	DecidedSince(ctx context.Context, key string, since time.Time, deciders []string) (decided, approve bool, err error)
+}
+
 // ToolLog keeps the tool rounds of each message's answer in the bucket,
 // write-once, so that a retry, a twin or a takeover replays them instead
 // of calling a tool again (bucket.Receipts).

@@ -174,13 +174,22 @@ func (w *Writer) request(ctx context.Context, j *job, model Model, p *chat.Promp
 func (w *Writer) makeRound(ctx context.Context, j *job, n int, c chat.Completion, draft chat.Draft) (chat.ToolRound, error) {
 	r := chat.ToolRound{Text: c.Text, Reasoning: c.Reasoning, Calls: c.ToolCalls}
 	statuses := make([]string, 0, len(r.Calls))
-	changes := false
-	for _, call := range r.Calls {
-		use := w.tools.Describe(call)
-		if use.Status != "" && !slices.Contains(statuses, use.Status) {
-			statuses = append(statuses, use.Status)
+	uses := make([]chat.ToolUse, len(r.Calls))
+	changes, asks := false, false
+	for i, call := range r.Calls {
+		uses[i] = w.tools.Describe(call)
+		if s := uses[i].Status; s != "" && !slices.Contains(statuses, s) {
+			statuses = append(statuses, s)
 		}
-		changes = changes || !use.ReadOnly
+		changes = changes || !uses[i].ReadOnly
+		asks = asks || uses[i].Confirm
+	}
+	allowed, outcome := true, ""
+	if asks {
+		var err error
+		if allowed, outcome, err = w.confirm(ctx, j, r.Calls, uses, draft); err != nil {
+			return r, err
+		}
 	}
 	if changes {
 		kept, ours, err := w.toolLog.RecordIntent(ctx, j.m, n, r.Calls)
@@ -200,6 +209,10 @@ func (w *Writer) makeRound(ctx context.Context, j *job, n int, c chat.Completion
 	r.Results = make([]chat.ToolResult, len(r.Calls))
 	var wg sync.WaitGroup
 	for i, call := range r.Calls {
+		if uses[i].Confirm && !allowed {
+			r.Results[i] = chat.ToolResult{CallID: call.ID, Name: call.Name, Content: notMade(outcome)}
+			continue
+		}
 		wg.Go(func() {
 			r.Results[i] = chat.ToolResult{CallID: call.ID, Name: call.Name, Content: w.tools.Call(ctx, call)}
 		})

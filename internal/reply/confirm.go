@@ -1,0 +1,149 @@
+package reply
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dingtalk-llm/fcrobot/internal/chat"
+	"github.com/dingtalk-llm/fcrobot/internal/logging"
+	"github.com/dingtalk-llm/fcrobot/internal/retry"
+)
+
+// A call of a tool that an MCP server's confirm list names is made only
+// once a person allows it: the question shows in the card, with buttons
+// (chat.Asking), or, without one, as a message answered by \yes or \no.
+// The asker decides; in a group with ADMIN_USERS set, an administrator
+// does. The answer waits for the decision, looking for it in the bucket
+// (Decisions) as it looks for \stop, at most CONFIRM_WAIT and within the
+// function's time; what was decided reaches the model as the call's
+// result, and is recorded with the round.
+
+// DefaultConfirmWait is how long an answer waits for a decision on a call
+// (CONFIRM_WAIT).
+const DefaultConfirmWait = 60 * time.Second
+
+// What the model reads of a call that was not made.
+const (
+	deniedResult   = "用户拒绝了这次工具调用，它没有执行。请不要再次尝试，直接告诉用户。"
+	unheardResult  = "在规定时间内没有人允许这次工具调用，它没有执行。请告诉用户：如需执行，请重新提问并及时允许。"
+	deniedOutcome  = "❌ 已拒绝"
+	unheardOutcome = "⌛ 无人允许，未执行"
+	allowedOutcome = "✅ 已允许"
+)
+
+// decisionKey is where decisions on the calls of m's conversation are
+// kept: one conversation, whoever decides.
+func decisionKey(m chat.Message) string { return "decide\x00" + m.ConversationID }
+
+// decider names who decided, by their staff id where DingTalk gives one
+// (a card's press carries only that), else their sender id.
+func decider(m chat.Message) string {
+	if m.SenderStaffID != "" {
+		return m.SenderStaffID
+	}
+	return m.SenderID
+}
+
+// deciders are who may allow the calls made for m: the asker, or in a
+// group with administrators, they.
+func (w *Writer) deciders(m chat.Message) []string {
+	if m.IsGroup() && len(w.access.Admins) > 0 {
+		return w.access.Admins
+	}
+	return []string{decider(m)}
+}
+
+// confirm asks whether the calls of uses that need it may be made and
+// waits for the decision: allowed is true when they may.
+func (w *Writer) confirm(ctx context.Context, j *job, calls []chat.ToolCall, uses []chat.ToolUse, draft chat.Draft) (allowed bool, outcome string, err error) {
+	var asked []string
+	for i, call := range calls {
+		if uses[i].Confirm {
+			asked = append(asked, fmt.Sprintf("%s：%s", uses[i].Label, clipRunes(call.Arguments, 300)))
+		}
+	}
+	who := "你"
+	if j.m.IsGroup() && len(w.access.Admins) > 0 {
+		who = "管理员"
+	}
+	wait := w.confirmWait
+	if deadline, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(deadline))
+	}
+	question := fmt.Sprintf("🔧 大模型想使用工具：\n%s\n\n需要%s允许（%d 秒内）", strings.Join(asked, "\n"), who, int(wait.Seconds()))
+	since := w.now()
+	card, buttons := draft.(chat.Asking)
+	if buttons {
+		card.Ask(question + "：请点「允许」或「拒绝」。")
+	} else {
+		text := question + "：回复 \\yes 允许，\\no 拒绝。"
+		if err := w.outbox.Deliver(ctx, chat.Answer{To: j.m, Text: text}); err != nil {
+			return false, "", retry.Mark(fmt.Errorf("ask whether a tool may be used: %w", err))
+		}
+	}
+	j.log.Log(ctx, logging.LevelNotice, "waiting for a decision on a tool call", "tools", len(asked), "wait", wait.String())
+	allowed, decided, err := w.waitDecision(ctx, j, since, wait)
+	switch {
+	case err != nil:
+		return false, "", err
+	case allowed:
+		outcome = allowedOutcome
+	case decided:
+		outcome = deniedOutcome
+	default:
+		outcome = unheardOutcome
+	}
+	if buttons {
+		card.Asked(outcome)
+	}
+	j.log.Log(ctx, logging.LevelNotice, "tool call decided", "allowed", allowed, "decided", decided)
+	return allowed, outcome, nil
+}
+
+// waitDecision looks for a decision on m's calls made since, every
+// stopPoll, for at most wait; ctx ending (\stop, the function's time)
+// ends the wait with its cause.
+func (w *Writer) waitDecision(ctx context.Context, j *job, since time.Time, wait time.Duration) (allowed, decided bool, err error) {
+	m := j.m
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	tick := time.NewTicker(w.stopPoll)
+	defer tick.Stop()
+	warned := false
+	for {
+		select {
+		case <-ctx.Done():
+			return false, false, context.Cause(ctx)
+		case <-timer.C:
+			return false, false, nil
+		case <-tick.C:
+		}
+		decided, approve, err := w.decisions.DecidedSince(ctx, decisionKey(m), since, w.deciders(m))
+		switch {
+		case err != nil && ctx.Err() == nil && !warned:
+			// A later look may see it.
+			j.log.WarnContext(ctx, "could not look for a decision on a tool call", "err", err)
+			warned = true
+		case decided:
+			return approve, true, nil
+		}
+	}
+}
+
+// notMade is what the model reads of a call that needed a person's
+// decision and did not get a yes.
+func notMade(outcome string) string {
+	if outcome == deniedOutcome {
+		return deniedResult
+	}
+	return unheardResult
+}
+
+func clipRunes(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
+}
