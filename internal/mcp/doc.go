@@ -15,4 +15,8 @@
 // server's own origin only, and never reach a log line, an error or a
 // reason. A server's URL may hold a secret too (some hosted servers put a
 // key in the path): it is not logged, only its host.
+//
+// The wire facts the code relies on (streamable HTTP, sessions, what SDK
+// v1.8.0 sends to open one, tools and their annotations) are in
+// docs/protocols.md §17; docs/tools.md says how an operator adds a server.
 package mcp

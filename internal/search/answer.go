@@ -90,7 +90,7 @@ func collect(pages []json.RawMessage, count int, page func(map[string]json.RawMe
 }
 
 // failure classifies a refusal by its status (HTTP, or the code in the
-// body), as both services document theirs (docs/tools-search.md):
+// body), as both services document theirs (docs/protocols.md §17):
 // 401 and 403 a refused key, 429 too many requests, 402, 432 and 433 an
 // exhausted balance or plan, 400 and 422 a refused request, 5xx the
 // service failing. Anything else (404, a redirect) means the endpoint is

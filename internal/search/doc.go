@@ -9,6 +9,7 @@
 // is read as untrusted input: it is bounded in size, and an answer of the
 // wrong shape costs the search, never the process.
 //
-// The wire facts the code relies on are in docs/tools-search.md, "Wire
-// facts". Package searchtest has fakes of both services.
+// The wire facts the code relies on are in docs/protocols.md §17 (where
+// the fakes differ from them: §16). Package searchtest has fakes of both
+// services; docs/tools.md says how the robot uses them.
 package search

@@ -3,7 +3,7 @@
 // Each fake is an http.Handler (for httptest.NewServer, or
 // pipenet.Start for a test in a testing/synctest bubble) that answers as
 // the real service does, in its JSON shapes and with its error bodies
-// (docs/tools-search.md, "Wire facts"): it wants the Bearer key, refuses
+// (docs/protocols.md §17): it wants the Bearer key, refuses
 // a missing or empty query and an out-of-range count with 400, and finds
 // for each query the same pages (Pages), so that a test can check that an
 // answer cites them. A test can make it fail (SetFault), serve pages of
