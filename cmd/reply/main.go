@@ -325,7 +325,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			"addr", addr.String(), "model", s.Model, "endpoint", s.Endpoint, "historyLength", s.HistoryLength,
 			"timeout", timeout.String(), "functionTimeout", s.FunctionTime, "ossMountPoint", s.OSSMountPoint, "ossBucket", s.OSSBucket, "replyFormat", format,
 			"card", s.CardTemplate != "", "visionModel", s.VisionModel, "maxFileMB", s.MaxFileMB, "showThinking", s.ShowThinking, "thinkingReaction", s.ThinkingBadge,
-			"groupContext", s.GroupContext, "maxContextTokens", s.ContextTokens, "dailyLimit", s.DailyLimit, "allowUsers", len(s.AllowUsers), "allowGroups", len(s.AllowGroups), "admins", len(s.AdminUsers))
+			"groupContext", s.GroupContext, "maxContextTokens", s.ContextTokens, "dailyLimit", s.DailyLimit, "allowUsers", len(s.AllowUsers), "allowGroups", len(s.AllowGroups), "admins", len(s.AdminUsers),
+			"webSearch", s.WebSearch, "searchMode", s.SearchMode, "mcpServers", mcpCount(s.MCPServers), "maxToolRounds", s.ToolRounds)
 	})
 }
 

@@ -34,7 +34,7 @@ func TestSettingsAreValidated(t *testing.T) {
 	good := settings{
 		Endpoint: "http://localhost:11434", HistoryLength: 5, Timeout: 55, FunctionTime: 120, Temperature: 0.7, WebhookHosts: []string{"oapi.dingtalk.com"},
 		ReplyFormat: "markdown", MarkdownChars: 3500, CardMaxChars: 3000, CardUpdates: 20, CardKey: "content", CardInterval: 300 * time.Millisecond, MaxPictureMB: 10, MaxFileMB: 10, FileReadMB: 48,
-		GroupContext: "member", ContextTokens: 8000,
+		GroupContext: "member", ContextTokens: 8000, WebSearch: "off", SearchMode: "tool", ToolRounds: 5,
 	}
 	if err := good.validate(); err != nil {
 		t.Fatal(err)
@@ -63,6 +63,10 @@ func TestSettingsAreValidated(t *testing.T) {
 		"GROUP_CONTEXT":         func(s *settings) { s.GroupContext = "team" },
 		"MAX_CONTEXT_TOKENS":    func(s *settings) { s.ContextTokens = 10 },
 		"DAILY_LIMIT":           func(s *settings) { s.DailyLimit = -1 },
+		"WEB_SEARCH":            func(s *settings) { s.WebSearch = "google" },
+		"SEARCH_API_KEY":        func(s *settings) { s.WebSearch = "bocha" },
+		"SEARCH_MODE":           func(s *settings) { s.SearchMode = "sometimes" },
+		"MAX_TOOL_ROUNDS":       func(s *settings) { s.ToolRounds = 21 },
 	} {
 		s := good
 		mutate(&s)
@@ -97,5 +101,23 @@ func TestTheChildReadsAFileWithoutConfiguration(t *testing.T) {
 	err := run(t.Context(), []string{"reply", forked.ChildArg, "file.txt"}, getenv, strings.NewReader("周三下午三点开会。"), &stdout, &stderr)
 	if err != nil || stdout.String() != "{}\n周三下午三点开会。" {
 		t.Errorf("run = %v, wrote %q (stderr %q)", err, stdout.String(), stderr.String())
+	}
+}
+
+// A mistake in MCP_SERVERS stops the function at start, saying where.
+func TestToolsSettingsAreValidatedAtStart(t *testing.T) {
+	s := settings{WebSearch: "off", SearchMode: "tool", MCPServers: `[{"name":"docs","url":"https://mcp.example.com","trusts":["x"]}]`}
+	if _, _, err := openTools(s, nil); err == nil || !strings.Contains(err.Error(), "MCP_SERVERS[0]") || !strings.Contains(err.Error(), "trusts") {
+		t.Errorf("a misspelt field: %v; want an error naming the entry and the field", err)
+	}
+	s = settings{WebSearch: "bocha", SearchKey: "k", SearchURL: "ftp://search.example.com", SearchMode: "tool"}
+	if _, _, err := openTools(s, nil); err == nil || !strings.Contains(err.Error(), "SEARCH_ENDPOINT") {
+		t.Errorf("an endpoint that is not HTTP: %v", err)
+	}
+	s = settings{WebSearch: "off", SearchMode: "tool"}
+	if tools, closeTools, err := openTools(s, nil); err != nil || tools != nil {
+		t.Errorf("no tools: %v, %v; want none, and \\tools not offered", tools, err)
+	} else {
+		closeTools()
 	}
 }

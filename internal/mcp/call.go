@@ -71,6 +71,9 @@ func (c *Client) Call(ctx context.Context, name, arguments string) (string, erro
 		return "", redact.Wrap(err, fmt.Sprintf("the call of %s failed: %s", t.Label(), reason))
 	}
 	text, size, cut := c.resultText(res)
+	// A server that echoes its own token (a header value) must not hand
+	// it to the model, the bucket's record, and perhaps the answer.
+	text = redact.String(text, r.secrets...)
 	c.log.Debug("mcp: a tool was called", "server", r.cfg.Name, "tool", clip(t.Original),
 		"is_error", res.IsError, "bytes", size, "cut", cut)
 	return text, nil

@@ -149,7 +149,7 @@ func (w *Writer) write(ctx context.Context, j *job, q question) (response, error
 	raw := c.Text
 	if err != nil && errors.Is(cause, errStopped) {
 		shown := w.visible(written)
-		used := chat.Usage{Prompt: p.Tokens(), Completion: chat.Tokens(written)}
+		used := sum(cv.earlier, chat.Usage{Prompt: p.Tokens(), Completion: chat.Tokens(written)})
 		log.Log(ctx, logging.LevelNotice, "stopped by the asker", "historyTurns", len(p.History), "answerBytes", len(shown),
 			"promptTokens", used.Prompt, "completionTokens", used.Completion, "usageReported", false)
 		return response{text: stoppedText(shown), draft: draft, usage: used, stopped: true}, nil
@@ -171,7 +171,7 @@ func (w *Writer) write(ctx context.Context, j *job, q question) (response, error
 		// What was written is the answer, as far as it goes.
 		log.WarnContext(ctx, "the answer was cut short: delivering and keeping what was written", "err", err, "answerBytes", len(written))
 		raw, cut = withoutPartialTag(written), cutMark(err)
-		c.Usage = chat.Usage{}
+		c.Usage = cv.earlier // the cut request's own is estimated below
 	}
 	t := splitThinking(raw)
 	if t.answer == "" {
@@ -189,10 +189,11 @@ func (w *Writer) write(ctx context.Context, j *job, q question) (response, error
 		MessageID: m.ID, Question: q.remembered, Answer: answer,
 		AskedAt: m.CreatedAt, AnsweredAt: w.now().UTC(),
 	}
-	used, reported := c.Usage, c.Usage != (chat.Usage{})
+	used, reported := c.Usage, cv.last != (chat.Usage{})
 	if !reported {
-		// Some providers report no usage: count the estimate instead.
-		used = chat.Usage{Prompt: p.Tokens(), Completion: chat.Tokens(raw)}
+		// Some providers report no usage: count the estimate of the last
+		// request instead, beside what the earlier rounds reported.
+		used = sum(cv.earlier, chat.Usage{Prompt: p.Tokens(), Completion: chat.Tokens(raw)})
 	}
 	log.Log(ctx, logging.LevelNotice, "answered", "historyTurns", len(p.History), "answerBytes", len(t.answer), "pictures", len(p.Images),
 		"promptTokens", used.Prompt, "completionTokens", used.Completion, "usageReported", reported, "cut", cut != "",

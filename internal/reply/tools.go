@@ -62,6 +62,14 @@ type conversation struct {
 	cause error
 	// rounds counts the tool rounds the answer took.
 	rounds int
+	// earlier is what the requests before the last reported they cost,
+	// last what the last did (nothing when it failed or reports none).
+	earlier, last chat.Usage
+}
+
+// sum is what u and v cost together.
+func sum(u, v chat.Usage) chat.Usage {
+	return chat.Usage{Prompt: u.Prompt + v.Prompt, Completion: u.Completion + v.Completion}
 }
 
 // converse asks model p, for j's message, until it answers: each round in
@@ -110,15 +118,22 @@ func (w *Writer) converse(ctx context.Context, j *job, model Model, p chat.Promp
 			ask.Tools = nil
 			ask.System = strings.TrimSpace(ask.System + "\n\n" + lastRoundNote)
 		}
-		if cuts := ask.FitRounds(window); cuts > 0 {
-			j.log.WarnContext(ctx, "tool results cut to fit the context window", "cuts", cuts)
+		if window > 0 && len(ask.Tools)+len(ask.Rounds) > 0 {
+			// The tools, and what they gave, take room in the window
+			// too: the history gives way first, then the results.
+			if dropped, _ := ask.Fit(window); dropped > 0 {
+				j.log.InfoContext(ctx, "history turns left out to make room for the tools", "dropped", dropped)
+			}
+			if cuts := ask.FitRounds(window); cuts > 0 {
+				j.log.WarnContext(ctx, "tool results cut to fit the context window", "cuts", cuts)
+			}
 		}
 		cv.p = ask
 		c, written, cause, err := w.request(ctx, j, model, &ask, draft)
 		cv.p.History = ask.History
 		p.History = ask.History
-		used.Prompt += c.Usage.Prompt
-		used.Completion += c.Usage.Completion
+		cv.earlier, cv.last = used, c.Usage
+		used = sum(used, c.Usage)
 		cv.c, cv.written, cv.cause = c, written, cause
 		cv.c.Usage = used
 		switch {

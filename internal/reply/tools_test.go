@@ -67,6 +67,8 @@ type fakeTools struct {
 	block       chan struct{}
 	searchFirst bool
 	missing     []string
+	// result, when set, is every call's result.
+	result string
 }
 
 func (f *fakeTools) Offer(context.Context) ([]chat.Tool, []string) {
@@ -94,6 +96,9 @@ func (f *fakeTools) Call(ctx context.Context, call chat.ToolCall) string {
 		case <-ctx.Done():
 			return "cancelled"
 		}
+	}
+	if f.result != "" {
+		return f.result
 	}
 	return call.Name + " 的结果"
 }
@@ -339,5 +344,35 @@ func TestToolsListsWhatTheModelMayUse(t *testing.T) {
 	}
 	if got := plain.out.last(conversationID); !strings.Contains(got, "未知命令") {
 		t.Errorf(`\tools without tools answered %q; want it an unknown command`, got)
+	}
+}
+
+// The tools and what they gave take room in the context window too: the
+// history gives way first, then the results are cut.
+func TestToolRoundsStayWithinTheContextWindow(t *testing.T) {
+	model := &toolModel{turn: func(_ context.Context, p chat.Prompt) (chat.Completion, error) {
+		if len(p.Rounds) > 0 {
+			return chat.Completion{Text: "答"}, nil
+		}
+		return chat.Completion{ToolCalls: []chat.ToolCall{{ID: "c1", Name: "long_result", Arguments: `{}`}}}, nil
+	}}
+	tools := &fakeTools{}
+	f := toolFixture(t, model, tools, func(c *testConfig) { c.MaxContextTokens, c.HistoryLength = 1500, 5 })
+	for i := range 3 {
+		if err := f.handle(t, fmt.Sprint("r", i), event(fmt.Sprint("m", i), strings.Repeat("历史", 150), clock.Add(time.Duration(i)*time.Minute))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tools.result = strings.Repeat("结果", 2000)
+	if err := f.handle(t, "r9", event("m9", "用工具", clock.Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	asked := model.prompts()
+	last := asked[len(asked)-1]
+	if len(last.Rounds) != 1 || last.Tokens() > 1500 {
+		t.Errorf("the request after the round is %d tokens with %d history turns; want it within 1500", last.Tokens(), len(last.History))
+	}
+	if !strings.HasSuffix(last.Rounds[0].Results[0].Content, chat.CutResults) {
+		t.Error("the long result was not cut, nor said to be")
 	}
 }

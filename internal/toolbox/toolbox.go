@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"unicode/utf8"
 
@@ -43,6 +44,9 @@ type Config struct {
 	SearchFirst bool
 	// MCP are the remote MCP servers' tools; nil for none.
 	MCP *mcp.Client
+	// Logger tells the operator of a search that failed (a key refused,
+	// a balance spent); nil logs nothing.
+	Logger *slog.Logger
 }
 
 // Toolbox is reply.Tools over a web search and MCP servers.
@@ -116,6 +120,9 @@ func (t *Toolbox) Call(ctx context.Context, call chat.ToolCall) string {
 		}
 		results, err := t.cfg.Search.Search(ctx, q)
 		if err != nil {
+			if t.cfg.Logger != nil && ctx.Err() == nil {
+				t.cfg.Logger.WarnContext(ctx, "a web search failed", "provider", t.cfg.WebSearch, "err", err)
+			}
 			return search.FormatError(q, err)
 		}
 		return search.Format(q, results)
