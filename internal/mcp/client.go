@@ -80,9 +80,9 @@ type remote struct {
 	trusted map[string]bool
 	// confirmed are the tools of Confirm.
 	confirmed map[string]bool
-	listing singleflight.Group
-	connect chan struct{} // held while a session is being made
-	invalid string        // why the server is never asked, if it is not
+	listing   singleflight.Group
+	connect   chan struct{} // held while a session is being made
+	invalid   string        // why the server is never asked, if it is not
 
 	mu      sync.Mutex
 	closed  bool
