@@ -34,8 +34,11 @@ import (
 // (Objects.Create), with the vote inside; only the vote of the call that
 // created it is ever named. Of any number of presses of one voter on one
 // answer at once, likes and dislikes alike, exactly one creates the lock:
-// its vote counts (counted true), the others' do not. A vote named without
-// its lock never happens: the lock comes first.
+// its vote counts (counted true), the others' do not. The lock holds a
+// random name of its writer too, so that a create that landed but whose
+// answer was lost (the SDK tries it again and meets the lock) is still
+// known for its writer's. A vote named without its lock never happens: the
+// lock comes first.
 //
 // A voter's press that created the lock and failed before naming the vote
 // (a process that died, a request that failed) leaves the vote decided but
