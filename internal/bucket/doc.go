@@ -1,9 +1,11 @@
 // Package bucket is the reply function's storage on OSS: the conversation
 // histories, the receipts, claims and tool rounds of messages, the daily
 // questions, the conversations' settings, the files waiting for the next
-// question, the \stop requests and the month's tally of OpenAPI calls. It
-// reads and writes objects below one folder of one bucket and knows nothing
-// of DingTalk, FC or the model. Each store's file gives its layout, where
+// question, the \stop requests, the month's tally of OpenAPI calls, and
+// what the buttons of the robot's cards need: which question each card
+// answers, the votes on answers, the decisions on tools, and the card
+// callback's registration. It reads and writes objects below one folder of
+// one bucket and knows nothing of DingTalk, FC or the model. Each store's file gives its layout, where
 // <root> is the stores' folder: OSS_BUCKET_PATH in the bucket, which FC
 // mounts at OSS_MOUNT_POINT. The layout is what deployed buckets hold: a
 // key that changes loses their data.
@@ -21,16 +23,17 @@
 //     daily slots (Questions) are then exclusive across instances, and the
 //     first record of a message's tool round or of the calls about to be
 //     made (Receipts.RecordRound, RecordIntent) is the one every instance
-//     continues from, so each tool call is made once. No directory is
-//     needed.
+//     continues from, so each tool call is made once. A voter's first vote
+//     on an answer is the one counted (Votes), and a card's first record
+//     the one kept (Cards). No directory is needed.
 //   - The mount (package ossmount, when OSS_BUCKET is not set): the bucket
 //     folder that FC mounts into the function as a directory, or any local
 //     folder (make run, the tests). On a local folder Create links a whole
 //     file into place and is exclusive; on FC's OSS mount (ossfs) it is a
 //     lookup and then an upload, exclusive within one instance only (a
-//     claim, a slot, and so a tool call made once, hold within one
-//     instance only), and a reader may meet a file empty for a moment
-//     (docs/protocols.md §12).
+//     claim, a slot, and so a tool call made once, or one vote per
+//     person, hold within one instance only), and a reader may meet a
+//     file empty for a moment (docs/protocols.md §12).
 //     The directory is checked at start (ossmount.New), so a missing mount
 //     says so instead of losing the first message.
 //

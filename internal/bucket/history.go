@@ -58,8 +58,9 @@ const DefaultKeep = 50
 // owner or message id, which no store could file.
 var ErrInvalidArgument = errors.New("invalid argument")
 
-// Config tunes a History, a Receipts or a Settings store (Receipts ignores
-// Keep, Settings uses only Now). The zero value is usable.
+// Config tunes a History, a Receipts, a Settings, a Cards or a Votes store
+// (Receipts ignores Keep, Settings uses only Now, Cards only Logger, Votes
+// Now and Logger). The zero value is usable.
 type Config struct {
 	// Keep is how many turns are kept per owner; older ones are deleted
 	// after each Save. 0 means DefaultKeep.
