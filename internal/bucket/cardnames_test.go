@@ -35,7 +35,7 @@ var cardStoreNames = regexp.MustCompile(`^(` +
 	`cards/v1/[0-9]{8}/[0-9a-f]{64}\.json|` +
 	`cards/v1/registered/[0-9a-f]{64}\.json|` +
 	`votes/v1/[0-9]{8}/[0-9a-f]{16}-[0-9a-f]{16}(-[LD])?\.json|` +
-	`decisions/v1/[0-9a-f]{64}/[0-9]{16}-[yn]\.json` +
+	`decisions/v1/[0-9a-f]{64}/[0-9]{16}-[yn]-[0-9a-f]{16}\.json` +
 	`)$`)
 
 // useCardStores goes through each card store with id as every id it
@@ -78,13 +78,13 @@ func useCardStores(t *testing.T, objects Objects, id string) {
 	}
 
 	decisions := NewDecisions(objects)
-	if err := decisions.Decide(ctx, id, now, true); err != nil {
+	if err := decisions.Decide(ctx, id, id, now, true); err != nil {
 		t.Fatal(err)
 	}
-	if decided, approve, err := decisions.DecidedSince(ctx, id, now.Add(-time.Second)); err != nil || !decided || !approve {
+	if decided, approve, err := decisions.DecidedSince(ctx, id, now.Add(-time.Second), []string{id}); err != nil || !decided || !approve {
 		t.Errorf("DecidedSince(%.40q) = %v, %v, %v", id, decided, approve, err)
 	}
-	if decided, _, err := decisions.DecidedSince(ctx, id+"/..", now.Add(-time.Second)); err != nil || decided {
+	if decided, _, err := decisions.DecidedSince(ctx, id+"/..", now.Add(-time.Second), []string{id}); err != nil || decided {
 		t.Errorf("another owner than %.40q decided: %v, %v", id, decided, err)
 	}
 

@@ -18,11 +18,13 @@ import (
 // listing tells whether any came after the question was put, and which
 // came first.
 //
-//	<root>/decisions/v1/<owner>/<millis>-y.json  an approval
-//	<root>/decisions/v1/<owner>/<millis>-n.json  a refusal
+//	<root>/decisions/v1/<owner>/<millis>-y-<decider>.json  an approval
+//	<root>/decisions/v1/<owner>/<millis>-n-<decider>.json  a refusal
 //
-// <owner> is the hash of the asker's key in the conversation (the asker
-// decides, or an admin for them). Each object is created only if absent
+// <owner> is the hash of the key decisions are kept under (a
+// conversation's), <decider> of who decided: the reader counts only the
+// decisions of those who may decide (the asker, or an admin for them), in
+// the same one listing. Each object is created only if absent
 // (Objects.Create) and never rewritten, so two decisions at once are two
 // objects, and every reader takes the earliest after the question (the
 // first press wins), whichever instance reads: the order is in the names.
@@ -45,8 +47,10 @@ const decisionsDir = "decisions/" + versionDir
 const (
 	approveMark = "y"
 	denyMark    = "n"
-	// decisionNameLen is the length of <millis>-<y|n>.json.
-	decisionNameLen = millisDigits + 2 + len(fileSuffix)
+	// deciderDigits is the length of the decider's hash in a name.
+	deciderDigits = 16
+	// decisionNameLen is the length of <millis>-<y|n>-<decider>.json.
+	decisionNameLen = millisDigits + 3 + deciderDigits + len(fileSuffix)
 )
 
 // NewDecisions returns the decisions kept in objects.
@@ -59,9 +63,9 @@ func (d *Decisions) folder(owner string) string { return path.Join(decisionsDir,
 // chooses) to run the tool the model asked for (approve) or not, and
 // removes the decisions older than DecisionsKept before at. The same
 // decision recorded again is no error.
-func (d *Decisions) Decide(ctx context.Context, owner string, at time.Time, approve bool) error {
-	if owner == "" {
-		return fmt.Errorf("bucket: decide: %w: empty owner", ErrInvalidArgument)
+func (d *Decisions) Decide(ctx context.Context, owner, decider string, at time.Time, approve bool) error {
+	if owner == "" || decider == "" {
+		return fmt.Errorf("bucket: decide: %w: empty owner or decider", ErrInvalidArgument)
 	}
 	dir := d.folder(owner)
 	names, err := d.objects.List(ctx, dir, 0)
@@ -73,7 +77,7 @@ func (d *Decisions) Decide(ctx context.Context, owner string, at time.Time, appr
 		mark = approveMark
 	}
 	data := fmt.Appendf(nil, `{"version":%d}`, formatVersion)
-	name := formatMillis(millis(at)) + "-" + mark + fileSuffix
+	name := formatMillis(millis(at)) + "-" + mark + "-" + deciderKey(decider) + fileSuffix
 	if err := d.objects.Create(ctx, path.Join(dir, name), data); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("bucket: decide: %w", err)
 	}
@@ -83,9 +87,10 @@ func (d *Decisions) Decide(ctx context.Context, owner string, at time.Time, appr
 	return nil
 }
 
-// DecidedSince reports whether owner decided after since, and if so the
-// earliest such decision (approve true to run the tool), in one listing.
-func (d *Decisions) DecidedSince(ctx context.Context, owner string, since time.Time) (decided, approve bool, err error) {
+// DecidedSince reports whether one of deciders decided under owner after
+// since, and if so the earliest such decision (approve true to run the
+// tool), in one listing.
+func (d *Decisions) DecidedSince(ctx context.Context, owner string, since time.Time, deciders []string) (decided, approve bool, err error) {
 	if owner == "" {
 		return false, false, fmt.Errorf("bucket: decisions: %w: empty owner", ErrInvalidArgument)
 	}
@@ -93,17 +98,29 @@ func (d *Decisions) DecidedSince(ctx context.Context, owner string, since time.T
 	if err != nil {
 		return false, false, fmt.Errorf("bucket: decisions: %w", err)
 	}
+	may := make(map[string]bool, len(deciders))
+	for _, who := range deciders {
+		may[deciderKey(who)] = true
+	}
 	after := millis(since)
 	first := ""
 	for _, name := range names {
-		if ms, ok := decisionMillis(name); ok && ms > after && (first == "" || name < first) {
+		if ms, ok := decisionMillis(name); ok && ms > after && may[decisionDecider(name)] && (first == "" || name < first) {
 			first = name
 		}
 	}
 	if first == "" {
 		return false, false, nil
 	}
-	return true, strings.HasSuffix(first, "-"+approveMark+fileSuffix), nil
+	return true, first[millisDigits+1:millisDigits+2] == approveMark, nil
+}
+
+// deciderKey is who decided, as a decision's name holds it.
+func deciderKey(decider string) string { return ownerKey(decider)[:deciderDigits] }
+
+// decisionDecider is the decider's part of a decision's name.
+func decisionDecider(name string) string {
+	return name[millisDigits+3 : millisDigits+3+deciderDigits]
 }
 
 // decisionMillis is the instant a decision's object name holds; ok is
@@ -112,7 +129,7 @@ func decisionMillis(name string) (int64, bool) {
 	if len(name) != decisionNameLen || name[millisDigits] != '-' || !strings.HasSuffix(name, fileSuffix) {
 		return 0, false
 	}
-	if mark := name[millisDigits+1 : millisDigits+2]; mark != approveMark && mark != denyMark {
+	if mark := name[millisDigits+1 : millisDigits+2]; mark != approveMark && mark != denyMark || name[millisDigits+2] != '-' {
 		return 0, false
 	}
 	return parseMillis(name[:millisDigits])

@@ -15,7 +15,7 @@ func TestTheFirstDecisionAfterTheQuestionWins(t *testing.T) {
 		d := NewDecisions(objects)
 		ctx := t.Context()
 		asked := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
-		if decided, _, err := d.DecidedSince(ctx, "alice", asked); err != nil || decided {
+		if decided, _, err := d.DecidedSince(ctx, "alice", asked, []string{"u1"}); err != nil || decided {
 			t.Fatalf("before any decision: %v, %v", decided, err)
 		}
 		// A refusal of an earlier question, then an approval and a refusal
@@ -24,7 +24,7 @@ func TestTheFirstDecisionAfterTheQuestionWins(t *testing.T) {
 			at      time.Duration
 			approve bool
 		}{{-time.Second, false}, {3 * time.Second, true}, {5 * time.Second, false}} {
-			if err := d.Decide(ctx, "alice", asked.Add(c.at), c.approve); err != nil {
+			if err := d.Decide(ctx, "alice", "u1", asked.Add(c.at), c.approve); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -39,25 +39,25 @@ func TestTheFirstDecisionAfterTheQuestionWins(t *testing.T) {
 			{"alice", asked.Add(5 * time.Second), false, false},
 			{"bob", asked, false, false},
 		} {
-			decided, approve, err := other.DecidedSince(ctx, c.owner, c.since)
+			decided, approve, err := other.DecidedSince(ctx, c.owner, c.since, []string{"u1"})
 			if err != nil || decided != c.decided || approve != c.approve {
 				t.Errorf("%s since %v: decided %v, approve %v, %v; want %v, %v", c.owner, c.since, decided, approve, err, c.decided, c.approve)
 			}
 		}
 		// The same decision delivered again is no error; an approval and
 		// a refusal in the same millisecond: the refusal wins.
-		if err := d.Decide(ctx, "alice", asked.Add(3*time.Second), true); err != nil {
+		if err := d.Decide(ctx, "alice", "u1", asked.Add(3*time.Second), true); err != nil {
 			t.Errorf("a decision written again: %v", err)
 		}
 		for _, approve := range []bool{true, false} {
-			if err := d.Decide(ctx, "carol", asked.Add(time.Second), approve); err != nil {
+			if err := d.Decide(ctx, "carol", "u1", asked.Add(time.Second), approve); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if decided, approve, err := other.DecidedSince(ctx, "carol", asked); err != nil || !decided || approve {
+		if decided, approve, err := other.DecidedSince(ctx, "carol", asked, []string{"u1"}); err != nil || !decided || approve {
 			t.Errorf("an approval and a refusal in one millisecond: decided %v, approve %v, %v; want refused", decided, approve, err)
 		}
-		for _, err := range []error{d.Decide(ctx, "", asked, true), func() error { _, _, err := d.DecidedSince(ctx, "", asked); return err }()} {
+		for _, err := range []error{d.Decide(ctx, "", "u1", asked, true), func() error { _, _, err := d.DecidedSince(ctx, "", asked, []string{"u1"}); return err }()} {
 			if !errors.Is(err, ErrInvalidArgument) {
 				t.Errorf("an empty owner: %v; want ErrInvalidArgument", err)
 			}
@@ -76,14 +76,14 @@ func TestOfTwoDecisionsAtOnceTheEarliestWinsForEveryone(t *testing.T) {
 				wg.Go(func() {
 					// Each press on an instance of its own, the first one
 					// pressed a millisecond before the others.
-					if err := NewDecisions(objects).Decide(t.Context(), owner, asked.Add(time.Duration(1+min(i, 1))*time.Millisecond), approve); err != nil {
+					if err := NewDecisions(objects).Decide(t.Context(), owner, "u1", asked.Add(time.Duration(1+min(i, 1))*time.Millisecond), approve); err != nil {
 						t.Error(err)
 					}
 				})
 			}
 			wg.Wait()
 			for reader := range 3 {
-				decided, approve, err := NewDecisions(objects).DecidedSince(t.Context(), owner, asked)
+				decided, approve, err := NewDecisions(objects).DecidedSince(t.Context(), owner, asked, []string{"u1"})
 				if err != nil || !decided || approve != first {
 					t.Errorf("round %d, reader %d: decided %v, approve %v, %v; want the earliest, approve %v", round, reader, decided, approve, err, first)
 				}
@@ -96,11 +96,11 @@ func TestDecidedSinceIsOneListing(t *testing.T) {
 	objects, srv := APIAt(t, t.TempDir())
 	d := NewDecisions(objects)
 	asked := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
-	if err := d.Decide(t.Context(), "alice", asked.Add(time.Second), true); err != nil {
+	if err := d.Decide(t.Context(), "alice", "u1", asked.Add(time.Second), true); err != nil {
 		t.Fatal(err)
 	}
 	srv.ResetRequests()
-	if decided, approve, err := d.DecidedSince(t.Context(), "alice", asked); err != nil || !decided || !approve {
+	if decided, approve, err := d.DecidedSince(t.Context(), "alice", asked, []string{"u1"}); err != nil || !decided || !approve {
 		t.Fatalf("decided %v, approve %v, %v", decided, approve, err)
 	}
 	if got, want := srv.Requests(), map[string]int{"ListObjectsV2": 1}; !maps.Equal(got, want) {
@@ -126,11 +126,11 @@ func TestADecisionRemovesThoseOlderThanADayAndStrayNamesDecideNothing(t *testing
 				t.Fatal(err)
 			}
 		}
-		if decided, _, err := d.DecidedSince(ctx, "alice", first); err != nil || decided {
+		if decided, _, err := d.DecidedSince(ctx, "alice", first, []string{"u1"}); err != nil || decided {
 			t.Errorf("names that are not decisions decided: %v, %v", decided, err)
 		}
 		for _, at := range []time.Time{first, first.Add(time.Hour), first.Add(DecisionsKept + 30*time.Minute)} {
-			if err := d.Decide(ctx, "alice", at, true); err != nil {
+			if err := d.Decide(ctx, "alice", "u1", at, true); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -146,6 +146,28 @@ func TestADecisionRemovesThoseOlderThanADayAndStrayNamesDecideNothing(t *testing
 		}
 		if decisions != 2 || len(names) != 8 {
 			t.Errorf("%d decisions and %d names kept; want the one older than %v gone, two left, and the stray names alone", decisions, len(names), DecisionsKept)
+		}
+	})
+}
+
+// Only the decisions of those who may decide count: another member's
+// press or \yes decides nothing, and the one that may decide still does.
+func TestOnlyTheDecidersDecisionsCount(t *testing.T) {
+	eachWay(t, func(t *testing.T, objects Objects) {
+		ctx := t.Context()
+		d := NewDecisions(objects)
+		asked := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+		if err := d.Decide(ctx, "group-1", "bystander", asked.Add(time.Second), true); err != nil {
+			t.Fatal(err)
+		}
+		if decided, _, err := d.DecidedSince(ctx, "group-1", asked, []string{"admin"}); err != nil || decided {
+			t.Errorf("a bystander's yes decided for the admin: %v, %v", decided, err)
+		}
+		if err := d.Decide(ctx, "group-1", "admin", asked.Add(2*time.Second), false); err != nil {
+			t.Fatal(err)
+		}
+		if decided, approve, err := d.DecidedSince(ctx, "group-1", asked, []string{"admin", "other-admin"}); err != nil || !decided || approve {
+			t.Errorf("the admin's no: decided %v, approve %v, %v", decided, approve, err)
 		}
 	})
 }
