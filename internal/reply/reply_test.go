@@ -51,8 +51,10 @@ type outbox struct {
 	// fail, when set, decides the error of delivering piece i; nil delivers.
 	fail       func(piece int) error
 	pieceRunes int
-	// drafts makes Open return a draft for every message.
+	// drafts makes Open return a draft for every message; asking, when
+	// set, is the draft Open returns, a card with buttons.
 	drafts bool
+	asking chat.Draft
 
 	delivered map[string][]string // conversation id: the pieces delivered
 	answers   []chat.Answer
@@ -83,6 +85,9 @@ func (o *outbox) Recover(_ context.Context, _ chat.Message, a chat.Attempt) {
 func (o *outbox) Open(_ context.Context, _ chat.Message, _ chat.Attempt) chat.Draft {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.asking != nil {
+		return o.asking
+	}
 	if !o.drafts {
 		return nil
 	}
@@ -112,7 +117,9 @@ func (o *outbox) Deliver(_ context.Context, a chat.Answer) error {
 			o.delivered = map[string][]string{}
 		}
 		o.delivered[a.To.ConversationID] = append(o.delivered[a.To.ConversationID], pieces[i])
-		a.OnDelivered(i)
+		if a.OnDelivered != nil {
+			a.OnDelivered(i)
+		}
 	}
 	return nil
 }
