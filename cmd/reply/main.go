@@ -92,6 +92,7 @@ type settings struct {
 	SearchMode    string            `env:"SEARCH_MODE" envDefault:"tool"`
 	MCPServers    string            `env:"MCP_SERVERS"`
 	ToolRounds    int               `env:"MAX_TOOL_ROUNDS" envDefault:"5"`
+	ConfirmWait   int               `env:"CONFIRM_WAIT" envDefault:"60"`
 	Verbose       logging.Verbosity `env:"VERBOSE" envDefault:"25"`
 }
 
@@ -163,6 +164,8 @@ Environment:
   MCP_SERVERS            remote MCP servers, a JSON array of {"name", "url", "headers",
                          "tools", "trust"} (see docs/tools.md)
   MAX_TOOL_ROUNDS        rounds of tool calls before the model must answer (default 5, 1 to 20)
+  CONFIRM_WAIT           seconds an answer waits for a person to allow a tool in an MCP server's
+                         confirm list (default 60, 10 to 600; within the function's time)
   VERBOSE                Python log level: 10 debug, 20 info, 25 default, 30, 40
 `
 
@@ -291,6 +294,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return fmt.Errorf("configuration: %w", err)
 	}
 	defer closeTools()
+	access := reply.Access{Users: s.AllowUsers, Groups: s.AllowGroups, Admins: s.AdminUsers}
 	prompter := reply.NewPrompter(reply.PrompterConfig{
 		History: st.history, HistoryLength: s.HistoryLength, MaxContextTokens: s.ContextTokens,
 		SharedGroupContext: s.GroupContext == "group", SystemPrompt: s.SystemPrompt,
@@ -301,14 +305,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	svc := reply.New(reply.Parts{
 		Claims: reply.NewClaims(reply.ClaimsConfig{Receipts: st.receipts, Timeout: timeout}),
 		Control: reply.NewControl(reply.ControlConfig{
-			Outbox: out, Access: reply.Access{Users: s.AllowUsers, Groups: s.AllowGroups, Admins: s.AdminUsers},
-			Stops: st.stops, Questions: st.questions, DailyLimit: s.DailyLimit, Tools: tools,
+			Outbox: out, Access: access,
+			Stops: st.stops, Questions: st.questions, DailyLimit: s.DailyLimit, Tools: tools, Decisions: st.decisions,
 		}, prompter),
 		Prompter: prompter,
 		Writer: reply.NewWriter(reply.WriterConfig{
 			Outbox: out, Receipts: st.receipts, Reactions: reactions, Stops: st.stops,
 			Timeout: timeout, ShowThinking: s.ShowThinking,
 			Tools: tools, ToolLog: st.receipts, MaxToolRounds: s.ToolRounds,
+			Decisions: st.decisions, Access: access, ConfirmWait: time.Duration(s.ConfirmWait) * time.Second,
 		}),
 		Instance: instance,
 		Logger:   logger,
@@ -448,6 +453,8 @@ func (s settings) validate() error {
 		return fmt.Errorf("SEARCH_MODE must be tool or always, got %q", s.SearchMode)
 	case s.SearchMode == "always" && s.WebSearch != toolbox.SearchBocha && s.WebSearch != toolbox.SearchTavily:
 		return fmt.Errorf("SEARCH_MODE=always searches each question through the robot's own search: it needs WEB_SEARCH=bocha or tavily, got %q", s.WebSearch)
+	case s.ConfirmWait < 10 || s.ConfirmWait > 600:
+		return fmt.Errorf("CONFIRM_WAIT must be between 10 and 600 seconds, got %d", s.ConfirmWait)
 	case s.ToolRounds < 1 || s.ToolRounds > 20:
 		return fmt.Errorf("MAX_TOOL_ROUNDS must be between 1 and 20, got %d", s.ToolRounds)
 	case s.isOpenAI() && s.APIKey == "":

@@ -34,7 +34,7 @@ func TestSettingsAreValidated(t *testing.T) {
 	good := settings{
 		Endpoint: "http://localhost:11434", HistoryLength: 5, Timeout: 55, FunctionTime: 120, Temperature: 0.7, WebhookHosts: []string{"oapi.dingtalk.com"},
 		ReplyFormat: "markdown", MarkdownChars: 3500, CardMaxChars: 3000, CardUpdates: 20, CardKey: "content", CardInterval: 300 * time.Millisecond, MaxPictureMB: 10, MaxFileMB: 10, FileReadMB: 48,
-		GroupContext: "member", ContextTokens: 8000, WebSearch: "off", SearchMode: "tool", ToolRounds: 5,
+		GroupContext: "member", ContextTokens: 8000, WebSearch: "off", SearchMode: "tool", ToolRounds: 5, ConfirmWait: 60,
 	}
 	if err := good.validate(); err != nil {
 		t.Fatal(err)
@@ -67,6 +67,7 @@ func TestSettingsAreValidated(t *testing.T) {
 		"SEARCH_API_KEY":        func(s *settings) { s.WebSearch = "bocha" },
 		"SEARCH_MODE":           func(s *settings) { s.SearchMode = "sometimes" },
 		"MAX_TOOL_ROUNDS":       func(s *settings) { s.ToolRounds = 21 },
+		"CONFIRM_WAIT":          func(s *settings) { s.ConfirmWait = 0 },
 	} {
 		s := good
 		mutate(&s)

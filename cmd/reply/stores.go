@@ -18,6 +18,12 @@ type stores struct {
 	questions *bucket.Questions
 	stops     *bucket.Stops
 	documents *bucket.Documents
+	// decisions, votes, cards and registrations are the cards' buttons'
+	// (and \yes and \no's).
+	decisions     *bucket.Decisions
+	votes         *bucket.Votes
+	cards         *bucket.Cards
+	registrations *bucket.Registrations
 	// tally counts the month's OpenAPI calls; nil without MONTHLY_CALLS.
 	tally *bucket.Tally
 }
@@ -41,12 +47,16 @@ func openStores(api *oss.Objects, mountPoint string, tallied bool, instance stri
 		return stores{}, fmt.Errorf("configuration: %w", err)
 	}
 	s := stores{
-		history:   history,
-		receipts:  bucket.NewReceipts(objects, bucket.Config{Logger: logger}),
-		settings:  bucket.NewSettings(objects, bucket.Config{}),
-		questions: bucket.NewQuestions(objects),
-		stops:     bucket.NewStops(objects),
-		documents: bucket.NewDocuments(objects),
+		history:       history,
+		receipts:      bucket.NewReceipts(objects, bucket.Config{Logger: logger}),
+		settings:      bucket.NewSettings(objects, bucket.Config{}),
+		questions:     bucket.NewQuestions(objects),
+		stops:         bucket.NewStops(objects),
+		documents:     bucket.NewDocuments(objects),
+		decisions:     bucket.NewDecisions(objects),
+		votes:         bucket.NewVotes(objects, bucket.Config{Logger: logger}),
+		cards:         bucket.NewCards(objects, bucket.Config{Logger: logger}),
+		registrations: bucket.NewRegistrations(objects),
 	}
 	if tallied {
 		if s.tally, err = bucket.NewTally(objects, bucket.TallyConfig{Instance: instance}); err != nil {
