@@ -23,6 +23,14 @@ import (
 // route key's presses go to, the update of a card's variables for everyone,
 // and the presses themselves, signed and sent as DingTalk sends them.
 
+// WithPressClient makes Press send presses through client (its timeout and
+// redirects aside): the client of an in-memory server (package pipenet)
+// that stands for the conversation function, in a testing/synctest bubble.
+// By default presses go through a client of the default transport.
+func WithPressClient(client *http.Client) Option {
+	return func(s *Server) { s.pressClient = client }
+}
+
 // PressAnswerWindow is how long DingTalk waits for the answer to a press
 // ("请在 2 秒内完成业务处理并响应"): Press gives up after it.
 const PressAnswerWindow = 2 * time.Second
@@ -313,10 +321,12 @@ func (s *Server) PressWith(ctx context.Context, req PressRequest) (PressResult, 
 	}
 
 	result := PressResult{OutTrackID: req.OutTrackID, UserID: req.UserID}
-	client := &http.Client{
-		Timeout:       PressAnswerWindow,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	client := &http.Client{}
+	if s.pressClient != nil {
+		*client = *s.pressClient
 	}
+	client.Timeout = PressAnswerWindow
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	started := time.Now()
 	resp, err := client.Do(httpReq)
 	if err == nil {

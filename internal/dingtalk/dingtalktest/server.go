@@ -109,6 +109,9 @@ type Server struct {
 	members map[string]string
 	// inMemory says the server listens on pipes (InMemory).
 	inMemory bool
+	// pressClient sends the presses (WithPressClient); nil for a client
+	// of the default transport.
+	pressClient *http.Client
 
 	openAPI   openAPIState
 	cards     cardState
