@@ -96,15 +96,17 @@ func TestAnEventCarriesAMessageOrAPressNotBothNorNeither(t *testing.T) {
 func TestAPressIsBounded(t *testing.T) {
 	long := strings.Repeat("x", chat.MaxPressIDBytes+1)
 	for name, change := range map[string]func(*chat.Press){
-		"no card":         func(p *chat.Press) { p.CardID = "" },
-		"a long card id":  func(p *chat.Press) { p.CardID = long },
-		"no user":         func(p *chat.Press) { p.UserID = "" },
-		"a long user id":  func(p *chat.Press) { p.UserID = long },
-		"a long corp id":  func(p *chat.Press) { p.CorpID = long },
-		"no action":       func(p *chat.Press) { p.Action = "" },
-		"an empty name":   func(p *chat.Press) { p.Params = map[string]string{"": "v"} },
-		"a long name":     func(p *chat.Press) { p.Params = map[string]string{strings.Repeat("k", chat.MaxPressParamKey+1): "v"} },
-		"a long value":    func(p *chat.Press) { p.Params = map[string]string{"call": strings.Repeat("v", chat.MaxPressParamValue+1)} },
+		"no card":        func(p *chat.Press) { p.CardID = "" },
+		"a long card id": func(p *chat.Press) { p.CardID = long },
+		"no user":        func(p *chat.Press) { p.UserID = "" },
+		"a long user id": func(p *chat.Press) { p.UserID = long },
+		"a long corp id": func(p *chat.Press) { p.CorpID = long },
+		"no action":      func(p *chat.Press) { p.Action = "" },
+		"an empty name":  func(p *chat.Press) { p.Params = map[string]string{"": "v"} },
+		"a long name":    func(p *chat.Press) { p.Params = map[string]string{strings.Repeat("k", chat.MaxPressParamKey+1): "v"} },
+		"a long value": func(p *chat.Press) {
+			p.Params = map[string]string{"call": strings.Repeat("v", chat.MaxPressParamValue+1)}
+		},
 		"invalid UTF-8":   func(p *chat.Press) { p.Params = map[string]string{"call": "\xff"} },
 		"too many params": func(p *chat.Press) { p.Params = manyParams(chat.MaxPressParams + 1) },
 	} {
