@@ -34,7 +34,7 @@ func TestSettingsAreValidated(t *testing.T) {
 	good := settings{
 		Endpoint: "http://localhost:11434", HistoryLength: 5, Timeout: 55, FunctionTime: 120, Temperature: 0.7, WebhookHosts: []string{"oapi.dingtalk.com"},
 		ReplyFormat: "markdown", MarkdownChars: 3500, CardMaxChars: 3000, CardUpdates: 20, CardKey: "content", CardInterval: 300 * time.Millisecond, MaxPictureMB: 10, MaxFileMB: 10, FileReadMB: 48,
-		GroupContext: "member", ContextTokens: 8000,
+		GroupContext: "member", ContextTokens: 8000, WebSearch: "off", SearchMode: "tool", ToolRounds: 5,
 	}
 	if err := good.validate(); err != nil {
 		t.Fatal(err)
@@ -63,6 +63,10 @@ func TestSettingsAreValidated(t *testing.T) {
 		"GROUP_CONTEXT":         func(s *settings) { s.GroupContext = "team" },
 		"MAX_CONTEXT_TOKENS":    func(s *settings) { s.ContextTokens = 10 },
 		"DAILY_LIMIT":           func(s *settings) { s.DailyLimit = -1 },
+		"CARD_CALLBACK_SECRET":  func(s *settings) { s.CardRouteKey = "fcrobot-buttons" },
+		"CARD_CALLBACK_ROUTE_KEY": func(s *settings) {
+			s.AppKey, s.AppSecret, s.CardRouteKey, s.CardSecret = "k", "s", "fcrobot-buttons", "0123456789abcdef0123"
+		},
 	} {
 		s := good
 		mutate(&s)

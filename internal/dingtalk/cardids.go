@@ -4,7 +4,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // MaxOutTrackIDLen is the most characters DingTalk takes in an outTrackId
@@ -74,4 +78,39 @@ func (c CardIDs) tag(base string) string {
 	h := hmac.New(sha256.New, k.Sum(nil))
 	h.Write([]byte(base))
 	return hex.EncodeToString(h.Sum(nil))[:cardIDTagHex]
+}
+
+// The bounds CheckCardCallbackSettings holds a route key and a secret to.
+const (
+	MinCardSecretLen   = 16
+	MaxCardSecretLen   = 256
+	MaxCardRouteKeyLen = 128
+)
+
+// CheckCardCallbackSettings checks CARD_CALLBACK_ROUTE_KEY and
+// CARD_CALLBACK_SECRET, which both functions read: both or neither (a
+// route key without a secret would have DingTalk send presses nobody can
+// verify, a secret alone has no route); a route key of letters, digits,
+// ".", "-" and "_", at most MaxCardRouteKeyLen; a secret of
+// MinCardSecretLen to MaxCardSecretLen characters without spaces or
+// control characters: it signs the presses and keys the cards' tags.
+// Its errors never show the secret.
+func CheckCardCallbackSettings(routeKey, secret string) error {
+	switch {
+	case routeKey == "" && secret == "":
+		return nil
+	case routeKey == "":
+		return errors.New("CARD_CALLBACK_SECRET is set without CARD_CALLBACK_ROUTE_KEY: set both for the cards' buttons, or neither")
+	case secret == "":
+		return errors.New("CARD_CALLBACK_ROUTE_KEY is set without CARD_CALLBACK_SECRET: set both for the cards' buttons, or neither")
+	case len(routeKey) > MaxCardRouteKeyLen || strings.IndexFunc(routeKey, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_')
+	}) >= 0:
+		return fmt.Errorf("CARD_CALLBACK_ROUTE_KEY must be at most %d letters, digits, '.', '-' or '_'", MaxCardRouteKeyLen)
+	case utf8.RuneCountInString(secret) < MinCardSecretLen || utf8.RuneCountInString(secret) > MaxCardSecretLen:
+		return fmt.Errorf("CARD_CALLBACK_SECRET must be %d to %d characters long (a random one: openssl rand -hex 24)", MinCardSecretLen, MaxCardSecretLen)
+	case !utf8.ValidString(secret) || strings.IndexFunc(secret, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+		return errors.New("CARD_CALLBACK_SECRET must hold no spaces or control characters")
+	}
+	return nil
 }
