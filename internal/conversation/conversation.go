@@ -176,7 +176,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "could not hand the message to the reply function", http.StatusBadGateway)
 		return
 	default:
-		h.logger.Log(ctx, logging.LevelNotice, "message handed to the reply function",
+		log := h.logger
+		if ev.CardCallbackURL != "" {
+			log = log.With("cardCallbackUrl", ev.CardCallbackURL)
+		}
+		log.Log(ctx, logging.LevelNotice, "message handed to the reply function",
 			"msgId", msg.ID, "msgtype", msg.Type, "conversationType", msg.ConversationType,
 			"replyFunction", h.function, "replyRequestId", replyRequestID, "credentials", source)
 	}
