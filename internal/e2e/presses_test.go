@@ -20,7 +20,7 @@ func buttonsStack(t *testing.T, answer string) *devstack.Stack {
 	t.Helper()
 	st := start(t, devstack.Config{
 		DingTalkApp: true, CardButtons: true,
-		Model: openaitest.Fixed(openaitest.Response{Content: answer, Chunks: chunked(answer), ChunkDelay: 10 * time.Millisecond}),
+		Model:    openaitest.Fixed(openaitest.Response{Content: answer, Chunks: chunked(answer), ChunkDelay: 10 * time.Millisecond}),
 		ReplyEnv: map[string]string{"CARD_TEMPLATE_ID": "fcrobot-test.schema", "CARD_CONTENT_KEY": "answer", "CARD_UPDATE_INTERVAL": "100ms"},
 	})
 	st.DingTalk.AddCardTemplate("fcrobot-test.schema", "answer")
