@@ -5,10 +5,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -45,6 +47,10 @@ type settings struct {
 	Region      string            `env:"FC_REGION"`
 	Verbose     logging.Verbosity `env:"VERBOSE" envDefault:"25"`
 
+	CardRouteKey    string `env:"CARD_CALLBACK_ROUTE_KEY"`
+	CardSecret      string `env:"CARD_CALLBACK_SECRET"`
+	CardCallbackURL string `env:"CARD_CALLBACK_URL"`
+
 	AccessKeyID     string `env:"ALIBABA_CLOUD_ACCESS_KEY_ID"`
 	AccessKeySecret string `env:"ALIBABA_CLOUD_ACCESS_KEY_SECRET"`
 	SecurityToken   string `env:"ALIBABA_CLOUD_SECURITY_TOKEN"`
@@ -66,6 +72,12 @@ Environment:
   ENDPOINT             FC API endpoint (default: the region's internal endpoint,
                        built from FC_ACCOUNT_ID and FC_REGION, set by FC)
   SERVICE_NAME         call the FC 2.0 function of this service instead
+  CARD_CALLBACK_ROUTE_KEY, CARD_CALLBACK_SECRET
+                       the buttons of the robot's cards (docs/cards.md): both or neither,
+                       the same as the reply function's. With them, presses are served
+                       at /card, signed with the secret (16 to 256 characters)
+  CARD_CALLBACK_URL    the https URL DingTalk sends presses to, when not this
+                       function's own address with /card (a custom domain, a proxy)
   VERBOSE              Python log level: 10 debug, 20 info, 25 default, 30, 40
   ALIBABA_CLOUD_ACCESS_KEY_ID, _SECRET, _SECURITY_TOKEN
                        credentials used unless FC passes all three with a request
@@ -91,6 +103,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("configuration: SIGNATURE_MAX_AGE must be 1 to %d seconds (DingTalk signs for an hour at most), got %d",
 			int(dingtalk.DefaultSignatureWindow/time.Second), s.MaxAge)
 	}
+	if err := dingtalk.CheckCardCallbackSettings(s.CardRouteKey, s.CardSecret); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	if err := checkCallbackURL(s.CardCallbackURL, s.CardSecret != ""); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
 	logger := logging.New(stdout, s.Verbose).With("function", "conversation")
 
 	invoker, err := fc.NewInvoker(fc.InvokerConfig{
@@ -108,6 +126,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			AccessKeyID: s.AccessKeyID, AccessKeySecret: s.AccessKeySecret, SecurityToken: s.SecurityToken,
 		},
 		Logger: logger,
+		Presses: conversation.PressConfig{
+			Verifier:    dingtalk.CardCallbackVerifier{Secret: s.CardSecret, Window: time.Duration(s.MaxAge) * time.Second},
+			IDs:         dingtalk.CardIDs{Secret: s.CardSecret},
+			CallbackURL: s.CardCallbackURL,
+		},
 	})
 	// DingTalk's callback is a few KB and waits at most 10 s for the answer:
 	// a body slower than that is no callback of DingTalk's.
@@ -115,6 +138,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return rt.Serve(ctx, fcruntime.ListenAddr(getenv), func(addr net.Addr) {
 		logger.Log(ctx, logging.LevelNotice, "conversation function listening",
 			"addr", addr.String(), "fcEndpoint", invoker.Endpoint(), "replyFunction", s.Function,
-			"fcService", s.ServiceName, "signatureMaxAge", s.MaxAge, "robotCodeChecked", s.AppKey != "")
+			"fcService", s.ServiceName, "signatureMaxAge", s.MaxAge, "robotCodeChecked", s.AppKey != "",
+			"cardButtons", s.CardSecret != "", "cardCallbackURL", s.CardCallbackURL)
 	})
+}
+
+// checkCallbackURL checks CARD_CALLBACK_URL: an absolute https URL with a
+// host and a path of its own (the function serves presses at that path),
+// without credentials, query or fragment; set only with the buttons.
+func checkCallbackURL(raw string, buttons bool) error {
+	if raw == "" {
+		return nil
+	}
+	if !buttons {
+		return errors.New("CARD_CALLBACK_URL is set without CARD_CALLBACK_ROUTE_KEY and CARD_CALLBACK_SECRET")
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "":
+		return errors.New("CARD_CALLBACK_URL must be an absolute https URL without credentials, query or fragment, like https://bot.example.com/card")
+	case u.Path == "" || u.Path == "/":
+		return errors.New("CARD_CALLBACK_URL needs a path of its own, like /card: the presses are served at that path, the messages elsewhere")
+	}
+	return nil
 }

@@ -72,6 +72,8 @@ type settings struct {
 	CardInterval  time.Duration     `env:"CARD_UPDATE_INTERVAL" envDefault:"300ms"`
 	CardMaxChars  int               `env:"CARD_MAX_CHARS" envDefault:"3000"`
 	CardUpdates   int               `env:"CARD_MAX_UPDATES" envDefault:"20"`
+	CardRouteKey  string            `env:"CARD_CALLBACK_ROUTE_KEY"`
+	CardSecret    string            `env:"CARD_CALLBACK_SECRET"`
 	MonthlyCalls  int               `env:"DINGTALK_MONTHLY_API_CALLS"`
 	VisionModel   string            `env:"VISION_MODEL"`
 	MaxPictureMB  int               `env:"MAX_PICTURE_MB" envDefault:"10"`
@@ -126,6 +128,9 @@ Environment:
   CARD_UPDATE_INTERVAL   least time between two card updates (default 300ms)
   CARD_MAX_CHARS         most characters of a card; the rest follows in messages (default 3000)
   CARD_MAX_UPDATES       most streaming updates of a card, its final one aside (default 20)
+  CARD_CALLBACK_ROUTE_KEY, CARD_CALLBACK_SECRET
+                         the cards' buttons (Stop, votes, tool approval; docs/cards.md):
+                         both or neither, the same as the conversation function's
   DINGTALK_MONTHLY_API_CALLS
                          the month's budget of metered OpenAPI calls, counted across
                          instances in the bucket (default: none)
@@ -240,7 +245,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		Format:    format, MarkdownMaxChars: s.MarkdownChars,
 		Card: dingtalk.CardConfig{
 			TemplateID: s.CardTemplate, ContentKey: s.CardKey, Interval: s.CardInterval, MaxChars: s.CardMaxChars,
-			MaxUpdates: s.CardUpdates,
+			MaxUpdates: s.CardUpdates, RouteKey: s.CardRouteKey, IDs: dingtalk.CardIDs{Secret: s.CardSecret},
 		},
 		Logger: logger,
 	}
@@ -264,7 +269,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		if s.ThinkingBadge {
 			// The badge gives way first near the month's budget: below
 			// what a card answer costs, answers get the calls.
-			reactions = dingtalk.Reactions{OpenAPI: api, RobotCode: s.AppKey, CallsLeft: outbox.CallsLeft, Reserve: 2 + s.CardUpdates + 2}
+			reactions = dingtalk.Reactions{OpenAPI: api, RobotCode: s.AppKey, CallsLeft: outbox.CallsLeft, Reserve: outbox.Card.CallsPerAnswer() + 2}
 		}
 	}
 	out := dingtalk.NewOutbox(outbox)
@@ -329,7 +334,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		logger.Log(ctx, logging.LevelNotice, "reply function listening",
 			"addr", addr.String(), "model", s.Model, "endpoint", s.Endpoint, "historyLength", s.HistoryLength,
 			"timeout", timeout.String(), "functionTimeout", s.FunctionTime, "ossMountPoint", s.OSSMountPoint, "ossBucket", s.OSSBucket, "replyFormat", format,
-			"card", s.CardTemplate != "", "visionModel", s.VisionModel, "maxFileMB", s.MaxFileMB, "showThinking", s.ShowThinking, "thinkingReaction", s.ThinkingBadge,
+			"card", s.CardTemplate != "", "cardButtons", s.CardRouteKey != "", "visionModel", s.VisionModel, "maxFileMB", s.MaxFileMB, "showThinking", s.ShowThinking, "thinkingReaction", s.ThinkingBadge,
 			"groupContext", s.GroupContext, "maxContextTokens", s.ContextTokens, "dailyLimit", s.DailyLimit, "allowUsers", len(s.AllowUsers), "allowGroups", len(s.AllowGroups), "admins", len(s.AdminUsers),
 			"webSearch", s.WebSearch, "searchMode", s.SearchMode, "mcpServers", mcpCount(s.MCPServers), "maxToolRounds", s.ToolRounds)
 	})
@@ -396,7 +401,12 @@ func (s settings) validate() error {
 	if _, err := dingtalk.ParseFormat(s.ReplyFormat); err != nil {
 		return fmt.Errorf("REPLY_FORMAT: %w", err)
 	}
+	if err := dingtalk.CheckCardCallbackSettings(s.CardRouteKey, s.CardSecret); err != nil {
+		return err
+	}
 	switch {
+	case s.CardRouteKey != "" && s.CardTemplate == "":
+		return fmt.Errorf("CARD_CALLBACK_ROUTE_KEY is set without CARD_TEMPLATE_ID: the buttons are on the AI card")
 	case s.GroupContext != "member" && s.GroupContext != "group":
 		return fmt.Errorf("GROUP_CONTEXT must be member or group, got %q", s.GroupContext)
 	case len(s.Models) > 0 && !slices.Contains(s.Models, s.Model):

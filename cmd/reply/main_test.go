@@ -68,6 +68,10 @@ func TestSettingsAreValidated(t *testing.T) {
 		"SEARCH_MODE":           func(s *settings) { s.SearchMode = "sometimes" },
 		"MAX_TOOL_ROUNDS":       func(s *settings) { s.ToolRounds = 21 },
 		"CONFIRM_WAIT":          func(s *settings) { s.ConfirmWait = 0 },
+		"CARD_CALLBACK_SECRET":  func(s *settings) { s.CardRouteKey = "fcrobot-buttons" },
+		"CARD_CALLBACK_ROUTE_KEY": func(s *settings) {
+			s.AppKey, s.AppSecret, s.CardRouteKey, s.CardSecret = "k", "s", "fcrobot-buttons", "0123456789abcdef0123"
+		},
 	} {
 		s := good
 		mutate(&s)

@@ -1,8 +1,9 @@
 // Package chat holds the robot's domain: a message someone sent to the robot
 // and what it carries (pictures, files, the message it quotes, voice and
-// video), the event that carries it from the conversation function to the
-// reply function, an attempt at answering it and the receipt of what was
-// done for it, the question/answer turns that make up a history, a
+// video), a button of one of the robot's cards pressed, the event that
+// carries either from the conversation function to the reply function, an
+// attempt at answering a message and the receipt of what was done for it,
+// the question/answer turns that make up a history, a
 // conversation's settings, the prompt a model is asked and the estimate of
 // its tokens, the answer the robot gives and the draft on screen while it
 // is written, what a sender asked in a day, and the kinds of failure a
@@ -128,13 +129,32 @@ type SettingsKey struct {
 // EventVersion is the version of the Event format that this build writes.
 // A reply function refuses an event of a version it does not know rather
 // than misread it.
+//
+// An event of a press (Event.Press) kept version 1: it carries no
+// "message", and a reply function built before presses reads it as a
+// message with none of the fields a message needs, which Validate refuses
+// (missing message.id, ...): the event is dropped, not retried, and never
+// answered as an empty message. A new version would have had every event
+// of a message written during a deploy refused by the reply instances
+// still running the older build.
 const EventVersion = 1
 
 // Event is the payload of the asynchronous invocation that the conversation
-// function sends to the reply function.
+// function sends to the reply function: a message someone sent the robot,
+// or a button of one of the robot's cards someone pressed, never both.
 type Event struct {
-	Version int     `json:"version"`
-	Message Message `json:"message"`
+	Version int `json:"version"`
+	// Message is the message handed over; absent from an event of a press.
+	Message Message `json:"message,omitzero"`
+	// Press is the button pressed; nil in an event of a message.
+	Press *Press `json:"press,omitempty"`
+	// CardCallbackURL, in an event of a message, is where DingTalk is to
+	// send the presses of the buttons of the robot's cards (the
+	// conversation function's /card): the reply function registers it
+	// with DingTalk (docs/cards.md). Empty when the robot's cards have no
+	// buttons, or when the conversation function could not tell its own
+	// address.
+	CardCallbackURL string `json:"cardCallbackUrl,omitempty"`
 	// ReceivedAt is when the conversation function accepted the callback.
 	ReceivedAt time.Time `json:"receivedAt"`
 }
@@ -142,13 +162,26 @@ type Event struct {
 // ErrInvalidEvent is wrapped by every error Validate returns.
 var ErrInvalidEvent = errors.New("invalid event")
 
-// Validate checks that an event carries what the reply function needs.
+// Validate checks that an event carries what the reply function needs: a
+// message with the fields an answer needs, or a valid press, and not both.
 func (e Event) Validate() error {
 	var missing []string
 	if e.Version != EventVersion {
 		return fmt.Errorf("%w: version %d, this build reads version %d", ErrInvalidEvent, e.Version, EventVersion)
 	}
 	m := e.Message
+	hasMessage := m.ID != "" || m.ConversationID != "" || m.SenderID != "" || m.Webhook != "" || m.Text != "" || m.Type != ""
+	switch {
+	case e.Press != nil && hasMessage:
+		return fmt.Errorf("%w: it carries both a message and a press", ErrInvalidEvent)
+	case e.Press != nil:
+		if err := e.Press.Validate(); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidEvent, err)
+		}
+		return nil
+	case !hasMessage:
+		return fmt.Errorf("%w: it carries neither a message nor a press", ErrInvalidEvent)
+	}
 	if m.ID == "" {
 		missing = append(missing, "message.id")
 	}

@@ -2,7 +2,8 @@
 // with each message: it checks that DingTalk sent it, hands the message to
 // the reply function through an asynchronous FC invocation, and answers
 // DingTalk at once, because DingTalk gives up on a callback that is slow to
-// answer and may deliver it again.
+// answer and may deliver it again. The presses of the buttons of the
+// robot's cards come the same way, at PressPath (press.go).
 //
 // It never waits for the answer and knows nothing of the model or the OSS
 // mount: all of that happens in the reply function.
@@ -17,6 +18,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/alicloud"
@@ -48,6 +52,12 @@ type Handler struct {
 	now      func() time.Time
 	// robotCode, when known, is the only robotCode accepted.
 	robotCode string
+	// presses are the presses of the cards' buttons, served at pressPaths.
+	presses    PressConfig
+	pressPaths []string
+	// hostWarned is set once the log has said that a message's Host gave
+	// no card callback URL.
+	hostWarned atomic.Bool
 }
 
 // Config holds what a Handler needs.
@@ -64,6 +74,9 @@ type Config struct {
 	// when set, a callback whose robotCode differs is refused before the
 	// reply function is invoked. Empty accepts any robotCode.
 	RobotCode string
+	// Presses serves the presses of the buttons of the robot's cards; its
+	// zero value serves none.
+	Presses PressConfig
 }
 
 // NewHandler returns the conversation function's handler.
@@ -71,8 +84,13 @@ func NewHandler(c Config) *Handler {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	return &Handler{verifier: c.Verifier, invoker: c.Invoker, function: c.Function,
-		fallback: c.Credentials, logger: c.Logger, now: c.Now, robotCode: c.RobotCode}
+	h := &Handler{verifier: c.Verifier, invoker: c.Invoker, function: c.Function,
+		fallback: c.Credentials, logger: c.Logger, now: c.Now, robotCode: c.RobotCode,
+		presses: c.Presses, pressPaths: []string{PressPath}}
+	if u, err := url.Parse(c.Presses.CallbackURL); err == nil && u.Path != "" && u.Path != PressPath && u.Path != "/" {
+		h.pressPaths = append(h.pressPaths, u.Path)
+	}
+	return h
 }
 
 // emptyReply tells DingTalk that there is no synchronous reply: the answer
@@ -81,6 +99,10 @@ const emptyReply = `{"msgtype":"empty"}`
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	if h.isPress(r) {
+		h.servePress(w, r)
+		return
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "DingTalk callbacks are POST requests", http.StatusMethodNotAllowed)
@@ -124,7 +146,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	payload, err := json.Marshal(chat.Event{Version: chat.EventVersion, Message: msg, ReceivedAt: h.now().UTC()})
+	ev := chat.Event{Version: chat.EventVersion, Message: msg, ReceivedAt: h.now().UTC()}
+	if h.presses.enabled() {
+		var ok bool
+		if ev.CardCallbackURL, ok = h.cardCallbackURL(r); !ok && !h.hostWarned.Swap(true) {
+			h.logger.WarnContext(ctx, "the request's Host is no host name to register the card callback at: set CARD_CALLBACK_URL",
+				"host", truncateHost(r.Host))
+		}
+	}
+	payload, err := json.Marshal(ev)
 	if err != nil { // a chat.Event always marshals; this guards a future field that would not
 		h.logger.ErrorContext(ctx, "cannot encode the event", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
@@ -146,7 +176,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "could not hand the message to the reply function", http.StatusBadGateway)
 		return
 	default:
-		h.logger.Log(ctx, logging.LevelNotice, "message handed to the reply function",
+		log := h.logger
+		if ev.CardCallbackURL != "" {
+			log = log.With("cardCallbackUrl", ev.CardCallbackURL)
+		}
+		log.Log(ctx, logging.LevelNotice, "message handed to the reply function",
 			"msgId", msg.ID, "msgtype", msg.Type, "conversationType", msg.ConversationType,
 			"replyFunction", h.function, "replyRequestId", replyRequestID, "credentials", source)
 	}
@@ -176,4 +210,12 @@ func (h *Handler) credentials(ctx context.Context) (alicloud.Credentials, string
 func TaskID(msgID string) string {
 	sum := sha256.Sum256([]byte(msgID))
 	return "dingtalk-" + hex.EncodeToString(sum[:16])
+}
+
+// truncateHost bounds a Host header for a log line.
+func truncateHost(host string) string {
+	if len(host) > 100 {
+		return strings.ToValidUTF8(host[:100], "") + "…"
+	}
+	return host
 }

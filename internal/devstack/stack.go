@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"github.com/dingtalk-llm/fcrobot/internal/alicloud"
+	"github.com/dingtalk-llm/fcrobot/internal/conversation"
+	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk/dingtalktest"
 	"github.com/dingtalk-llm/fcrobot/internal/fc/fclocal"
 	"github.com/dingtalk-llm/fcrobot/internal/openai/openaitest"
@@ -63,6 +65,13 @@ type Config struct {
 	// DingTalk's OpenAPI knows, and the reply function the variables to
 	// answer through it when a session webhook has expired.
 	DingTalkApp bool
+	// CardButtons gives the robot's cards buttons: both functions get a
+	// CARD_CALLBACK_ROUTE_KEY and a CARD_CALLBACK_SECRET (Stack.CardRouteKey,
+	// Stack.CardSecret). It needs DingTalkApp, and ReplyEnv's
+	// CARD_TEMPLATE_ID. The conversation function's public address is its
+	// local URL, which each message's event names; the stack registers
+	// nothing with the fake DingTalk itself (RegisterCardCallback does).
+	CardButtons bool
 	// ReplyInstances is how many reply processes share the OSS folder, as
 	// FC's instances share the mount; the local FC spreads invocations over
 	// them in turn. Zero means one.
@@ -114,6 +123,9 @@ type Stack struct {
 	// AppSecret is the robot's AppSecret the conversation function checks
 	// callbacks against.
 	AppSecret string
+	// CardRouteKey and CardSecret are the buttons' route key and secret,
+	// with Config.CardButtons.
+	CardRouteKey, CardSecret string
 	// Secrets lists every secret handed to the functions, so that a test
 	// can prove that none of them is ever logged.
 	Secrets []string
@@ -188,6 +200,14 @@ func Start(ctx context.Context, o Config) (_ *Stack, err error) {
 		replyEnv["DINGTALK_APP_KEY"], replyEnv["DINGTALK_APP_SECRET"] = key, secret
 		replyEnv["DINGTALK_API_ENDPOINT"] = s.DingTalk.URL()
 		s.Secrets = append(s.Secrets, secret)
+	}
+	if o.CardButtons {
+		if !o.DingTalkApp {
+			return nil, errors.New("devstack: CardButtons needs DingTalkApp: the buttons' card is created through the app's OpenAPI")
+		}
+		s.CardRouteKey, s.CardSecret = "fcrobot-"+randomHex(4), randomHex(16)
+		replyEnv["CARD_CALLBACK_ROUTE_KEY"], replyEnv["CARD_CALLBACK_SECRET"] = s.CardRouteKey, s.CardSecret
+		s.Secrets = append(s.Secrets, s.CardSecret)
 	}
 	if o.ReplyEnv["ENDPOINT"] == "" {
 		model := o.Model
@@ -278,6 +298,9 @@ func Start(ctx context.Context, o Config) (_ *Stack, err error) {
 		// for another robot.
 		convEnv["DINGTALK_APP_KEY"] = replyEnv["DINGTALK_APP_KEY"]
 	}
+	if o.CardButtons {
+		convEnv["CARD_CALLBACK_ROUTE_KEY"], convEnv["CARD_CALLBACK_SECRET"] = s.CardRouteKey, s.CardSecret
+	}
 	for k, v := range o.ConversationEnv {
 		convEnv[k] = v
 	}
@@ -327,6 +350,25 @@ func (s *Stack) Env(function string) map[string]string {
 		env[k] = v
 	}
 	return env
+}
+
+// CardCallbackURL is where DingTalk sends the presses of the cards'
+// buttons: the conversation function's local address with its /card, as
+// each message's event names it.
+func (s *Stack) CardCallbackURL() string { return s.Conversation.URL + conversation.PressPath }
+
+// RegisterCardCallback registers CardCallbackURL with the fake DingTalk for
+// the stack's route key and secret, through the robot's own OpenAPI client,
+// as the reply function is to register it; it needs Config.CardButtons.
+func (s *Stack) RegisterCardCallback(ctx context.Context) error {
+	env := s.env[ReplyFunction]
+	if s.CardRouteKey == "" {
+		return errors.New("devstack: the stack's cards have no buttons (Config.CardButtons)")
+	}
+	api := dingtalk.NewOpenAPI(dingtalk.OpenAPIConfig{
+		HTTPClient: s.DingTalk.Client(), BaseURL: s.DingTalk.URL(), AppKey: env["DINGTALK_APP_KEY"], AppSecret: env["DINGTALK_APP_SECRET"],
+	})
+	return api.RegisterCardCallback(ctx, s.CardRouteKey, s.CardCallbackURL(), s.CardSecret)
 }
 
 // FCURL is the local FC endpoint's address.

@@ -15,9 +15,10 @@ import (
 // the streaming update, the refusals of each, and what stays uncertain
 // about them, with their sources, are in docs/protocols.md §5 (a missing
 // permission: §4). Where the sources disagree the client chooses: it
-// sends callbackType "STREAM", for the robot's card has no buttons and
-// receives no callbacks (it names no URL, and with no Stream connection
-// open DingTalk has nowhere to push one); it sends robotCode in a single
+// sends callbackType "STREAM" for a card without buttons, which receives
+// no callbacks (it names no URL, and with no Stream connection open
+// DingTalk has nowhere to push one), and "HTTP" with the card's
+// callbackRouteKey for one with buttons (docs/protocols.md §18); it sends robotCode in a single
 // chat's imRobotOpenDeliverModel as well as spaceType; and it treats every
 // refusal of a bad createAndDeliver or of too large an update as a plain
 // refusal.
@@ -35,9 +36,13 @@ const (
 // CardOpenSpacePrefix starts every openSpaceId.
 const CardOpenSpacePrefix = "dtv1.card//"
 
-// CardCallbackType is the callbackType of the cards the client creates;
-// see the notes above.
-const CardCallbackType = "STREAM"
+// CardCallbackType is the callbackType of the cards the client creates
+// without a route key; see the notes above. A card with one is created
+// with CardCallbackTypeHTTP.
+const (
+	CardCallbackType     = "STREAM"
+	CardCallbackTypeHTTP = "HTTP"
+)
 
 // CodePermissionDenied is DingTalk's code for a call the app has no
 // permission for (with HTTP 403).
@@ -58,6 +63,10 @@ type Card struct {
 	GroupID, UserID string
 	// Data is the template variables at creation (cardData.cardParamMap).
 	Data map[string]string
+	// CallbackRouteKey, for a card with buttons, is the route key its
+	// callbacks go to (registered with RegisterCardCallback): the card is
+	// created with callbackType HTTP. Empty for a card without buttons.
+	CallbackRouteKey string
 }
 
 // CardUpdate is one streaming update of a card's variable.
@@ -146,6 +155,8 @@ func createAndDeliverBody(c Card) (map[string]any, error) {
 		return nil, invalid("has no template")
 	case c.OutTrackID == "":
 		return nil, invalid("has no outTrackId")
+	case len(c.OutTrackID) > MaxOutTrackIDLen:
+		return nil, invalid(fmt.Sprintf("has an outTrackId over %d characters", MaxOutTrackIDLen))
 	case c.RobotCode == "":
 		return nil, invalid("has no robot code")
 	case c.GroupID != "" && c.UserID != "":
@@ -162,6 +173,10 @@ func createAndDeliverBody(c Card) (map[string]any, error) {
 		"outTrackId":     c.OutTrackID,
 		"callbackType":   CardCallbackType,
 		"cardData":       map[string]any{"cardParamMap": params},
+	}
+	if c.CallbackRouteKey != "" {
+		body["callbackType"] = CardCallbackTypeHTTP
+		body["callbackRouteKey"] = c.CallbackRouteKey
 	}
 	// supportForward: an answer in a card may be forwarded like one in a
 	// message.

@@ -33,6 +33,31 @@ type CardConfig struct {
 	// card much longer than 3,000 shows blank, and DingTalk refuses larger
 	// content (docs/protocols.md §5, §7). 0 means DefaultCardMaxChars.
 	MaxChars int
+	// RouteKey (CARD_CALLBACK_ROUTE_KEY) and IDs (CARD_CALLBACK_SECRET's)
+	// give the cards buttons (docs/cards.md): with both, a card is created
+	// with callbackType HTTP and this route key, named by an outTrackId
+	// IDs tags, and its buttons' variables set; finishing it hides Stop
+	// and shows the votes, one more metered call per card. Without them
+	// cards are created as before, without buttons.
+	RouteKey string
+	IDs      CardIDs
+}
+
+// Buttons reports whether the cards have buttons.
+func (c CardConfig) Buttons() bool { return c.RouteKey != "" && c.IDs.Secret != "" }
+
+// CallsPerAnswer is the most metered OpenAPI calls one card answer costs:
+// its creation, its streaming updates, its final update and, with
+// buttons, the update that hides Stop and shows the votes.
+func (c CardConfig) CallsPerAnswer() int {
+	n := 2 + c.MaxUpdates
+	if c.MaxUpdates <= 0 {
+		n = 2 + DefaultCardMaxUpdates
+	}
+	if c.Buttons() {
+		n++
+	}
+	return n
 }
 
 // DefaultCardMaxChars is CARD_MAX_CHARS's default.
@@ -61,6 +86,9 @@ type cardDraft struct {
 	api      *OpenAPI
 	id, key  string
 	interval time.Duration
+	// buttons says the card has buttons, whose variables a card that
+	// fails on the way hides.
+	buttons bool
 	// updatesLeft counts the streaming updates the card may still get,
 	// its final one aside.
 	updatesLeft int
@@ -188,10 +216,14 @@ func (c *cardDraft) finish(ctx context.Context, text string) error {
 	<-c.done
 	if c.err != nil {
 		if c.created {
-			// Best effort: a card that stops mid-sentence looks broken.
-			_ = c.api.StreamCard(ctx, CardUpdate{
+			// Best effort: a card that stops mid-sentence looks broken,
+			// and its Stop button would stop nothing.
+			err := c.api.StreamCard(ctx, CardUpdate{
 				OutTrackID: c.id, Key: c.key, Content: c.shown + "\n\n" + cardAbandonedText, Finalize: true,
 			})
+			if err == nil && c.buttons {
+				_ = c.api.UpdateCardData(ctx, c.id, cardButtonsEnded())
+			}
 		}
 		return c.err
 	}

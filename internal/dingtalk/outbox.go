@@ -151,8 +151,9 @@ func (o *Outbox) Open(ctx context.Context, m chat.Message, attempt chat.Attempt)
 	if !o.cards() || (!m.IsGroup() && m.SenderStaffID == "") {
 		return nil
 	}
-	// A card answer costs its creation, its updates and its last one.
-	if left, budgeted := o.callsLeft(); budgeted && left < 2+o.cfg.Card.MaxUpdates {
+	// A card answer costs its creation, its updates, its last one and,
+	// with buttons, the one that shows the votes.
+	if left, budgeted := o.callsLeft(); budgeted && left < o.cfg.Card.CallsPerAnswer() {
 		if !o.budgetLogged.Swap(true) {
 			o.cfg.Logger.WarnContext(ctx, "the month's DINGTALK_MONTHLY_API_CALLS are nearly spent: answers go as messages, not cards", "callsLeft", left)
 		}
@@ -161,8 +162,9 @@ func (o *Outbox) Open(ctx context.Context, m chat.Message, attempt chat.Attempt)
 	who := mention(m)
 	d := &cardDraft{
 		api:         o.cfg.OpenAPI,
-		id:          outTrackID(m.ID, attempt),
+		id:          o.CardID(m, attempt),
 		key:         o.cfg.Card.ContentKey,
+		buttons:     o.cfg.Card.Buttons(),
 		interval:    o.cfg.Card.Interval,
 		updatesLeft: o.cfg.Card.MaxUpdates,
 		render: func(soFar string) string {
@@ -178,6 +180,10 @@ func (o *Outbox) Open(ctx context.Context, m chat.Message, attempt chat.Attempt)
 		RobotCode:  o.robotCode(m),
 		Data:       map[string]string{d.key: cardPlaceholder},
 	}
+	if d.buttons {
+		card.Data = withButtons(card.Data)
+		card.CallbackRouteKey = o.cfg.Card.RouteKey
+	}
 	if m.IsGroup() {
 		card.GroupID = m.ConversationID
 	} else {
@@ -185,6 +191,35 @@ func (o *Outbox) Open(ctx context.Context, m chat.Message, attempt chat.Attempt)
 	}
 	d.start(ctx, card)
 	return d
+}
+
+// CardID is the outTrackId of the card of attempt a at answering m: FC's
+// request id and retry count make it (outTrackID), and, for cards with
+// buttons, the IDs' tag, so that the conversation function knows a press
+// on it for one of the robot's. The reply side keeps it to tell, when a
+// press comes, which answer the card holds.
+func (o *Outbox) CardID(m chat.Message, a chat.Attempt) string {
+	id := outTrackID(m.ID, a)
+	if o.cfg.Card.Buttons() {
+		id = o.cfg.Card.IDs.New(id)
+	}
+	return id
+}
+
+// UpdateCard sets variables of one of the robot's cards with buttons for
+// everyone who sees it (CardVarLikes after a vote, CardVarConfirmVisible
+// after a decision): one metered OpenAPI call, made only while the
+// month's budget has calls left. What a press's answer could change
+// reaches the presser alone, so the reply side changes a card so, after
+// the press (docs/protocols.md §18).
+func (o *Outbox) UpdateCard(ctx context.Context, cardID string, vars map[string]string) error {
+	switch left, budgeted := o.callsLeft(); {
+	case !o.cards() || !o.cfg.Card.Buttons():
+		return errors.New("the cards have no buttons (CARD_CALLBACK_ROUTE_KEY and CARD_CALLBACK_SECRET): no card to update")
+	case budgeted && left <= 0:
+		return errors.New("the month's DINGTALK_MONTHLY_API_CALLS are spent: the card is not updated")
+	}
+	return o.cfg.OpenAPI.UpdateCardData(ctx, cardID, vars)
 }
 
 // Recover finishes the cards that the attempts before a, of a's invocation,
@@ -197,12 +232,17 @@ func (o *Outbox) Recover(ctx context.Context, m chat.Message, a chat.Attempt) {
 		return
 	}
 	for n := range a.Retry {
-		earlier := chat.Attempt{RequestID: a.RequestID, Retry: n}
+		id := o.CardID(m, chat.Attempt{RequestID: a.RequestID, Retry: n})
 		err := o.cfg.OpenAPI.StreamCard(ctx, CardUpdate{
-			OutTrackID: outTrackID(m.ID, earlier), Key: o.cfg.Card.ContentKey, Content: cardInterruptedText, Finalize: true,
+			OutTrackID: id, Key: o.cfg.Card.ContentKey, Content: cardInterruptedText, Finalize: true,
 		})
 		if err == nil {
 			o.cfg.Logger.InfoContext(ctx, "finished the card an earlier attempt left open", "msgId", m.ID, "retry", n)
+			if o.cfg.Card.Buttons() {
+				if err := o.cfg.OpenAPI.UpdateCardData(ctx, id, cardButtonsEnded()); err != nil {
+					o.cfg.Logger.WarnContext(ctx, "could not hide the buttons of the card an earlier attempt left open", "err", err, "outTrackId", id)
+				}
+			}
 		}
 	}
 }
@@ -239,6 +279,13 @@ func (o *Outbox) Deliver(ctx context.Context, a chat.Answer) error {
 			log.InfoContext(ctx, "answered in an AI card", "outTrackId", card.id)
 			delivered(0)
 			next = 1
+			if card.buttons {
+				// The answer is delivered whatever this says: a Stop
+				// left on the card stops nothing.
+				if err := o.cfg.OpenAPI.UpdateCardData(ctx, card.id, cardButtonsFinished()); err != nil {
+					log.WarnContext(ctx, "could not show the card's votes and hide its Stop button", "err", err, "outTrackId", card.id)
+				}
+			}
 		}
 	}
 	var lost []error

@@ -72,26 +72,34 @@ func (v Verifier) Verify(timestamp, sign string) error {
 	if v.AppSecret == "" {
 		return ErrNoAppSecret
 	}
+	if err := checkTimestamp(timestamp, v.Window, v.Now); err != nil {
+		return err
+	}
+	if !signatureMatches(v.AppSecret, timestamp, sign) {
+		return ErrSignatureMismatch
+	}
+	return nil
+}
+
+// checkTimestamp checks that a signed timestamp in milliseconds is at most
+// window old (DefaultSignatureWindow when 0 or less) and at most
+// MaxFutureSkew (or window, if shorter) ahead of now (time.Now when nil).
+func checkTimestamp(timestamp string, window time.Duration, now func() time.Time) error {
 	ms, err := parseMillis(timestamp)
 	if err != nil {
 		return ErrTimestampMalformed
 	}
-	window := v.Window
 	if window <= 0 {
 		window = DefaultSignatureWindow
 	}
-	now := time.Now
-	if v.Now != nil {
-		now = v.Now
+	if now == nil {
+		now = time.Now
 	}
 	// Sub saturates instead of overflowing, so an absurd timestamp is
 	// simply far away.
 	age := now().Sub(time.UnixMilli(ms))
 	if age > window || age < -min(MaxFutureSkew, window) {
 		return fmt.Errorf("%w (window %s, %s ahead at most)", ErrTimestampStale, window, min(MaxFutureSkew, window))
-	}
-	if !signatureMatches(v.AppSecret, timestamp, sign) {
-		return ErrSignatureMismatch
 	}
 	return nil
 }

@@ -104,9 +104,13 @@ func New(parts Parts) *Service {
 // its receipt and is not answered twice, and an answer decided before a
 // failure is delivered on the retry without asking the model again. A
 // retryable error (retry.Retryable) asks FC to deliver the event again; any
-// other failure is logged and the message dropped. ctx must carry the FC
-// invocation (fcruntime.FromContext).
+// other failure is logged and the message dropped. An event of a press of
+// a card's button goes to press instead. ctx must carry the FC invocation
+// (fcruntime.FromContext).
 func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
+	if ev.Press != nil {
+		return s.press(ctx, *ev.Press)
+	}
 	j, err := s.newJob(ctx, ev)
 	if err != nil {
 		return err

@@ -58,6 +58,40 @@ type Card struct {
 	Data      map[string]string
 	CreatedAt time.Time
 	Updates   []CardUpdate
+	// CallbackType and CallbackRouteKey are as the card was created with:
+	// a card with buttons is "HTTP" with the route key its presses go to
+	// (RegisterCardCallback, Press).
+	CallbackType, CallbackRouteKey string
+	// DataUpdates are the updates of its variables for everyone (PUT
+	// /v1.0/card/instances) the fake applied, in order.
+	DataUpdates []CardDataUpdate
+}
+
+// CardDataUpdate is one update of a card's variables for everyone.
+type CardDataUpdate struct {
+	Data map[string]string
+	// ByKey is updateCardDataByKey: the variables not named keep their
+	// values; without it the update replaces them all.
+	ByKey bool
+	At    time.Time
+}
+
+// Var is what the card shows of a variable that the robot sets by an
+// update for everyone (a button's visibility, a count): its value at
+// creation, as the last such update left it. A variable a streaming update
+// sets is Content's.
+func (c Card) Var(key string) string {
+	value := c.Data[key]
+	for _, u := range c.DataUpdates {
+		v, ok := u.Data[key]
+		switch {
+		case ok:
+			value = v
+		case !u.ByKey:
+			value = ""
+		}
+	}
+	return value
 }
 
 // CardUpdate is one streaming update the fake applied.
@@ -100,6 +134,10 @@ func (c Card) Content(key string) string {
 func (c Card) clone() Card {
 	c.Data = maps.Clone(c.Data)
 	c.Updates = slices.Clone(c.Updates)
+	c.DataUpdates = slices.Clone(c.DataUpdates)
+	for i := range c.DataUpdates {
+		c.DataUpdates[i].Data = maps.Clone(c.DataUpdates[i].Data)
+	}
 	return c
 }
 
@@ -127,6 +165,7 @@ type cardState struct {
 	createFailure   injectedFailure
 	streamFailure   injectedFailure
 	deliveryFailure injectedFailure
+	updateFailure   injectedFailure
 	denied          bool
 }
 
@@ -318,6 +357,8 @@ func (s *Server) createCardLocked(token string, req createAndDeliverRequest, dec
 		return createdCard{}, "", badRequest(CodeCardTemplateIDEmpty, "cardTemplateId is empty")
 	case req.OutTrackID == "":
 		return createdCard{}, "", badRequest(CodeOutTrackIDEmpty, "outTrackId is empty")
+	case utf8.RuneCountInString(req.OutTrackID) > dingtalk.MaxOutTrackIDLen:
+		return createdCard{}, "", badRequest(CodeInvalidParameter, "outTrackId is longer than 100 characters")
 	}
 	if _, ok := s.cards.templates[req.CardTemplateID]; !ok {
 		return createdCard{}, "", badRequest(CodeCardTemplateNotFound, "card template "+req.CardTemplateID+" does not exist or is not published")
@@ -371,13 +412,15 @@ func (s *Server) createCardLocked(token string, req createAndDeliverRequest, dec
 	}
 
 	card := &Card{
-		OutTrackID:  req.OutTrackID,
-		TemplateID:  req.CardTemplateID,
-		OpenSpaceID: req.OpenSpaceID,
-		RobotCode:   robotCode,
-		Delivered:   true,
-		Data:        data,
-		CreatedAt:   s.now(),
+		OutTrackID:       req.OutTrackID,
+		TemplateID:       req.CardTemplateID,
+		OpenSpaceID:      req.OpenSpaceID,
+		RobotCode:        robotCode,
+		Delivered:        true,
+		Data:             data,
+		CreatedAt:        s.now(),
+		CallbackType:     req.CallbackType,
+		CallbackRouteKey: req.CallbackRouteKey,
 	}
 	var deliveryError string
 	if _, _, message, failed := s.cards.deliveryFailure.take(); failed {

@@ -4,9 +4,10 @@
 // them, and builds signed callbacks whose sessionWebhook points back at it.
 // It also serves the part of api.dingtalk.com's OpenAPI the robot uses: the
 // access token, the robot's one-to-one and group sends, AI cards (create and
-// deliver, streaming updates), the download of message files, with a
-// stand-in for the storage host that serves them, and the badges of the
-// emotion calls.
+// deliver, streaming updates, updates for everyone), the download of message
+// files, with a stand-in for the storage host that serves them, the badges
+// of the emotion calls, and the registration of card callbacks; it sends
+// signed presses of cards' buttons to the registered URL (Press).
 // Its behaviour follows docs/protocols.md §1 to §7; where they are silent the
 // choice is documented at the place it is made.
 package dingtalktest
@@ -108,11 +109,15 @@ type Server struct {
 	members map[string]string
 	// inMemory says the server listens on pipes (InMemory).
 	inMemory bool
+	// pressClient sends the presses (WithPressClient); nil for a client
+	// of the default transport.
+	pressClient *http.Client
 
 	openAPI   openAPIState
 	cards     cardState
 	files     fileState
 	reactions reactionState
+	callbacks callbackState
 }
 
 // Option configures a Server.
@@ -146,6 +151,7 @@ func NewServer(opts ...Option) *Server {
 		cards:     newCardState(),
 		files:     newFileState(),
 		reactions: newReactionState(),
+		callbacks: newCallbackState(),
 	}
 	s.changed = sync.NewCond(&s.mu)
 	for _, opt := range opts {
@@ -164,8 +170,10 @@ func NewServer(opts ...Option) *Server {
 	mux.HandleFunc("GET "+FileURLPrefix, s.serveFile)
 	mux.HandleFunc("POST "+dingtalk.EmotionReplyPath, s.serveEmotion(false))
 	mux.HandleFunc("POST "+dingtalk.EmotionRecallPath, s.serveEmotion(true))
+	mux.HandleFunc("POST "+dingtalk.CardCallbackRegisterPath, s.serveCardCallbackRegister)
+	mux.HandleFunc("PUT "+dingtalk.CardInstancesPath, s.serveCardInstanceUpdate)
 	// httptest listens on 127.0.0.1, never on every interface.
-	s.httpServer = httptest.NewUnstartedServer(mux)
+	s.httpServer = httptest.NewUnstartedServer(s.metering(mux))
 	if s.inMemory {
 		pipenet.Start(s.httpServer)
 	} else {
