@@ -254,9 +254,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		outbox.CallsLeft = func() (int, bool) { return s.MonthlyCalls - tally.Used(), true }
 	}
 	// Without DINGTALK_APP_KEY, nothing can download what users send,
-	// nor badge their questions: those features are off (nil).
+	// nor badge their questions, nor register where the presses of the
+	// cards' buttons go: those features are off (nil).
 	var files reply.Files
 	var reactions reply.Reactions
+	var registrar reply.Registrar
 	if s.AppKey != "" {
 		// One client, so that the robot messages, the cards and the
 		// downloads of an instance share one access token.
@@ -266,6 +268,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		})
 		outbox.OpenAPI = api
 		files = dingtalk.Attachments{OpenAPI: api, RobotCode: s.AppKey}
+		if s.CardRouteKey != "" {
+			registrar = &dingtalk.Registrar{OpenAPI: api, RouteKey: s.CardRouteKey, Secret: s.CardSecret, Marks: st.registrations}
+		}
 		if s.ThinkingBadge {
 			// The badge gives way first near the month's budget: below
 			// what a card answer costs, answers get the calls.
@@ -300,6 +305,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	defer closeTools()
 	access := reply.Access{Users: s.AllowUsers, Groups: s.AllowGroups, Admins: s.AdminUsers}
+	// Cards with buttons: which answer a card holds, and its votes.
+	var cards reply.Cards
+	var votes reply.Votes
+	if s.CardRouteKey != "" {
+		cards, votes = st.cards, st.votes
+	}
 	prompter := reply.NewPrompter(reply.PrompterConfig{
 		History: st.history, HistoryLength: s.HistoryLength, MaxContextTokens: s.ContextTokens,
 		SharedGroupContext: s.GroupContext == "group", SystemPrompt: s.SystemPrompt,
@@ -312,6 +323,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		Control: reply.NewControl(reply.ControlConfig{
 			Outbox: out, Access: access,
 			Stops: st.stops, Questions: st.questions, DailyLimit: s.DailyLimit, Tools: tools, Decisions: st.decisions,
+			Cards: cards, Votes: votes,
 		}, prompter),
 		Prompter: prompter,
 		Writer: reply.NewWriter(reply.WriterConfig{
@@ -319,9 +331,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			Timeout: timeout, ShowThinking: s.ShowThinking,
 			Tools: tools, ToolLog: st.receipts, MaxToolRounds: s.ToolRounds,
 			Decisions: st.decisions, Access: access, ConfirmWait: time.Duration(s.ConfirmWait) * time.Second,
+			Cards: cards,
 		}),
-		Instance: instance,
-		Logger:   logger,
+		Instance:  instance,
+		Logger:    logger,
+		Registrar: registrar,
 	})
 	functionTimeout := time.Duration(s.FunctionTime * float64(time.Second))
 	rt := fcruntime.New(fcruntime.Events(svc.Handle, logger), fcruntime.Config{

@@ -53,11 +53,13 @@ type File struct {
 // file is larger than the robot reads.
 var ErrFileTooLarge = errors.New("file too large")
 
-// Asking is a draft that can ask a person, with buttons, whether the model
-// may make a call (an AI card with the robot's own template): the
-// question shows until Asked says how it ended.
-type Asking interface {
+// Buttons is a draft with buttons (an AI card with the robot's own
+// template): a press on it names it by CardID, and it can ask a person
+// whether the model may make a call, the question showing until Asked
+// says how it ended.
+type Buttons interface {
 	Draft
+	CardID() string
 	Ask(question string)
 	Asked(outcome string)
 }

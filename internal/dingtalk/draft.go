@@ -101,6 +101,7 @@ type cardDraft struct {
 	wake chan struct{} // a new text was shown
 	stop chan struct{} // closed by finish
 	done chan struct{} // closed when the goroutine ends
+	made chan struct{} // closed once the card exists
 
 	// Owned by the goroutine until done is closed.
 	created  bool
@@ -127,6 +128,7 @@ func (c *cardDraft) start(ctx context.Context, card Card) {
 	c.wake = make(chan struct{}, 1)
 	c.stop = make(chan struct{})
 	c.done = make(chan struct{})
+	c.made = make(chan struct{})
 	go c.run(ctx, card)
 }
 
@@ -150,6 +152,7 @@ func (c *cardDraft) run(ctx context.Context, card Card) {
 	}
 	c.created = true
 	c.shown = cardPlaceholder
+	close(c.made)
 	for {
 		select {
 		case <-c.wake:

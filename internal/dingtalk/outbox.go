@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -190,6 +191,9 @@ func (o *Outbox) Open(ctx context.Context, m chat.Message, attempt chat.Attempt)
 		card.UserID = m.SenderStaffID
 	}
 	d.start(ctx, card)
+	if d.buttons {
+		return buttonCard{cardDraft: d, ctx: ctx}
+	}
 	return d
 }
 
@@ -220,6 +224,14 @@ func (o *Outbox) UpdateCard(ctx context.Context, cardID string, vars map[string]
 		return errors.New("the month's DINGTALK_MONTHLY_API_CALLS are spent: the card is not updated")
 	}
 	return o.cfg.OpenAPI.UpdateCardData(ctx, cardID, vars)
+}
+
+// ShowVotes shows everyone who sees the card cardID the votes on its
+// answer so far (UpdateCard: one metered call).
+func (o *Outbox) ShowVotes(ctx context.Context, cardID string, likes, dislikes int) error {
+	return o.UpdateCard(ctx, cardID, map[string]string{
+		CardVarLikes: strconv.Itoa(likes), CardVarDislikes: strconv.Itoa(dislikes),
+	})
 }
 
 // Recover finishes the cards that the attempts before a, of a's invocation,
@@ -268,7 +280,11 @@ func (o *Outbox) Deliver(ctx context.Context, a chat.Answer) error {
 	parts := o.parts(a.Text, who)
 	next := a.Delivered
 	// A draft is always one of Open's cards; there is no other kind.
-	if card, ok := a.Draft.(*cardDraft); ok && next == 0 && len(parts) > 0 {
+	card, ok := a.Draft.(*cardDraft)
+	if b, isButtons := a.Draft.(buttonCard); isButtons {
+		card, ok = b.cardDraft, true
+	}
+	if ok && next == 0 && len(parts) > 0 {
 		content := parts[0]
 		if len(parts) > 1 {
 			content += "\n\n" + cardContinuedText

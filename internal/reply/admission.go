@@ -24,6 +24,8 @@ type Control struct {
 	questions Questions
 	tools     Tools
 	decisions Decisions
+	cards     Cards
+	votes     Votes
 	// models are MODELS, which \model offers when there are two or more.
 	models []string
 	// sharedGroupContext: GROUP_CONTEXT=group; dailyLimit: DAILY_LIMIT
@@ -58,6 +60,11 @@ type ControlConfig struct {
 	// Decisions, with Tools, keep \yes and \no: whether the model may
 	// make a call that waits for a yes.
 	Decisions Decisions
+	// Cards and Votes, with cards that have buttons, tell which answer a
+	// press is on, and keep the votes that \feedback counts; nil: no
+	// buttons, and no \feedback.
+	Cards Cards
+	Votes Votes
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -73,6 +80,7 @@ func NewControl(cfg ControlConfig, p *Prompter) *Control {
 		settings: p.settings, stops: orOff[Stops](cfg.Stops, noStops{}),
 		questions: orOff[Questions](cfg.Questions, noQuestions{}), models: p.models,
 		tools: orOff[Tools](cfg.Tools, noTools{}), decisions: orOff[Decisions](cfg.Decisions, noDecisions{}),
+		cards: orOff[Cards](cfg.Cards, noCards{}), votes: orOff[Votes](cfg.Votes, noVotes{}),
 		sharedGroupContext: p.sharedGroupContext, dailyLimit: cfg.DailyLimit, now: orNow(cfg.Now), prompter: p,
 	}
 }

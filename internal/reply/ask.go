@@ -51,6 +51,8 @@ type Writer struct {
 	decisions   Decisions
 	access      Access
 	confirmWait time.Duration
+	// cards keep which message each card with buttons answers.
+	cards Cards
 }
 
 // WriterConfig is what a Writer needs.
@@ -90,6 +92,9 @@ type WriterConfig struct {
 	Decisions   Decisions
 	Access      Access
 	ConfirmWait time.Duration
+	// Cards, with cards that have buttons, keep which message each card
+	// answers, for its presses.
+	Cards Cards
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -112,7 +117,7 @@ func NewWriter(cfg WriterConfig) *Writer {
 	return &Writer{
 		tools: orOff[Tools](cfg.Tools, noTools{}), toolLog: orOff[ToolLog](cfg.ToolLog, unrecorded{}),
 		maxToolRounds: cfg.MaxToolRounds, decisions: orOff[Decisions](cfg.Decisions, noDecisions{}),
-		access: cfg.Access, confirmWait: cfg.ConfirmWait,
+		access: cfg.Access, confirmWait: cfg.ConfirmWait, cards: orOff[Cards](cfg.Cards, noCards{}),
 		outbox: cfg.Outbox, receipts: cfg.Receipts, reactions: orOff[Reactions](cfg.Reactions, noReactions{}),
 		stops: orOff[Stops](cfg.Stops, noStops{}), stopPoll: cfg.StopPoll, timeout: cfg.Timeout,
 		reserve: cfg.DeliveryReserve, showThinking: cfg.ShowThinking, now: orNow(cfg.Now),
@@ -140,6 +145,9 @@ func (w *Writer) write(ctx context.Context, j *job, q question) (response, error
 	p, model := q.p, q.model
 	j.unbadge = w.badge(ctx, log, m)
 	draft := w.outbox.Open(ctx, m, j.attempt)
+	if card, ok := draft.(chat.Buttons); ok {
+		defer w.keepCard(ctx, j, card)()
+	}
 	askCtx, cancel := w.answerTime(ctx)
 	defer cancel()
 	askCtx, unwatch := w.watchStop(askCtx, log, m)

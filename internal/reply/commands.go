@@ -64,6 +64,9 @@ func (s *Control) commands() []command {
 				command{name: "no", help: "拒绝大模型正在等你决定的那次工具调用", run: s.decide(false)})
 		}
 	}
+	if offered(s.votes) {
+		cmds = append(cmds, command{name: "feedback", help: "查看最近 7 天回答收到的 👍/👎（仅管理员）", run: s.feedback})
+	}
 	if offered(s.questions) {
 		cmds = append(cmds, command{name: "usage", help: "显示你今天的提问次数和 token 用量", run: s.usage})
 	}

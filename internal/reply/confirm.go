@@ -13,7 +13,7 @@ import (
 
 // A call of a tool that an MCP server's confirm list names is made only
 // once a person allows it: the question shows in the card, with buttons
-// (chat.Asking), or, without one, as a message answered by \yes or \no.
+// (chat.Buttons), or, without one, as a message answered by \yes or \no.
 // The asker decides; in a group with ADMIN_USERS set, an administrator
 // does. The answer waits for the decision, looking for it in the bucket
 // (Decisions) as it looks for \stop, at most CONFIRM_WAIT and within the
@@ -74,7 +74,7 @@ func (w *Writer) confirm(ctx context.Context, j *job, calls []chat.ToolCall, use
 	}
 	question := fmt.Sprintf("🔧 大模型想使用工具：\n%s\n\n需要%s允许（%d 秒内）", strings.Join(asked, "\n"), who, int(wait.Seconds()))
 	since := w.now()
-	card, buttons := draft.(chat.Asking)
+	card, buttons := draft.(chat.Buttons)
 	if buttons {
 		card.Ask(question + "：请点「允许」或「拒绝」。")
 	} else {

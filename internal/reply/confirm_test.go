@@ -39,7 +39,8 @@ type askingDraft struct {
 	outcome  string
 }
 
-func (d *askingDraft) Ask(q string) { d.mu.Lock(); d.question = q; d.mu.Unlock() }
+func (d *askingDraft) CardID() string { return "card-1" }
+func (d *askingDraft) Ask(q string)   { d.mu.Lock(); d.question = q; d.mu.Unlock() }
 func (d *askingDraft) Asked(o string) {
 	d.mu.Lock()
 	d.outcome = o

@@ -3,6 +3,7 @@ package reply
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"time"
 
@@ -166,3 +167,28 @@ func (noDecisions) Decide(context.Context, string, string, time.Time, bool) erro
 func (noDecisions) DecidedSince(context.Context, string, time.Time, []string) (bool, bool, error) {
 	return false, false, nil
 }
+
+// noCards: no card has buttons; a press finds no card.
+type noCards struct{}
+
+func (noCards) off()                                                           {}
+func (noCards) Keep(context.Context, string, chat.CardRecord, time.Time) error { return nil }
+func (noCards) Find(context.Context, string, time.Time) (chat.CardRecord, error) {
+	return chat.CardRecord{}, fs.ErrNotExist
+}
+
+// noVotes: no votes, no \feedback.
+type noVotes struct{}
+
+func (noVotes) off() {}
+func (noVotes) Vote(context.Context, string, string, string, bool) (bool, error) {
+	return false, errOff
+}
+func (noVotes) Count(context.Context, string) (int, int, error)         { return 0, 0, errOff }
+func (noVotes) Tally(context.Context, string, string) (int, int, error) { return 0, 0, errOff }
+
+// noRegistrar: the cards have no buttons to register.
+type noRegistrar struct{}
+
+func (noRegistrar) off()                                 {}
+func (noRegistrar) Ensure(context.Context, string) error { return nil }

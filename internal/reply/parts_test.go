@@ -45,6 +45,9 @@ type testConfig struct {
 	MaxToolRounds      int
 	Decisions          Decisions
 	ConfirmWait        time.Duration
+	Cards              Cards
+	Votes              Votes
+	Registrar          Registrar
 	Instance           string
 	Logger             *slog.Logger
 	Now                func() time.Time
@@ -64,16 +67,18 @@ func assemble(cfg testConfig) *Service {
 		Control: NewControl(ControlConfig{
 			Outbox: cfg.Outbox, Access: cfg.Access, Stops: cfg.Stops, Questions: cfg.Questions,
 			DailyLimit: cfg.DailyLimit, Tools: cfg.Tools, Decisions: cfg.Decisions, Now: cfg.Now,
+			Cards: cfg.Cards, Votes: cfg.Votes,
 		}, p),
 		Prompter: p,
 		Writer: NewWriter(WriterConfig{
 			Outbox: cfg.Outbox, Receipts: cfg.Receipts, Reactions: cfg.Reactions, Stops: cfg.Stops,
 			StopPoll: cfg.StopPoll, Timeout: cfg.Timeout, DeliveryReserve: cfg.DeliveryReserve,
 			ShowThinking: cfg.ShowThinking, Tools: cfg.Tools, ToolLog: cfg.ToolLog, MaxToolRounds: cfg.MaxToolRounds,
-			Decisions: cfg.Decisions, Access: cfg.Access, ConfirmWait: cfg.ConfirmWait,
+			Decisions: cfg.Decisions, Access: cfg.Access, ConfirmWait: cfg.ConfirmWait, Cards: cfg.Cards,
 			Now: cfg.Now,
 		}),
-		Instance: cfg.Instance,
-		Logger:   cfg.Logger,
+		Instance:  cfg.Instance,
+		Logger:    cfg.Logger,
+		Registrar: cfg.Registrar,
 	})
 }

@@ -130,6 +130,9 @@ type Outbox interface {
 	// failure that trying again cannot mend is an error retry.Retryable
 	// does not accept; the answer is then lost, and the error says why.
 	Deliver(ctx context.Context, a chat.Answer) error
+	// ShowVotes shows everyone who sees the card cardID an answer's votes
+	// so far (one metered OpenAPI call).
+	ShowVotes(ctx context.Context, cardID string, likes, dislikes int) error
 }
 
 // Reactions put a "thinking" badge on the message being answered and take
@@ -197,4 +200,31 @@ type ToolLog interface {
 	// calls of the round after them whose intent was recorded and whose
 	// outcome was not: an attempt died while making them.
 	ToolRounds(ctx context.Context, m chat.Message) (rounds []chat.ToolRound, unfinished []chat.ToolCall, err error)
+}
+
+// Cards keep which message each card with buttons answers, so that a
+// press, which names only the card, finds its question (bucket.Cards).
+type Cards interface {
+	Keep(ctx context.Context, cardID string, rec chat.CardRecord, at time.Time) error
+	// Find returns the record of cardID, kept within the last days; an
+	// unknown card is an error matching fs.ErrNotExist.
+	Find(ctx context.Context, cardID string, now time.Time) (chat.CardRecord, error)
+}
+
+// Votes keep the 👍 and 👎 given to each answer, one per person
+// (bucket.Votes); day is the answer's question's day (usageDay).
+type Votes interface {
+	// Vote counts voter's vote on the answer to messageID, unless they
+	// voted on it before: counted is false then.
+	Vote(ctx context.Context, day, messageID, voter string, like bool) (counted bool, err error)
+	// Count is the day's votes; Tally an answer's.
+	Count(ctx context.Context, day string) (likes, dislikes int, err error)
+	Tally(ctx context.Context, day, messageID string) (likes, dislikes int, err error)
+}
+
+// Registrar makes sure DingTalk sends the presses of the robot's cards'
+// buttons to url: the first time it is asked, it registers the URL once
+// across instances (dingtalk.Registrar); then it does nothing.
+type Registrar interface {
+	Ensure(ctx context.Context, url string) error
 }

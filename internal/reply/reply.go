@@ -58,6 +58,9 @@ type Parts struct {
 	// Logger is where the story of each message is logged; nil logs
 	// nothing.
 	Logger *slog.Logger
+	// Registrar, with cards that have buttons, registers where DingTalk
+	// sends their presses; nil registers nothing.
+	Registrar Registrar
 }
 
 // Service answers the messages handed to the reply function: it tells the
@@ -75,7 +78,10 @@ type Service struct {
 	// it (ask.go).
 	writer *Writer
 
-	// instance names this process (Config.Instance).
+	// registrar registers where the presses of the cards' buttons go
+	// (register.go).
+	registrar Registrar
+	// instance names this process (Parts.Instance).
 	instance string
 	logger   *slog.Logger
 	// deliveries counts the deliveries this process received, which tells
@@ -90,12 +96,13 @@ func New(parts Parts) *Service {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Service{
-		claims:   parts.Claims,
-		control:  parts.Control,
-		prompter: parts.Prompter,
-		writer:   parts.Writer,
-		instance: parts.Instance,
-		logger:   logger,
+		claims:    parts.Claims,
+		control:   parts.Control,
+		prompter:  parts.Prompter,
+		writer:    parts.Writer,
+		instance:  parts.Instance,
+		logger:    logger,
+		registrar: orOff[Registrar](parts.Registrar, noRegistrar{}),
 	}
 }
 
@@ -109,12 +116,13 @@ func New(parts Parts) *Service {
 // (fcruntime.FromContext).
 func (s *Service) Handle(ctx context.Context, ev chat.Event) error {
 	if ev.Press != nil {
-		return s.press(ctx, *ev.Press)
+		return s.control.press(ctx, s.logger, *ev.Press)
 	}
 	j, err := s.newJob(ctx, ev)
 	if err != nil {
 		return err
 	}
+	defer s.register(ctx, j.log, ev.CardCallbackURL)()
 	defer s.readAhead(ctx, j)()
 	rec, claimed, err := s.claims.claim(ctx, j.log, j.m, j.attempt)
 	if err != nil || !claimed {

@@ -60,6 +60,18 @@ type outbox struct {
 	answers   []chat.Answer
 	opened    []*draft
 	recovered []chat.Attempt
+	// votes are what ShowVotes showed, by card.
+	votes map[string][2]int
+}
+
+func (o *outbox) ShowVotes(_ context.Context, cardID string, likes, dislikes int) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.votes == nil {
+		o.votes = map[string][2]int{}
+	}
+	o.votes[cardID] = [2]int{likes, dislikes}
+	return nil
 }
 
 // draft records what it was shown.

@@ -1,0 +1,48 @@
+package dingtalk
+
+import (
+	"context"
+	"time"
+)
+
+// buttonCard is a card with buttons (chat.Buttons): beside the answer it
+// streams, it asks whether a tool may run, with its Allow and Deny
+// buttons, and names itself so that a press on it finds its answer.
+type buttonCard struct {
+	*cardDraft
+	// ctx is the answer's: a question asked outlives no answer.
+	ctx context.Context
+}
+
+// askTimeout bounds one update of the question's variables.
+const askTimeout = 10 * time.Second
+
+// CardID is the card's outTrackId, which a press on it carries.
+func (b buttonCard) CardID() string { return b.id }
+
+// Ask shows question and the Allow and Deny buttons to everyone who sees
+// the card, once it exists: one metered OpenAPI call.
+func (b buttonCard) Ask(question string) {
+	b.set(map[string]string{CardVarConfirmVisible: cardShown, CardVarConfirmText: question, CardVarConfirmCall: b.id})
+}
+
+// Asked hides the buttons and shows how the question ended.
+func (b buttonCard) Asked(outcome string) {
+	b.set(map[string]string{CardVarConfirmVisible: cardHidden, CardVarConfirmText: outcome})
+}
+
+// set updates the card's variables for everyone, once the card exists; a
+// card that failed, or an update refused, leaves the answer as it is: the
+// question is also answered by \yes and \no.
+func (b buttonCard) set(vars map[string]string) {
+	select {
+	case <-b.made:
+	case <-b.done:
+		return // the card was never made
+	case <-b.ctx.Done():
+		return
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, askTimeout)
+	defer cancel()
+	_ = b.api.UpdateCardData(ctx, b.id, vars)
+}
