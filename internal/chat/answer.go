@@ -56,10 +56,11 @@ var ErrFileTooLarge = errors.New("file too large")
 // Buttons is a draft with buttons (an AI card with the robot's own
 // template): a press on it names it by CardID, and it can ask a person
 // whether the model may make a call, the question showing until Asked
-// says how it ended.
+// says how it ended. Ask reports false when the card could not show the
+// question (it failed, or refused the update).
 type Buttons interface {
 	Draft
 	CardID() string
-	Ask(question string)
+	Ask(question string) bool
 	Asked(outcome string)
 }

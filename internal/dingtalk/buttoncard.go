@@ -22,8 +22,8 @@ func (b buttonCard) CardID() string { return b.id }
 
 // Ask shows question and the Allow and Deny buttons to everyone who sees
 // the card, once it exists: one metered OpenAPI call.
-func (b buttonCard) Ask(question string) {
-	b.set(map[string]string{CardVarConfirmVisible: cardShown, CardVarConfirmText: question, CardVarConfirmCall: b.id})
+func (b buttonCard) Ask(question string) bool {
+	return b.set(map[string]string{CardVarConfirmVisible: cardShown, CardVarConfirmText: question, CardVarConfirmCall: b.id})
 }
 
 // Asked hides the buttons and shows how the question ended.
@@ -31,18 +31,18 @@ func (b buttonCard) Asked(outcome string) {
 	b.set(map[string]string{CardVarConfirmVisible: cardHidden, CardVarConfirmText: outcome})
 }
 
-// set updates the card's variables for everyone, once the card exists; a
-// card that failed, or an update refused, leaves the answer as it is: the
-// question is also answered by \yes and \no.
-func (b buttonCard) set(vars map[string]string) {
+// set updates the card's variables for everyone, once the card exists,
+// and reports whether it did; a card that failed, or an update refused,
+// leaves the answer as it is (the question then goes as a message).
+func (b buttonCard) set(vars map[string]string) bool {
 	select {
 	case <-b.made:
 	case <-b.done:
-		return // the card was never made
+		return false // the card was never made
 	case <-b.ctx.Done():
-		return
+		return false
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, askTimeout)
 	defer cancel()
-	_ = b.api.UpdateCardData(ctx, b.id, vars)
+	return b.api.UpdateCardData(ctx, b.id, vars) == nil
 }

@@ -76,8 +76,9 @@ func (w *Writer) confirm(ctx context.Context, j *job, calls []chat.ToolCall, use
 	since := w.now()
 	card, buttons := draft.(chat.Buttons)
 	if buttons {
-		card.Ask(question + "：请点「允许」或「拒绝」。")
-	} else {
+		buttons = card.Ask(question + "：请点「允许」或「拒绝」。")
+	}
+	if !buttons {
 		text := question + "：回复 \\yes 允许，\\no 拒绝。"
 		if err := w.outbox.Deliver(ctx, chat.Answer{To: j.m, Text: text}); err != nil {
 			return false, "", retry.Mark(fmt.Errorf("ask whether a tool may be used: %w", err))
