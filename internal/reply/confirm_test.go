@@ -40,7 +40,12 @@ type askingDraft struct {
 }
 
 func (d *askingDraft) CardID() string { return "card-1" }
-func (d *askingDraft) Ask(q string)   { d.mu.Lock(); d.question = q; d.mu.Unlock() }
+func (d *askingDraft) Ask(q string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.question = q
+	return true
+}
 func (d *askingDraft) Asked(o string) {
 	d.mu.Lock()
 	d.outcome = o
