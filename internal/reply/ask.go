@@ -169,6 +169,11 @@ func (w *Writer) write(ctx context.Context, j *job, q question) (response, error
 			// claim taken over): nothing can be delivered from here.
 			return response{}, err
 		}
+		if tf := (*toolsFailed)(nil); errors.As(err, &tf) && retry.Retryable(err) {
+			// The bucket failed on the tools' way: FC's retry replays
+			// what was recorded and goes on.
+			return response{}, err
+		}
 		if (errors.Is(cause, errSilent) || errors.Is(cause, errOutOfTime)) && !modelSaid(err) {
 			err = &modelTimeout{cause: cause, err: err}
 		}

@@ -60,8 +60,8 @@ func (s *Control) commands() []command {
 		cmds = append(cmds, command{name: "tools", help: "列出我回答时能用的工具（网页搜索、MCP 工具）", run: s.listTools})
 		if offered(s.decisions) {
 			cmds = append(cmds,
-				command{name: "yes", help: "允许大模型正在等你决定的那次工具调用", run: s.decide(true)},
-				command{name: "no", help: "拒绝大模型正在等你决定的那次工具调用", run: s.decide(false)})
+				command{name: "yes", help: "允许大模型正在等待决定的那次工具调用（带上询问时给出的编号）", run: s.decide(true)},
+				command{name: "no", help: "拒绝大模型正在等待决定的那次工具调用（带上询问时给出的编号）", run: s.decide(false)})
 		}
 	}
 	if offered(s.votes) {
@@ -164,21 +164,37 @@ func (s *Control) listTools(ctx context.Context, _ *slog.Logger, _ chat.Message,
 	return "我回答时可以使用：\n" + strings.Join(lines, "\n"), nil
 }
 
-// decide answers \yes and \no: the decision is kept for the answer that
-// waits for one in this conversation, which counts it only from whoever
-// may decide (confirm.go).
+// decide answers \yes and \no: "\yes 3f9a2c" decides on the calls of the
+// question the code names (the question shows it), which its answer,
+// waiting, counts only from whoever may decide (confirm.go).
 func (s *Control) decide(approve bool) func(context.Context, *slog.Logger, chat.Message, string) (string, error) {
-	return func(ctx context.Context, log *slog.Logger, m chat.Message, _ string) (string, error) {
-		if err := s.decisions.Decide(ctx, decisionKey(m), decider(m), s.prompter.sentAt(m), approve); err != nil {
+	word := map[bool]string{true: "yes", false: "no"}[approve]
+	return func(ctx context.Context, log *slog.Logger, m chat.Message, args string) (string, error) {
+		code := strings.ToLower(strings.TrimSpace(args))
+		if !isQuestionCode(code) {
+			return fmt.Sprintf("请带上要决定的那次工具调用的编号，例如 \\%s 3f9a2c（编号在我询问时给出）。", word), nil
+		}
+		if err := s.decisions.Decide(ctx, decisionKey(m.ConversationID, code), decider(m), s.prompter.sentAt(m), approve); err != nil {
 			return "", retry.Mark(fmt.Errorf("keep a decision on a tool call: %w", err))
 		}
-		log.Log(ctx, logging.LevelNotice, "decision on a tool call sent", "allow", approve)
+		log.Log(ctx, logging.LevelNotice, "decision on a tool call sent", "code", code, "allow", approve)
 		if m.IsGroup() && len(s.access.Admins) > 0 && !s.access.admin(m) {
 			return "收到。不过在这个群里，只有管理员能决定是否使用工具。", nil
 		}
-		if approve {
-			return "好的，允许。如果我正在等这个决定，会接着使用工具回答。", nil
-		}
-		return "好的，拒绝。如果我正在等这个决定，不会使用那个工具。", nil
+		verdict := map[bool]string{true: "允许", false: "拒绝"}[approve]
+		return fmt.Sprintf("好的，%s编号 %s 的工具调用（提问者本人或群管理员的决定才有效）。", verdict, code), nil
 	}
+}
+
+// isQuestionCode reports whether s is a code questionCode makes.
+func isQuestionCode(s string) bool {
+	if len(s) != 6 {
+		return false
+	}
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return false
+		}
+	}
+	return true
 }

@@ -69,13 +69,13 @@ func TestACallToConfirmIsMadeOnceTheAskerSaysYes(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- f.handle(t, "r1", event("m1", "帮我建个工单", clock)) }()
 		synctest.Wait() // the question is asked, the answer waits
-		if asked := f.out.last(conversationID); !strings.Contains(asked, "docs.create_ticket") || !strings.Contains(asked, `\yes`) {
+		if asked := f.out.last(conversationID); !strings.Contains(asked, "docs.create_ticket") || !strings.Contains(asked, `\yes `+questionCode("m1")) {
 			t.Fatalf("the asker was asked %q", asked)
 		}
 		if n := tools.count("create_ticket"); n != 0 {
 			t.Fatalf("the ticket was made before anyone said yes")
 		}
-		if err := f.handle(t, "r2", event("m2", `\yes`, clock.Add(2*time.Second))); err != nil {
+		if err := f.handle(t, "r2", event("m2", `\yes `+questionCode("m1"), clock.Add(2*time.Second))); err != nil {
 			t.Fatal(err)
 		}
 		if err := <-done; err != nil {
@@ -90,7 +90,7 @@ func TestACallToConfirmIsMadeOnceTheAskerSaysYes(t *testing.T) {
 func TestACallToConfirmIsNotMadeOnANoOrWithoutAnAnswer(t *testing.T) {
 	for _, c := range []struct {
 		name, say, want string
-	}{{"no", `\no`, deniedResult}, {"nothing", "", unheardResult}} {
+	}{{"no", `\no ` + questionCode("m1"), deniedResult}, {"nothing", "", unheardResult}} {
 		t.Run(c.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				tools := &confirmTools{}
@@ -133,7 +133,7 @@ func TestInAGroupWithAdminsAnAdminDecides(t *testing.T) {
 		if !strings.Contains(question, "管理员") || !strings.Contains(question, "允许") {
 			t.Fatalf("the card asks %q", question)
 		}
-		yes := event("m2", `\yes`, clock.Add(time.Second))
+		yes := event("m2", `\yes `+questionCode("m1"), clock.Add(time.Second))
 		yes.Message.ConversationType, yes.Message.SenderStaffID = chat.GroupChat, "member"
 		if err := f.handle(t, "r2", yes); err != nil {
 			t.Fatal(err)
@@ -146,7 +146,7 @@ func TestInAGroupWithAdminsAnAdminDecides(t *testing.T) {
 			t.Fatal("a member's yes made the ticket")
 		}
 		// The admin presses the card's button.
-		if err := decisions.Decide(t.Context(), decisionKey(ev.Message), "boss", f.now(), true); err != nil {
+		if err := decisions.Decide(t.Context(), decisionKey(conversationID, questionCode("m1")), "boss", f.now(), true); err != nil {
 			t.Fatal(err)
 		}
 		if err := <-done; err != nil {
@@ -177,7 +177,7 @@ func TestAnAnswerThatDiesWaitingLeavesNothingMade(t *testing.T) {
 			done <- f.deliver(t, f.instance("instance-2"), fcruntime.Invocation{RequestID: "r1", RetryCount: 1}, ev)
 		}()
 		synctest.Wait()
-		if err := f.handle(t, "r2", event("m2", `\yes`, f.now().Add(time.Second))); err != nil {
+		if err := f.handle(t, "r2", event("m2", `\yes `+questionCode("m1"), f.now().Add(time.Second))); err != nil {
 			t.Fatal(err)
 		}
 		if err := <-done; err != nil {
@@ -187,4 +187,66 @@ func TestAnAnswerThatDiesWaitingLeavesNothingMade(t *testing.T) {
 			t.Errorf("%d tickets; want the one the retry made once allowed", n)
 		}
 	})
+}
+
+// Two questions wait for a decision in one conversation: a decision names
+// its question, and reaches that question's call alone.
+func TestADecisionReachesItsOwnQuestionAlone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tools := &confirmTools{}
+		f, _ := confirmFixture(t, tools, func(c *testConfig) { c.ConfirmWait = 30 * time.Second })
+		done := make(chan error, 2)
+		go func() { done <- f.handle(t, "r1", event("m1", "建工单一", clock)) }()
+		go func() { done <- f.handle(t, "r2", event("m2", "建工单二", clock.Add(time.Millisecond))) }()
+		synctest.Wait()
+		if err := f.handle(t, "r3", event("m3", `\yes `+questionCode("m2"), clock.Add(time.Second))); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := tools.count("create_ticket"); n != 1 {
+			t.Errorf("%d tickets; want the one of the question the yes named", n)
+		}
+		var answers []string
+		for _, a := range f.out.answers {
+			answers = append(answers, a.Text)
+		}
+		all := strings.Join(answers, "\n")
+		if !strings.Contains(all, "结果：create_ticket 的结果") || !strings.Contains(all, "结果："+unheardResult) {
+			t.Errorf("the answers:\n%s\nwant one made, one not allowed in time", all)
+		}
+	})
+}
+
+func TestAYesWithoutItsCodeAsksForIt(t *testing.T) {
+	tools := &confirmTools{}
+	f, _ := confirmFixture(t, tools)
+	if err := f.handle(t, "r1", event("m1", `\yes`, clock)); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.out.last(conversationID); !strings.Contains(got, "请带上") {
+		t.Errorf(`\yes alone answered %q`, got)
+	}
+}
+
+// Arguments too long to show a person whole are not asked about: the call
+// is not made, and the model is told why.
+func TestArgumentsTooLongToShowAreNotAskedAbout(t *testing.T) {
+	tools := &confirmTools{}
+	long := `{"title":"` + strings.Repeat("长", 2000) + `"}`
+	f := toolFixture(t, &toolModel{turn: func(_ context.Context, p chat.Prompt) (chat.Completion, error) {
+		if len(p.Rounds) > 0 {
+			return chat.Completion{Text: p.Rounds[0].Results[0].Content}, nil
+		}
+		return chat.Completion{ToolCalls: []chat.ToolCall{{ID: "t1", Name: "create_ticket", Arguments: long}}}, nil
+	}}, &tools.fakeTools, func(c *testConfig) { c.Tools, c.Decisions = tools, bucket.NewDecisions(mountAt(t, t.TempDir())) })
+	if err := f.handle(t, "r1", event("m1", "建个长工单", clock)); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.out.last(conversationID); got != tooLongResult || tools.count("create_ticket") != 0 || f.out.count(conversationID) != 1 {
+		t.Errorf("%d messages, the last %q, %d tickets; want no question, none made, the model told", f.out.count(conversationID), got, tools.count("create_ticket"))
+	}
 }

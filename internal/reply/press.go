@@ -76,7 +76,7 @@ func (s *Control) press(ctx context.Context, log *slog.Logger, p chat.Press) err
 			log.WarnContext(ctx, "could not show the answer's votes on its card", "err", err)
 		}
 	case chat.PressApprove, chat.PressDeny:
-		key := decisionKey(chat.Message{ConversationID: rec.ConversationID})
+		key := decisionKey(rec.ConversationID, questionCode(rec.MessageID))
 		if err := s.decisions.Decide(ctx, key, p.UserID, p.At, p.Action == chat.PressApprove); err != nil {
 			return retry.Mark(fmt.Errorf("keep a decision on a tool call: %w", err))
 		}

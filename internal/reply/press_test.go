@@ -84,7 +84,7 @@ func TestAVoteCountsOncePerPersonAndShowsOnTheCard(t *testing.T) {
 func TestADecisionPressedIsKeptUnderItsConversationAndWhoPressed(t *testing.T) {
 	f, _, decisions := pressFixture(t)
 	f.press(t, chat.PressDeny, "boss", clock.Add(time.Second))
-	key := decisionKey(chat.Message{ConversationID: conversationID})
+	key := decisionKey(conversationID, questionCode("m1"))
 	if decided, approve, err := decisions.DecidedSince(t.Context(), key, clock, []string{"boss"}); err != nil || !decided || approve {
 		t.Errorf("the admin's deny: decided %v, approve %v, %v", decided, approve, err)
 	}

@@ -261,8 +261,16 @@ func recordFailure(what string, err error) error {
 	if errors.Is(err, chat.ErrToolRecord) {
 		return err
 	}
-	return retry.Mark(err)
+	return &toolsFailed{retry.Mark(err)}
 }
+
+// toolsFailed is a failure on the tools' way that is not the model's (the
+// bucket's record, asking a person): one that FC's retry may mend is
+// handed to it, never told to the user as the model's failure.
+type toolsFailed struct{ err error }
+
+func (e *toolsFailed) Error() string { return e.err.Error() }
+func (e *toolsFailed) Unwrap() error { return e.err }
 
 // recordedRounds returns the tool rounds earlier attempts recorded for j's
 // message, the last one finished (with unknown outcomes) when an attempt

@@ -13,6 +13,7 @@ import (
 	"github.com/dingtalk-llm/fcrobot/internal/bucket"
 	"github.com/dingtalk-llm/fcrobot/internal/chat"
 	"github.com/dingtalk-llm/fcrobot/internal/fcruntime"
+	"github.com/dingtalk-llm/fcrobot/internal/retry"
 )
 
 // toolModel is a model that asks for tools: turn decides its completion
@@ -374,5 +375,40 @@ func TestToolRoundsStayWithinTheContextWindow(t *testing.T) {
 	}
 	if !strings.HasSuffix(last.Rounds[0].Results[0].Content, chat.CutResults) {
 		t.Error("the long result was not cut, nor said to be")
+	}
+}
+
+// failingLog fails its first RecordRound, as a bucket that answers 503
+// once does.
+type failingLog struct {
+	ToolLog
+	failed bool
+}
+
+func (l *failingLog) RecordRound(ctx context.Context, m chat.Message, n int, r chat.ToolRound) (chat.ToolRound, error) {
+	if !l.failed {
+		l.failed = true
+		return r, retry.Mark(errors.New("503 Service Unavailable"))
+	}
+	return l.ToolLog.RecordRound(ctx, m, n, r)
+}
+
+// A bucket failure on the tools' way is FC's to retry, not a failure of
+// the model told to the user.
+func TestABucketFailureOnTheToolsWayIsRetried(t *testing.T) {
+	model := &toolModel{turn: searchThenAnswer}
+	f := toolFixture(t, model, &fakeTools{}, func(c *testConfig) { c.ToolLog = &failingLog{ToolLog: c.Receipts.(ToolLog)} })
+	ev := event("m1", "今天的新闻", clock)
+	if err := f.handle(t, "r1", ev); !retry.Retryable(err) {
+		t.Fatalf("the attempt whose record failed: %v; want a retryable failure", err)
+	}
+	if n := f.out.count(conversationID); n != 0 {
+		t.Fatalf("%d messages after the failure; want none, the retry answers", n)
+	}
+	if err := f.deliver(t, f.svc, fcruntime.Invocation{RequestID: "r1", RetryCount: 1}, ev); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.out.last(conversationID); got != "根据搜索：web_search 的结果" {
+		t.Errorf("FC's retry answered %q", got)
 	}
 }
