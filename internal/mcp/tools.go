@@ -274,7 +274,12 @@ func (r *remote) offer(listed []*sdk.Tool) []Tool {
 			continue
 		}
 		readOnly := t.Annotations != nil && t.Annotations.ReadOnlyHint
-		confirm := !readOnly && !r.trusted[name] && r.confirmed[name]
+		// The operator's confirm outweighs the server's word: a tool to
+		// confirm waits for a person, read-only or not.
+		confirm := !r.trusted[name] && r.confirmed[name]
+		if confirm {
+			readOnly = false
+		}
 		if !readOnly && !r.trusted[name] && !confirm {
 			log := r.c.log.Debug
 			if r.allowed != nil {

@@ -39,6 +39,7 @@ func TestToolsOffersOnlyAllowedToolsThatMayRunWithoutAsking(t *testing.T) {
 			{"tools picks the trusted", []string{"create_ticket"}, []string{"create_ticket"}, nil, []string{"docs__create_ticket"}},
 			{"tools picks one not trusted", []string{"create_ticket"}, nil, nil, nil},
 			{"to confirm", nil, nil, []string{"create_ticket"}, []string{"docs__create_ticket", "docs__search_docs"}},
+			{"to confirm though read-only", nil, nil, []string{"search_docs"}, []string{"docs__search_docs"}},
 		}
 		for _, c := range cases {
 			t.Run(fmt.Sprintf("stateless=%v/%s", stateless, c.name), func(t *testing.T) {
@@ -51,7 +52,7 @@ func TestToolsOffersOnlyAllowedToolsThatMayRunWithoutAsking(t *testing.T) {
 					t.Fatalf("offered %v, want %v", got, c.want)
 				}
 				for _, tool := range tools {
-					if tool.Server != "docs" || tool.ReadOnly != (tool.Original == mcptest.SearchDocs) {
+					if tool.Server != "docs" || tool.ReadOnly != (tool.Original == mcptest.SearchDocs && !slices.Contains(c.confirm, tool.Original)) {
 						t.Errorf("%s: server %q, read-only %v", tool.Name, tool.Server, tool.ReadOnly)
 					}
 					if want := slices.Contains(c.confirm, tool.Original); tool.Confirm != want {

@@ -52,13 +52,21 @@ func (s *Control) press(ctx context.Context, log *slog.Logger, p chat.Press) err
 			log.WarnContext(ctx, "a Stop pressed by someone other than the asker: it changes nothing")
 			return nil
 		}
-		if err := s.stops.Stop(ctx, rec.Owner, p.At); err != nil {
+		// The card's own question and those before it: a Stop left on a
+		// finished card never ends a newer answer.
+		at := rec.AskedAt.Add(time.Millisecond)
+		if at.After(p.At) {
+			at = p.At
+		}
+		if err := s.stops.Stop(ctx, rec.Owner, at); err != nil {
 			return retry.Mark(fmt.Errorf("request a stop: %w", err))
 		}
 		log.Log(ctx, logging.LevelNotice, "stop requested by the card's button")
 	case chat.PressLike, chat.PressDislike:
 		like := p.Action == chat.PressLike
-		day, _ := usageDay(rec.AskedAt)
+		// The vote's day, on the robot's clock: a card's record holds the
+		// question's createAt, which the callback chose.
+		day, _ := usageDay(p.At)
 		counted, err := s.votes.Vote(ctx, day, rec.MessageID, p.UserID, like)
 		if err != nil {
 			return retry.Mark(fmt.Errorf("keep a vote: %w", err))

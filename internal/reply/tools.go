@@ -190,19 +190,31 @@ func (w *Writer) makeRound(ctx context.Context, j *job, n int, c chat.Completion
 	r := chat.ToolRound{Text: c.Text, Reasoning: c.Reasoning, Calls: c.ToolCalls}
 	statuses := make([]string, 0, len(r.Calls))
 	uses := make([]chat.ToolUse, len(r.Calls))
-	changes, asks := false, false
+	asks := false
 	for i, call := range r.Calls {
 		uses[i] = w.tools.Describe(call)
 		if s := uses[i].Status; s != "" && !slices.Contains(statuses, s) {
 			statuses = append(statuses, s)
 		}
-		changes = changes || !uses[i].ReadOnly
 		asks = asks || uses[i].Confirm
 	}
 	allowed, outcome := true, ""
 	if asks {
 		var err error
 		if allowed, outcome, err = w.confirm(ctx, j, r.Calls, uses, draft); err != nil {
+			return r, err
+		}
+	}
+	// changes: a call that may change something will be made (a call to
+	// confirm that was not allowed is not).
+	changes := false
+	for i := range r.Calls {
+		changes = changes || (!uses[i].ReadOnly && (allowed || !uses[i].Confirm))
+	}
+	if changes && j.hold != nil {
+		// Only the holder of the message makes such calls: one whose
+		// claim another attempt took over leaves them to it.
+		if err := j.hold.confirm(ctx); err != nil {
 			return r, err
 		}
 	}
