@@ -14,10 +14,10 @@ import (
 // shows that address: its Host, which FC's HTTP trigger passes through
 // unchanged (docs/protocols.md §8) and routes by, so that on FC it is the
 // trigger's domain (<id>.<region>.fcapp.run) or a custom domain bound to
-// the function; and its scheme, from X-Forwarded-Proto when a proxy in
-// front says it, else https (FC's trigger serves https; the request the
-// function sees is plain HTTP either way) but for an IP address or
-// localhost, a local run, which is http. A Host that is not a plausible
+// the function; and its scheme: https (FC's trigger serves https; the
+// request the function sees is plain HTTP either way), but for an IP
+// address or localhost, a local run, which is http unless a proxy in front
+// says https (X-Forwarded-Proto). A Host that is not a plausible
 // host name gives no URL: the caller logs it, and the reply function
 // registers nothing.
 func (h *Handler) cardCallbackURL(r *http.Request) (string, bool) {
@@ -35,7 +35,10 @@ func (h *Handler) cardCallbackURL(r *http.Request) (string, bool) {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	if proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ","); proto != "" {
+	// X-Forwarded-Proto is the client's to write on FC's trigger: only a
+	// local run, behind a proxy of its own, may say http; a public host's
+	// presses go over https, whatever a message's request claims.
+	if proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ","); proto != "" && local {
 		switch p := strings.ToLower(strings.TrimSpace(proto)); p {
 		case "http", "https":
 			scheme = p

@@ -272,7 +272,8 @@ func TestMessageEventsNameTheCardCallbackURL(t *testing.T) {
 	}{
 		{"FC's trigger", buttons(), "1234.cn-hangzhou.fcapp.run", "", "https://1234.cn-hangzhou.fcapp.run/card"},
 		{"upper case", buttons(), "1234.CN-Hangzhou.fcapp.run", "", "https://1234.cn-hangzhou.fcapp.run/card"},
-		{"a proxy saying http", buttons(), "bot.example.com", "http", "http://bot.example.com/card"},
+		{"a request saying http", buttons(), "bot.example.com", "http", "https://bot.example.com/card"},
+		{"a local proxy saying https", buttons(), "127.0.0.1:8443", "https", "https://127.0.0.1:8443/card"},
 		{"a proxy saying https, twice", buttons(), "bot.example.com:8443", "HTTPS, http", "https://bot.example.com:8443/card"},
 		{"a proxy saying nonsense", buttons(), "bot.example.com", "gopher", "https://bot.example.com/card"},
 		{"a local run", buttons(), "127.0.0.1:9000", "", "http://127.0.0.1:9000/card"},
