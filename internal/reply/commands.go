@@ -166,10 +166,14 @@ func (s *Control) listTools(ctx context.Context, _ *slog.Logger, _ chat.Message,
 
 // decide answers \yes and \no: the decision is kept for the answer that
 // waits for one in this conversation, which counts it only from whoever
-// may decide (confirm.go).
+// may decide (confirm.go). It is dated by when the message arrived, as a
+// press is: the answer looks for decisions made after it asked, by the
+// functions' clock; DingTalk's createAt is another clock's, which may lag
+// (or a forged callback's choice), and a \yes dated before the question
+// by it would be answered "好的" and never count.
 func (s *Control) decide(approve bool) func(context.Context, *slog.Logger, chat.Message, string) (string, error) {
 	return func(ctx context.Context, log *slog.Logger, m chat.Message, _ string) (string, error) {
-		if err := s.decisions.Decide(ctx, decisionKey(m), decider(m), s.prompter.sentAt(m), approve); err != nil {
+		if err := s.decisions.Decide(ctx, decisionKey(m), decider(m), s.arrival(ctx, m), approve); err != nil {
 			return "", retry.Mark(fmt.Errorf("keep a decision on a tool call: %w", err))
 		}
 		log.Log(ctx, logging.LevelNotice, "decision on a tool call sent", "allow", approve)
