@@ -105,7 +105,7 @@ func waitCard(t *testing.T, st *devstack.Stack, what string, cond func(dingtalkt
 // conversation function's /card, which each message's event names, for
 // the route key and with the secret it was given; once, however many
 // messages and instances there are.
-func TestTheReplyFunctionRegistersTheCardCallbackOnce(t *testing.T) {
+func TestButtonCallbackRegisteredOnceByTheReplyFunction(t *testing.T) {
 	t.Parallel()
 	st := buttonsStack(t, devstack.Config{ReplyInstances: 2, Model: openaitest.Echo("答：")})
 	if regs := st.DingTalk.CardCallbackRegistrations(); len(regs) != 0 {
@@ -191,6 +191,7 @@ func TestAPressSentTwiceCountsOnce(t *testing.T) {
 
 // A press with a wrong signature, on a card the robot never made, or of a
 // button the robot has not, is refused within DingTalk's 2 s and reaches
+// nothing; one on a card the robot keeps no record of is taken, and does
 // nothing: the card is as it was.
 func TestForgedPressesAreRefusedAndReachNothing(t *testing.T) {
 	t.Parallel()
@@ -227,6 +228,23 @@ func TestForgedPressesAreRefusedAndReachNothing(t *testing.T) {
 	}
 	for _, want := range []string{"card callback refused", "signature mismatch", "too far from the current time", "not one of this robot's cards", "not one of the robot's buttons"} {
 		waitOutput(t, st.Conversation, want)
+	}
+	// A card of the robot's own that it keeps no record of (older than a
+	// week): its id passes the conversation function's check, and the
+	// press is taken, but the reply function finds no question and does
+	// nothing.
+	oldCard := dingtalk.CardIDs{Secret: st.CardSecret}.New("fcrobot-0123456789abcdef0123456789abcdef")
+	res, err := st.DingTalk.PressWith(ctx, dingtalktest.PressRequest{RouteKey: st.CardRouteKey, OutTrackID: oldCard, UserID: "staff-alice", Params: like})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Answered() || res.Took >= dingtalktest.PressAnswerWindow {
+		t.Errorf("a press on a card without a record: DingTalk got %d after %v; want 200 within %v", res.Status, res.Took, dingtalktest.PressAnswerWindow)
+	}
+	waitFC(t, st)
+	waitOutput(t, st.Reply, "a press on a card the robot has no record of")
+	if n := len(alice.posts()); n != 0 {
+		t.Errorf("%d messages after the presses; want none", n)
 	}
 	if after := st.DingTalk.Cards()[0]; len(after.DataUpdates) != len(card.DataUpdates) || after.Var(dingtalk.CardVarLikes) != "0" {
 		t.Errorf("the card had %d updates for everyone and shows %q likes; after the forged presses %d and %q: want it unchanged",
