@@ -68,7 +68,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		"SYSTEM_PROMPT", "HISTORY_LENGTH", "TIMEOUT", "VERBOSE", "MARKDOWN_MAX_CHARS",
 		"CARD_TEMPLATE_ID", "CARD_CONTENT_KEY", "CARD_UPDATE_INTERVAL", "CARD_MAX_CHARS", "CARD_MAX_UPDATES",
 		"DINGTALK_MONTHLY_API_CALLS", "WEB_SEARCH", "SEARCH_API_KEY", "SEARCH_ENDPOINT", "SEARCH_MODE",
-		"MCP_SERVERS", "MAX_TOOL_ROUNDS"} {
+		"MCP_SERVERS", "MAX_TOOL_ROUNDS", "CONFIRM_WAIT", "ADMIN_USERS"} {
 		if v := getenv(k); v != "" {
 			replyEnv[k] = v
 		}
@@ -85,7 +85,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 
 	// With CARD_TEMPLATE_ID the simulator knows that template, and the
-	// robot an app to create its cards with: answers stream into AI cards.
+	// robot an app to create its cards with: answers stream into AI cards,
+	// with buttons (/press).
 	cardTemplate, cardKey := replyEnv["CARD_TEMPLATE_ID"], replyEnv["CARD_CONTENT_KEY"]
 	if cardKey == "" {
 		cardKey = defaultCardKey
@@ -103,6 +104,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		defer docs.Close()
 		replyEnv["MCP_SERVERS"] = fmt.Sprintf(`[{"name":"docs","url":%q}]`, docs.URL)
 		tools = "本地示例 MCP 服务器 docs（search_docs）；试试问「帮我查一下 部署」"
+		if cardTemplate != "" {
+			// Its create_ticket then runs once allowed on the card: the
+			// offline model calls it when a question names it.
+			replyEnv["MCP_SERVERS"] = fmt.Sprintf(`[{"name":"docs","url":%q,"confirm":["create_ticket"]}]`, docs.URL)
+			tools = "本地示例 MCP 服务器 docs（search_docs；create_ticket 要在卡片上点「允许」）；" +
+				"试试问「帮我查一下 部署」或「用 docs__create_ticket 建个工单」"
+		}
 	}
 
 	fmt.Fprintln(stdout, "正在启动：reply 函数、conversation 函数、本地 FC、钉钉模拟器 …")
@@ -111,6 +119,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		Logger:      slog.New(slog.NewJSONHandler(logFile, nil)),
 		Model:       streamedSlowly(openaitest.Offline()),
 		DingTalkApp: cardTemplate != "",
+		CardButtons: cardTemplate != "",
 	})
 	if err != nil {
 		return err
@@ -149,7 +158,8 @@ reply 函数：      %s
 
 `, st.Conversation.URL, port(st.Conversation.URL), st.Reply.URL, st.FCURL(), model, answers, tools, *data, logPath)
 
-	sim := &simulator{st: st, out: stdout, cardKey: cardKey, terminal: isTerminal(stdout), who: "张三", group: false}
+	sim := &simulator{st: st, out: stdout, cardKey: cardKey, terminal: isTerminal(stdout), who: "张三", group: false,
+		buttons: cardTemplate != "", now: time.Now}
 	return sim.loop(ctx, stdin)
 }
 
@@ -188,13 +198,27 @@ type simulator struct {
 	terminal bool
 	who      string
 	group    bool
+	// buttons is set when the cards have buttons (CARD_TEMPLATE_ID).
+	buttons bool
+	now     func() time.Time
+
+	// lines are what the user types, line by line; held is a line typed
+	// while the robot was answering, to be taken next.
+	lines <-chan string
+	held  string
 }
+
+// staffID is the current user's staffId, which DingTalk gives as who sent
+// a message and who pressed a button.
+func (s *simulator) staffID() string { return "staff-" + s.who }
 
 const simHelp = `输入消息发给机器人；机器人的命令：\clear 清除历史，\help 帮助。
 模拟器命令：
   /single        切换到与机器人的单聊
   /group         切换到群聊（消息以 @机器人 的形式发送）
   /user 名字     换一个发送者
+  /press 按钮    按下最近一张 AI 卡片上的按钮（需设置 CARD_TEMPLATE_ID）：stop 停止、like 👍、
+                 dislike 👎、approve 允许、deny 拒绝；机器人回答时也可以输入，卡片一出现那个按钮就按下
   /quit          退出（也可按 Ctrl-D）
 `
 
@@ -216,19 +240,17 @@ func (s *simulator) loop(ctx context.Context, stdin io.Reader) error {
 			lines <- sc.Text()
 		}
 	}()
+	s.lines = lines
 	for {
 		s.prompt()
-		var line string
-		select {
-		case <-ctx.Done():
+		line, ok := s.next(ctx)
+		if !ok {
 			fmt.Fprintln(s.out)
 			return nil
-		case l, ok := <-lines:
-			if !ok {
-				fmt.Fprintln(s.out)
-				return nil
-			}
-			line = strings.TrimSpace(l)
+		}
+		if action, ok := pressAction(line); ok {
+			s.pressNow(ctx, action)
+			continue
 		}
 		switch {
 		case line == "":
@@ -251,6 +273,22 @@ func (s *simulator) loop(ctx context.Context, stdin io.Reader) error {
 			continue
 		}
 		s.say(ctx, line)
+	}
+}
+
+// next is the next line the user typed: the one held while the robot
+// answered, else the next one; ok is false once there is none (Ctrl-D, or
+// ctx ended).
+func (s *simulator) next(ctx context.Context) (line string, ok bool) {
+	if s.held != "" {
+		line, s.held = s.held, ""
+		return line, true
+	}
+	select {
+	case <-ctx.Done():
+		return "", false
+	case l, ok := <-s.lines:
+		return strings.TrimSpace(l), ok
 	}
 }
 
@@ -278,29 +316,92 @@ func (s *simulator) say(ctx context.Context, text string) {
 		return
 	}
 	fmt.Fprintf(s.out, "  ✓ conversation 函数已在 %s 内应答钉钉，等待机器人回复 …\n", scr.elapsed())
+	if !s.watch(ctx, scr, s.lines) && scr.shown == 0 && ctx.Err() == nil {
+		fmt.Fprintf(s.out, "  ✗ 机器人没有回复；详情见函数日志。\n")
+	}
+}
 
+// watch prints what DingTalk shows, as it shows it, until the robot's work
+// is over: FC has no delivery left, those of the presses made meanwhile
+// included, or two minutes have passed (then it says so and returns
+// false). It reads what the user types meanwhile from lines, when not nil:
+// a /press is pressed as soon as the answer's card shows that button (or
+// said to be impossible at the end); any other line is held for after.
+func (s *simulator) watch(ctx context.Context, scr *screen, lines <-chan string) bool {
 	waitCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	// The watch ends when FC has no delivery left, or at the deadline.
-	watchCtx, stopWatching := context.WithCancel(waitCtx)
-	defer stopWatching()
-	go func() {
-		s.st.FC.Wait(watchCtx)
-		stopWatching()
-	}()
-	for version := uint64(0); ; {
-		var err error
-		if version, err = s.st.DingTalk.WaitChange(watchCtx, version); err != nil {
-			break
-		}
-		scr.update()
+	var armed []button
+	for s.watchRound(waitCtx, scr, lines, &armed) && waitCtx.Err() == nil {
+		// A press was made: FC has its delivery now, and the watch goes
+		// on until that is over too.
 	}
 	scr.update() // what changed as the watch ended
 	scr.end()
-	switch {
-	case waitCtx.Err() != nil && ctx.Err() == nil:
+	for _, b := range armed {
+		fmt.Fprintf(s.out, "  ✗ 卡片上没有出现「%s」按钮，没有按。\n", b.name)
+	}
+	if waitCtx.Err() != nil && ctx.Err() == nil {
 		fmt.Fprintf(s.out, "  ✗ 两分钟内机器人没有答完；详情见函数日志。\n")
-	case scr.shown == 0 && ctx.Err() == nil:
-		fmt.Fprintf(s.out, "  ✗ 机器人没有回复；详情见函数日志。\n")
+		return false
+	}
+	return true
+}
+
+// watchRound watches until FC has no delivery left, and reports whether
+// it pressed a button meanwhile.
+func (s *simulator) watchRound(ctx context.Context, scr *screen, lines <-chan string, armed *[]button) (pressed bool) {
+	roundCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		s.st.FC.Wait(roundCtx)
+		stop()
+	}()
+	changes := make(chan struct{}, 1)
+	go func() {
+		defer close(changes)
+		for version := uint64(0); ; {
+			var err error
+			if version, err = s.st.DingTalk.WaitChange(roundCtx, version); err != nil {
+				return
+			}
+			select {
+			case changes <- struct{}{}:
+			default: // one is waiting already
+			}
+		}
+	}()
+	if s.held != "" {
+		lines = nil // a line is held: the next ones wait behind it
+	}
+	for {
+		select {
+		case _, ok := <-changes:
+			if !ok {
+				return pressed
+			}
+			scr.update()
+		case l, ok := <-lines:
+			line := strings.TrimSpace(l)
+			action, isPress := pressAction(line)
+			switch {
+			case !ok:
+				lines = nil // Ctrl-D: the loop ends after this answer
+			case !isPress:
+				if line != "" {
+					s.held, lines = line, nil
+				}
+			case !s.buttons:
+				scr.note("  ✗ 只有 AI 卡片才有按钮：设置 CARD_TEMPLATE_ID 后再试。\n")
+			default:
+				if b, known := buttonOf(action); known {
+					*armed = append(*armed, b)
+				} else {
+					scr.note("  ✗ 没有这个按钮；可按的有：stop、like、dislike、approve、deny。\n")
+				}
+			}
+		}
+		if s.pressArmed(ctx, scr, armed) {
+			pressed = true
+		}
 	}
 }

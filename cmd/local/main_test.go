@@ -70,7 +70,7 @@ func TestATerminalConversation(t *testing.T) {
 func TestATerminalShowsACardGrowing(t *testing.T) {
 	env := map[string]string{"CARD_TEMPLATE_ID": "fcrobot-local.schema", "CARD_UPDATE_INTERVAL": "100ms"}
 	screen := runLocal(t, env, t.TempDir(), "你好\n/quit\n")
-	for _, want := range []string{"回答方式：        AI 卡片（模板 fcrobot-local.schema）", "AI 卡片）：\n", "你的问题是：「你好」", "这是我们对话的第一轮", "卡片已完成"} {
+	for _, want := range []string{"回答方式：        AI 卡片（模板 fcrobot-local.schema）", "AI 卡片）：　[停止]（/press stop）\n", "你的问题是：「你好」", "这是我们对话的第一轮", "卡片已完成"} {
 		if !strings.Contains(screen, want) {
 			t.Errorf("the terminal does not show %q:\n%s", want, screen)
 		}
@@ -88,5 +88,43 @@ func TestATerminalUsesATool(t *testing.T) {
 		if !strings.Contains(screen, want) {
 			t.Errorf("the terminal does not show %q:\n%s", want, screen)
 		}
+	}
+}
+
+// With CARD_TEMPLATE_ID the cards have buttons, shown under them, and
+// /press presses them through a signed callback to the real conversation
+// function: 👍 pressed twice counts once, and the card shows the count;
+// a tool that waits for a yes asks on the card, and 允许 makes the call.
+// Each /press is typed while the robot answers, and pressed once the card
+// shows its button.
+func TestATerminalPressesACardsButtons(t *testing.T) {
+	env := map[string]string{"CARD_TEMPLATE_ID": "fcrobot-local.schema", "CARD_UPDATE_INTERVAL": "100ms"}
+	screen := runLocal(t, env, t.TempDir(), "你好\n/press like\n/press like\n用 docs__create_ticket 建个工单\n/press approve\n/press dislike\n/quit\n")
+	for _, want := range []string{
+		"/press 按钮",
+		"create_ticket 要在卡片上点「允许」",
+		"AI 卡片）：　[停止]（/press stop）\n",
+		"张三 按下了「👍」",
+		"[👍 1] [👎 0]（/press like、/press dislike）",
+		"┆ 🔧 大模型想使用工具：\n  ┆ docs.create_ticket：",
+		"[允许] [拒绝] [停止]（/press approve、/press deny、/press stop）",
+		"张三 按下了「允许」",
+		"已创建工单 #1001",
+		"[👍 0] [👎 1]",
+	} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("the terminal does not show %q:\n%s", want, screen)
+		}
+	}
+	if strings.Contains(screen, "[👍 2]") || strings.Contains(screen, "✗") {
+		t.Errorf("a vote counted twice, or something failed:\n%s", screen)
+	}
+}
+
+// Without a card there is no button to press, and the simulator says so.
+func TestATerminalHasNoButtonsWithoutCards(t *testing.T) {
+	screen := runLocal(t, nil, t.TempDir(), "/press like\n/quit\n")
+	if !strings.Contains(screen, "只有 AI 卡片才有按钮") {
+		t.Errorf("the terminal does not say why nothing was pressed:\n%s", screen)
 	}
 }

@@ -33,6 +33,9 @@ type screen struct {
 	// open is the card whose text ends the screen, still growing; "" when
 	// the last thing printed ended its line.
 	open string
+	// followed is an earlier card whose buttons the screen shows the
+	// changes of (follow).
+	followed string
 	// shown counts the messages and cards printed.
 	shown int
 }
@@ -41,6 +44,8 @@ type screen struct {
 type cardView struct {
 	text  string
 	final bool
+	// buttons is the card's buttonsView last shown.
+	buttons string
 }
 
 // newScreen starts a screen for a message about to be sent: what DingTalk
@@ -80,11 +85,60 @@ func (s *screen) update() {
 		}
 	}
 	s.openAPIPosts = len(sent)
-	for _, c := range s.dt.Cards()[s.cards:] {
-		if c.Delivered {
+	for i, c := range s.dt.Cards() {
+		switch {
+		case i >= s.cards && c.Delivered:
 			s.card(c)
+		case i < s.cards && c.OutTrackID == s.followed:
+			s.showButtons(c)
 		}
 	}
+}
+
+// follow makes the screen show the changes of an earlier card's buttons
+// (one just pressed), from what it shows now.
+func (s *screen) follow(c dingtalktest.Card) {
+	s.followed = c.OutTrackID
+	s.seen[c.OutTrackID] = cardView{text: c.Content(s.cardKey), final: true, buttons: buttonsView(c)}
+}
+
+// lastCard is the card whose buttons a /press typed now presses: this
+// message's last card, or the card followed.
+func (s *screen) lastCard() (dingtalktest.Card, bool) {
+	id := s.followed
+	if len(s.order) > 0 {
+		id = s.order[len(s.order)-1]
+	}
+	for _, c := range s.dt.Cards() {
+		if c.OutTrackID == id && id != "" {
+			return c, true
+		}
+	}
+	return dingtalktest.Card{}, false
+}
+
+// note prints a line of the simulator's own among what DingTalk shows.
+func (s *screen) note(text string) {
+	s.endLine()
+	fmt.Fprint(s.out, text)
+}
+
+// showButtons shows a change of a card's buttons under it: a question with
+// Allow and Deny, the votes once the answer is finished, new counts. Stop
+// is shown in the card's first line as long as the answer streams, and
+// not again when a question goes.
+func (s *screen) showButtons(c dingtalktest.Card) {
+	view := s.seen[c.OutTrackID]
+	b := buttonsView(c)
+	if b == view.buttons {
+		return
+	}
+	if b != "" && b != streamingButtons {
+		s.endLine()
+		fmt.Fprintf(s.out, "%s\n\n", b)
+	}
+	view.buttons = b
+	s.seen[c.OutTrackID] = view
 }
 
 func (s *screen) message(how, text string) {
@@ -101,7 +155,13 @@ func (s *screen) card(c dingtalktest.Card) {
 	switch {
 	case !known:
 		s.endLine()
-		fmt.Fprintf(s.out, "机器人（%s，AI 卡片）：\n%s", s.elapsed(), indent(text))
+		// Stop, while the answer streams, on the card's first line: the
+		// text grows below it.
+		stop := ""
+		if buttonsView(c) == streamingButtons {
+			stop, was.buttons = "　"+strings.TrimSpace(streamingButtons), streamingButtons
+		}
+		fmt.Fprintf(s.out, "机器人（%s，AI 卡片）：%s\n%s", s.elapsed(), stop, indent(text))
 		s.open = id
 		s.order = append(s.order, id)
 		s.shown++
@@ -117,7 +177,7 @@ func (s *screen) card(c dingtalktest.Card) {
 		fmt.Fprintf(s.out, "  ↻ 卡片（%s）改为：\n%s", s.elapsed(), indent(text))
 		s.open = id
 	}
-	view := cardView{text: text, final: was.final}
+	view := cardView{text: text, final: was.final, buttons: was.buttons}
 	if c.Finalized() && !was.final {
 		s.endLine()
 		state := "已完成"
@@ -128,6 +188,7 @@ func (s *screen) card(c dingtalktest.Card) {
 		view.final = true
 	}
 	s.seen[id] = view
+	s.showButtons(c)
 }
 
 // end finishes the screen once the robot's work for the message is over.

@@ -77,3 +77,41 @@ func TestScreenSaysACardShowsBlank(t *testing.T) {
 		t.Errorf("screen:\n%q", got)
 	}
 }
+
+// A card's buttons: Stop on its first line while the answer streams; a
+// question with Allow and Deny under it when asked; the votes once it is
+// finished, and again when they change. Stop alone is not shown again
+// when the question goes.
+func TestScreenShowsACardsButtons(t *testing.T) {
+	var out bytes.Buffer
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	scr := &screen{out: &out, cardKey: "content", started: at,
+		now: func() time.Time { at = at.Add(100 * time.Millisecond); return at }, seen: map[string]cardView{}}
+	card := dingtalktest.Card{OutTrackID: "t1", Delivered: true, Data: map[string]string{
+		"content": "思考中…", "stop_visible": "true", "feedback_visible": "false", "likes": "0", "dislikes": "0", "confirm_visible": "false",
+	}}
+	vars := func(kv ...string) {
+		u := dingtalktest.CardDataUpdate{Data: map[string]string{}, ByKey: true}
+		for i := 0; i < len(kv); i += 2 {
+			u.Data[kv[i]] = kv[i+1]
+		}
+		card.DataUpdates = append(card.DataUpdates, u)
+		scr.card(card)
+	}
+	scr.card(card)
+	vars("confirm_visible", "true", "confirm_text", "🔧 docs.create_ticket\n需要你允许", "confirm_call", "t1")
+	vars("confirm_visible", "false", "confirm_text", "✅ 已允许")
+	card.Updates = append(card.Updates, dingtalktest.CardUpdate{Key: "content", Content: "已创建。", IsFull: true, IsFinalize: true})
+	scr.card(card)
+	vars("stop_visible", "false", "feedback_visible", "true")
+	vars("likes", "1")
+	scr.end()
+	want := "机器人（100ms，AI 卡片）：　[停止]（/press stop）\n  思考中…\n" +
+		"  ┆ 🔧 docs.create_ticket\n  ┆ 需要你允许\n  [允许] [拒绝] [停止]（/press approve、/press deny、/press stop）\n\n" +
+		"  ↻ 卡片（200ms）改为：\n  已创建。\n  └─ 卡片已完成（300ms，1 次更新）\n\n" +
+		"  [👍 0] [👎 0]（/press like、/press dislike）\n\n" +
+		"  [👍 1] [👎 0]（/press like、/press dislike）\n\n"
+	if got := out.String(); got != want {
+		t.Errorf("screen:\n%s\nwant\n%s", got, want)
+	}
+}

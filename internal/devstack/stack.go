@@ -27,7 +27,6 @@ import (
 
 	"github.com/dingtalk-llm/fcrobot/internal/alicloud"
 	"github.com/dingtalk-llm/fcrobot/internal/conversation"
-	"github.com/dingtalk-llm/fcrobot/internal/dingtalk"
 	"github.com/dingtalk-llm/fcrobot/internal/dingtalk/dingtalktest"
 	"github.com/dingtalk-llm/fcrobot/internal/fc/fclocal"
 	"github.com/dingtalk-llm/fcrobot/internal/openai/openaitest"
@@ -70,7 +69,8 @@ type Config struct {
 	// Stack.CardSecret). It needs DingTalkApp, and ReplyEnv's
 	// CARD_TEMPLATE_ID. The conversation function's public address is its
 	// local URL, which each message's event names; the stack registers
-	// nothing with the fake DingTalk itself (RegisterCardCallback does).
+	// nothing with the fake DingTalk itself: the reply function registers
+	// that URL, beside the first message's answer, as it does on FC.
 	CardButtons bool
 	// ReplyInstances is how many reply processes share the OSS folder, as
 	// FC's instances share the mount; the local FC spreads invocations over
@@ -356,20 +356,6 @@ func (s *Stack) Env(function string) map[string]string {
 // buttons: the conversation function's local address with its /card, as
 // each message's event names it.
 func (s *Stack) CardCallbackURL() string { return s.Conversation.URL + conversation.PressPath }
-
-// RegisterCardCallback registers CardCallbackURL with the fake DingTalk for
-// the stack's route key and secret, through the robot's own OpenAPI client,
-// as the reply function is to register it; it needs Config.CardButtons.
-func (s *Stack) RegisterCardCallback(ctx context.Context) error {
-	env := s.env[ReplyFunction]
-	if s.CardRouteKey == "" {
-		return errors.New("devstack: the stack's cards have no buttons (Config.CardButtons)")
-	}
-	api := dingtalk.NewOpenAPI(dingtalk.OpenAPIConfig{
-		HTTPClient: s.DingTalk.Client(), BaseURL: s.DingTalk.URL(), AppKey: env["DINGTALK_APP_KEY"], AppSecret: env["DINGTALK_APP_SECRET"],
-	})
-	return api.RegisterCardCallback(ctx, s.CardRouteKey, s.CardCallbackURL(), s.CardSecret)
-}
 
 // FCURL is the local FC endpoint's address.
 func (s *Stack) FCURL() string { return s.fcHTTP.URL }

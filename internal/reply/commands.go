@@ -166,7 +166,11 @@ func (s *Control) listTools(ctx context.Context, _ *slog.Logger, _ chat.Message,
 
 // decide answers \yes and \no: "\yes 3f9a2c" decides on the calls of the
 // question the code names (the question shows it), which its answer,
-// waiting, counts only from whoever may decide (confirm.go).
+// waiting, counts only from whoever may decide (confirm.go). It is dated
+// by when the message arrived, as a press is: the answer looks for
+// decisions made after it asked, by the functions' clock; DingTalk's
+// createAt is another clock's, which may lag (or a forged callback's
+// choice), and a \yes dated before the question by it would never count.
 func (s *Control) decide(approve bool) func(context.Context, *slog.Logger, chat.Message, string) (string, error) {
 	word := map[bool]string{true: "yes", false: "no"}[approve]
 	return func(ctx context.Context, log *slog.Logger, m chat.Message, args string) (string, error) {
@@ -174,7 +178,7 @@ func (s *Control) decide(approve bool) func(context.Context, *slog.Logger, chat.
 		if !isQuestionCode(code) {
 			return fmt.Sprintf("请带上要决定的那次工具调用的编号，例如 \\%s 3f9a2c（编号在我询问时给出）。", word), nil
 		}
-		if err := s.decisions.Decide(ctx, decisionKey(m.ConversationID, code), decider(m), s.prompter.sentAt(m), approve); err != nil {
+		if err := s.decisions.Decide(ctx, decisionKey(m.ConversationID, code), decider(m), s.arrival(ctx, m), approve); err != nil {
 			return "", retry.Mark(fmt.Errorf("keep a decision on a tool call: %w", err))
 		}
 		log.Log(ctx, logging.LevelNotice, "decision on a tool call sent", "code", code, "allow", approve)

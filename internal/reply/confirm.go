@@ -107,7 +107,10 @@ func (w *Writer) confirm(ctx context.Context, j *job, calls []chat.ToolCall, use
 	}
 	code := questionCode(j.m.ID)
 	question := fmt.Sprintf("🔧 大模型想使用工具：\n%s\n需要%s在 %d 秒内允许", asked.String(), who, int(wait.Seconds()))
-	since := w.now()
+	// Decisions are named by the millisecond they arrived in: one that
+	// arrives in the question's own millisecond (as fast as only a
+	// program answers) is after it too, and counts.
+	since := w.now().Add(-time.Millisecond)
 	card, buttons := draft.(chat.Buttons)
 	if buttons {
 		buttons = card.Ask(question + "：请点「允许」或「拒绝」。")
