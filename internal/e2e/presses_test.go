@@ -516,7 +516,7 @@ func TestPressApproveBySomeoneNotAllowedChangesNothing(t *testing.T) {
 	card := waitCard(t, st, "the card's question", func(c dingtalktest.Card) bool {
 		return c.Var(dingtalk.CardVarConfirmVisible) == "true"
 	})
-	if q := card.Var(dingtalk.CardVarConfirmText); !strings.Contains(q, "需要管理员允许") {
+	if q := card.Var(dingtalk.CardVarConfirmText); !strings.Contains(q, "需要管理员在") {
 		t.Errorf("the card asks %q; want it to say an administrator decides", q)
 	}
 	waitRegistered(t, st)
