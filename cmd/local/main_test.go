@@ -106,7 +106,7 @@ func TestATerminalPressesACardsButtons(t *testing.T) {
 		"AI 卡片）：　[停止]（/press stop）\n",
 		"张三 按下了「👍」",
 		"[👍 1] [👎 0]（/press like、/press dislike）",
-		"┆ 🔧 大模型想使用工具：\n  ┆ docs.create_ticket：",
+		"┆ 🔧 大模型想使用工具：\n  ┆ docs.create_ticket\n  ┆ ```",
 		"[允许] [拒绝] [停止]（/press approve、/press deny、/press stop）",
 		"张三 按下了「允许」",
 		"已创建工单 #1001",
