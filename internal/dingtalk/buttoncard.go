@@ -12,6 +12,8 @@ type buttonCard struct {
 	*cardDraft
 	// ctx is the answer's: a question asked outlives no answer.
 	ctx context.Context
+	// update sets the card's variables for everyone (Outbox.UpdateCard).
+	update func(ctx context.Context, vars map[string]string) error
 }
 
 // askTimeout bounds one update of the question's variables.
@@ -44,5 +46,5 @@ func (b buttonCard) set(vars map[string]string) bool {
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, askTimeout)
 	defer cancel()
-	return b.api.UpdateCardData(ctx, b.id, vars) == nil
+	return b.update(ctx, vars) == nil
 }

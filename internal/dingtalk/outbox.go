@@ -192,7 +192,11 @@ func (o *Outbox) Open(ctx context.Context, m chat.Message, attempt chat.Attempt)
 	}
 	d.start(ctx, card)
 	if d.buttons {
-		return buttonCard{cardDraft: d, ctx: ctx}
+		// The question's updates are metered, and held to the month's
+		// budget as every update for everyone is.
+		return buttonCard{cardDraft: d, ctx: ctx, update: func(ctx context.Context, vars map[string]string) error {
+			return o.UpdateCard(ctx, d.id, vars)
+		}}
 	}
 	return d
 }

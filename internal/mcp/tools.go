@@ -322,7 +322,7 @@ func (r *remote) warnMissing(listed map[string]*sdk.Tool) {
 	for _, list := range []struct {
 		field string
 		names []string
-	}{{"tools", r.cfg.Tools}, {"trust", r.cfg.Trust}} {
+	}{{"tools", r.cfg.Tools}, {"trust", r.cfg.Trust}, {"confirm", r.cfg.Confirm}} {
 		for _, name := range list.names {
 			if listed[name] == nil {
 				r.c.log.Warn("mcp: MCP_SERVERS names a tool the server does not list", "server", r.cfg.Name, "field", list.field, "tool", clip(name))
